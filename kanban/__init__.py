@@ -1,0 +1,1 @@
+"""Kanban CRM core: models, services, queries, web and the composition root."""

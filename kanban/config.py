@@ -1,0 +1,90 @@
+"""Settings read from the environment (pydantic-settings), with an embedded default."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process configuration; every field maps to an environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    secret_key: str | None = Field(default=None, alias="KANBAN_SECRET_KEY")
+    public_url: str = Field(default="http://127.0.0.1:8000", alias="KANBAN_PUBLIC_URL")
+    smtp_url: str | None = Field(default=None, alias="KANBAN_SMTP_URL")
+    mail_from: str = Field(default="crm@localhost", alias="KANBAN_MAIL_FROM")
+    sms_url: str | None = Field(default=None, alias="KANBAN_SMS_URL")
+    sms_token: str | None = Field(default=None, alias="KANBAN_SMS_TOKEN")
+    stripe_webhook_secret: str | None = Field(default=None, alias="KANBAN_STRIPE_WEBHOOK_SECRET")
+    stripe_api_base: str | None = Field(default=None, alias="KANBAN_STRIPE_API_BASE")
+    stripe_api_key: str | None = Field(default=None, alias="KANBAN_STRIPE_API_KEY")
+    demo: bool = Field(default=False, alias="KANBAN_DEMO")
+    data_dir: Path = Field(default=Path("."), alias="KANBAN_DATA_DIR")
+    secure_cookies: bool | None = Field(default=None, alias="KANBAN_SECURE_COOKIES")
+    embedded_worker: bool | None = Field(default=None, alias="KANBAN_EMBEDDED_WORKER")
+    board_page_size: int = Field(default=20, alias="KANBAN_BOARD_PAGE_SIZE")
+
+    @cached_property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL: DATABASE_URL, or a SQLite file in the data dir."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://") :]
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'kanban.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def run_embedded_worker(self) -> bool:
+        """Embedded mode runs the Dramatiq worker and dispatcher inside the web process."""
+        if self.embedded_worker is not None:
+            return self.embedded_worker
+        return not self.redis_url
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Secure cookie flag: on for https public URLs unless overridden."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.public_url.startswith("https://")
+
+    @cached_property
+    def secret(self) -> str:
+        """KANBAN_SECRET_KEY, or a random key persisted in the data dir (embedded mode)."""
+        if self.secret_key:
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / ".kanban-secret"
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    @property
+    def stripe_secrets(self) -> list[str]:
+        """Webhook secrets accepted during rotation (comma-separated in the env)."""
+        raw = self.stripe_webhook_secret or ""
+        return [s.strip() for s in raw.split(",") if s.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with keyword overrides (used by tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,77 @@
+"""Domain events (past tense) and the plain dict of handlers the composition root fills."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a user, a robot, a trigger or the system."""
+
+    type: str  # user | robot | trigger | system
+    id: int | None = None
+
+    @property
+    def automatic(self) -> bool:
+        return self.type in ("robot", "trigger")
+
+    @classmethod
+    def user(cls, user_id: int) -> Actor:
+        return cls("user", user_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "id": self.id}
+
+
+SYSTEM = Actor("system", None)
+
+
+@dataclass(frozen=True)
+class DealMoved:
+    """A deal entered a stage: by creation (from_stage_id None) or by a move."""
+
+    deal_id: int
+    from_stage_id: int | None
+    to_stage_id: int
+    entry_id: int
+    previous_entry_id: int | None
+    actor: Actor
+    cause: tuple[dict[str, Any], ...] = ()
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class DealFieldsChanged:
+    """Fields of a deal changed; `changes` maps field name to (old, new)."""
+
+    deal_id: int
+    changes: dict[str, tuple[Any, Any]]
+    actor: Actor
+    cause: tuple[dict[str, Any], ...] = ()
+
+
+Handler = Callable[[Session, Any], None]
+
+
+@dataclass
+class Bus:
+    """Handlers keyed by event type; they run inside the publisher's transaction."""
+
+    handlers: dict[type, list[Handler]] = field(default_factory=lambda: defaultdict(list))
+
+    def subscribe(self, event_type: type, handler: Handler) -> None:
+        if handler not in self.handlers[event_type]:
+            self.handlers[event_type].append(handler)
+
+    def publish(self, session: Session, event: Any) -> None:
+        for handler in self.handlers.get(type(event), []):
+            handler(session, event)
+
+
+bus = Bus()

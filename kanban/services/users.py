@@ -1,0 +1,70 @@
+"""User, department and API token use cases."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kanban.errors import NotFoundError, ValidationError
+from kanban.models import ApiToken, Department, User
+from kanban.security import hash_password, new_api_token
+
+ROLES = ("admin", "rep")
+SYSTEM_EMAIL = "butler@system.local"
+
+
+def get_or_create_department(session: Session, name: str) -> Department:
+    """The department with this name, created if missing."""
+    dept = session.scalars(select(Department).where(Department.name == name)).one_or_none()
+    if dept is None:
+        dept = Department(name=name)
+        session.add(dept)
+        session.flush()
+    return dept
+
+
+def create_user(session: Session, *, email: str, name: str, role: str = "rep", password: str | None = None,
+                phone: str | None = None, department: str | None = None) -> User:
+    """Create a user; the email is unique (case-insensitive)."""
+    errors: dict[str, str] = {}
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 320:
+        errors["email"] = "not a valid email address"
+    elif session.scalars(select(User).where(User.email == email)).first():
+        errors["email"] = "a user with this email exists"
+    if not (name or "").strip():
+        errors["name"] = "name is required"
+    if role not in ROLES:
+        errors["role"] = "role is admin or rep"
+    if password is not None and len(password) < 8:
+        errors["password"] = "password is at least 8 characters"
+    if errors:
+        raise ValidationError("invalid user", errors)
+    user = User(email=email, name=name.strip(), role=role, phone=phone or None,
+                password_hash=hash_password(password) if password else None)
+    if department:
+        user.department_id = get_or_create_department(session, department).id
+    session.add(user)
+    session.flush()
+    return user
+
+
+def system_user(session: Session) -> User:
+    """The named system actor ("the Butler") robots act as by default."""
+    user = session.scalars(select(User).where(User.email == SYSTEM_EMAIL)).one_or_none()
+    if user is None:
+        user = User(email=SYSTEM_EMAIL, name="Butler (automation)", role="system", active=True)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def create_token(session: Session, email: str, name: str = "cli") -> str:
+    """Create an API token for a user and return it (only the hash is stored)."""
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+    if user is None:
+        raise NotFoundError(f"no user with email {email}")
+    token, digest = new_api_token()
+    session.add(ApiToken(user_id=user.id, token_hash=digest, name=name))
+    session.flush()
+    return token

@@ -1,0 +1,1 @@
+"""Web edge: Starlette app, HTML views, the JSON API."""

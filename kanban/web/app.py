@@ -1,0 +1,110 @@
+"""Application factory: middleware, error translation, and the routes of core and plug-ins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from kanban.bootstrap import Runtime
+from kanban.errors import KanbanError
+from kanban.paths import STATIC_DIR
+from kanban.web import auth
+from kanban.web.csrf import CSRFMiddleware
+from kanban.web.deps import LoginRequiredError
+from kanban.web.headers import SecurityHeadersMiddleware
+from kanban.web.templating import render
+
+
+def error_body(exc: KanbanError) -> dict[str, object]:
+    """The API error shape."""
+    return {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def handle_kanban_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KanbanError)
+    if _is_api(request):
+        return JSONResponse(error_body(exc), status_code=exc.status)
+    if isinstance(exc, LoginRequiredError):
+        target = "/login?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    return render(request, "error.html", {"status": exc.status, "message": exc.message}, status_code=exc.status)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if _is_api(request):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = {"error": {"code": code, "message": str(exc.detail), "fields": {}}}
+        return JSONResponse(body, status_code=exc.status_code)
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+
+
+async def handle_server_error(request: Request, exc: Exception) -> Response:
+    if _is_api(request):
+        body = {"error": {"code": "internal_error", "message": "internal server error", "fields": {}}}
+        return JSONResponse(body, status_code=500)
+    return PlainTextResponse("Internal server error", status_code=500)
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness probe; also the trivial endpoint benchmarks compare against."""
+    return JSONResponse({"ok": True})
+
+
+def core_routes() -> list[Route | Mount]:
+    """Routes of the core web app (plug-ins add theirs through the runtime)."""
+    from kanban.web import routes as core
+
+    return [
+        Route("/healthz", healthz),
+        Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
+        *auth.routes,
+        *core.routes,
+    ]
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    """Build the Starlette app for a runtime."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for fn in runtime.startup:
+            fn()
+        try:
+            yield
+        finally:
+            for fn in reversed(runtime.shutdown):
+                fn()
+
+    settings = runtime.settings
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure),
+        Middleware(SessionMiddleware, secret_key=settings.secret, session_cookie="kanban_session",
+                   same_site="lax", https_only=settings.cookies_secure, max_age=14 * 24 * 3600),
+        Middleware(CSRFMiddleware),
+    ]
+    app = Starlette(
+        routes=[*core_routes(), *runtime.routes],
+        middleware=middleware,
+        exception_handlers={KanbanError: handle_kanban_error, HTTPException: handle_http_error,
+                            500: handle_server_error},
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

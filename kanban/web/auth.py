@@ -1,0 +1,63 @@
+"""Login and logout pages (argon2 passwords, signed session cookie)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from kanban.models import User
+from kanban.security import hash_password, verify_password
+from kanban.web.deps import in_tx, login_session
+from kanban.web.templating import render
+
+_DUMMY_HASH = hash_password("timing-equaliser")
+
+
+def _safe_next(value: str | None) -> str:
+    # Only local paths: never redirect to another host after login.
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+async def login_page(request: Request) -> Response:
+    """Show the login form."""
+    return render(request, "login.html", {"next": _safe_next(request.query_params.get("next")), "error": None})
+
+
+async def login(request: Request) -> Response:
+    """Check email and password; start a session."""
+    form = await request.form()
+    email = str(form.get("email", "")).strip().lower()
+    password = str(form.get("password", ""))
+    target = _safe_next(str(form.get("next", "")))
+
+    def check(session: Session) -> User | None:
+        user = session.scalars(select(User).where(User.email == email)).first()
+        if user is None or not user.active or user.role == "system":
+            verify_password(_DUMMY_HASH, password)
+            return None
+        return user if verify_password(user.password_hash, password) else None
+
+    user = await in_tx(request, check)
+    if user is None:
+        ctx = {"next": target, "error": "Wrong email or password.", "email": email}
+        return render(request, "login.html", ctx, status_code=400)
+    login_session(request, user)
+    return RedirectResponse(target, status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    """End the session."""
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+routes = [
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations (packaged into the wheel as kanban/_data/migrations)."""

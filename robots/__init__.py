@@ -1,0 +1,1 @@
+"""Per-stage robots: configuration, scheduling, durable execution and the robot kinds."""

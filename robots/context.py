@@ -1,0 +1,126 @@
+"""What a robot kind gets: the run's session and ids, plain template values, render, and helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kanban.config import Settings
+from kanban.events import Actor
+from kanban.models import Deal, Department, User
+from kanban.services.deals import MoveResult, move_deal, timeline, update_deal
+from kanban.services.users import system_user
+from robots.errors import PermanentError
+
+
+@dataclass
+class RunContext:
+    """Handed to RobotKind.run; kinds add rows to `session` and never commit, open sessions or read clocks."""
+
+    session: Session
+    settings: Settings
+    run_id: int
+    robot_id: int
+    robot_key: str
+    deal_id: int
+    stage_id: int
+    stage_entry_id: int
+    now: datetime
+    values: dict[str, Any]  # template context: deal, contact, responsible, stage, robots (plain values)
+    render_fn: Callable[[str, str, dict[str, Any]], str]  # (template, channel, values) -> text
+    cause: tuple[dict[str, Any], ...] = ()
+    services: dict[str, Any] = field(default_factory=dict)  # mailer, sms, payments, http
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("robot", self.robot_id)
+
+    def render(self, template: str, channel: str = "text") -> str:
+        """Render a template in the sandbox; channel "html" escapes values, "text" does not."""
+        return self.render_fn(template, channel, self.values)
+
+    def deal(self) -> Deal:
+        """The deal row, current as of this transaction."""
+        deal = self.session.get(Deal, self.deal_id)
+        if deal is None:
+            raise PermanentError("the deal no longer exists")
+        return deal
+
+    def system_user(self) -> User:
+        """The Butler: the named system actor robots act as by default."""
+        return system_user(self.session)
+
+    def user(self, user_id: int | None, *, default: str = "responsible") -> User:
+        """A configured user, else the deal's responsible (or the Butler when default="system")."""
+        if user_id is not None:
+            user = self.session.get(User, user_id)
+            if user is None:
+                raise PermanentError(f"user {user_id} does not exist")
+            return user
+        if default == "responsible":
+            deal = self.deal()
+            if deal.responsible_id is not None:
+                user = self.session.get(User, deal.responsible_id)
+                if user is not None:
+                    return user
+        return self.system_user()
+
+    def recipients(self, refs: list[dict[str, Any]]) -> list[User]:
+        """Resolve recipient refs (user, role, department, responsible, supervisor, everyone) to active users."""
+        found: dict[int, User] = {}
+        for ref in refs:
+            for user in self._resolve(ref):
+                if user.active and user.role != "system":
+                    found.setdefault(user.id, user)
+        return list(found.values())
+
+    def _resolve(self, ref: dict[str, Any]) -> list[User]:
+        kind = ref.get("type")
+        users = select(User).where(User.active.is_(True), User.role != "system")
+        if kind == "user":
+            user = self.session.get(User, ref.get("id"))
+            return [user] if user else []
+        if kind == "role":
+            return list(self.session.scalars(users.where(User.role == ref.get("role"))))
+        if kind == "department":
+            return list(self.session.scalars(users.where(User.department_id == ref.get("id"))))
+        if kind == "everyone":
+            return list(self.session.scalars(users))
+        deal = self.deal()
+        responsible = self.session.get(User, deal.responsible_id) if deal.responsible_id else None
+        if kind == "responsible":
+            return [responsible] if responsible else []
+        if kind == "supervisor":
+            head = self.supervisor_of(responsible)
+            return [head] if head else []
+        raise PermanentError(f"unknown recipient type {kind!r}")
+
+    def supervisor_of(self, user: User | None) -> User | None:
+        """The head of a user's department (None when there is none, or the user is the head)."""
+        if user is None or user.department_id is None:
+            return None
+        dept = self.session.get(Department, user.department_id)
+        if dept is None or dept.head_id is None or dept.head_id == user.id:
+            return None
+        return self.session.get(User, dept.head_id)
+
+    def timeline(self, kind: str, text: str, **data: Any) -> Any:
+        """Write a timeline entry on the deal as this robot."""
+        return timeline(self.session, self.deal_id, kind, text, self.actor, run_id=self.run_id, **data)
+
+    def update_deal(self, changes: dict[str, Any]) -> Deal:
+        """Change deal fields as this robot (fires field_changed triggers)."""
+        return update_deal(self.session, self.deal_id, changes, actor=self.actor, cause=self.next_cause())
+
+    def move(self, stage_id: int) -> MoveResult:
+        """Move the deal as this robot, carrying the cause chain (the loop guard may refuse)."""
+        return move_deal(self.session, self.deal_id, stage_id, actor=self.actor, cause=self.next_cause())
+
+    def next_cause(self) -> tuple[dict[str, Any], ...]:
+        """The cause chain for an automatic action taken by this run."""
+        return (*self.cause, {"type": "robot", "id": self.robot_id, "run_id": self.run_id})

@@ -1,0 +1,15 @@
+"""Robot errors: permanent ones fail a run at once, transient ones are retried with backoff."""
+
+from __future__ import annotations
+
+
+class RobotError(Exception):
+    """Base of robot errors."""
+
+
+class PermanentError(RobotError):
+    """Retrying cannot help (bad settings, no email address): the run fails now."""
+
+
+class TransientError(RobotError):
+    """Network trouble or a 5xx: the run is retried with backoff."""

@@ -1,0 +1,1 @@
+"""Triggers: outside events (payments, opens, clicks, webhooks, field changes) that move deals."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ class Runtime:
     deal_panels: list[Callable[..., Any]] = field(default_factory=list)  # (request, session, deal) -> html
     nav_links: list[tuple[str, str, bool]] = field(default_factory=list)  # (label, path, admin_only)
     column_panels: list[Callable[..., Any]] = field(default_factory=list)
+    # Loops run until the event is set: in `kanban serve` (embedded mode) and in `kanban worker`.
+    background: list[Callable[[threading.Event], None]] = field(default_factory=list)
     startup: list[Callable[[], None]] = field(default_factory=list)
     shutdown: list[Callable[[], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -255,6 +255,8 @@ class EmailMessage(Base):
     opened_at: Mapped[datetime | None]
     open_count: Mapped[int] = mapped_column(Integer, default=0)
     clicked_at: Mapped[datetime | None]
+    # Delivery backoff, and the lease of a row being sent (a crashed sender's rows are re-queued after it).
+    next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
     sent_at: Mapped[datetime | None]
 
@@ -272,6 +274,7 @@ class SmsMessage(Base):
     provider: Mapped[str] = mapped_column(String(40), default="log")
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]  # delivery backoff / lease, as for emails
     created_at: Mapped[datetime] = mapped_column(default=now)
     sent_at: Mapped[datetime | None]
 

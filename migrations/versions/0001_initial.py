@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 14:53:11.589038
+Create Date: 2026-11-23 14:59:43.029527
 """
 
 from collections.abc import Sequence
@@ -36,9 +36,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("head_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["head_id"], ["users.id"], name="fk_departments_head_id_users", use_alter=True
-        ),
+        sa.ForeignKeyConstraint(["head_id"], ["users.id"], name="fk_departments_head_id_users", use_alter=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_departments")),
         sa.UniqueConstraint("name", name=op.f("uq_departments_name")),
     )
@@ -59,10 +57,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=10), nullable=False),
         sa.Column("archived", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["pipeline_id"],
-            ["pipelines.id"],
-            name=op.f("fk_stages_pipeline_id_pipelines"),
-            ondelete="CASCADE",
+            ["pipeline_id"], ["pipelines.id"], name=op.f("fk_stages_pipeline_id_pipelines"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stages")),
     )
@@ -80,9 +75,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("password_hash", sa.String(length=300), nullable=True),
         sa.Column("created_at", kanban.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["department_id"], ["departments.id"], name=op.f("fk_users_department_id_departments")
-        ),
+        sa.ForeignKeyConstraint(["department_id"], ["departments.id"], name=op.f("fk_users_department_id_departments")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
@@ -114,9 +107,7 @@ def upgrade() -> None:
         sa.Column("responsible_id", sa.Integer(), nullable=True),
         sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column(
-            "fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "fields", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
             "tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
@@ -129,14 +120,9 @@ def upgrade() -> None:
         sa.Column("updated_at", kanban.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_deals_contact_id_contacts")),
         sa.ForeignKeyConstraint(
-            ["current_entry_id"],
-            ["stage_entries.id"],
-            name="fk_deals_current_entry_id_stage_entries",
-            use_alter=True,
+            ["current_entry_id"], ["stage_entries.id"], name="fk_deals_current_entry_id_stage_entries", use_alter=True
         ),
-        sa.ForeignKeyConstraint(
-            ["pipeline_id"], ["pipelines.id"], name=op.f("fk_deals_pipeline_id_pipelines")
-        ),
+        sa.ForeignKeyConstraint(["pipeline_id"], ["pipelines.id"], name=op.f("fk_deals_pipeline_id_pipelines")),
         sa.ForeignKeyConstraint(["responsible_id"], ["users.id"], name=op.f("fk_deals_responsible_id_users")),
         sa.ForeignKeyConstraint(["stage_id"], ["stages.id"], name=op.f("fk_deals_stage_id_stages")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deals")),
@@ -154,19 +140,13 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column(
-            "settings",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "settings", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "delay",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "delay", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "condition",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
+            "condition", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
         ),
         sa.Column("after_previous", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
@@ -189,14 +169,10 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=50), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
-            "settings",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "settings", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "condition",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
+            "condition", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
         ),
         sa.Column("allow_backward", sa.Boolean(), nullable=False),
         sa.Column("move_as_id", sa.Integer(), nullable=True),
@@ -226,9 +202,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.Integer(), nullable=True),
         sa.Column("created_by_robot", sa.Boolean(), nullable=False),
         sa.Column("created_at", kanban.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["deal_id"], ["deals.id"], name=op.f("fk_chats_deal_id_deals"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["deal_id"], ["deals.id"], name=op.f("fk_chats_deal_id_deals"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_chats")),
         sa.UniqueConstraint("run_id", name=op.f("uq_chats_run_id")),
     )
@@ -236,9 +210,7 @@ def upgrade() -> None:
         "deal_tags",
         sa.Column("deal_id", sa.Integer(), nullable=False),
         sa.Column("tag", sa.String(length=100), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["deal_id"], ["deals.id"], name=op.f("fk_deal_tags_deal_id_deals"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["deal_id"], ["deals.id"], name=op.f("fk_deal_tags_deal_id_deals"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("deal_id", "tag", name=op.f("pk_deal_tags")),
     )
     with op.batch_alter_table("deal_tags", schema=None) as batch_op:
@@ -260,13 +232,12 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("tracking_token", sa.String(length=200), nullable=True),
         sa.Column(
-            "links",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "links", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("opened_at", kanban.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("open_count", sa.Integer(), nullable=False),
         sa.Column("clicked_at", kanban.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", kanban.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", kanban.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", kanban.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -289,14 +260,10 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("tag", sa.String(length=100), nullable=True),
         sa.Column(
-            "recipients",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "recipients", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "attachments",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "attachments", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("created_at", kanban.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["author_id"], ["users.id"], name=op.f("fk_feed_posts_author_id_users")),
@@ -314,9 +281,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=50), nullable=False),
         sa.Column("deal_id", sa.Integer(), nullable=True),
         sa.Column(
-            "payload",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("outcome", sa.Text(), nullable=True),
@@ -333,10 +298,7 @@ def upgrade() -> None:
             ["moved_to_stage_id"], ["stages.id"], name=op.f("fk_inbound_events_moved_to_stage_id_stages")
         ),
         sa.ForeignKeyConstraint(
-            ["trigger_id"],
-            ["triggers.id"],
-            name=op.f("fk_inbound_events_trigger_id_triggers"),
-            ondelete="SET NULL",
+            ["trigger_id"], ["triggers.id"], name=op.f("fk_inbound_events_trigger_id_triggers"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_events")),
         sa.UniqueConstraint("provider", "event_id", name=op.f("uq_inbound_events_provider")),
@@ -360,9 +322,7 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=1000), nullable=True),
         sa.Column("created_at", kanban.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("paid_at", kanban.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["deal_id"], ["deals.id"], name=op.f("fk_invoices_deal_id_deals"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["deal_id"], ["deals.id"], name=op.f("fk_invoices_deal_id_deals"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invoices")),
         sa.UniqueConstraint("pay_token", name=op.f("uq_invoices_pay_token")),
         sa.UniqueConstraint("run_id", name=op.f("uq_invoices_run_id")),
@@ -406,6 +366,7 @@ def upgrade() -> None:
         sa.Column("provider", sa.String(length=40), nullable=False),
         sa.Column("provider_message_id", sa.String(length=200), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("next_attempt_at", kanban.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", kanban.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", kanban.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -429,16 +390,12 @@ def upgrade() -> None:
         sa.Column("actor_type", sa.String(length=20), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column(
-            "cause",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "cause", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.ForeignKeyConstraint(
             ["deal_id"], ["deals.id"], name=op.f("fk_stage_entries_deal_id_deals"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["from_stage_id"], ["stages.id"], name=op.f("fk_stage_entries_from_stage_id_stages")
-        ),
+        sa.ForeignKeyConstraint(["from_stage_id"], ["stages.id"], name=op.f("fk_stage_entries_from_stage_id_stages")),
         sa.ForeignKeyConstraint(["stage_id"], ["stages.id"], name=op.f("fk_stage_entries_stage_id_stages")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stage_entries")),
     )
@@ -517,16 +474,12 @@ def upgrade() -> None:
         sa.Column("finished_at", kanban.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column(
-            "outputs",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "outputs", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column(
-            "cause",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "cause", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("created_at", kanban.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -13,3 +13,11 @@ class PermanentError(RobotError):
 
 class TransientError(RobotError):
     """Network trouble or a 5xx: the run is retried with backoff."""
+
+
+class LoopBlockedError(RobotError):
+    """The loop guard refused the robot's move: the run ends `blocked`, with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,238 @@
+"""Live notices ("board changed", "deal changed"): in-process pub/sub, fanned out through Redis when set.
+
+Notices are small dicts:
+- ``{"type": "board", "pipeline_id": P, "stage_ids": [..], "deal_ids": [..]}``: columns of a board changed;
+- ``{"type": "deal", "deal_id": D}``: an open deal page should refresh its timeline and panels.
+
+They are queued during a transaction and published only after it commits (dropped on rollback), merged
+per transaction so a bulk change sends one notice per board and deal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kanban.db import on_commit
+from kanban.events import DealFieldsChanged, DealMoved, bus
+from kanban.models import Deal
+
+log = logging.getLogger(__name__)
+CHANNEL = "kanban:live"
+QUEUE_SIZE = 200
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One listener (an SSE stream): its event loop, its queue and what it watches."""
+
+    loop: asyncio.AbstractEventLoop
+    pipeline_id: int | None = None
+    deal_id: int | None = None
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+
+    def wants(self, notice: dict[str, Any]) -> bool:
+        """True when the notice concerns the board or deal this listener shows."""
+        if notice.get("type") == "board":
+            return self.pipeline_id is not None and notice.get("pipeline_id") == self.pipeline_id
+        if notice.get("type") == "deal":
+            return self.deal_id is not None and notice.get("deal_id") == self.deal_id
+        return False
+
+    def _push(self, notice: dict[str, Any]) -> None:
+        if self.queue.full():
+            # A slow reader loses the oldest notice rather than blocking publishers; pages refresh anyway.
+            self.queue.get_nowait()
+        self.queue.put_nowait(notice)
+
+    async def get(self) -> dict[str, Any]:
+        """Wait for the next notice."""
+        return await self.queue.get()
+
+
+class LiveHub:
+    """Delivers notices to this process's subscribers, and through Redis to other processes."""
+
+    def __init__(self, redis_url: str | None = None) -> None:
+        self.redis_url = redis_url
+        self.origin = uuid.uuid4().hex
+        self._subs: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._redis: Any = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=5)
+
+    def subscribe(self, *, pipeline_id: int | None = None, deal_id: int | None = None) -> Subscription:
+        """Register a listener on the running event loop (call unsubscribe when done)."""
+        sub = Subscription(asyncio.get_running_loop(), pipeline_id, deal_id)
+        with self._lock:
+            self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Forget a listener."""
+        with self._lock:
+            self._subs.discard(sub)
+
+    def publish(self, notice: dict[str, Any]) -> None:
+        """Deliver locally at once, then fan out through Redis (other processes) when configured."""
+        self.deliver(notice)
+        if self._redis is None:
+            return
+        import redis
+
+        try:
+            self._redis.publish(CHANNEL, json.dumps({"origin": self.origin, "notice": notice}))
+        except redis.RedisError as exc:
+            # Live updates are a convenience: a Redis outage must not break the committed change.
+            log.warning("live notice not sent through Redis: %s", exc)
+
+    def deliver(self, notice: dict[str, Any]) -> None:
+        """Hand a notice to every local subscriber that wants it (thread-safe)."""
+        with self._lock:
+            subs = [s for s in self._subs if s.wants(notice)]
+        for sub in subs:
+            try:
+                sub.loop.call_soon_threadsafe(sub._push, notice)
+            except RuntimeError:
+                self.unsubscribe(sub)  # its event loop is closed
+
+    def start(self) -> None:
+        """Start the Redis listener thread (no-op without Redis)."""
+        if self._redis is None or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._listen, name="kanban-live", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the Redis listener thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _listen(self) -> None:
+        import redis
+
+        while not self._stop.is_set():
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                try:
+                    while not self._stop.is_set():
+                        message = pubsub.get_message(timeout=0.5)
+                        if message is not None:
+                            self._receive(message.get("data"))
+                finally:
+                    pubsub.close()
+            except redis.RedisError as exc:
+                log.warning("live listener lost Redis, retrying: %s", exc)
+                self._stop.wait(1.0)
+
+    def _receive(self, data: Any) -> None:
+        try:
+            payload = json.loads(data)
+        except (TypeError, ValueError):
+            return
+        if isinstance(payload, dict) and payload.get("origin") != self.origin:
+            notice = payload.get("notice")
+            if isinstance(notice, dict):
+                self.deliver(notice)
+
+
+_hub: LiveHub | None = None
+
+
+def hub() -> LiveHub | None:
+    """The hub of this process (None before install)."""
+    return _hub
+
+
+def _pending(session: Session) -> dict[str, Any]:
+    """Notices queued in the session's current transaction, with one after-commit flush registered."""
+    pending = session.info.get("live_pending")
+    callbacks = session.info.get("after_commit", [])
+    if pending is None or pending["flush"] not in callbacks:
+        pending = {"boards": {}, "deals": set()}
+        target = _hub
+
+        def flush() -> None:
+            session.info.pop("live_pending", None)
+            if target is not None:
+                for notice in _notices(pending):
+                    target.publish(notice)
+
+        pending["flush"] = flush
+        session.info["live_pending"] = pending
+        on_commit(session, flush)
+    return pending
+
+
+def _notices(pending: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for pipeline_id, (stages, deals) in pending["boards"].items():
+        out.append({"type": "board", "pipeline_id": pipeline_id, "stage_ids": sorted(stages),
+                    "deal_ids": sorted(deals)})
+    out.extend({"type": "deal", "deal_id": d} for d in sorted(pending["deals"]))
+    return out
+
+
+def publish_board_changed(session: Session, pipeline_id: int, stage_ids: list[int], deal_id: int | None = None) -> None:
+    """After the session commits, tell open boards of the pipeline to refresh these columns."""
+    stages, deals = _pending(session)["boards"].setdefault(pipeline_id, (set(), set()))
+    stages.update(s for s in stage_ids if s is not None)
+    if deal_id is not None:
+        deals.add(deal_id)
+
+
+def publish_deal_changed(session: Session, deal_id: int) -> None:
+    """After the session commits, tell open pages of deal `deal_id` to refresh their timeline and panels.
+
+    Signature: ``publish_deal_changed(session: Session, deal_id: int) -> None``. Call it inside the
+    transaction that made the change (robot run finished, trigger fired, ...); nothing is sent if it
+    rolls back, and several calls in one transaction send one notice. No-op before ``install``.
+    """
+    _pending(session)["deals"].add(deal_id)
+
+
+def _on_moved(session: Session, event: DealMoved) -> None:
+    deal = session.get(Deal, event.deal_id)
+    if deal is not None:
+        publish_board_changed(session, deal.pipeline_id, [event.from_stage_id, event.to_stage_id], deal.id)
+    publish_deal_changed(session, event.deal_id)
+
+
+def _on_fields_changed(session: Session, event: DealFieldsChanged) -> None:
+    deal = session.get(Deal, event.deal_id)
+    if deal is not None:
+        publish_board_changed(session, deal.pipeline_id, [deal.stage_id], deal.id)
+    publish_deal_changed(session, event.deal_id)
+
+
+def install(runtime: Any) -> LiveHub:
+    """Create this process's hub, subscribe it to deal events, and run its Redis listener with the app."""
+    global _hub
+    if _hub is not None:
+        _hub.stop()
+    live = LiveHub(runtime.settings.redis_url)
+    _hub = live
+    runtime.extras["live"] = live
+    bus.subscribe(DealMoved, _on_moved)
+    bus.subscribe(DealFieldsChanged, _on_fields_changed)
+    starter: Callable[[], None] = live.start
+    runtime.startup.append(starter)
+    runtime.shutdown.append(live.stop)
+    return live

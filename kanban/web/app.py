@@ -26,8 +26,9 @@ from kanban.web.templating import render
 
 
 def error_body(exc: KanbanError) -> dict[str, object]:
-    """The API error shape."""
-    return {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
+    """The API error shape; JSON-safe extras (e.g. a conflict's current_version) ride along."""
+    extra = {k: v for k, v in exc.extra.items() if isinstance(v, (str, int, float, bool, dict, list, type(None)))}
+    return {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields, **extra}}
 
 
 def _is_api(request: Request) -> bool:
@@ -69,6 +70,7 @@ async def healthz(request: Request) -> Response:
 
 def core_routes() -> list[Route | Mount]:
     """Routes of the core web app (plug-ins add theirs through the runtime)."""
+    from kanban.web import api
     from kanban.web import routes as core
 
     return [
@@ -76,6 +78,7 @@ def core_routes() -> list[Route | Mount]:
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         *auth.routes,
         *core.routes,
+        *api.routes,
     ]
 
 

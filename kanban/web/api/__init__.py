@@ -1,0 +1,7 @@
+"""The JSON API under /api/v1 (token auth) and its OpenAPI document."""
+
+from __future__ import annotations
+
+from kanban.web.api import deals, openapi, pipelines, users
+
+routes = [*users.routes, *pipelines.routes, *deals.routes, *openapi.routes]

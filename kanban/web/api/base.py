@@ -1,0 +1,212 @@
+"""Building blocks every JSON API module uses: the endpoint decorator, body checks, pagination.
+
+How to write an endpoint (core, robots and triggers alike):
+
+    @endpoint("Create a thing", status=201, admin=True, body=schema.obj({"name": schema.STR}, required=["name"]),
+              response=schema.ref("Thing"))
+    def create_thing(call: Call) -> dict:
+        data = call.body()                  # parsed, type-checked against `body` (400 / 422 otherwise)
+        ...                                 # call.session is an open transaction, call.user the token's user
+        return {...}                        # plain JSON; committed after return
+
+    routes = [Route("/api/v1/things", create_thing, methods=["POST"])]
+
+The decorated function is a Starlette endpoint: it authenticates the bearer token (401), checks the role
+(`admin=True` → 403 for reps), runs the function in a worker thread inside one transaction and returns
+JSON. Domain errors (kanban.errors) become the API error shape at the web edge (kanban.web.app).
+The declared summary, params, body and response are what /api/openapi.json shows for the route.
+
+Lists: `paginate(call, stmt, key_column, descending=...)` gives `{"items": rows, "next": cursor}` with
+`limit` (default 50, max 500) and an opaque keyset `cursor` read from the query string.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from kanban.errors import BadRequestError, ValidationError
+from kanban.models import User
+from kanban.web.api import schema
+from kanban.web.deps import api_user, in_tx, require_admin
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_BODY_BYTES = 1024 * 1024
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+@dataclass
+class EndpointSpec:
+    """What an endpoint declares about itself for the OpenAPI document."""
+
+    summary: str
+    status: int = 200
+    admin: bool = False
+    body: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    params: list[dict[str, Any]] = field(default_factory=list)
+    public: bool = False
+
+
+@dataclass
+class Call:
+    """One API request inside its transaction: session, authenticated user, request, raw body."""
+
+    request: Request
+    session: Session
+    user: User
+    raw_body: bytes
+    spec: EndpointSpec
+
+    def body(self) -> dict[str, Any]:
+        """The JSON object body, checked against the endpoint's declared schema."""
+        data = parse_json(self.raw_body)
+        if self.spec.body is not None:
+            schema.check(self.spec.body, data)
+        elif not isinstance(data, dict):
+            raise BadRequestError("the body must be a JSON object")
+        return data
+
+    def path_int(self, name: str) -> int:
+        """An integer path parameter (routes use the {name:int} convertor)."""
+        return int(self.request.path_params[name])
+
+    def query_int(self, name: str, default: int | None = None) -> int | None:
+        """An integer query parameter; 400 when it is not an integer."""
+        raw = self.request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise BadRequestError(f"{name} must be an integer", {name: "must be an integer"}) from None
+
+    def query_str(self, name: str) -> str | None:
+        """A text query parameter, stripped; None when absent or blank."""
+        raw = self.request.query_params.get(name)
+        return raw.strip() or None if raw is not None else None
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a request body; 400 bad_request when it is not valid JSON."""
+    if not raw.strip():
+        raise BadRequestError("a JSON body is required")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequestError(f"malformed JSON: {exc}") from None
+
+
+def endpoint(
+    summary: str,
+    *,
+    status: int = 200,
+    admin: bool = False,
+    body: dict[str, Any] | None = None,
+    response: dict[str, Any] | None = None,
+    params: Sequence[dict[str, Any]] = (),
+    public: bool = False,
+) -> Callable[[Callable[[Call], Any]], Callable[[Request], Any]]:
+    """Turn `fn(call) -> JSON` into an authenticated, transactional Starlette endpoint with an OpenAPI spec."""
+    spec = EndpointSpec(summary, status, admin, body, response, list(params), public)
+
+    def wrap(fn: Callable[[Call], Any]) -> Callable[[Request], Any]:
+        @wraps(fn)
+        async def handler(request: Request) -> Response:
+            raw = await _read_body(request) if request.method in BODY_METHODS else b""
+            result = await in_tx(request, _run, fn, request, raw, spec)
+            if isinstance(result, Response):
+                return result
+            if result is None:
+                return Response(status_code=204)
+            return JSONResponse(result, status_code=status)
+
+        handler.openapi = spec  # type: ignore[attr-defined]
+        return handler
+
+    return wrap
+
+
+def _run(session: Session, fn: Callable[[Call], Any], request: Request, raw: bytes, spec: EndpointSpec) -> Any:
+    # Authenticate before looking at the body, so a bad token is a 401 even when the body is malformed.
+    user = api_user(request, session)
+    if spec.admin:
+        require_admin(user)
+    return fn(Call(request, session, user, raw, spec))
+
+
+async def _read_body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise BadRequestError("request body too large")
+    return await request.body()
+
+
+def limit_of(call: Call) -> int:
+    """The page size asked for: default 50, capped at 500; 422 when below 1."""
+    limit = call.query_int("limit", DEFAULT_LIMIT)
+    assert limit is not None
+    if limit < 1:
+        raise ValidationError("limit must be at least 1", {"limit": "must be between 1 and 500"})
+    return min(limit, MAX_LIMIT)
+
+
+def encode_cursor(key: Any) -> str:
+    """An opaque cursor for the last key of a page."""
+    return base64.urlsafe_b64encode(json.dumps({"k": key}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Any:
+    """The key inside a cursor; 400 when it was not made by encode_cursor."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return data["k"]
+    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise BadRequestError("invalid cursor", {"cursor": "not a cursor returned by this API"}) from None
+
+
+def paginate(call: Call, stmt: Select[Any], key: Any, *, descending: bool = False) -> tuple[list[Any], str | None]:
+    """Rows of one keyset page of `stmt` ordered by the unique integer column `key`, and the next cursor."""
+    limit = limit_of(call)
+    cursor = call.query_str("cursor")
+    if cursor is not None:
+        after = decode_cursor(cursor)
+        if not isinstance(after, int) or isinstance(after, bool):
+            raise BadRequestError("invalid cursor", {"cursor": "not a cursor returned by this API"})
+        stmt = stmt.where(key < after if descending else key > after)
+    stmt = stmt.order_by(key.desc() if descending else key.asc()).limit(limit + 1)
+    rows = list(call.session.scalars(stmt))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(getattr(rows[-1], key.key))
+
+
+def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    """The list response shape."""
+    return {"items": items, "next": next_cursor}
+
+
+def iso(value: Any) -> str | None:
+    """A timezone-aware datetime as ISO 8601 (None stays None)."""
+    return value.isoformat() if value is not None else None
+
+
+# Query parameters shared by list endpoints, for their OpenAPI declarations.
+PAGE_PARAMS = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                                 "default": DEFAULT_LIMIT}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "`next` of the previous page"},
+]

@@ -1,0 +1,134 @@
+"""API: deals — create, list with filters, read, edit, move, timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import or_, select
+from starlette.routing import Route
+
+from kanban.errors import ConflictError
+from kanban.events import Actor
+from kanban.models import Contact, Deal, DealTag, TimelineEntry
+from kanban.services import deals as svc
+from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
+from kanban.web.api.schema import ANY_OBJ, INT, STR, arr, nullable, obj, page_of
+from kanban.web.api.views import DEAL, TIMELINE_ENTRY, deal_view, deal_views, timeline_view
+
+T = TypeVar("T")
+
+CONTACT_IN = obj({"name": STR, "email": nullable(STR), "phone": nullable(STR), "company": nullable(STR)}, ["name"])
+DEAL_PROPS = {"title": STR, "amount": INT, "currency": STR, "responsible_id": nullable(INT),
+              "contact": nullable(CONTACT_IN), "fields": ANY_OBJ, "tags": arr(STR)}
+NEW_DEAL = obj({**DEAL_PROPS, "pipeline_id": INT, "stage_id": nullable(INT)}, ["title", "pipeline_id"])
+DEAL_CHANGES = obj({**DEAL_PROPS, "version": INT})
+MOVE = obj({"stage_id": INT, "version": INT}, ["stage_id"])
+FILTERS = [
+    {"name": "pipeline_id", "in": "query", "schema": INT},
+    {"name": "stage_id", "in": "query", "schema": INT},
+    {"name": "q", "in": "query", "schema": STR, "description": "text in the title or the contact's name/email"},
+    {"name": "responsible_id", "in": "query", "schema": INT},
+    {"name": "tag", "in": "query", "schema": STR},
+    *PAGE_PARAMS,
+]
+
+
+def _actor(call: Call) -> Actor:
+    return Actor.user(call.user.id)
+
+
+@endpoint("Create a deal (entering its stage starts that stage's robots)", status=201, body=NEW_DEAL,
+          response=DEAL)
+def create_deal(call: Call) -> dict[str, Any]:
+    """A new deal in the given stage, or the pipeline's first."""
+    data = call.body()
+    deal = svc.create_deal(
+        call.session, title=data["title"], pipeline_id=data["pipeline_id"], actor=_actor(call),
+        stage_id=data.get("stage_id"), amount=data.get("amount", 0), currency=data.get("currency", "USD"),
+        responsible_id=data.get("responsible_id"), contact=data.get("contact"), fields=data.get("fields"),
+        tags=data.get("tags"),
+    )
+    return deal_view(call.session, deal)
+
+
+@endpoint("List deals, newest first", response=page_of(DEAL), params=FILTERS)
+def list_deals(call: Call) -> dict[str, Any]:
+    """Deals matching the filters, keyset-paginated by id (newest first)."""
+    stmt = select(Deal)
+    for name, column in (("pipeline_id", Deal.pipeline_id), ("stage_id", Deal.stage_id),
+                         ("responsible_id", Deal.responsible_id)):
+        value = call.query_int(name)
+        if value is not None:
+            stmt = stmt.where(column == value)
+    tag = call.query_str("tag")
+    if tag is not None:
+        stmt = stmt.where(Deal.id.in_(select(DealTag.deal_id).where(DealTag.tag == tag)))
+    q = call.query_str("q")
+    if q is not None:
+        contacts = select(Contact.id).where(or_(Contact.name.icontains(q, autoescape=True),
+                                                Contact.email.icontains(q, autoescape=True)))
+        stmt = stmt.where(or_(Deal.title.icontains(q, autoescape=True), Deal.contact_id.in_(contacts)))
+    rows, nxt = paginate(call, stmt, Deal.id, descending=True)
+    return page(deal_views(call.session, rows), nxt)
+
+
+@endpoint("Get a deal", response=DEAL)
+def get_deal(call: Call) -> dict[str, Any]:
+    """One deal."""
+    return deal_view(call.session, svc.get_deal(call.session, call.path_int("deal_id")))
+
+
+@endpoint("Change a deal's fields (409 when `version` is stale); `fields` merges, null removes a key",
+          body=DEAL_CHANGES, response=DEAL)
+def update_deal(call: Call) -> dict[str, Any]:
+    """The changed deal."""
+    changes = call.body()
+    version = changes.pop("version", None)
+    deal_id = call.path_int("deal_id")
+    deal = _detect_conflict(call, lambda: svc.update_deal(call.session, deal_id, changes, actor=_actor(call),
+                                                          expected_version=version))
+    return deal_view(call.session, deal)
+
+
+@endpoint("Move a deal to a stage of its pipeline (same stage: no-op; 409 when `version` is stale)",
+          body=MOVE, response=DEAL)
+def move_deal(call: Call) -> dict[str, Any]:
+    """The deal after the move."""
+    data = call.body()
+    deal_id = call.path_int("deal_id")
+    result = _detect_conflict(call, lambda: svc.move_deal(call.session, deal_id, data["stage_id"],
+                                                          actor=_actor(call), expected_version=data.get("version")))
+    return deal_view(call.session, result.deal)
+
+
+def _detect_conflict(call: Call, work: Callable[[], T]) -> T:
+    """Run work; a stale version becomes a 409 that carries the deal's current state and version."""
+    try:
+        return work()
+    except ConflictError as exc:
+        current = exc.extra.get("current")
+        if not isinstance(current, Deal):
+            raise
+        view = deal_view(call.session, current)
+        raise ConflictError(exc.message, {"version": f"the deal is at version {current.version}"},
+                            current_version=current.version, current=view) from exc
+
+
+@endpoint("A deal's timeline, newest first", response=page_of(TIMELINE_ENTRY), params=PAGE_PARAMS)
+def deal_timeline(call: Call) -> dict[str, Any]:
+    """Timeline entries of one deal."""
+    deal = svc.get_deal(call.session, call.path_int("deal_id"))
+    stmt = select(TimelineEntry).where(TimelineEntry.deal_id == deal.id)
+    rows, nxt = paginate(call, stmt, TimelineEntry.id, descending=True)
+    return page([timeline_view(t) for t in rows], nxt)
+
+
+routes = [
+    Route("/api/v1/deals", list_deals, methods=["GET"]),
+    Route("/api/v1/deals", create_deal, methods=["POST"]),
+    Route("/api/v1/deals/{deal_id:int}", get_deal, methods=["GET"]),
+    Route("/api/v1/deals/{deal_id:int}", update_deal, methods=["PATCH"]),
+    Route("/api/v1/deals/{deal_id:int}/move", move_deal, methods=["POST"]),
+    Route("/api/v1/deals/{deal_id:int}/timeline", deal_timeline, methods=["GET"]),
+]

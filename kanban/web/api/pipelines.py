@@ -1,0 +1,87 @@
+"""API: pipelines and their stages (reading for everyone, changes for admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.routing import Route
+
+from kanban.events import Actor
+from kanban.models import Pipeline
+from kanban.services import pipelines as svc
+from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
+from kanban.web.api.schema import INT, STR, arr, obj, page_of
+from kanban.web.api.views import PIPELINE, STAGE, pipeline_view, stage_view
+
+KIND = {"type": "string", "enum": list(svc.STAGE_KINDS)}
+NEW_PIPELINE = obj({"name": STR, "stages": arr(obj({"name": STR, "kind": KIND}, ["name"]))}, ["name", "stages"])
+NEW_STAGE = obj({"name": STR, "position": INT, "kind": KIND}, ["name"])
+STAGE_CHANGES = obj({"name": STR, "kind": KIND})
+STAGE_ORDER = obj({"ids": arr(INT)}, ["ids"])
+MOVE_TO = {"name": "move_to", "in": "query", "schema": INT,
+           "description": "stage (same pipeline) that receives the deals of the deleted stage"}
+
+
+@endpoint("List pipelines with their stages", response=page_of(PIPELINE), params=PAGE_PARAMS)
+def list_pipelines(call: Call) -> dict[str, Any]:
+    """Pipelines ordered by id."""
+    rows, nxt = paginate(call, select(Pipeline), Pipeline.id)
+    return page([pipeline_view(p) for p in rows], nxt)
+
+
+@endpoint("Get a pipeline with its stages", response=PIPELINE)
+def get_pipeline(call: Call) -> dict[str, Any]:
+    """One pipeline."""
+    return pipeline_view(svc.get_pipeline(call.session, call.path_int("pipeline_id")))
+
+
+@endpoint("Create a pipeline with its stages", status=201, admin=True, body=NEW_PIPELINE, response=PIPELINE)
+def create_pipeline(call: Call) -> dict[str, Any]:
+    """A new pipeline."""
+    data = call.body()
+    return pipeline_view(svc.create_pipeline(call.session, data["name"], data["stages"]))
+
+
+@endpoint("Add a stage to a pipeline (default: last)", status=201, admin=True, body=NEW_STAGE, response=STAGE)
+def add_stage(call: Call) -> dict[str, Any]:
+    """A new stage."""
+    data = call.body()
+    stage = svc.add_stage(call.session, call.path_int("pipeline_id"), data["name"], data.get("position"),
+                          data.get("kind") or "open")
+    return stage_view(stage)
+
+
+@endpoint("Rename a stage or change its kind", admin=True, body=STAGE_CHANGES, response=STAGE)
+def update_stage(call: Call) -> dict[str, Any]:
+    """The changed stage."""
+    data = call.body()
+    stage = svc.update_stage(call.session, call.path_int("stage_id"), name=data.get("name"), kind=data.get("kind"))
+    return stage_view(stage)
+
+
+@endpoint("Delete a stage; its deals move to `move_to`", status=204, admin=True, params=[MOVE_TO])
+def delete_stage(call: Call) -> None:
+    """Archive a stage after moving its deals."""
+    svc.delete_stage(call.session, call.path_int("stage_id"), actor=Actor.user(call.user.id),
+                     move_to=call.query_int("move_to"))
+
+
+@endpoint("Set the order of a pipeline's stages", admin=True, body=STAGE_ORDER, response=PIPELINE)
+def reorder_stages(call: Call) -> dict[str, Any]:
+    """The pipeline with its stages in the new order."""
+    pipeline = svc.get_pipeline(call.session, call.path_int("pipeline_id"))
+    svc.reorder_stages(call.session, pipeline.id, call.body()["ids"])
+    call.session.refresh(pipeline)
+    return pipeline_view(pipeline)
+
+
+routes = [
+    Route("/api/v1/pipelines", list_pipelines, methods=["GET"]),
+    Route("/api/v1/pipelines", create_pipeline, methods=["POST"]),
+    Route("/api/v1/pipelines/{pipeline_id:int}", get_pipeline, methods=["GET"]),
+    Route("/api/v1/pipelines/{pipeline_id:int}/stages", add_stage, methods=["POST"]),
+    Route("/api/v1/pipelines/{pipeline_id:int}/stages/order", reorder_stages, methods=["PUT"]),
+    Route("/api/v1/stages/{stage_id:int}", update_stage, methods=["PATCH"]),
+    Route("/api/v1/stages/{stage_id:int}", delete_stage, methods=["DELETE"]),
+]

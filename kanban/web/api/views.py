@@ -1,0 +1,87 @@
+"""JSON views (serializers) of core rows, and their OpenAPI component schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kanban.models import Contact, Deal, Pipeline, Stage, TimelineEntry, User
+from kanban.web.api.base import iso
+from kanban.web.api.schema import ANY_OBJ, BOOL, INT, STR, TIME, arr, component, nullable, obj
+
+USER = component("User", obj({
+    "id": INT, "email": STR, "name": STR, "role": {"type": "string", "enum": ["admin", "rep"]},
+    "department_id": nullable(INT), "phone": nullable(STR), "active": BOOL,
+}, ["id", "email", "name", "role", "department_id", "active"]))
+STAGE = component("Stage", obj({
+    "id": INT, "pipeline_id": INT, "name": STR, "position": INT,
+    "kind": {"type": "string", "enum": ["open", "won", "lost"]},
+}, ["id", "name", "position", "kind"]))
+PIPELINE = component("Pipeline", obj({"id": INT, "name": STR, "stages": arr(STAGE)}, ["id", "name", "stages"]))
+CONTACT = component("Contact", obj({"id": INT, "name": STR, "email": nullable(STR), "phone": nullable(STR)},
+                                   ["id", "name", "email", "phone"]))
+DEAL = component("Deal", obj({
+    "id": INT, "title": STR, "pipeline_id": INT, "stage_id": INT, "amount": INT, "currency": STR,
+    "responsible_id": nullable(INT), "contact": nullable(CONTACT), "fields": ANY_OBJ, "tags": arr(STR),
+    "version": INT, "stage_entered_at": TIME, "created_at": TIME,
+}, ["id", "title", "pipeline_id", "stage_id", "amount", "currency", "responsible_id", "contact", "fields",
+    "tags", "version", "stage_entered_at", "created_at"]))
+ACTOR = component("Actor", obj({"type": {"type": "string", "enum": ["user", "robot", "trigger", "system"]},
+                                "id": nullable(INT)}, ["type", "id"]))
+TIMELINE_ENTRY = component("TimelineEntry", obj({
+    "id": INT, "kind": STR, "at": TIME, "actor": ACTOR, "text": STR, "data": ANY_OBJ,
+}, ["id", "kind", "at", "actor", "text", "data"]))
+
+
+def user_view(user: User) -> dict[str, Any]:
+    """A user as JSON (never the password hash)."""
+    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
+            "department_id": user.department_id, "phone": user.phone, "active": user.active}
+
+
+def stage_view(stage: Stage) -> dict[str, Any]:
+    """A stage as JSON."""
+    return {"id": stage.id, "pipeline_id": stage.pipeline_id, "name": stage.name, "position": stage.position,
+            "kind": stage.kind}
+
+
+def pipeline_view(pipeline: Pipeline) -> dict[str, Any]:
+    """A pipeline with its (non-archived) stages in order."""
+    return {"id": pipeline.id, "name": pipeline.name, "stages": [stage_view(s) for s in pipeline.stages]}
+
+
+def _contact_json(contact: Contact | None) -> dict[str, Any] | None:
+    if contact is None:
+        return None
+    return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone}
+
+
+def deal_views(session: Session, deals: Sequence[Deal]) -> list[dict[str, Any]]:
+    """Deals as JSON, loading their contacts in one query."""
+    ids = {d.contact_id for d in deals if d.contact_id is not None}
+    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))} if ids else {}
+    return [_deal_json(d, contacts.get(d.contact_id) if d.contact_id else None) for d in deals]
+
+
+def deal_view(session: Session, deal: Deal) -> dict[str, Any]:
+    """One deal as JSON."""
+    return deal_views(session, [deal])[0]
+
+
+def _deal_json(deal: Deal, contact: Contact | None) -> dict[str, Any]:
+    return {
+        "id": deal.id, "title": deal.title, "pipeline_id": deal.pipeline_id, "stage_id": deal.stage_id,
+        "amount": deal.amount, "currency": deal.currency, "responsible_id": deal.responsible_id,
+        "contact": _contact_json(contact), "fields": dict(deal.fields or {}), "tags": list(deal.tags or []),
+        "version": deal.version, "stage_entered_at": iso(deal.stage_entered_at), "created_at": iso(deal.created_at),
+    }
+
+
+def timeline_view(entry: TimelineEntry) -> dict[str, Any]:
+    """A timeline entry as JSON."""
+    return {"id": entry.id, "kind": entry.kind, "at": iso(entry.at),
+            "actor": {"type": entry.actor_type, "id": entry.actor_id}, "text": entry.text,
+            "data": dict(entry.data or {})}

@@ -1,0 +1,265 @@
+"""Sandboxed robot templates: a small, checked subset of Jinja2 with caps on size, loops, output and time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
+from jinja2.runtime import LoopContext
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from robots.errors import PermanentError
+
+MAX_TEMPLATE_CHARS = 10_000
+MAX_OUTPUT_CHARS = 100_000
+MAX_LOOP_ITERATIONS = 10_000
+MAX_LOOP_DEPTH = 2
+MAX_VARIABLE_READS = 500
+MAX_RENDER_SECONDS = 1.0
+MAX_VALUE_CHARS = 100_000  # a longer context string could never be output anyway
+MAX_VALUE_ITEMS = 1_000
+MAX_VALUE_DEPTH = 8
+CHANNELS = ("text", "html")
+
+ALLOWED_FILTERS = frozenset({
+    "abs", "capitalize", "d", "default", "e", "escape", "first", "float", "int", "join", "last",
+    "length", "lower", "round", "sort", "string", "striptags", "title", "trim", "truncate", "upper",
+    "urlencode", "wordcount",
+})
+# Expression and statement nodes a message template needs; everything else (calls, set, macros,
+# includes, *, **, %, //, /) is refused because it is either an escape route or an amplifier.
+ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.Getattr,
+    nodes.Getitem, nodes.Slice, nodes.Filter, nodes.Test, nodes.If, nodes.For, nodes.CondExpr,
+    nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos, nodes.Compare, nodes.Operand, nodes.Add,
+    nodes.Sub, nodes.Concat, nodes.List, nodes.Tuple, nodes.Keyword,
+)
+_LOOP_FILTER = "_robot_loop_items"
+LOOP_ATTRIBUTES = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length"})
+
+
+class TemplateError(PermanentError):
+    """A template is malformed, uses a forbidden construct, or exceeded a rendering limit."""
+
+
+class _Budget:
+    """Per-render limits: loop iterations, output size and wall time."""
+
+    def __init__(self) -> None:
+        self.iterations = 0
+        self.deadline = time.monotonic() + MAX_RENDER_SECONDS
+
+    def tick(self) -> None:
+        self.iterations += 1
+        if self.iterations > MAX_LOOP_ITERATIONS:
+            raise TemplateError(f"template loops ran more than {MAX_LOOP_ITERATIONS} times")
+        self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise TemplateError(f"template took longer than {MAX_RENDER_SECONDS:g} s to render")
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("robot_template_budget", default=None)
+
+
+def _loop_items(value: Any) -> Iterator[Any]:
+    """Every {% for %} iterates through this, so nested loops share one iteration budget."""
+    budget = _budget.get()
+    if isinstance(value, dict):
+        value = list(value)
+    if not isinstance(value, (list, tuple, str)):
+        return
+    for item in value:
+        if budget is not None:
+            budget.tick()
+        yield item
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, with dotted access reduced to dict keys and list indexes (no methods, no attributes)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        if isinstance(obj, LoopContext) and attribute in LOOP_ATTRIBUTES:
+            return getattr(obj, attribute)
+        return self.undefined(obj=obj, name=attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, dict) and isinstance(argument, str) and argument in obj:
+            return obj[argument]
+        if isinstance(obj, (list, tuple, str)) and isinstance(argument, (int, slice)):
+            try:
+                return obj[argument]
+            except IndexError:
+                pass
+        return self.undefined(obj=obj, name=str(argument))
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        raise TemplateError("calling functions is not allowed in templates")
+
+
+def _make_env(autoescape: bool) -> _Environment:
+    env = _Environment(autoescape=autoescape, undefined=ChainableUndefined, keep_trailing_newline=True)
+    env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS if name in env.filters}
+    env.filters[_LOOP_FILTER] = _loop_items
+    env.globals = {}
+    return env
+
+
+_ENVS = {"text": _make_env(False), "html": _make_env(True)}
+
+
+def _parse(template: str) -> nodes.Template:
+    if not isinstance(template, str):
+        raise TemplateError("a template must be text")
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(f"template is longer than {MAX_TEMPLATE_CHARS} characters")
+    try:
+        tree = _ENVS["text"].parse(template)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+    _check(tree)
+    return tree
+
+
+def _check(tree: nodes.Template) -> None:
+    """Refuse anything outside the allowed subset, with a message that names the construct."""
+    reads = 0
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, ALLOWED_NODES):
+            raise TemplateError(f"{_describe(node)} is not allowed in templates (line {node.lineno})")
+        if isinstance(node, nodes.Name):
+            reads += 1
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            raise TemplateError(f"names starting with '_' are not allowed (line {node.lineno})")
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
+                and isinstance(node.arg.value, str) and node.arg.value.startswith("_"):
+            raise TemplateError(f"names starting with '_' are not allowed (line {node.lineno})")
+        if isinstance(node, nodes.Filter):
+            if node.name not in ALLOWED_FILTERS:
+                raise TemplateError(f"filter '{node.name}' is not allowed (line {node.lineno})")
+            if node.dyn_args is not None or node.dyn_kwargs is not None:
+                raise TemplateError(f"*args and **kwargs are not allowed (line {node.lineno})")
+        if isinstance(node, nodes.For):
+            if node.recursive:
+                raise TemplateError(f"recursive loops are not allowed (line {node.lineno})")
+            if _loop_depth(node) > MAX_LOOP_DEPTH:
+                raise TemplateError(f"loops nest deeper than {MAX_LOOP_DEPTH} (line {node.lineno})")
+    if reads > MAX_VARIABLE_READS:
+        raise TemplateError(f"template reads more than {MAX_VARIABLE_READS} values")
+
+
+def _describe(node: nodes.Node) -> str:
+    names = {"Call": "calling functions", "Assign": "{% set %}", "AssignBlock": "{% set %}",
+             "Mul": "the * operator", "Pow": "the ** operator", "Mod": "the % operator",
+             "Div": "the / operator", "FloorDiv": "the // operator", "Macro": "{% macro %}",
+             "Include": "{% include %}", "Import": "{% import %}", "FromImport": "{% import %}",
+             "Extends": "{% extends %}", "Block": "{% block %}", "FilterBlock": "{% filter %}",
+             "CallBlock": "{% call %}", "With": "{% with %}", "Dict": "dict literals"}
+    return names.get(type(node).__name__, f"'{type(node).__name__}'")
+
+
+def _loop_depth(loop: nodes.For) -> int:
+    inner = [n for n in loop.body if isinstance(n, nodes.Node)]
+    depth = 0
+    for child in inner:
+        found = [child] if isinstance(child, nodes.For) else list(child.find_all(nodes.For))
+        for sub in found:
+            depth = max(depth, _loop_depth(sub))
+    return depth + 1
+
+
+def _guard_loops(tree: nodes.Template) -> nodes.Template:
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Filter(loop.iter, _LOOP_FILTER, [], [], None, None, lineno=loop.lineno)
+    return tree
+
+
+@lru_cache(maxsize=512)
+def _compiled(template: str, channel: str) -> Any:
+    tree = _guard_loops(_parse(template))
+    return _ENVS[channel].from_string(tree)
+
+
+def placeholders(template: str) -> set[str]:
+    """Dotted names a template reads (e.g. "deal.title", "robots.chat.chat_id"); TemplateError if invalid."""
+    tree = _parse(template)
+    loop_names = {n.name for loop in tree.find_all(nodes.For)
+                  for n in [loop.target, *loop.target.find_all(nodes.Name)] if isinstance(n, nodes.Name)}
+    loop_names.add("loop")
+    found: set[str] = set()
+    inner: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        if id(node) in inner:
+            continue
+        path = _path(node, inner)
+        if path and path.split(".", 1)[0] not in loop_names:
+            found.add(path)
+    return found
+
+
+def _path(node: nodes.Node, inner: set[int]) -> str | None:
+    """The dotted name of the outermost attribute chain at `node`, marking inner links as seen."""
+    parts: list[str] = []
+    current: Any = node
+    while True:
+        if isinstance(current, nodes.Getattr):
+            parts.append(current.attr)
+        elif isinstance(current, nodes.Getitem) and isinstance(current.arg, nodes.Const) \
+                and isinstance(current.arg.value, str):
+            parts.append(current.arg.value)
+        elif isinstance(current, nodes.Name):
+            parts.append(current.name)
+            return ".".join(reversed(parts))
+        else:
+            return None
+        current = current.node
+        inner.add(id(current))
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """A copy of value made only of dict/list/str/int/float/bool/None, with sizes capped."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return value[:MAX_VALUE_CHARS]
+    if depth >= MAX_VALUE_DEPTH:
+        return None
+    if isinstance(value, dict):
+        items = list(value.items())[:MAX_VALUE_ITEMS]
+        return {str(k): plain(v, depth + 1) for k, v in items}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v, depth + 1) for v in list(value)[:MAX_VALUE_ITEMS]]
+    return str(value)[:MAX_VALUE_CHARS]
+
+
+def render(template: str, channel: str, values: dict[str, Any]) -> str:
+    """Render a template for a channel ("html" escapes values, "text" does not) within the sandbox limits."""
+    if channel not in CHANNELS:
+        raise TemplateError(f"unknown template channel {channel!r}")
+    compiled = _compiled(template, channel)
+    budget = _Budget()
+    token = _budget.set(budget)
+    try:
+        out: list[str] = []
+        size = 0
+        for chunk in compiled.generate(plain(values)):
+            size += len(chunk)
+            if size > MAX_OUTPUT_CHARS:
+                raise TemplateError(f"rendered text is longer than {MAX_OUTPUT_CHARS} characters")
+            budget.check_time()
+            out.append(chunk)
+        return "".join(out)
+    except TemplateError:
+        raise
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        # Runtime errors of the expression itself (e.g. comparing text with a number) are the admin's to fix.
+        raise TemplateError(f"template failed to render: {exc}") from None
+    finally:
+        _budget.reset(token)

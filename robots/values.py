@@ -1,0 +1,128 @@
+"""Plain template/condition values for a deal at run time, and the list of placeholders robots may use."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kanban.models import Contact, Deal, Stage, User
+from robots.errors import PermanentError
+from robots.templating import plain
+
+# ISO 4217 currencies whose minor unit is not 1/100.
+_EXPONENTS = {"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+              "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+              "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3}
+
+KNOWN_PLACEHOLDERS: list[tuple[str, str]] = [
+    ("deal.id", "Deal number"),
+    ("deal.title", "Deal title"),
+    ("deal.amount", "Amount in major units, e.g. 1250.00"),
+    ("deal.amount_minor", "Amount in minor units (cents), e.g. 125000"),
+    ("deal.currency", "Currency code, e.g. EUR"),
+    ("deal.tags", "List of tags (use |join(', '))"),
+    ("deal.url", "Link to the deal page"),
+    ("deal.created_at", "When the deal was created (ISO 8601, UTC)"),
+    ("deal.stage_entered_at", "When the deal entered its current stage (ISO 8601, UTC)"),
+    ("deal.fields.<name>", "A custom field of the deal"),
+    ("contact.name", "Contact name"),
+    ("contact.email", "Contact email"),
+    ("contact.phone", "Contact phone"),
+    ("contact.company", "Contact company"),
+    ("responsible.id", "Responsible user's id"),
+    ("responsible.name", "Responsible user's name"),
+    ("responsible.email", "Responsible user's email"),
+    ("responsible.phone", "Responsible user's phone"),
+    ("stage.id", "Current stage id"),
+    ("stage.name", "Current stage name"),
+    ("robots.<key>.<output>", "An output of an earlier robot of this stage (run after the previous one)"),
+]
+_STATIC = {name for name, _ in KNOWN_PLACEHOLDERS if "<" not in name}
+_ROOTS = {"deal", "contact", "responsible", "stage"}
+_ROBOT_REF = re.compile(r"^robots\.([a-z0-9_]+)\.([A-Za-z0-9_]+)$")
+
+
+def is_known_placeholder(name: str) -> bool:
+    """True for a static placeholder, a whole root object, or deal.fields.<name> (robot outputs: see robot_ref)."""
+    if name in _STATIC or name in _ROOTS or name == "deal.fields":
+        return True
+    return name.startswith("deal.fields.") and len(name) > len("deal.fields.")
+
+
+def robot_ref(name: str) -> tuple[str, str] | None:
+    """(key, output) when name is robots.<key>.<output>, else None."""
+    match = _ROBOT_REF.match(name)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def format_amount(amount_minor: int, currency: str) -> str:
+    """Minor units as a decimal string in the currency's major unit: 125000 USD -> "1250.00"."""
+    exponent = _EXPONENTS.get((currency or "").upper(), 2)
+    value = Decimal(int(amount_minor)).scaleb(-exponent)
+    return f"{value:.{exponent}f}"
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _person(user: User | None) -> dict[str, Any]:
+    if user is None:
+        return {"id": None, "name": "", "email": "", "phone": ""}
+    return {"id": user.id, "name": user.name, "email": user.email or "", "phone": user.phone or ""}
+
+
+def _contact(contact: Contact | None) -> dict[str, Any]:
+    if contact is None:
+        return {"name": "", "email": "", "phone": "", "company": ""}
+    return {"name": contact.name, "email": contact.email or "", "phone": contact.phone or "",
+            "company": contact.company or ""}
+
+
+def deal_values(deal: Deal, public_url: str = "") -> dict[str, Any]:
+    """The `deal` part of the template values."""
+    return {
+        "id": deal.id,
+        "title": deal.title,
+        "amount": format_amount(deal.amount, deal.currency),
+        "amount_minor": deal.amount,
+        "currency": deal.currency,
+        "tags": list(deal.tags or []),
+        "url": f"{public_url.rstrip('/')}/deals/{deal.id}" if public_url else f"/deals/{deal.id}",
+        "created_at": _iso(deal.created_at),
+        "stage_entered_at": _iso(deal.stage_entered_at),
+        "fields": plain(dict(deal.fields or {})),
+    }
+
+
+def template_values(session: Session, deal_id: int, stage_id: int, outputs_by_key: dict[str, dict[str, Any]],
+                    *, public_url: str = "") -> dict[str, Any]:
+    """Plain values for templates and conditions: deal, contact, responsible, stage, robots.<key>.<output>."""
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        raise PermanentError(f"deal {deal_id} no longer exists")
+    contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
+    responsible = session.get(User, deal.responsible_id) if deal.responsible_id else None
+    stage = session.get(Stage, stage_id)
+    return {
+        "deal": deal_values(deal, public_url),
+        "contact": _contact(contact),
+        "responsible": _person(responsible),
+        "stage": {"id": stage_id, "name": stage.name if stage else ""},
+        "robots": plain({key: dict(outputs or {}) for key, outputs in outputs_by_key.items()}),
+    }
+
+
+def lookup(values: dict[str, Any], name: str) -> Any:
+    """The value at a dotted name (None when any part is missing)."""
+    current: Any = values
+    for part in name.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        else:
+            return None
+    return current

@@ -38,13 +38,14 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     """Build the runtime and wire robots and triggers into the core's event bus and web app."""
     import robots.wiring
     import triggers.wiring
-    from kanban import actors, live
+    from kanban import actors, delivery, live
 
     settings = settings or load_settings()
     engine = engine or make_engine(settings.db_url)
     runtime = Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine))
     bus.handlers.clear()
     actors.install(runtime)
+    delivery.install(runtime)
     live.install(runtime)
     robots.wiring.install(runtime)
     triggers.wiring.install(runtime)

@@ -1,0 +1,133 @@
+"""Background delivery of the email and SMS outboxes, and the outside-world services robots use."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from kanban import clock
+from kanban.mail import Mailer
+from kanban.models import EmailMessage, SmsMessage
+from kanban.outbound import Http, OutboundError
+from kanban.payments import make_payments
+from kanban.sms import make_sms_provider
+
+log = logging.getLogger(__name__)
+
+Outbox = type[EmailMessage] | type[SmsMessage]
+LEASE = timedelta(minutes=2)  # a row still `sending` after this was lost with its process: send it again
+BACKOFF = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+BATCH = 20
+
+
+def _claimable(model: Outbox, at: Any) -> Any:
+    return or_(
+        and_(model.status == "queued", or_(model.next_attempt_at.is_(None), model.next_attempt_at <= at)),
+        and_(model.status == "sending", model.next_attempt_at < at),
+    )
+
+
+def claim(sessions: sessionmaker[Session], model: Outbox, limit: int = BATCH) -> list[tuple[int, int]]:
+    """Claim due rows (queued→sending, with a lease) by conditional UPDATE; returns (id, attempt) pairs."""
+    at = clock.now()
+    claimed: list[tuple[int, int]] = []
+    with sessions() as session, session.begin():
+        ids = session.scalars(select(model.id).where(_claimable(model, at)).order_by(model.id).limit(limit)).all()
+        for row_id in ids:
+            result = session.execute(
+                update(model).where(model.id == row_id, _claimable(model, at))
+                .values(status="sending", attempts=model.attempts + 1, next_attempt_at=at + LEASE)
+                .returning(model.attempts)
+            )
+            attempt = result.scalar_one_or_none()
+            if attempt is not None:  # another sender may have taken it between the select and the update
+                claimed.append((row_id, attempt))
+    return claimed
+
+
+def _finish(sessions: sessionmaker[Session], model: Outbox, row_id: int, attempt: int,
+            values: dict[str, Any]) -> None:
+    with sessions() as session, session.begin():
+        # Only the holder of this attempt's lease may record its outcome.
+        session.execute(update(model).where(model.id == row_id, model.status == "sending",
+                                            model.attempts == attempt).values(**values))
+
+
+def _outcome(error: OutboundError | None, attempt: int, sent: dict[str, Any]) -> dict[str, Any]:
+    at = clock.now()
+    if error is None:
+        return {"status": "sent", "sent_at": at, "error": None, "next_attempt_at": None, **sent}
+    if error.transient and attempt < MAX_ATTEMPTS:
+        return {"status": "queued", "error": str(error)[:2000], "next_attempt_at": at + BACKOFF[attempt - 1]}
+    return {"status": "failed", "error": str(error)[:2000], "next_attempt_at": None}
+
+
+def deliver_emails(sessions: sessionmaker[Session], mailer: Mailer, limit: int = BATCH) -> int:
+    """Send due queued emails once; returns how many were attempted."""
+    claimed = claim(sessions, EmailMessage, limit)
+    for row_id, attempt in claimed:
+        with sessions() as session:
+            row = session.get(EmailMessage, row_id)
+        error = None
+        try:
+            if row is not None:
+                mailer.send(row)
+        except OutboundError as exc:
+            error = exc
+        _finish(sessions, EmailMessage, row_id, attempt, _outcome(error, attempt, {}))
+    return len(claimed)
+
+
+def deliver_sms(sessions: sessionmaker[Session], provider: Any, limit: int = BATCH) -> int:
+    """Send due queued SMS once through the provider; returns how many were attempted."""
+    claimed = claim(sessions, SmsMessage, limit)
+    for row_id, attempt in claimed:
+        with sessions() as session:
+            row = session.get(SmsMessage, row_id)
+        error, sent = None, {}
+        try:
+            if row is not None:
+                sent = {"provider_message_id": provider.send(row)[:200]}
+        except OutboundError as exc:
+            error = exc
+        _finish(sessions, SmsMessage, row_id, attempt, _outcome(error, attempt, sent))
+    return len(claimed)
+
+
+def delivery_loop(step: Callable[[], int], name: str, idle: float = 0.5) -> Callable[[threading.Event], None]:
+    """A background loop calling `step` until stopped; it naps only when there was nothing to send."""
+
+    def loop(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = step()
+            except Exception:  # noqa: BLE001 - loop boundary: a DB hiccup must not end delivery for good
+                log.exception("%s delivery failed; retrying", name)
+                busy = 0
+            if not busy:
+                stop.wait(idle)
+
+    loop.__name__ = f"{name}_delivery_loop"
+    return loop
+
+
+def install(runtime: Any) -> None:
+    """Build mailer, SMS, payments and HTTP services into runtime.extras and register the delivery loops."""
+    settings = runtime.settings
+    http = Http()
+    mailer = Mailer(settings.smtp_url, settings.mail_from, settings.public_url)
+    sms = make_sms_provider(settings.sms_url, settings.sms_token, http)
+    payments = make_payments(settings.public_url, settings.stripe_api_base, settings.stripe_api_key, http)
+    runtime.extras["services"] = {"mailer": mailer, "sms": sms, "payments": payments, "http": http}
+    if mailer.configured:
+        runtime.background.append(delivery_loop(lambda: deliver_emails(runtime.sessions, mailer), "email"))
+    if sms.delivers:
+        runtime.background.append(delivery_loop(lambda: deliver_sms(runtime.sessions, sms), "sms"))
+    runtime.shutdown.append(http.close)

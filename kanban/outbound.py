@@ -1,0 +1,100 @@
+"""Outgoing HTTP for robots and providers: timeouts, error classes, and the private-address guard."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class OutboundError(Exception):
+    """A call to the outside world failed; `transient` says whether trying again later can help."""
+
+    def __init__(self, message: str, *, transient: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.status = status
+
+
+class BlockedAddressError(OutboundError):
+    """The target resolves to a private, loopback, link-local or reserved address."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
+def is_transient_status(status: int) -> bool:
+    """5xx, 408 (timeout) and 429 (rate limited) are worth retrying; other 4xx are not."""
+    return status >= 500 or status in (408, 429)
+
+
+def check_status(response: httpx.Response, what: str) -> httpx.Response:
+    """Raise OutboundError for a non-2xx response, classed transient or permanent by its status."""
+    if 200 <= response.status_code < 300:
+        return response
+    body = response.text[:200] if response.content else ""
+    raise OutboundError(f"{what} answered HTTP {response.status_code} {body}".strip(),
+                        transient=is_transient_status(response.status_code), status=response.status_code)
+
+
+def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
+            or ip.is_unspecified or not ip.is_global)
+
+
+def public_addresses(host: str, port: int) -> list[str]:
+    """Resolve a host and return its addresses, refusing it if ANY of them is not a public address."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OutboundError(f"cannot resolve {host}: {exc}", transient=True) from exc
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    for address in addresses:
+        if _forbidden(ipaddress.ip_address(address.split("%", 1)[0])):
+            raise BlockedAddressError(f"{host} resolves to {address}, a private or reserved address")
+    if not addresses:
+        raise OutboundError(f"{host} has no address", transient=True)
+    return addresses
+
+
+class Http:
+    """The HTTP service kinds and providers share (one pooled client, fixed timeouts, no redirects)."""
+
+    def __init__(self, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None):
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.client.close()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """A request to a configured (trusted) endpoint; network failures become transient OutboundErrors."""
+        try:
+            return self.client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise OutboundError(f"{url}: timed out", transient=True) from exc
+        except httpx.HTTPError as exc:
+            raise OutboundError(f"{url}: {type(exc).__name__}: {exc}", transient=True) from exc
+
+    def post_json_guarded(self, url: str, payload: Any, headers: dict[str, str], *,
+                          allow_private: bool = False) -> httpx.Response:
+        """POST JSON to an admin-given URL; unless allowed, only to public addresses, pinned to the checked IP."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise OutboundError(f"not an http(s) URL: {url!r}", transient=False)
+        if allow_private:
+            return self.request("POST", url, json=payload, headers=headers)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = public_addresses(parts.hostname, port)[0]
+        # Connect to the address we checked (no second DNS lookup to rebind); keep Host and TLS name.
+        pinned = httpx.URL(url).copy_with(host=address)
+        extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+        return self.request("POST", str(pinned), json=payload, extensions=extensions,
+                            headers={**headers, "Host": parts.netloc.rsplit("@", 1)[-1]})

@@ -1,0 +1,123 @@
+"""Payment providers: the embedded one (a local pay page) and a Stripe-compatible Checkout provider."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from kanban.models import Deal, Invoice
+from kanban.outbound import Http, OutboundError, check_status
+
+
+class PaymentProvider(Protocol):
+    """Creates an invoice and the link its payer follows."""
+
+    name: str
+
+    def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
+                            idempotency_key: str, *, run_id: int | None = None,
+                            at: datetime | None = None) -> Invoice: ...
+
+
+def _invoice(deal: Deal, amount: int, currency: str, description: str, provider: str, run_id: int | None,
+             at: datetime | None) -> Invoice:
+    if amount <= 0:
+        raise OutboundError("the amount to pay must be positive", transient=False)
+    invoice = Invoice(deal_id=deal.id, run_id=run_id, amount=amount, currency=currency.upper(),
+                      description=description[:500], provider=provider, status="open")
+    if at is not None:
+        invoice.created_at = at
+    return invoice
+
+
+class EmbeddedPayments:
+    """Invoices paid on this app's own /pay/<token> page (demo and embedded mode)."""
+
+    name = "embedded"
+
+    def __init__(self, public_url: str) -> None:
+        self.base = public_url.rstrip("/")
+
+    def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
+                            idempotency_key: str, *, run_id: int | None = None,
+                            at: datetime | None = None) -> Invoice:
+        """An open invoice with an unguessable pay token; the whole effect is this row."""
+        invoice = _invoice(deal, amount, currency, description, self.name, run_id, at)
+        invoice.pay_token = secrets.token_urlsafe(24)
+        invoice.url = f"{self.base}/pay/{invoice.pay_token}"
+        session.add(invoice)
+        session.flush()
+        invoice.payment_link_id = f"embedded_{invoice.id}"
+        session.flush()
+        return invoice
+
+
+class StripePayments:
+    """Stripe-compatible Checkout Sessions: POST {base}/v1/checkout/sessions, form-encoded, idempotent."""
+
+    name = "stripe"
+    attempts = 3  # same request, same Idempotency-Key, retried within one call as Stripe's clients do
+
+    def __init__(self, api_base: str, api_key: str | None, public_url: str, http: Http,
+                 pause: float = 0.5) -> None:
+        self.api_base = api_base.rstrip("/")
+        self.api_key = api_key or ""
+        self.public_url = public_url.rstrip("/")
+        self.http = http
+        self.pause = pause
+
+    def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
+                            idempotency_key: str, *, run_id: int | None = None,
+                            at: datetime | None = None) -> Invoice:
+        """Create the invoice row, then the provider's checkout session naming it; stores its id and URL."""
+        invoice = _invoice(deal, amount, currency, description, self.name, run_id, at)
+        session.add(invoice)
+        session.flush()
+        form = {
+            "mode": "payment",
+            "line_items[0][quantity]": "1",
+            "line_items[0][price_data][currency]": invoice.currency.lower(),
+            "line_items[0][price_data][unit_amount]": str(amount),
+            "line_items[0][price_data][product_data][name]": invoice.description or deal.title[:250],
+            "metadata[invoice_id]": str(invoice.id),
+            "metadata[deal_id]": str(deal.id),
+            "client_reference_id": str(invoice.id),
+            "success_url": f"{self.public_url}/pay/complete?invoice_id={invoice.id}",
+        }
+        # The key names the invoice too: a rolled-back attempt's invoice id is never reused on PostgreSQL,
+        # and a provider refuses a reused key with different parameters.
+        headers = {"Authorization": f"Bearer {self.api_key}",
+                   "Idempotency-Key": f"{idempotency_key}-invoice-{invoice.id}"}
+        data = self._post(form, headers)
+        if not isinstance(data, dict) or not data.get("id") or not data.get("url"):
+            raise OutboundError("payment provider returned no session id or url", transient=True)
+        invoice.payment_link_id = str(data["id"])[:200]
+        invoice.url = str(data["url"])[:1000]
+        session.flush()
+        return invoice
+
+    def _post(self, form: dict[str, str], headers: dict[str, str]) -> object:
+        url = f"{self.api_base}/v1/checkout/sessions"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = check_status(self.http.request("POST", url, data=form, headers=headers),
+                                        "payment provider")
+                return response.json()
+            except OutboundError as exc:
+                if not exc.transient or attempt == self.attempts:
+                    raise
+            except ValueError as exc:
+                raise OutboundError("payment provider answered with invalid JSON", transient=True) from exc
+            time.sleep(self.pause * attempt)
+        raise AssertionError("unreachable")
+
+
+def make_payments(public_url: str, api_base: str | None, api_key: str | None, http: Http) -> PaymentProvider:
+    """The Stripe-compatible provider when KANBAN_STRIPE_API_BASE is set, else the embedded one."""
+    if api_base:
+        return StripePayments(api_base, api_key, public_url, http)
+    return EmbeddedPayments(public_url)

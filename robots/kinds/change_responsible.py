@@ -1,0 +1,69 @@
+"""change_responsible: assign the first, the next (round robin) or a random active user from a list."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlalchemy import select
+
+from kanban.errors import ConflictError, ValidationError
+from kanban.models import User
+from robots.context import RunContext
+from robots.errors import PermanentError, TransientError
+from robots.models import RobotRun
+from robots.registry import KindSettings, RobotKind, register
+
+
+class ChangeResponsibleSettings(KindSettings):
+    users: list[int] = Field(min_length=1, description="Candidate users, in rotation order")
+    mode: Literal["first", "round_robin", "random"] = "first"
+
+
+@register
+class ChangeResponsible(RobotKind):
+    """Make another user responsible for the deal; inactive users are skipped."""
+
+    kind = "change_responsible"
+    title = "Change the responsible"
+    category = "deal"
+    Settings = ChangeResponsibleSettings
+    outputs = ("user_id",)
+
+    def run(self, ctx: RunContext, settings: ChangeResponsibleSettings) -> dict[str, Any]:
+        """Pick a user by mode and update the deal as this robot (field_changed triggers fire)."""
+        found = {u.id: u for u in ctx.session.scalars(select(User).where(User.id.in_(settings.users)))}
+        active = [uid for uid in dict.fromkeys(settings.users)
+                  if uid in found and found[uid].active and found[uid].role != "system"]
+        if not active:
+            raise PermanentError("none of the configured users exists and is active")
+        if settings.mode == "random":
+            chosen = random.choice(active)
+        elif settings.mode == "round_robin":
+            chosen = self._next_in_turn(ctx, settings.users, active)
+        else:
+            chosen = active[0]
+        try:
+            ctx.update_deal({"responsible_id": chosen})
+        except ValidationError as exc:
+            raise PermanentError(f"{exc.message}: {exc.fields}") from exc
+        except ConflictError as exc:
+            raise TransientError(exc.message) from exc
+        return {"user_id": chosen}
+
+    def _next_in_turn(self, ctx: RunContext, order: list[int], active: list[int]) -> int:
+        """The active user after the one this robot assigned last (state lives in its finished runs)."""
+        last = ctx.session.scalars(
+            select(RobotRun.outputs).where(RobotRun.robot_id == ctx.robot_id, RobotRun.status == "done",
+                                           RobotRun.id != ctx.run_id)
+            .order_by(RobotRun.finished_at.desc(), RobotRun.id.desc()).limit(1)
+        ).first()
+        previous = (last or {}).get("user_id")
+        if previous not in order:
+            return active[0]
+        start = order.index(previous)
+        for uid in order[start + 1:] + order[: start + 1]:
+            if uid in active:
+                return uid
+        return active[0]

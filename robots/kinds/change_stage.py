@@ -1,0 +1,43 @@
+"""change_stage: move the deal to another stage of its pipeline; the rest of this stage's robots stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kanban.errors import ConflictError, ValidationError
+from kanban.models import Stage
+from robots.context import RunContext
+from robots.errors import LoopBlockedError, PermanentError, TransientError
+from robots.registry import KindSettings, RobotKind, register
+
+
+class ChangeStageSettings(KindSettings):
+    stage_id: int = Field(description="Target stage (same pipeline)")
+
+
+@register
+class ChangeStage(RobotKind):
+    """Move the deal; the target stage's robots start, with this run in their cause chain."""
+
+    kind = "change_stage"
+    title = "Change stage"
+    category = "deal"
+    Settings = ChangeStageSettings
+    outputs = ("moved",)
+
+    def run(self, ctx: RunContext, settings: ChangeStageSettings) -> dict[str, Any]:
+        """Move through the core service; a loop-guard refusal raises LoopBlockedError (run `blocked`)."""
+        stage = ctx.session.get(Stage, settings.stage_id)
+        if stage is None or stage.archived or stage.pipeline_id != ctx.deal().pipeline_id:
+            raise PermanentError(f"stage {settings.stage_id} is not a stage of this deal's pipeline")
+        try:
+            result = ctx.move(stage.id)
+        except ValidationError as exc:
+            raise PermanentError(exc.message) from exc
+        except ConflictError as exc:
+            raise TransientError(exc.message) from exc
+        if result.blocked:
+            raise LoopBlockedError(result.blocked)
+        return {"moved": result.moved}

@@ -1,0 +1,50 @@
+"""create_payment_link: an invoice and a payment link for the deal amount, via the payment provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kanban.models import Deal
+from kanban.outbound import OutboundError
+from robots.context import RunContext
+from robots.errors import PermanentError
+from robots.outside import robot_error, service
+from robots.registry import KindSettings, RobotKind, register
+from robots.values import format_amount
+
+
+class CreatePaymentLinkSettings(KindSettings):
+    amount: int | None = Field(default=None, gt=0, description="Amount in minor units (default: the deal amount)")
+    description: str | None = Field(default=None, description="What is paid for (default: the deal title)")
+
+
+@register
+class CreatePaymentLink(RobotKind):
+    """Create an invoice with a payment link; later robots can send `{{ robots.<key>.url }}`."""
+
+    kind = "create_payment_link"
+    title = "Create a payment link"
+    category = "payments"
+    Settings = CreatePaymentLinkSettings
+    outputs = ("url", "invoice_id", "payment_link_id")
+    templates = {"description": "text"}
+    effect = "external"
+
+    def run(self, ctx: RunContext, settings: CreatePaymentLinkSettings) -> dict[str, Any]:
+        """One invoice per run (invoices.run_id is unique); the provider call carries the run's idempotency key."""
+        payments = service(ctx, "payments")
+        deal: Deal = ctx.deal()
+        amount = settings.amount if settings.amount is not None else deal.amount
+        if amount <= 0:
+            raise PermanentError("the deal amount is 0: set an amount on the deal or in the robot")
+        description = " ".join(ctx.render(settings.description).split()) if settings.description else deal.title
+        try:
+            invoice = payments.create_payment_link(ctx.session, deal, amount, deal.currency, description[:500],
+                                                   f"run-{ctx.run_id}", run_id=ctx.run_id, at=ctx.now)
+        except OutboundError as exc:
+            raise robot_error(exc) from exc
+        shown = f"{format_amount(amount, deal.currency)} {deal.currency}"
+        ctx.timeline("payment", f"Payment link for {shown}: {invoice.url}", invoice_id=invoice.id, url=invoice.url)
+        return {"url": invoice.url, "invoice_id": invoice.id, "payment_link_id": invoice.payment_link_id}

@@ -1,0 +1,53 @@
+"""email_client: an HTML email to the deal's contact, with an open pixel and tracked links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kanban.mail import html_to_text, one_line
+from kanban.models import Contact, EmailMessage
+from kanban.tracking import new_email_token, prepare_html
+from robots.context import RunContext
+from robots.errors import PermanentError
+from robots.outside import service
+from robots.registry import KindSettings, RobotKind, register
+
+
+class EmailClientSettings(KindSettings):
+    subject: str = Field(min_length=1, description="Subject")
+    body: str = Field(min_length=1, description="HTML body; deal values are escaped, links are tracked")
+
+
+@register
+class EmailClient(RobotKind):
+    """Email the deal's contact; opens and clicks can fire triggers."""
+
+    kind = "email_client"
+    title = "Email the client"
+    category = "email_sms"
+    Settings = EmailClientSettings
+    outputs = ("message_id", "tracking_token")
+    templates = {"subject": "text", "body": "html"}
+
+    def run(self, ctx: RunContext, settings: EmailClientSettings) -> dict[str, Any]:
+        """One tracked outbox row for the contact's address, and an `email` timeline entry."""
+        mailer = service(ctx, "mailer")
+        deal = ctx.deal()
+        contact = ctx.session.get(Contact, deal.contact_id) if deal.contact_id else None
+        if contact is None or not contact.email:
+            raise PermanentError("the deal's contact has no email address")
+        subject = one_line(ctx.render(settings.subject))
+        body = ctx.render(settings.body, "html")
+        token = new_email_token()
+        tracked, links = prepare_html(body, secret=ctx.settings.secret, public_url=ctx.settings.public_url,
+                                      email_token=token)
+        row = EmailMessage(run_id=ctx.run_id, deal_id=deal.id, kind="client", from_address=ctx.settings.mail_from,
+                           to_address=contact.email, subject=subject, body_html=tracked,
+                           body_text=html_to_text(body), status=mailer.initial_status(), tracking_token=token,
+                           links=links, created_at=ctx.now)
+        ctx.session.add(row)
+        ctx.session.flush()
+        ctx.timeline("email", f"Email “{subject}” to {contact.email}", message_id=row.id)
+        return {"message_id": row.id, "tracking_token": token}

@@ -1,0 +1,46 @@
+"""email_employee: an email to employees (default: the responsible), through the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kanban.mail import one_line
+from kanban.models import EmailMessage
+from robots.context import RunContext
+from robots.outside import service
+from robots.recipients import Recipient, resolve
+from robots.registry import KindSettings, RobotKind, register
+
+
+class EmailEmployeeSettings(KindSettings):
+    to: list[Recipient] = Field(default_factory=lambda: [Recipient(type="responsible")], min_length=1,
+                                description="Employees to email (default: the responsible)")
+    subject: str = Field(min_length=1, description="Subject")
+    body: str = Field(min_length=1, description="Plain-text body")
+
+
+@register
+class EmailEmployee(RobotKind):
+    """Email employees; delivered by SMTP when configured, otherwise kept in the dev mailbox."""
+
+    kind = "email_employee"
+    title = "Email an employee"
+    category = "email_sms"
+    Settings = EmailEmployeeSettings
+    outputs = ("message_id", "message_ids")
+    templates = {"subject": "text", "body": "text"}
+
+    def run(self, ctx: RunContext, settings: EmailEmployeeSettings) -> dict[str, Any]:
+        """One outbox row per recipient, carrying the run id; the delivery loop sends queued rows."""
+        mailer = service(ctx, "mailer")
+        subject = one_line(ctx.render(settings.subject))
+        body = ctx.render(settings.body)
+        rows = [EmailMessage(run_id=ctx.run_id, deal_id=ctx.deal_id, kind="employee",
+                             from_address=ctx.settings.mail_from, to_address=user.email, subject=subject,
+                             body_text=body, status=mailer.initial_status(), created_at=ctx.now)
+                for user in resolve(ctx, settings.to)]
+        ctx.session.add_all(rows)
+        ctx.session.flush()
+        return {"message_id": rows[0].id, "message_ids": [row.id for row in rows]}

@@ -1,0 +1,42 @@
+"""notify_supervisor: a notification to the head of the responsible's department ("control")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kanban.models import Notification, User
+from robots.context import RunContext
+from robots.errors import PermanentError
+from robots.registry import KindSettings, RobotKind, register
+
+
+class NotifySupervisorSettings(KindSettings):
+    text: str = Field(min_length=1, description="Notification text")
+
+
+@register
+class NotifySupervisor(RobotKind):
+    """Notify the department head of the deal's responsible."""
+
+    kind = "notify_supervisor"
+    title = "Notify the supervisor"
+    category = "notify"
+    Settings = NotifySupervisorSettings
+    outputs = ("notification_id",)
+    templates = {"text": "text"}
+
+    def run(self, ctx: RunContext, settings: NotifySupervisorSettings) -> dict[str, Any]:
+        """Resolve the responsible's department head and write one notification."""
+        deal = ctx.deal()
+        if deal.responsible_id is None:
+            raise PermanentError("the deal has no responsible, so there is no supervisor to notify")
+        head = ctx.supervisor_of(ctx.session.get(User, deal.responsible_id))
+        if head is None or not head.active:
+            raise PermanentError("the responsible's department has no (active) head")
+        row = Notification(user_id=head.id, sender_id=ctx.system_user().id, deal_id=ctx.deal_id,
+                           run_id=ctx.run_id, text=ctx.render(settings.text), created_at=ctx.now)
+        ctx.session.add(row)
+        ctx.session.flush()
+        return {"notification_id": row.id}

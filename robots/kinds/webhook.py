@@ -1,0 +1,53 @@
+"""webhook: POST the deal's data as JSON to a URL (timeouts; private and loopback targets refused unless allowed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kanban.outbound import OutboundError, check_status
+from robots.context import RunContext
+from robots.outside import robot_error, service
+from robots.registry import KindSettings, RobotKind, register
+
+
+class WebhookSettings(KindSettings):
+    url: str = Field(min_length=1, max_length=2000, description="http(s) URL to POST to")
+    allow_private: bool = Field(default=False, description="Allow private, loopback and link-local addresses")
+
+
+@register
+class Webhook(RobotKind):
+    """Send the deal to another system; 5xx and timeouts are retried with the same webhook id."""
+
+    kind = "webhook"
+    title = "Outgoing webhook"
+    category = "integration"
+    Settings = WebhookSettings
+    outputs = ("status",)
+    templates = {"url": "text"}
+    effect = "external"
+
+    def run(self, ctx: RunContext, settings: WebhookSettings) -> dict[str, Any]:
+        """POST {event, run_id, deal, contact, responsible, stage, sent_at}; the run id is the idempotency key."""
+        http = service(ctx, "http")
+        url = ctx.render(settings.url).strip()
+        payload = {
+            "event": "robot.webhook",
+            "run_id": ctx.run_id,
+            "robot_key": ctx.robot_key,
+            "deal": ctx.values.get("deal"),
+            "contact": ctx.values.get("contact"),
+            "responsible": ctx.values.get("responsible"),
+            "stage": ctx.values.get("stage"),
+            "sent_at": ctx.now.isoformat(),
+        }
+        key = f"run_{ctx.run_id}"
+        headers = {"Idempotency-Key": key, "webhook-id": key, "User-Agent": "kanban-crm-webhook/1"}
+        try:
+            response = http.post_json_guarded(url, payload, headers, allow_private=settings.allow_private)
+            check_status(response, "the webhook target")
+        except OutboundError as exc:
+            raise robot_error(exc) from exc
+        return {"status": response.status_code}

@@ -1,0 +1,144 @@
+"""Demo data: two sales teams, a six-stage pipeline and ~40 deals with real histories (idempotent)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kanban import clock
+from kanban.events import Actor
+from kanban.models import Deal, Department, Pipeline, StageEntry, TimelineEntry, User
+from kanban.services.deals import create_deal, move_deal
+from kanban.services.pipelines import create_pipeline
+from kanban.services.users import create_user
+
+ADMIN_EMAIL = "admin@demo.local"
+ADMIN_PASSWORD = "demo-admin"
+REP_PASSWORD = "demo-rep"
+PIPELINE_NAME = "Sales"
+
+# Called with the session after the core demo data exists (same transaction); the composition root
+# appends seeders here, e.g. robots and triggers for the demo pipeline.
+EXTRA_SEEDS: list[Callable[[Session], None]] = []
+
+# (email, name, role, department, phone, heads its department)
+PEOPLE = [
+    (ADMIN_EMAIL, "Avery Admin", "admin", "Sales East", "+1 555 0100", True),
+    ("sam@demo.local", "Sam Rivera", "rep", "Sales East", "+1 555 0101", False),
+    ("priya@demo.local", "Priya Shah", "rep", "Sales East", "+1 555 0102", False),
+    ("morgan@demo.local", "Morgan Lee", "rep", "Sales West", "+1 555 0200", True),
+    ("jules@demo.local", "Jules Martin", "rep", "Sales West", "+1 555 0201", False),
+    ("kim@demo.local", "Kim Novak", "rep", "Sales West", "+1 555 0202", False),
+]
+STAGES = [
+    {"name": "New lead"}, {"name": "Qualified"}, {"name": "Proposal"}, {"name": "Invoice"},
+    {"name": "Paid", "kind": "won"}, {"name": "Lost", "kind": "lost"},
+]
+COMPANIES = [
+    ("Acme Corp", "Wile Coyote"), ("Globex", "Hank Scorpio"), ("Initech", "Bill Lumbergh"),
+    ("Umbrella Health", "Alice Abernathy"), ("Stark Industries", "Pepper Potts"), ("Wayne Logistics", "Lucius Fox"),
+    ("Hooli", "Gavin Belson"), ("Pied Piper", "Monica Hall"), ("Soylent Foods", "Sol Roth"),
+    ("Vandelay Imports", "Art Vandelay"), ("Cyberdyne Systems", "Miles Dyson"), ("Tyrell Corp", "Rachael Rosen"),
+    ("Wonka Confections", "Charlie Bucket"), ("Dunder Mifflin", "Pam Beesly"), ("Oscorp", "Harry Osborn"),
+    ("Massive Dynamic", "Nina Sharp"), ("Bluth Company", "Michael Bluth"), ("Prestige Worldwide", "Dale Doback"),
+    ("Gringotts Bank", "Griphook Gold"), ("Monarch Airlines", "Amelia Park"),
+]
+PRODUCTS = [
+    ("CRM rollout", 4_800_000), ("Annual licence renewal", 1_200_000), ("Onboarding package", 350_000),
+    ("Support upgrade", 600_000), ("Data migration", 900_000), ("Team training", 240_000),
+    ("API integration", 1_500_000), ("Pilot project", 500_000),
+]
+TAGS = ["inbound", "referral", "enterprise", "smb", "renewal", "upsell", "hot", "event"]
+SOURCES = ["website", "referral", "trade fair", "cold call", "partner"]
+# How many of the 40 deals end in each stage (index into STAGES).
+SPREAD = [9, 9, 8, 5, 6, 3]
+
+
+def seed_demo(session: Session) -> bool:
+    """Create the demo data unless it exists; True when something was created."""
+    if session.scalars(select(User.id).where(User.email == ADMIN_EMAIL)).first() is not None:
+        return False
+    users = _people(session)
+    pipeline = create_pipeline(session, PIPELINE_NAME, STAGES)
+    stage_ids = [s.id for s in pipeline.stages]
+    rng = random.Random(2026)
+    owners = [u for u in users if u.role == "rep"] + [users[0]]
+    number = 0
+    for target, count in enumerate(SPREAD):
+        for _ in range(count):
+            _deal(session, rng, pipeline, stage_ids, target, owners[number % len(owners)], number)
+            number += 1
+    for seed in EXTRA_SEEDS:
+        seed(session)
+    session.flush()
+    return True
+
+
+def demo_pipeline(session: Session) -> Pipeline | None:
+    """The demo's sales pipeline, for extra seeders."""
+    return session.scalars(select(Pipeline).where(Pipeline.name == PIPELINE_NAME).order_by(Pipeline.id)).first()
+
+
+def _people(session: Session) -> list[User]:
+    users = []
+    for email, name, role, dept, phone, head in PEOPLE:
+        password = ADMIN_PASSWORD if role == "admin" else REP_PASSWORD
+        user = create_user(session, email=email, name=name, role=role, password=password, phone=phone,
+                           department=dept)
+        if head:
+            department = session.get(Department, user.department_id)
+            assert department is not None
+            department.head_id = user.id
+        users.append(user)
+    session.flush()
+    return users
+
+
+def _deal(session: Session, rng: random.Random, pipeline: Pipeline, stage_ids: list[int], target: int,
+          owner: User, number: int) -> None:
+    company, person = COMPANIES[number % len(COMPANIES)]
+    product, base = PRODUCTS[rng.randrange(len(PRODUCTS))]
+    first, last = person.split(" ", 1)
+    domain = company.lower().replace(" ", "") + ".example"
+    opened = clock.now() - timedelta(days=rng.randint(5, 45), hours=rng.randint(0, 23))
+    deal = create_deal(
+        session, title=f"{company} — {product}", pipeline_id=pipeline.id, actor=Actor.user(owner.id),
+        amount=int(base * rng.choice([0.5, 0.8, 1, 1, 1.25, 2])), currency=rng.choice(["USD"] * 4 + ["EUR"]),
+        responsible_id=owner.id,
+        contact={"name": person, "email": f"{first.lower()}.{last.lower().replace(' ', '')}@{domain}",
+                 "phone": f"+1 555 {1000 + number:04d}", "company": company},
+        fields={"source": rng.choice(SOURCES),
+                "expected_close": (opened + timedelta(days=rng.randint(20, 60))).date().isoformat()},
+        tags=rng.sample(TAGS, rng.randint(0, 3)),
+    )
+    path = stage_ids[1 : target + 1] if target < 5 else [*stage_ids[1 : rng.randint(1, 4)], stage_ids[5]]
+    for stage_id in path:
+        move_deal(session, deal.id, stage_id, actor=Actor.user(owner.id))
+    _backdate(session, deal.id, _times(rng, opened, len(path) + 1))
+
+
+def _times(rng: random.Random, start: datetime, count: int) -> list[datetime]:
+    """Increasing moments from start to (at the latest) a few hours ago."""
+    span = (clock.now() - timedelta(hours=2)) - start
+    cuts = sorted(rng.uniform(0.05, 1.0) for _ in range(count - 1))
+    return [start, *(start + span * c for c in cuts)]
+
+
+def _backdate(session: Session, deal_id: int, times: list[datetime]) -> None:
+    """Spread a freshly made history (created, then each move) over the given moments."""
+    entries = list(session.scalars(select(StageEntry).where(StageEntry.deal_id == deal_id).order_by(StageEntry.id)))
+    rows = list(session.scalars(select(TimelineEntry).where(
+        TimelineEntry.deal_id == deal_id, TimelineEntry.kind.in_(("created", "stage_changed"))
+    ).order_by(TimelineEntry.id)))
+    assert len(entries) == len(rows) == len(times)
+    for i, (entry, row) in enumerate(zip(entries, rows, strict=True)):
+        entry.entered_at = row.at = times[i]
+        entry.left_at = times[i + 1] if i + 1 < len(times) else None
+    deal = session.get(Deal, deal_id)
+    assert deal is not None
+    deal.created_at, deal.stage_entered_at, deal.updated_at = times[0], times[-1], times[-1]
+    session.flush()

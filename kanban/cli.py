@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from kanban.config import load_settings
 from kanban.errors import KanbanError
@@ -14,6 +18,26 @@ def _runtime():  # type: ignore[no-untyped-def]
     from kanban.bootstrap import bootstrap
 
     return bootstrap(load_settings())
+
+
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    """A session in one transaction on a runtime built for this command (embedded SQLite is migrated first)."""
+    settings = load_settings()
+    if settings.is_sqlite:
+        from kanban.migrate import upgrade
+
+        # Embedded mode needs no separate `kanban migrate`, whichever command runs first.
+        upgrade(settings.db_url)
+    runtime = _runtime()
+    try:
+        with runtime.sessions() as session, session.begin():
+            yield session
+    except OperationalError as exc:
+        click.echo(f"error: database unavailable or not migrated (run `kanban migrate`): {exc.orig}", err=True)
+        sys.exit(1)
+    finally:
+        runtime.engine.dispose()
 
 
 def _fail(exc: KanbanError) -> None:
@@ -40,7 +64,7 @@ def migrate() -> None:
 @main.command("create-user")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", type=click.Choice(["admin", "rep"]), default="rep", show_default=True)
+@click.option("--role", default="rep", show_default=True, help="admin or rep")
 @click.option("--password", default=None)
 @click.option("--phone", default=None)
 @click.option("--department", default=None)
@@ -49,14 +73,14 @@ def create_user_cmd(email: str, name: str, role: str, password: str | None, phon
     """Create a user."""
     from kanban.services.users import create_user
 
-    runtime = _runtime()
     try:
-        with runtime.sessions() as session, session.begin():
+        with _transaction() as session:
             user = create_user(session, email=email, name=name, role=role, password=password, phone=phone,
                                department=department)
-            click.echo(f"created user {user.id} <{user.email}> ({user.role})")
+            line = f"created user {user.id} <{user.email}> ({user.role})"
     except KanbanError as exc:
         _fail(exc)
+    click.echo(line)
 
 
 @main.group()
@@ -71,12 +95,13 @@ def token_create(email: str, name: str) -> None:
     """Create an API token for a user and print it (one line)."""
     from kanban.services.users import create_token
 
-    runtime = _runtime()
     try:
-        with runtime.sessions() as session, session.begin():
-            click.echo(create_token(session, email, name))
+        with _transaction() as session:
+            token_value = create_token(session, email, name)
     except KanbanError as exc:
         _fail(exc)
+    # Printed only after the commit, so a printed token always works.
+    click.echo(token_value)
 
 
 @main.command()
@@ -96,12 +121,10 @@ def serve(host: str, port: int, workers: int) -> None:
     if settings.demo:
         from kanban.demo import seed_demo
 
-        runtime = _runtime()
-        with runtime.sessions() as session, session.begin():
+        with _transaction() as session:
             created = seed_demo(session)
         if created:
             click.echo("demo data created: log in as admin@demo.local / demo-admin")
-        runtime.engine.dispose()
     click.echo(f"Kanban CRM on http://{host}:{port}/ ({'embedded' if settings.is_sqlite else 'PostgreSQL'})")
     uvicorn.run("kanban.asgi:app", host=host, port=port, workers=workers, factory=False,
                 log_level="info", proxy_headers=True)
@@ -112,10 +135,10 @@ def demo() -> None:
     """Seed demo data (idempotent)."""
     from kanban.demo import seed_demo
 
-    runtime = _runtime()
-    with runtime.sessions() as session, session.begin():
+    with _transaction() as session:
         created = seed_demo(session)
-    click.echo("demo data created" if created else "demo data already present")
+    click.echo("demo data created: log in as admin@demo.local / demo-admin (reps: demo-rep)" if created
+               else "demo data already present")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,312 @@
+"""Robot configuration: create, update, delete and reorder a stage's robots, validating everything on save."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kanban.errors import NotFoundError, ValidationError
+from kanban.models import Stage
+from kanban.services.pipelines import get_stage
+from robots import references
+from robots.conditions import validate as validate_condition
+from robots.cycles import cycle_warnings
+from robots.models import Robot
+from robots.registry import RobotKind, load_kinds
+
+# A key is used as `robots.<key>.<output>` inside templates, so it must be a plain identifier.
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+DELAY_TYPES = ("now", "after", "before_field", "after_field", "at_time")
+TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
+MAX_DELAY_SECONDS = 10 * 366 * 24 * 3600
+EDITABLE = ("name", "key", "settings", "delay", "condition", "after_previous", "active")
+
+
+@dataclass
+class SaveResult:
+    """A saved robot and the warnings its configuration raises (e.g. an unconditional stage cycle)."""
+
+    robot: Robot
+    warnings: list[str] = field(default_factory=list)
+
+
+def kind_class(kind: Any) -> type[RobotKind]:
+    """The registered class of a kind, or ValidationError on `kind`."""
+    registry = load_kinds()
+    if not isinstance(kind, str) or kind not in registry:
+        raise ValidationError("unknown robot kind", {"kind": f"unknown kind; one of: {', '.join(registry.keys())}"})
+    return registry.get(kind)
+
+
+def stage_robots(session: Session, stage_id: int) -> list[Robot]:
+    """A stage's robots in execution order."""
+    stmt = select(Robot).where(Robot.stage_id == stage_id).order_by(Robot.position, Robot.id)
+    return list(session.scalars(stmt))
+
+
+def get_robot(session: Session, robot_id: int) -> Robot:
+    """Load a robot or raise NotFoundError."""
+    robot = session.get(Robot, robot_id)
+    if robot is None:
+        raise NotFoundError(f"robot {robot_id} not found")
+    return robot
+
+
+def create_robot(session: Session, stage_id: int, data: Any) -> SaveResult:
+    """Add a robot at the end of a stage's list."""
+    stage = get_stage(session, stage_id)
+    data = _object(data)
+    cls = kind_class(data.get("kind"))
+    siblings = stage_robots(session, stage.id)
+    unknown = sorted(set(data) - set(EDITABLE) - {"kind"})
+    draft = {"kind": cls.kind, "after_previous": False, "active": True, "delay": {"type": "now"}, **data}
+    clean, errors = _clean(session, stage, cls, draft, siblings, None)
+    errors.update({name: "unknown field" for name in unknown})
+    if errors:
+        raise ValidationError("invalid robot", errors)
+    top = session.scalar(select(func.max(Robot.position)).where(Robot.stage_id == stage.id))
+    robot = Robot(stage_id=stage.id, kind=cls.kind, position=(top if top is not None else -1) + 1, **clean)
+    session.add(robot)
+    session.flush()
+    return SaveResult(robot, _warnings(session, stage, robot))
+
+
+def update_robot(session: Session, robot_id: int, data: Any) -> SaveResult:
+    """Change a robot; every field given replaces the stored one (settings as a whole)."""
+    robot = get_robot(session, robot_id)
+    stage = get_stage(session, robot.stage_id)
+    data = _object(data)
+    errors: dict[str, str] = {}
+    if "kind" in data and data["kind"] != robot.kind:
+        errors["kind"] = "a robot's kind cannot change: add a new robot instead"
+    errors.update({name: "unknown field" for name in sorted(set(data) - set(EDITABLE) - {"kind"})})
+    draft = {name: getattr(robot, name) for name in EDITABLE}
+    draft.update({k: v for k, v in data.items() if k in EDITABLE})
+    cls = kind_class(robot.kind)
+    siblings = stage_robots(session, stage.id)
+    clean, more = _clean(session, stage, cls, draft, siblings, robot)
+    errors.update(more)
+    if errors:
+        raise ValidationError("invalid robot", errors)
+    before = {name: getattr(robot, name) for name in clean}
+    for name, value in clean.items():
+        setattr(robot, name, value)
+    try:
+        _check_stage(siblings, "this change breaks another robot")
+    except ValidationError:
+        # Leave the row as it was even if the caller goes on to commit.
+        for name, value in before.items():
+            setattr(robot, name, value)
+        raise
+    session.flush()
+    return SaveResult(robot, _warnings(session, stage, robot))
+
+
+def delete_robot(session: Session, robot_id: int) -> None:
+    """Delete a robot unless a robot below uses its outputs; later robots move up."""
+    robot = get_robot(session, robot_id)
+    rest = [r for r in stage_robots(session, robot.stage_id) if r.id != robot.id]
+    _check_stage(rest, f"cannot delete “{robot.name}”")
+    session.delete(robot)
+    _renumber(rest)
+    session.flush()
+
+
+def reorder_robots(session: Session, stage_id: int, ids: Any) -> list[Robot]:
+    """Set the order of a stage's robots; refused if it breaks an output reference."""
+    get_stage(session, stage_id)
+    robots = {r.id: r for r in stage_robots(session, stage_id)}
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationError("ids must be a list of robot ids", {"ids": "a list of robot ids"})
+    if sorted(ids) != sorted(robots):
+        raise ValidationError("ids must list every robot of the stage once", {"ids": "wrong set of robots"})
+    ordered = [robots[i] for i in ids]
+    _check_stage(ordered, "this order breaks a reference", field_name="ids")
+    _renumber(ordered)
+    session.flush()
+    return ordered
+
+
+def move_robot(session: Session, robot_id: int, delta: int) -> list[Robot]:
+    """Move a robot one place up (-1) or down (+1): the no-JS reorder."""
+    robot = get_robot(session, robot_id)
+    robots = stage_robots(session, robot.stage_id)
+    i = robots.index(robot)
+    j = max(0, min(len(robots) - 1, i + delta))
+    robots[i], robots[j] = robots[j], robots[i]
+    return reorder_robots(session, robot.stage_id, [r.id for r in robots])
+
+
+def robot_view(robot: Robot, warnings: list[str] | None = None) -> dict[str, Any]:
+    """The API shape of a robot."""
+    view = {
+        "id": robot.id, "stage_id": robot.stage_id, "kind": robot.kind, "name": robot.name, "key": robot.key,
+        "settings": robot.settings, "delay": robot.delay, "condition": robot.condition,
+        "after_previous": robot.after_previous, "active": robot.active, "position": robot.position,
+    }
+    if warnings is not None:
+        view["warnings"] = warnings
+    return view
+
+
+def _object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationError("a robot is a JSON object", {"body": "expected an object"})
+    return data
+
+
+def _renumber(robots: list[Robot]) -> None:
+    for i, robot in enumerate(robots):
+        robot.position = i
+
+
+def _clean(session: Session, stage: Stage, cls: type[RobotKind], draft: dict[str, Any], siblings: list[Robot],
+           robot: Robot | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate a full draft of a robot; returns clean values and field errors."""
+    errors: dict[str, str] = {}
+    others = [r for r in siblings if robot is None or r.id != robot.id]
+    above = others if robot is None else [r for r in others if r.position < robot.position]
+    clean: dict[str, Any] = {
+        "name": _name(draft.get("name"), cls, errors),
+        "key": _key(draft.get("key"), cls, others, errors),
+        "delay": clean_delay(draft.get("delay"), errors),
+        "condition": _condition(draft.get("condition"), errors),
+        "after_previous": _flag(draft.get("after_previous"), "after_previous", errors),
+        "active": _flag(draft.get("active"), "active", errors),
+    }
+    settings = _settings(cls, draft.get("settings"), errors)
+    clean["settings"] = settings
+    if settings is not None:
+        _check_target_stage(session, stage, cls, settings, errors)
+        chain = references.reachable(above, bool(clean["after_previous"]))
+        for path, message in references.template_errors(cls, settings, chain, above).items():
+            errors.setdefault(f"settings.{path}", message)
+    chain = references.reachable(above, bool(clean["after_previous"]))
+    for path, message in references.condition_errors(clean["condition"], chain, above).items():
+        errors.setdefault(path, message)
+    return clean, errors
+
+
+def _name(value: Any, cls: type[RobotKind], errors: dict[str, str]) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return cls.title
+    if not isinstance(value, str) or len(value) > 200:
+        errors["name"] = "name is a text of at most 200 characters"
+        return ""
+    return value.strip()
+
+
+def _key(value: Any, cls: type[RobotKind], others: list[Robot], errors: dict[str, str]) -> str:
+    taken = {r.key for r in others}
+    if value is None or value == "":
+        n = 1
+        while f"{cls.kind}_{n}" in taken:
+            n += 1
+        return f"{cls.kind}_{n}"
+    if not isinstance(value, str) or not KEY_RE.match(value):
+        errors["key"] = "key: lowercase letters, digits and _, starting with a letter (at most 64)"
+        return ""
+    if value in taken:
+        errors["key"] = f"another robot of this stage already has the key “{value}”"
+    return value
+
+
+def _flag(value: Any, name: str, errors: dict[str, str]) -> bool:
+    if not isinstance(value, bool):
+        errors[name] = "true or false"
+        return False
+    return value
+
+
+def _settings(cls: type[RobotKind], value: Any, errors: dict[str, str]) -> dict[str, Any] | None:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        errors["settings"] = "settings is an object"
+        return None
+    try:
+        model = cls.Settings.model_validate(value)
+    except pydantic.ValidationError as exc:
+        for err in exc.errors():
+            path = ".".join(str(p) for p in err["loc"])
+            errors.setdefault(f"settings.{path}" if path else "settings", _pydantic_message(err))
+        return None
+    return model.model_dump(mode="json")
+
+
+def _pydantic_message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown setting"
+    if err["type"] == "missing":
+        return "required"
+    return str(err["msg"])
+
+
+def clean_delay(value: Any, errors: dict[str, str]) -> dict[str, Any]:
+    """Validate a delay object: now | after N s | before/after a deal date field | at a time of day."""
+    if value is None:
+        return {"type": "now"}
+    if not isinstance(value, dict) or value.get("type") not in DELAY_TYPES:
+        errors["delay.type"] = f"delay type is one of {', '.join(DELAY_TYPES)}"
+        return {"type": "now"}
+    kind = value["type"]
+    extra = set(value) - {"type", "seconds", "field", "time"}
+    if extra:
+        errors["delay"] = f"unknown delay keys: {', '.join(sorted(extra))}"
+    out: dict[str, Any] = {"type": kind}
+    if kind in ("after", "before_field", "after_field"):
+        seconds = value.get("seconds", 0)
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_DELAY_SECONDS:
+            errors["delay.seconds"] = "seconds is a whole number ≥ 0 (at most ten years)"
+        out["seconds"] = seconds
+    if kind in ("before_field", "after_field"):
+        name = value.get("field")
+        if not isinstance(name, str) or not FIELD_RE.match(name):
+            errors["delay.field"] = "choose a deal date field"
+        out["field"] = name
+    if kind == "at_time":
+        at = value.get("time")
+        if not isinstance(at, str) or not TIME_RE.match(at):
+            errors["delay.time"] = "time of day is HH:MM (24 h, UTC)"
+        out["time"] = at
+    return out
+
+
+def _condition(value: Any, errors: dict[str, str]) -> dict[str, Any] | None:
+    if value in (None, {}):
+        return None
+    problems = validate_condition(value)
+    errors.update(problems)
+    return value if not problems else None
+
+
+def _check_target_stage(session: Session, stage: Stage, cls: type[RobotKind], settings: dict[str, Any],
+                        errors: dict[str, str]) -> None:
+    # A kind cannot see the database; the configuration layer checks that a stage target exists.
+    if cls.kind != "change_stage" or "stage_id" not in settings:
+        return
+    target = session.get(Stage, settings["stage_id"])
+    if target is None or target.archived or target.pipeline_id != stage.pipeline_id:
+        errors["settings.stage_id"] = "choose a stage of the same pipeline"
+    elif target.id == stage.id:
+        errors["settings.stage_id"] = "a robot cannot move a deal to its own stage"
+
+
+def _check_stage(ordered: list[Robot], message: str, field_name: str | None = None) -> None:
+    """Refuse an order of robots in which a template refers to a robot that is no longer reachable."""
+    problems = references.stage_problems(ordered, kind_class)
+    if problems:
+        key, text = problems[0]
+        raise ValidationError(f"{message}: {text}", {field_name or f"robots.{key}": text})
+
+
+def _warnings(session: Session, stage: Stage, robot: Robot) -> list[str]:
+    if robot.kind != "change_stage" or not robot.active:
+        return []
+    return cycle_warnings(session, stage.pipeline_id, robot)

@@ -1,0 +1,95 @@
+"""The Dramatiq actor that executes robot runs (messages carry run ids only), and a drain helper for tests."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+
+from kanban import clock
+from robots import dispatcher
+from robots.engine import execute_run, record_crash
+from robots.models import RobotRun
+
+log = logging.getLogger(__name__)
+ACTOR_NAME = "robots.execute_run"
+
+
+def install(runtime: Any) -> Callable[[list[int]], None]:
+    """Declare the run actor on the runtime's broker; returns send(run_ids)."""
+    broker = runtime.extras["broker"]
+
+    def execute(run_id: int) -> None:
+        try:
+            execute_run(runtime, run_id)
+        except Exception as exc:  # noqa: BLE001 - actor boundary: an unexpected error is a failed attempt
+            log.exception("robot run %s crashed", run_id)
+            record_crash(runtime, run_id, f"{type(exc).__name__}: {exc}")
+
+    actor = dramatiq.actor(execute, broker=broker, actor_name=ACTOR_NAME, max_retries=0)
+
+    def send(run_ids: list[int]) -> None:
+        for run_id in run_ids:
+            try:
+                actor.send(run_id)
+            except (dramatiq.DramatiqError, RedisError, OSError):
+                # The broker is away: the dispatcher re-sends runs still scheduled, nothing is lost.
+                log.exception("could not send robot run %s; the dispatcher will re-send it", run_id)
+
+    runtime.extras["robots.actor"] = actor
+    runtime.extras["robots.send"] = send
+    return send
+
+
+def _pending_due(runtime: Any) -> int:
+    with runtime.sessions() as session:
+        return session.scalar(
+            select(func.count()).select_from(RobotRun)
+            .where(RobotRun.status.in_(("scheduled", "running")), RobotRun.due_at <= clock.now())
+        ) or 0
+
+
+def _pump_stub(broker: StubBroker) -> int:
+    """Process every message queued on a stub broker in this thread; returns how many."""
+    done = 0
+    for name in list(broker.get_declared_queues()):
+        queue = broker.queues[name]
+        while not queue.empty():
+            message = dramatiq.Message.decode(queue.get_nowait())
+            broker.get_actor(message.actor_name).fn(*message.args, **message.kwargs)
+            queue.task_done()
+            done += 1
+    return done
+
+
+def drain(runtime: Any, timeout: float = 10.0) -> None:
+    """Test helper: run everything due (robot runs, trigger messages) until nothing due is left.
+
+    With an embedded worker running it waits for the worker; otherwise it executes queued messages in
+    this thread, so tests are deterministic. Runs due later (delays, backoff) are left alone.
+    """
+    broker = runtime.extras["broker"]
+    send = runtime.extras["robots.send"]
+    worker = runtime.extras.get("worker")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # requeue_after=0: a message lost in a test is re-sent at once rather than after 30 s.
+        sent = dispatcher.tick(runtime, send, requeue_after=0 if worker is None else 5)
+        if worker is not None:
+            for name in list(broker.get_declared_queues()):
+                broker.join(name, timeout=int(max(deadline - time.monotonic(), 0.1) * 1000))
+            worker.join()
+            pumped = 0
+        else:
+            pumped = _pump_stub(broker)
+        if not sent and not pumped and not _pending_due(runtime):
+            return
+        if worker is not None:
+            time.sleep(0.01)
+    raise TimeoutError(f"robot runs still due after {timeout} s")

@@ -1,0 +1,216 @@
+"""Executes one robot run: claim, re-check, condition, kind in a savepoint, outcome, next in chain — one commit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError as SettingsError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from kanban import clock
+from kanban.errors import ConflictError, NotFoundError
+from kanban.events import Actor
+from kanban.live import publish_deal_changed
+from kanban.models import Deal
+from kanban.services.deals import timeline
+from robots.conditions import evaluate, explain
+from robots.context import RunContext
+from robots.errors import LoopBlockedError, PermanentError, TransientError
+from robots.models import Robot, RobotRun
+from robots.registry import registry
+from robots.scheduling import LEFT_STAGE, due_at, send_after_commit
+from robots.templating import plain, render
+from robots.values import template_values
+
+log = logging.getLogger(__name__)
+BACKOFF_SECONDS = (5, 30, 120, 600, 3600)
+MAX_ATTEMPTS = 5
+CHAIN_CANCELLED = "the robot above did not finish"
+FINAL = ("done", "skipped", "cancelled", "failed", "blocked")
+
+
+def claim(session: Session, run_id: int, now: datetime) -> bool:
+    """Take a due scheduled run (scheduled → running, attempts+1); False for duplicate or early deliveries."""
+    result = session.execute(
+        update(RobotRun)
+        .where(RobotRun.id == run_id, RobotRun.status == "scheduled", RobotRun.due_at <= now)
+        .values(status="running", attempts=RobotRun.attempts + 1, started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def execute_run(runtime: Any, run_id: int) -> str | None:
+    """Run one robot run in one transaction; returns its new status, or None when there was nothing to claim."""
+    with runtime.sessions() as session, session.begin():
+        now = clock.now()
+        if not claim(session, run_id, now):
+            return None
+        run = session.get(RobotRun, run_id)
+        assert run is not None
+        status = _execute(runtime, session, run, now)
+        publish_deal_changed(session, run.deal_id)
+        return status
+
+
+def _execute(runtime: Any, session: Session, run: RobotRun, now: datetime) -> str:
+    deal = session.get(Deal, run.deal_id)
+    if deal is None or deal.current_entry_id != run.stage_entry_id:
+        return _finish(session, run, "cancelled", now, reason=LEFT_STAGE)
+    robot = session.get(Robot, run.robot_id)
+    if robot is None or not robot.active:
+        return _finish(session, run, "cancelled", now, reason="the robot was disabled before it was due")
+    values = template_values(session, deal.id, run.stage_id, _outputs(session, run),
+                             public_url=runtime.settings.public_url)
+    holds, details = evaluate(robot.condition, values)
+    if not holds:
+        run.outputs = {"condition_values": plain(details)}
+        return _finish(session, run, "skipped", now, reason=explain(robot.condition, details))
+    try:
+        outputs = _run_kind(runtime, session, run, robot, values, now)
+    except LoopBlockedError as exc:
+        return _finish(session, run, "blocked", now, reason=exc.reason, robot=robot)
+    except PermanentError as exc:
+        return _finish(session, run, "failed", now, error=str(exc) or type(exc).__name__, robot=robot)
+    except TransientError as exc:
+        return retry_later(session, run, f"{exc}" or type(exc).__name__, now, robot=robot)
+    run.outputs = plain(outputs or {})
+    return _finish(session, run, "done", now)
+
+
+def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: Robot, values: dict[str, Any],
+              now: datetime) -> dict[str, Any]:
+    """The kind's work inside a savepoint, so a failed attempt leaves no partial side effect."""
+    try:
+        kind = registry.get(run.kind)
+    except KeyError as exc:
+        raise PermanentError(f"unknown robot kind {run.kind!r}") from exc
+    try:
+        settings = kind.Settings.model_validate(robot.settings or {})
+    except SettingsError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise PermanentError(f"invalid settings: {problems}") from None
+    ctx = RunContext(
+        session=session, settings=runtime.settings, run_id=run.id, robot_id=robot.id, robot_key=run.robot_key,
+        deal_id=run.deal_id, stage_id=run.stage_id, stage_entry_id=run.stage_entry_id, now=now, values=values,
+        render_fn=render, cause=tuple(run.cause or ()), services=runtime.extras.get("services", {}),
+    )
+    with session.begin_nested():
+        return kind().run(ctx, settings) or {}
+
+
+def _outputs(session: Session, run: RobotRun) -> dict[str, dict[str, Any]]:
+    """Outputs of the finished runs of the same stage entry, by robot key."""
+    rows = session.execute(
+        select(RobotRun.robot_key, RobotRun.outputs)
+        .where(RobotRun.stage_entry_id == run.stage_entry_id, RobotRun.status == "done", RobotRun.id != run.id)
+    )
+    return {key: dict(outputs or {}) for key, outputs in rows}
+
+
+def _finish(session: Session, run: RobotRun, status: str, now: datetime, *, reason: str | None = None,
+            error: str | None = None, robot: Robot | None = None) -> str:
+    """Store a final status; release the next run of the chain (done/skipped) or cancel the chain."""
+    run.status = status
+    run.finished_at = now
+    run.reason = reason
+    if error is not None:
+        run.error = error
+    if status in ("failed", "blocked"):
+        what = f"failed: {error}" if status == "failed" else f"was blocked: {reason}"
+        name = robot.name if robot is not None else run.robot_key
+        timeline(session, run.deal_id, "robot", f"Robot “{name}” {what}", Actor("robot", run.robot_id),
+                 run_id=run.id, robot_key=run.robot_key, status=status)
+    if status in ("done", "skipped"):
+        _release_next(session, run, now)
+    else:
+        _cancel_chain(session, run, now)
+    session.flush()
+    return status
+
+
+def _next_run(session: Session, run: RobotRun) -> RobotRun | None:
+    return session.scalars(
+        select(RobotRun).where(RobotRun.stage_entry_id == run.stage_entry_id, RobotRun.position > run.position)
+        .order_by(RobotRun.position, RobotRun.id).limit(1)
+    ).first()
+
+
+def _release_next(session: Session, run: RobotRun, now: datetime) -> None:
+    """The next robot waits for this one: schedule it (its delay counts from now) if the deal is still here."""
+    nxt = _next_run(session, run)
+    if nxt is None or nxt.status != "waiting":
+        return
+    deal = session.get(Deal, run.deal_id)
+    if deal is None or deal.current_entry_id != run.stage_entry_id:
+        return
+    robot = session.get(Robot, nxt.robot_id)
+    nxt.status = "scheduled"
+    nxt.due_at = due_at(robot.delay if robot else None, deal, now)
+    if nxt.due_at <= now:
+        send_after_commit(session, [nxt])
+
+
+def _cancel_chain(session: Session, run: RobotRun, now: datetime) -> None:
+    """Robots waiting (directly or transitively) for a run that did not finish well are cancelled."""
+    current = run
+    while (nxt := _next_run(session, current)) is not None and nxt.status == "waiting":
+        nxt.status = "cancelled"
+        nxt.finished_at = now
+        nxt.reason = f"{CHAIN_CANCELLED} ({run.robot_key}: {run.status})"
+        current = nxt
+
+
+def retry_later(session: Session, run: RobotRun, error: str, now: datetime, *, robot: Robot | None = None) -> str:
+    """A transient failure: back to scheduled with backoff, or failed after the last attempt."""
+    if run.attempts >= MAX_ATTEMPTS:
+        return _finish(session, run, "failed", now, error=f"{error} (gave up after {run.attempts} attempts)",
+                       robot=robot)
+    run.status = "scheduled"
+    run.error = error
+    run.due_at = now + timedelta(seconds=BACKOFF_SECONDS[min(run.attempts, len(BACKOFF_SECONDS)) - 1])
+    run.enqueued_at = None  # the dispatcher sends it when the backoff is over
+    session.flush()
+    return "scheduled"
+
+
+def record_crash(runtime: Any, run_id: int, error: str) -> str | None:
+    """After an unexpected exception rolled the run's transaction back: count the attempt and back off."""
+    with runtime.sessions() as session, session.begin():
+        now = clock.now()
+        run = session.get(RobotRun, run_id)
+        if run is None or run.status != "scheduled" or run.due_at is None or run.due_at > now:
+            return None  # finished or rescheduled meanwhile by another delivery
+        run.attempts += 1
+        run.started_at = now
+        robot = session.get(Robot, run.robot_id)
+        status = retry_later(session, run, error, now, robot=robot)
+        publish_deal_changed(session, run.deal_id)
+        return status
+
+
+def retry_run(session: Session, run_id: int) -> RobotRun:
+    """Admin retry of a failed run: scheduled now, attempts reset; robots cancelled behind it wait again."""
+    run = session.get(RobotRun, run_id)
+    if run is None:
+        raise NotFoundError(f"run {run_id} not found")
+    if run.status != "failed":
+        raise ConflictError(f"only failed runs can be retried (this one is {run.status})")
+    deal = session.get(Deal, run.deal_id)
+    if deal is None or deal.current_entry_id != run.stage_entry_id:
+        raise ConflictError("the deal has left the stage this run belongs to")
+    now = clock.now()
+    run.status, run.due_at, run.attempts = "scheduled", now, 0
+    run.started_at = run.finished_at = run.enqueued_at = None
+    current = run
+    while (nxt := _next_run(session, current)) is not None and nxt.status == "cancelled" \
+            and (nxt.reason or "").startswith(CHAIN_CANCELLED):
+        nxt.status, nxt.reason, nxt.finished_at = "waiting", None, None
+        current = nxt
+    session.flush()
+    send_after_commit(session, [run])
+    publish_deal_changed(session, run.deal_id)
+    return run

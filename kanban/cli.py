@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from kanban.config import load_settings
@@ -33,7 +33,7 @@ def _transaction() -> Iterator[Session]:
     try:
         with runtime.sessions() as session, session.begin():
             yield session
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:
         click.echo(f"error: database unavailable or not migrated (run `kanban migrate`): {exc.orig}", err=True)
         sys.exit(1)
     finally:

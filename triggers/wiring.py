@@ -1,9 +1,37 @@
-"""Plugs triggers into the core runtime: event handlers, actors, web routes."""
+"""Plugs triggers into the core runtime: kinds, the field-change handler, the actor, routes and panels."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from kanban.events import DealFieldsChanged, bus
+from triggers import actors, admin, api, web
+from triggers.intake import IntakeOptions, RateLimiter
+from triggers.registry import Occurrence, load_kinds
+from triggers.resolution import fire
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
+
+
+def on_fields_changed(session: Session, event: DealFieldsChanged) -> None:
+    """field_changed triggers fire in the transaction that changed the field (UI, API or robot alike)."""
+    changes = {name: [_plain(old), _plain(new)] for name, (old, new) in event.changes.items()}
+    occurrence = Occurrence("field_changed", event.deal_id, {"changes": changes}, None, tuple(event.cause))
+    fire(session, event.deal_id, ["field_changed"], occurrence, quiet_when_irrelevant=True)
+
 
 def install(runtime: Any) -> None:
-    """Subscribe trigger handlers to core events and register trigger routes."""
+    """Subscribe trigger handlers to core events and register trigger routes, panels and the actor."""
+    load_kinds()
+    options = IntakeOptions()
+    runtime.extras["triggers.options"] = options
+    runtime.extras["triggers.limiter"] = RateLimiter(options.rate_per_second, options.burst)
+    runtime.extras["triggers.enqueue"] = actors.install(runtime)
+    bus.subscribe(DealFieldsChanged, on_fields_changed)
+    runtime.routes.extend([*web.routes, *api.routes, *admin.routes])
+    runtime.column_panels.append(admin.column_panel)
+    runtime.deal_panels.append(admin.deal_panel)

@@ -1,0 +1,96 @@
+"""The inbound event store: every outside call stored once (provider + event id), then claimed once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from kanban import clock
+from kanban.db import on_commit
+from triggers.models import InboundEvent
+
+Enqueue = Callable[[int], None]
+MAX_ATTEMPTS = 5
+REQUEUE_AFTER = timedelta(seconds=30)
+
+
+def store_event(session: Session, enqueue: Enqueue | None, *, provider: str, event_id: str, kind: str,
+                payload: dict[str, Any], deal_id: int | None = None, status: str = "pending",
+                outcome: str | None = None) -> int | None:
+    """Insert an event unless (provider, event_id) exists; returns its id, or None for a duplicate.
+
+    A pending event is enqueued for processing after the transaction commits (never before, never on rollback).
+    """
+    now = clock.now()
+    values = {"provider": provider, "event_id": event_id[:200], "kind": kind, "payload": payload,
+              "deal_id": deal_id, "status": status, "outcome": outcome, "received_at": now,
+              "enqueued_at": now if status == "pending" and enqueue else None, "attempts": 0}
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (insert(InboundEvent).values(**values)
+            .on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(InboundEvent.id))
+    new_id = session.execute(stmt).scalar_one_or_none()
+    if new_id is not None and status == "pending" and enqueue is not None:
+        on_commit(session, lambda: enqueue(new_id))
+    return new_id
+
+
+def claim(session: Session, event_id: int) -> InboundEvent | None:
+    """Take a pending event for processing in this transaction; None when another worker already did it.
+
+    The conditional UPDATE takes the row lock, so a concurrent claimer waits, then sees it is no longer pending.
+    """
+    result = session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == event_id, InboundEvent.status == "pending")
+        .values(attempts=InboundEvent.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    event = session.get(InboundEvent, event_id, populate_existing=True)
+    return event
+
+
+def finish(event: InboundEvent, status: str, outcome: str, **fields: Any) -> None:
+    """Record an event's final status and the human-readable reason."""
+    event.status = status
+    event.outcome = outcome[:2000]
+    event.processed_at = clock.now()
+    for key, value in fields.items():
+        setattr(event, key, value)
+
+
+def record_failure(session: Session, event_id: int, error: str) -> None:
+    """Count a failed attempt; after MAX_ATTEMPTS the event is failed for good, else it stays pending."""
+    event = session.get(InboundEvent, event_id)
+    if event is None or event.status != "pending":
+        return
+    event.attempts += 1
+    if event.attempts >= MAX_ATTEMPTS:
+        finish(event, "failed", f"failed after {event.attempts} attempts: {error}")
+    else:
+        event.outcome = f"attempt {event.attempts} failed: {error}"[:2000]
+        # Counts as just enqueued, so the requeue loop retries it after REQUEUE_AFTER (a simple backoff).
+        event.enqueued_at = clock.now()
+
+
+def due_for_requeue(session: Session, limit: int = 200) -> list[int]:
+    """Pending events whose message was never sent or seems lost; marks them enqueued now."""
+    now = clock.now()
+    ids = list(session.scalars(
+        select(InboundEvent.id)
+        .where(InboundEvent.status == "pending",
+               or_(InboundEvent.enqueued_at.is_(None), InboundEvent.enqueued_at < now - REQUEUE_AFTER))
+        .order_by(InboundEvent.id).limit(limit)
+    ))
+    if ids:
+        session.execute(update(InboundEvent).where(InboundEvent.id.in_(ids)).values(enqueued_at=now)
+                        .execution_options(synchronize_session=False))
+    return ids

@@ -1,0 +1,1 @@
+"""Trigger kinds: one module per persisted kind string."""

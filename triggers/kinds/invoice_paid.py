@@ -1,0 +1,20 @@
+"""invoice_paid: the deal's invoice became paid (provider webhook, pay page or manual "mark paid")."""
+
+from __future__ import annotations
+
+from triggers.registry import KindSettings, Occurrence, TriggerKind, register
+
+
+@register
+class InvoicePaid(TriggerKind):
+    """Moves the deal when one of its invoices is paid, whatever the channel."""
+
+    kind = "invoice_paid"
+    title = "Invoice paid"
+
+    class Settings(KindSettings):
+        """No settings: every paid invoice of the deal counts."""
+
+    def describe(self, event: Occurrence) -> str:
+        """E.g. "invoice #3 paid"."""
+        return f"invoice #{event.data.get('invoice_id')} paid"

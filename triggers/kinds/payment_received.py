@@ -1,0 +1,20 @@
+"""payment_received: a checkout session or payment link of the deal was paid."""
+
+from __future__ import annotations
+
+from triggers.registry import KindSettings, Occurrence, TriggerKind, register
+
+
+@register
+class PaymentReceived(TriggerKind):
+    """Moves the deal when money arrives through a checkout or payment link (not a manual mark)."""
+
+    kind = "payment_received"
+    title = "Payment received"
+
+    class Settings(KindSettings):
+        """No settings: any checkout payment for the deal counts."""
+
+    def describe(self, event: Occurrence) -> str:
+        """E.g. "payment received for invoice #3"."""
+        return f"payment received for invoice #{event.data.get('invoice_id')}"

@@ -1,0 +1,107 @@
+"""Which trigger an event fires for a deal (earliest later stage whose condition holds), and the move."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kanban.events import Actor
+from kanban.models import Deal, Stage
+from kanban.services.deals import move_deal, timeline
+from kanban.services.users import system_user
+from triggers.conditions import deal_values, evaluate
+from triggers.models import Trigger
+from triggers.registry import Occurrence, registry
+
+
+@dataclass
+class Resolution:
+    """The winning trigger and its stage, or None with the reason nothing applies."""
+
+    trigger: Trigger | None
+    stage: Stage | None
+    reason: str
+    relevant: bool  # some active trigger of the pipeline reacts to this kind of event at all
+
+
+@dataclass
+class Outcome:
+    """What firing an event did to its deal."""
+
+    status: str  # processed | ignored
+    text: str
+    trigger_id: int | None = None
+    stage_id: int | None = None
+
+
+def _relevant(session: Session, deal: Deal, kinds: list[str], event: Occurrence) -> list[tuple[Trigger, Stage]]:
+    rows = session.execute(
+        select(Trigger, Stage).join(Stage, Stage.id == Trigger.stage_id)
+        .where(Stage.pipeline_id == deal.pipeline_id, Stage.archived.is_(False), Trigger.kind.in_(kinds),
+               Trigger.active.is_(True))
+        .order_by(Stage.position, Trigger.position, Trigger.id)
+    ).all()
+    found = []
+    for trigger, stage in rows:
+        if trigger.kind not in registry:
+            continue
+        kind = registry.get(trigger.kind)()
+        settings = kind.Settings.model_validate(trigger.settings or {})
+        if kind.matches(trigger.id, settings, event):
+            found.append((trigger, stage))
+    return found
+
+
+def resolve(session: Session, deal: Deal, kinds: list[str], event: Occurrence) -> Resolution:
+    """Candidates: matching active triggers on later stages (any stage with allow_backward); earliest wins."""
+    relevant = _relevant(session, deal, kinds, event)
+    if not relevant:
+        return Resolution(None, None, "no active trigger in this pipeline reacts to it", False)
+    current = session.get(Stage, deal.stage_id)
+    here = current.position if current is not None else -1
+    candidates = [(t, s) for t, s in relevant
+                  if s.id != deal.stage_id and (s.position > here or t.allow_backward)]
+    if not candidates:
+        if any(s.id == deal.stage_id for _, s in relevant):
+            return Resolution(None, None, f"deal already in “{current.name if current else '?'}”", True)
+        latest = max((s for _, s in relevant), key=lambda s: s.position)
+        return Resolution(None, None, f"deal already past “{latest.name}”", True)
+    values = deal_values(session, deal)
+    failures = []
+    for trigger, stage in candidates:
+        holds, why = evaluate(trigger.condition, values)
+        if holds:
+            return Resolution(trigger, stage, "", True)
+        failures.append(f"“{trigger.name}”: {why}")
+    return Resolution(None, None, "condition not met — " + "; ".join(failures), True)
+
+
+def fire(session: Session, deal_id: int, kinds: list[str], event: Occurrence, *,
+         quiet_when_irrelevant: bool = False) -> Outcome:
+    """Resolve and move the deal at most once, writing a "trigger" timeline entry either way."""
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        return Outcome("ignored", f"deal {deal_id} not found")
+    phrase = registry.get(event.kind)().describe(event) if event.kind in registry else event.kind
+    found = resolve(session, deal, kinds, event)
+    if found.trigger is None or found.stage is None:
+        text = f"{phrase} — no trigger applies: {found.reason}"
+        if found.relevant or not quiet_when_irrelevant:
+            timeline(session, deal.id, "trigger", text, Actor("system"), matched=False,
+                     event_id=event.event_id, kinds=kinds)
+        return Outcome("ignored", text)
+    trigger, stage = found.trigger, found.stage
+    mover = trigger.move_as_id or system_user(session).id
+    cause: tuple[dict[str, Any], ...] = (*event.cause, {"type": "trigger", "id": trigger.id,
+                                                         "event_id": event.event_id})
+    timeline(session, deal.id, "trigger", f"Trigger “{trigger.name}” fired on {phrase}: moving to “{stage.name}”",
+             Actor("trigger", trigger.id), matched=True, trigger_id=trigger.id, stage_id=stage.id,
+             event_id=event.event_id, move_as_id=mover)
+    result = move_deal(session, deal.id, stage.id, actor=Actor("trigger", trigger.id), cause=cause)
+    if result.blocked:
+        return Outcome("ignored", f"{phrase} — trigger “{trigger.name}” blocked: {result.blocked}", trigger.id)
+    return Outcome("processed", f"{phrase} — trigger “{trigger.name}” moved the deal to “{stage.name}”",
+                   trigger.id, stage.id)

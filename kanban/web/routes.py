@@ -1,4 +1,4 @@
-"""Core HTML routes: board, deals, admin pages (filled in by the web views)."""
+"""Core HTML routes: board, moves, deal pages, admin pages, live events."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from kanban.web import admin, board, deals, live, moves
+
 
 async def home(request: Request) -> Response:
     """The board is the home page."""
     return RedirectResponse("/board", status_code=303)
 
 
-routes = [Route("/", home)]
+routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes]

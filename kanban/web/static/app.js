@@ -1,0 +1,193 @@
+/* Kanban CRM front end: CSRF on htmx requests, drag and drop, "Move to…" forms, live updates.
+   All script lives here: the CSP allows no inline scripts and no eval. */
+(function () {
+  "use strict";
+
+  var dragging = false;
+  var pending = new Set();
+
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["X-CSRF-Token"] = csrf();
+  });
+
+  function board() { return document.getElementById("board"); }
+
+  function filterParams() {
+    var b = board();
+    return new URLSearchParams(b ? b.dataset.filters || "" : "");
+  }
+
+  function isCard(el) { return el && el.classList && el.classList.contains("card"); }
+
+  function neighbour(el, step) {
+    var sib = step < 0 ? el.previousElementSibling : el.nextElementSibling;
+    while (sib && !isCard(sib)) { sib = step < 0 ? sib.previousElementSibling : sib.nextElementSibling; }
+    return sib ? sib.dataset.dealId : "";
+  }
+
+  function showMessage(text, kind) {
+    var box = document.getElementById("board-message") || document.getElementById("page-message");
+    if (!box) { return; }
+    box.textContent = text;
+    box.className = "message message-" + kind;
+  }
+
+  /* Replace every element of an HTML fragment that has an id with the same-id element on the page. */
+  function applyFragment(html, focusId) {
+    var active = document.activeElement && document.activeElement.id;
+    var tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    Array.prototype.slice.call(tpl.content.children).forEach(function (el) {
+      var old = el.id && document.getElementById(el.id);
+      if (!old) { return; }
+      old.replaceWith(el);
+      if (window.htmx) { window.htmx.process(el); }
+      initSortable(el);
+    });
+    var focus = document.getElementById(focusId || active || "");
+    if (focus) { focus.focus(); }
+  }
+
+  function postMove(dealId, body, focusId) {
+    var card = document.getElementById("deal-" + dealId);
+    if (card) { card.classList.add("card-saving"); }
+    return fetch("/deals/" + dealId + "/move", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"X-CSRF-Token": csrf(), "HX-Request": "true",
+                "Content-Type": "application/x-www-form-urlencoded"},
+      body: body.toString()
+    }).then(function (response) {
+      if (response.status === 401) {
+        window.location.href = response.headers.get("HX-Redirect") || "/login";
+        return null;
+      }
+      return response.text();
+    }).then(function (html) {
+      if (html !== null) { applyFragment(html, focusId); }
+      flushPending();
+    }).catch(function () {
+      showMessage("The move could not be sent (network error); reloading the board.", "error");
+      window.setTimeout(function () { window.location.reload(); }, 1500);
+    });
+  }
+
+  function onDrop(evt) {
+    var item = evt.item;
+    if (evt.from === evt.to && evt.oldIndex === evt.newIndex) { return; }
+    var body = filterParams();
+    body.set("stage_id", evt.to.dataset.stageId);
+    body.set("from_stage_id", evt.from.dataset.stageId);
+    body.set("version", item.dataset.version);
+    var above = neighbour(item, -1);
+    var below = neighbour(item, 1);
+    if (above) { body.set("above_id", above); }
+    if (below) { body.set("below_id", below); }
+    postMove(item.dataset.dealId, body, null);
+  }
+
+  function initSortable(root) {
+    if (!window.Sortable || !board()) { return; }
+    var lists = root.matches && root.matches("ol.cards") ? [root] : root.querySelectorAll("ol.cards");
+    Array.prototype.forEach.call(lists, function (list) {
+      if (window.Sortable.get(list)) { return; }
+      window.Sortable.create(list, {
+        group: "board",
+        draggable: ".card",
+        filter: "select, button, input, label, option, summary",
+        preventOnFilter: false,
+        forceFallback: true,
+        fallbackTolerance: 4,
+        animation: 120,
+        ghostClass: "card-ghost",
+        chosenClass: "card-chosen",
+        onStart: function () { dragging = true; },
+        onEnd: function (evt) { dragging = false; onDrop(evt); }
+      });
+    });
+  }
+
+  /* Keyboard and no-JS path: with JS on, the card's "Move to…" form posts in the background. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form.move-to") || !board()) { return; }
+    event.preventDefault();
+    var card = form.closest(".card");
+    var body = new URLSearchParams(new FormData(form));
+    postMove(card.dataset.dealId, body, "move-" + card.dataset.dealId);
+  });
+
+  /* Enter on a "Move to…" select submits its form (a select has no implicit submission). */
+  document.addEventListener("keydown", function (event) {
+    var el = event.target;
+    if (event.key !== "Enter" || el.tagName !== "SELECT") { return; }
+    var form = el.closest("form.move-to, form.move-deal, form.filters");
+    if (form) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.classList && el.classList.contains("autosubmit") && el.form) { el.form.requestSubmit(); }
+  });
+
+  function refreshColumns(ids) {
+    ids.forEach(function (id) {
+      var col = document.getElementById("col-" + id);
+      if (!col) { return; }
+      var typing = col.querySelector("details.new-deal[open]");
+      if (dragging || typing) { pending.add(id); return; }
+      fetch("/board/columns/" + id + "?" + filterParams().toString(),
+            {credentials: "same-origin", headers: {"HX-Request": "true"}})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html) { applyFragment(html, null); } });
+    });
+  }
+
+  function flushPending() {
+    if (dragging || !pending.size) { return; }
+    var ids = Array.from(pending);
+    pending.clear();
+    refreshColumns(ids);
+  }
+
+  function refreshDeal(page) {
+    fetch("/deals/" + page.dataset.dealId + "/live", {credentials: "same-origin", headers: {"HX-Request": "true"}})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html) { applyFragment(html, null); } });
+  }
+
+  function listen(url, type, handler) {
+    if (!window.EventSource || !url) { return; }
+    var source = new EventSource(url);
+    source.addEventListener(type, function (event) {
+      var notice;
+      try { notice = JSON.parse(event.data); } catch (err) { return; }
+      handler(notice);
+    });
+    source.addEventListener("ready", function () { document.body.dataset.live = "on"; });
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var b = board();
+    if (b) {
+      initSortable(b);
+      listen(b.dataset.liveUrl, "board", function (notice) { refreshColumns(notice.stage_ids || []); });
+      document.addEventListener("toggle", function (event) {
+        if (event.target.matches && event.target.matches("details.new-deal") && !event.target.open) {
+          flushPending();
+        }
+      }, true);
+    }
+    var page = document.querySelector(".deal-page");
+    if (page) { listen(page.dataset.liveUrl, "deal", function () { refreshDeal(page); }); }
+  });
+})();

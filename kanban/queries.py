@@ -1,0 +1,212 @@
+"""Read queries for the board and the deal page: filtered columns, SQL aggregates, keyset pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from kanban import clock
+from kanban.models import Contact, Deal, DealTag, Pipeline, Stage, TimelineEntry, User
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """The board's URL filters: responsible, tag and free-text search."""
+
+    responsible_id: int | None = None
+    tag: str | None = None
+    q: str | None = None
+
+    def params(self) -> dict[str, str]:
+        """The non-empty filters as query parameters."""
+        out: dict[str, str] = {}
+        if self.responsible_id is not None:
+            out["responsible_id"] = str(self.responsible_id)
+        if self.tag:
+            out["tag"] = self.tag
+        if self.q:
+            out["q"] = self.q
+        return out
+
+
+@dataclass
+class Card:
+    """What a board card shows."""
+
+    id: int
+    title: str
+    amount: int
+    currency: str
+    stage_id: int
+    rank: float
+    version: int
+    tags: list[str]
+    stage_entered_at: datetime
+    contact_name: str | None
+    responsible_name: str | None
+
+    @property
+    def days_in_stage(self) -> int:
+        """Whole days since the deal entered its current stage."""
+        return max(0, (clock.now() - self.stage_entered_at).days)
+
+
+@dataclass
+class Column:
+    """One stage on the board: its first cards, the filtered count and the sums per currency."""
+
+    stage: Stage
+    count: int = 0
+    sums: list[tuple[str, int]] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
+    more: bool = False
+
+    @property
+    def cursor(self) -> str | None:
+        """Keyset cursor after the last shown card ("rank:id"), when there are more."""
+        if not self.more or not self.cards:
+            return None
+        last = self.cards[-1]
+        return f"{last.rank!r}:{last.id}"
+
+
+def pipelines(session: Session) -> list[Pipeline]:
+    """All pipelines in display order."""
+    return list(session.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id)))
+
+
+def stages_of(session: Session, pipeline_id: int) -> list[Stage]:
+    """The pipeline's live (non-archived) stages in order."""
+    return list(session.scalars(
+        select(Stage).where(Stage.pipeline_id == pipeline_id, Stage.archived.is_(False))
+        .order_by(Stage.position, Stage.id)
+    ))
+
+
+def _conditions(filters: BoardFilters) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if filters.responsible_id is not None:
+        conds.append(Deal.responsible_id == filters.responsible_id)
+    if filters.tag:
+        conds.append(Deal.id.in_(select(DealTag.deal_id).where(DealTag.tag == filters.tag)))
+    if filters.q:
+        pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        contacts = select(Contact.id).where(Contact.name.ilike(pattern, escape="\\"))
+        conds.append(or_(Deal.title.ilike(pattern, escape="\\"), Deal.contact_id.in_(contacts)))
+    return conds
+
+
+def aggregates(session: Session, stage_ids: list[int], filters: BoardFilters) -> dict[int, tuple[int, list]]:
+    """Per stage: (deal count, [(currency, sum of amounts)]) by one GROUP BY over the filtered deals."""
+    if not stage_ids:
+        return {}
+    # Filtering on stage_id (not pipeline_id) lets the (stage_id, currency, amount) index cover the scan.
+    stmt = (
+        select(Deal.stage_id, Deal.currency, func.count(), func.coalesce(func.sum(Deal.amount), 0))
+        .where(Deal.stage_id.in_(stage_ids), *_conditions(filters))
+        .group_by(Deal.stage_id, Deal.currency)
+        .order_by(Deal.stage_id, Deal.currency)
+    )
+    out: dict[int, tuple[int, list[tuple[str, int]]]] = {}
+    for stage_id, currency, count, total in session.execute(stmt):
+        n, sums = out.get(stage_id, (0, []))
+        sums.append((currency, int(total)))
+        out[stage_id] = (n + int(count), sums)
+    return out
+
+
+def _card_query(filters: BoardFilters) -> Any:
+    responsible = aliased(User)
+    return (
+        select(Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.stage_id, Deal.rank, Deal.version,
+               Deal.tags, Deal.stage_entered_at, Contact.name, responsible.name)
+        .outerjoin(Contact, Contact.id == Deal.contact_id)
+        .outerjoin(responsible, responsible.id == Deal.responsible_id)
+        .where(*_conditions(filters))
+    )
+
+
+def parse_cursor(cursor: str | None) -> tuple[float, int] | None:
+    """Decode a "rank:id" keyset cursor; None when absent or malformed."""
+    if not cursor:
+        return None
+    rank, _, deal_id = cursor.rpartition(":")
+    try:
+        return float(rank), int(deal_id)
+    except ValueError:
+        return None
+
+
+def cards(session: Session, stage: Stage, filters: BoardFilters, limit: int,
+          after: tuple[float, int] | None = None) -> tuple[list[Card], bool]:
+    """A page of a column's cards by (rank, id), after a keyset cursor; returns (cards, has_more)."""
+    stmt = _card_query(filters).where(Deal.pipeline_id == stage.pipeline_id, Deal.stage_id == stage.id)
+    if after is not None:
+        rank, deal_id = after
+        stmt = stmt.where(or_(Deal.rank > rank, and_(Deal.rank == rank, Deal.id > deal_id)))
+    rows = session.execute(stmt.order_by(Deal.rank, Deal.id).limit(limit + 1)).all()
+    out = [Card(*row) for row in rows[:limit]]
+    return out, len(rows) > limit
+
+
+def column(session: Session, stage: Stage, filters: BoardFilters, limit: int) -> Column:
+    """One column with its aggregates and first page of cards."""
+    count, sums = aggregates(session, [stage.id], filters).get(stage.id, (0, []))
+    page, more = cards(session, stage, filters, limit)
+    return Column(stage, count, sums, page, more)
+
+
+def board(session: Session, pipeline_id: int, filters: BoardFilters, limit: int) -> list[Column]:
+    """Every column of a pipeline: aggregates in one query, then each column's first page."""
+    stages = stages_of(session, pipeline_id)
+    totals = aggregates(session, [s.id for s in stages], filters)
+    columns = []
+    for stage in stages:
+        count, sums = totals.get(stage.id, (0, []))
+        page, more = cards(session, stage, filters, limit)
+        columns.append(Column(stage, count, sums, page, more))
+    return columns
+
+
+def people(session: Session) -> list[User]:
+    """Active human users (the responsible picker), by name."""
+    return list(session.scalars(
+        select(User).where(User.active.is_(True), User.role != "system").order_by(User.name)
+    ))
+
+
+def known_tags(session: Session, limit: int = 200) -> list[str]:
+    """Distinct tags in use (the tag filter's options)."""
+    return list(session.scalars(select(DealTag.tag).distinct().order_by(DealTag.tag).limit(limit)))
+
+
+@dataclass
+class TimelineItem:
+    """A timeline entry with its actor's display name."""
+
+    entry: TimelineEntry
+    actor_name: str
+
+
+def deal_timeline(session: Session, deal_id: int, limit: int = 200) -> list[TimelineItem]:
+    """A deal's timeline, newest first, with actor names resolved."""
+    entries = list(session.scalars(
+        select(TimelineEntry).where(TimelineEntry.deal_id == deal_id).order_by(TimelineEntry.id.desc())
+        .limit(limit)
+    ))
+    user_ids = {e.actor_id for e in entries if e.actor_type == "user" and e.actor_id is not None}
+    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all()) if user_ids else {}
+    return [TimelineItem(e, _actor_name(e, names)) for e in entries]
+
+
+def _actor_name(entry: TimelineEntry, names: dict[int, str]) -> str:
+    if entry.actor_type == "user":
+        return names.get(entry.actor_id or 0, "deleted user")
+    if entry.actor_id is not None:
+        return f"{entry.actor_type} #{entry.actor_id}"
+    return entry.actor_type

@@ -1,0 +1,50 @@
+"""The SSE endpoint: streams live notices for one board (pipeline) or one deal page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sse_starlette.sse import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kanban.errors import BadRequestError
+from kanban.live import LiveHub
+from kanban.web.deps import in_tx, web_user
+from kanban.web.forms import optional_int
+
+PING_SECONDS = 15
+
+
+async def events(request: Request) -> Response:
+    """GET /events?pipeline_id= or ?deal_id= — server-sent "board" and "deal" notices."""
+    pipeline_id = optional_int(request.query_params, "pipeline_id")
+    deal_id = optional_int(request.query_params, "deal_id")
+    if pipeline_id is None and deal_id is None:
+        raise BadRequestError("give pipeline_id or deal_id", {"pipeline_id": "required without deal_id"})
+
+    def check(session: Session) -> None:
+        web_user(request, session)
+
+    await in_tx(request, check)
+    hub: LiveHub = request.app.state.runtime.extras["live"]
+    sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id)
+
+    async def stream() -> AsyncIterator[dict[str, Any]]:
+        try:
+            # An immediate event tells the page the stream is live (and tests know it is subscribed).
+            yield {"event": "ready", "data": "{}"}
+            while True:
+                notice = await sub.get()
+                yield {"event": notice["type"], "data": json.dumps(notice)}
+        finally:
+            hub.unsubscribe(sub)
+
+    return EventSourceResponse(stream(), ping=PING_SECONDS, headers={"Cache-Control": "no-store"})
+
+
+routes = [Route("/events", events, methods=["GET"])]

@@ -1,0 +1,166 @@
+"""Moving a card: drag and drop (htmx-style partial reply) and the no-JS "Move to…" form (redirect)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from kanban import queries
+from kanban.errors import ConflictError, KanbanError, NotFoundError, ValidationError
+from kanban.events import Actor
+from kanban.models import Deal, Stage
+from kanban.queries import BoardFilters
+from kanban.services.deals import get_deal, move_deal, rank_between, reorder_deal
+from kanban.web.board import board_context, page_size
+from kanban.web.deps import in_tx, web_user
+from kanban.web.forms import board_url, filters_from, optional_int, safe_return, text
+from kanban.web.templating import render
+
+
+@dataclass
+class MoveRequest:
+    """What the browser asked: the deal, where to, its version, and its new neighbours."""
+
+    deal_id: int
+    stage_id: int
+    version: int | None
+    above_id: int | None
+    below_id: int | None
+    from_stage_id: int | None
+    filters: BoardFilters
+    return_to: str
+
+
+@dataclass
+class Outcome:
+    """What happened, for the reply: message, status and the columns to re-render."""
+
+    pipeline_id: int | None
+    stage_ids: list[int] = field(default_factory=list)
+    message: str | None = None
+    kind: str = "info"
+    status: int = 200
+
+
+async def _read(request: Request) -> MoveRequest:
+    form = await request.form()
+    stage_id = optional_int(form, "stage_id")
+    if stage_id is None:
+        raise ValidationError("choose a stage to move the deal to", {"stage_id": "choose a stage"})
+    return MoveRequest(
+        deal_id=request.path_params["deal_id"], stage_id=stage_id, version=optional_int(form, "version"),
+        above_id=optional_int(form, "above_id"), below_id=optional_int(form, "below_id"),
+        from_stage_id=optional_int(form, "from_stage_id"), filters=filters_from(form),
+        return_to=text(form, "return_to"),
+    )
+
+
+def _apply(session: Session, request: Request, ask: MoveRequest) -> Outcome:
+    user = web_user(request, session)
+    actor = Actor.user(user.id)
+    deal = get_deal(session, ask.deal_id, for_update=True)
+    source = deal.stage_id
+    neighbours = ask.above_id is not None or ask.below_id is not None
+    if ask.stage_id == deal.stage_id and neighbours:
+        reorder_deal(session, deal.id, before_id=ask.above_id, after_id=ask.below_id, actor=actor,
+                     expected_version=ask.version)
+        return Outcome(deal.pipeline_id, [source])
+    rank = rank_between(session, ask.stage_id, ask.above_id, ask.below_id) if neighbours else None
+    result = move_deal(session, deal.id, ask.stage_id, actor=actor, expected_version=ask.version, rank=rank)
+    target = session.get(Stage, ask.stage_id)
+    if not result.moved:
+        return Outcome(deal.pipeline_id, [source], f"“{deal.title}” is already in “{target.name}”.")
+    return Outcome(deal.pipeline_id, [source, ask.stage_id], f"Moved “{deal.title}” to “{target.name}”.", "ok")
+
+
+def _conflict(session: Session, request: Request, ask: MoveRequest) -> Outcome:
+    """The current state after a stale move, and a message saying who won."""
+    web_user(request, session)
+    deal = session.get(Deal, ask.deal_id)
+    if deal is None:
+        return Outcome(None, [], "This deal no longer exists; the board shows the current state.", "conflict", 409)
+    stage = session.get(Stage, deal.stage_id)
+    where = stage.name if stage else "another stage"
+    if ask.from_stage_id is not None and ask.from_stage_id != deal.stage_id:
+        text_ = f"“{deal.title}” was moved by someone else to “{where}”; the board shows the current state."
+    else:
+        text_ = f"“{deal.title}” was changed by someone else (it is in “{where}”); the board shows the current state."
+    ids = [i for i in (ask.from_stage_id, ask.stage_id, deal.stage_id) if i is not None]
+    return Outcome(deal.pipeline_id, ids, text_, "conflict", 409)
+
+
+def _columns(session: Session, request: Request, outcome: Outcome, filters: BoardFilters) -> list[queries.Column]:
+    if outcome.pipeline_id is None:
+        return []
+    wanted = set(outcome.stage_ids)
+    stages = [s for s in queries.stages_of(session, outcome.pipeline_id) if s.id in wanted]
+    return [queries.column(session, s, filters, page_size(request)) for s in stages]
+
+
+def _partial(request: Request, session: Session, outcome: Outcome, ask: MoveRequest) -> dict[str, Any]:
+    return {
+        "columns": _columns(session, request, outcome, ask.filters),
+        "stages": queries.stages_of(session, outcome.pipeline_id) if outcome.pipeline_id else [],
+        "filters": ask.filters, "board_url": board_url(outcome.pipeline_id, ask.filters),
+        "message": outcome.message, "message_kind": outcome.kind,
+    }
+
+
+async def move(request: Request) -> Response:
+    """POST /deals/{id}/move — stage_id, version, above_id/below_id (drag), from_stage_id, return_to."""
+    ask = await _read(request)
+    partial = bool(request.headers.get("hx-request"))
+
+    def moved(session: Session) -> tuple[Outcome, dict[str, Any] | None]:
+        outcome = _apply(session, request, ask)
+        return outcome, _partial(request, session, outcome, ask) if partial else None
+
+    try:
+        outcome, ctx = await in_tx(request, moved)
+    except ConflictError:
+        outcome, ctx = await in_tx(request, _stale, request, ask, partial)
+    except (ValidationError, NotFoundError) as exc:
+        if not partial:
+            raise
+        outcome, ctx = await in_tx(request, _refused, request, ask, exc)
+    if partial:
+        return render(request, "partials/moved.html", ctx, status_code=outcome.status)
+    return await _full_page(request, ask, outcome)
+
+
+def _stale(session: Session, request: Request, ask: MoveRequest, partial: bool) -> tuple[Outcome, Any]:
+    outcome = _conflict(session, request, ask)
+    return outcome, _partial(request, session, outcome, ask) if partial else None
+
+
+def _refused(session: Session, request: Request, ask: MoveRequest, exc: KanbanError) -> tuple[Outcome, Any]:
+    web_user(request, session)
+    deal = session.get(Deal, ask.deal_id)
+    detail = "; ".join(exc.fields.values()) or exc.message
+    outcome = Outcome(deal.pipeline_id if deal else None, [i for i in (ask.from_stage_id, ask.stage_id) if i],
+                      f"The move was refused: {detail}.", "error", exc.status)
+    return outcome, _partial(request, session, outcome, ask)
+
+
+async def _full_page(request: Request, ask: MoveRequest, outcome: Outcome) -> Response:
+    default = board_url(outcome.pipeline_id, ask.filters)
+    target = safe_return(ask.return_to, default)
+    if outcome.status == 200 or not target.startswith("/board"):
+        if outcome.message:
+            request.session["flash"] = (outcome.message, outcome.kind)
+        return RedirectResponse(target, status_code=303)
+
+    def load(session: Session) -> dict[str, Any]:
+        web_user(request, session)
+        return board_context(request, session, outcome.pipeline_id, ask.filters, message=outcome.message,
+                             message_kind=outcome.kind)
+
+    return render(request, "board.html", await in_tx(request, load), status_code=outcome.status)
+
+
+routes = [Route("/deals/{deal_id:int}/move", move, methods=["POST"])]

@@ -98,8 +98,18 @@ def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: Robot, value
         deal_id=run.deal_id, stage_id=run.stage_id, stage_entry_id=run.stage_entry_id, now=now, values=values,
         render_fn=render, cause=tuple(run.cause or ()), services=runtime.extras.get("services", {}),
     )
-    with session.begin_nested():
-        return kind().run(ctx, settings) or {}
+    savepoint = session.begin_nested()
+    try:
+        outputs = kind().run(ctx, settings) or {}
+    except LoopBlockedError:
+        # Keep what the refused move wrote (the core's loop_blocked timeline entry): a blocked run is final.
+        savepoint.commit()
+        raise
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return outputs
 
 
 def _outputs(session: Session, run: RobotRun) -> dict[str, dict[str, Any]]:
@@ -120,7 +130,7 @@ def _finish(session: Session, run: RobotRun, status: str, now: datetime, *, reas
     if error is not None:
         run.error = error
     if status in ("failed", "blocked"):
-        what = f"failed: {error}" if status == "failed" else f"was blocked: {reason}"
+        what = f"failed: {error}" if status == "failed" else "was blocked by the loop guard"
         name = robot.name if robot is not None else run.robot_key
         timeline(session, run.deal_id, "robot", f"Robot “{name}” {what}", Actor("robot", run.robot_id),
                  run_id=run.id, robot_key=run.robot_key, status=status)

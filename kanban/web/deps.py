@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -16,6 +17,29 @@ from kanban.models import ApiToken, User
 from kanban.security import hash_token
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """A plain snapshot of the request's user in scope["user"]: still readable after the transaction
+    rolled back (error pages render it), unlike the ORM row."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    department_id: int | None
+    phone: str | None
+    active: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @classmethod
+    def of(cls, user: User) -> CurrentUser:
+        """Snapshot a user row."""
+        return cls(user.id, user.email, user.name, user.role, user.department_id, user.phone, user.active)
 
 
 class LoginRequiredError(AuthRequiredError):
@@ -40,7 +64,7 @@ def web_user(request: Request, session: Session) -> User:
     if user is None or not user.active or request.session.get("pw") != _pw_marker(user):
         request.session.pop("uid", None)
         raise LoginRequiredError("log in to continue")
-    request.scope["user"] = user
+    request.scope["user"] = CurrentUser.of(user)
     return user
 
 
@@ -69,7 +93,7 @@ def api_user(request: Request, session: Session) -> User:
     now = clock.now()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         row.last_used_at = now
-    request.scope["user"] = user
+    request.scope["user"] = CurrentUser.of(user)
     return user
 
 

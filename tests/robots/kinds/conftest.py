@@ -47,13 +47,13 @@ class Kit:
 
     def run(self, kind: str, settings: dict[str, Any], *, robot_id: int | None = None,
             outputs_by_key: dict[str, dict[str, Any]] | None = None,
-            cause: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+            cause: tuple[dict[str, Any], ...] = (), deal_id: int | None = None) -> dict[str, Any]:
         """Validate settings, run the kind in one transaction as the engine would, record the run done."""
         cls = load_kinds().get(kind)
         parsed = cls.Settings.model_validate(settings)
         robot_id = robot_id or self.robot(kind, settings)
         with self.runtime.sessions() as s, s.begin():
-            deal = s.get(Deal, self.deal_id)
+            deal = s.get(Deal, deal_id or self.deal_id)
             robot = s.get(Robot, robot_id)
             run = RobotRun(robot_id=robot.id, deal_id=deal.id, stage_id=deal.stage_id,
                            stage_entry_id=deal.current_entry_id, kind=kind, robot_key=robot.key, status="running",
@@ -74,6 +74,11 @@ class Kit:
             run.finished_at = clock.now()
             self.last_run_id = run.id
             return outputs
+
+    def new_deal(self, title: str) -> int:
+        """Another deal in the first stage (robots run once per deal and stage entry)."""
+        with self.runtime.sessions() as s, s.begin():
+            return create_deal(s, title=title, pipeline_id=self.pipeline.id, actor=Actor.user(self.admin.id)).id
 
 
 @pytest.fixture

@@ -1,0 +1,66 @@
+"""The outbound HTTP guard: every resolved address is checked, and the request is pinned to a checked one."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from kanban.outbound import BlockedAddressError, Http, OutboundError, public_addresses
+
+
+def _dns(monkeypatch, answers):
+    def fake_getaddrinfo(host, port, *args, **kwargs):
+        if host not in answers:
+            raise socket.gaierror("unknown host")
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+                for a in answers[host]]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+
+
+def test_a_public_name_is_pinned_to_its_checked_address(monkeypatch):
+    _dns(monkeypatch, {"hooks.example": ["93.184.215.14"]})
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    http = Http(transport=httpx.MockTransport(handler))
+    response = http.post_json_guarded("http://hooks.example:8080/in?x=1", {"a": 1}, {"webhook-id": "run_1"})
+    assert response.status_code == 200
+    [request] = seen
+    assert str(request.url) == "http://93.184.215.14:8080/in?x=1"
+    assert request.headers["host"] == "hooks.example:8080" and request.headers["webhook-id"] == "run_1"
+
+
+def test_https_keeps_the_tls_server_name(monkeypatch):
+    _dns(monkeypatch, {"hooks.example": ["93.184.215.14"]})
+    seen = []
+    http = Http(transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(204)))
+    http.post_json_guarded("https://hooks.example/in", {}, {})
+    assert seen[0].url.host == "93.184.215.14" and seen[0].extensions["sni_hostname"] == "hooks.example"
+
+
+@pytest.mark.parametrize("addresses", [["93.184.215.14", "10.0.0.5"], ["192.168.1.1"], ["::1"],
+                                       ["::ffff:127.0.0.1"], ["fe80::1"], ["100.64.0.1"], ["240.0.0.1"]])
+def test_any_private_or_reserved_answer_refuses_the_host(monkeypatch, addresses):
+    _dns(monkeypatch, {"rebind.example": addresses})
+    with pytest.raises(BlockedAddressError):
+        public_addresses("rebind.example", 80)
+
+
+def test_unresolvable_hosts_are_transient(monkeypatch):
+    _dns(monkeypatch, {})
+    with pytest.raises(OutboundError) as caught:
+        public_addresses("nowhere.example", 80)
+    assert caught.value.transient
+
+
+def test_redirects_are_not_followed(monkeypatch):
+    _dns(monkeypatch, {"hooks.example": ["93.184.215.14"]})
+    http = Http(transport=httpx.MockTransport(
+        lambda r: httpx.Response(302, headers={"Location": "http://169.254.169.254/"})))
+    assert http.post_json_guarded("http://hooks.example/", {}, {}).status_code == 302

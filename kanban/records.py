@@ -1,0 +1,122 @@
+"""Queries over the records robots leave (notifications, feed, chats, outboxes) with who may see what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from kanban import clock
+from kanban.errors import NotFoundError, PermissionDeniedError
+from kanban.models import Chat, ChatMember, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage, User
+
+
+def notifications_query(user: User, user_id: int | None = None, *, unread: bool = False) -> Select[Any]:
+    """A user's notifications; admins may read anyone's (all of them when user_id is None)."""
+    if user_id is not None and user_id != user.id and not user.is_admin:
+        raise PermissionDeniedError("you can only read your own notifications")
+    target = user_id if user_id is not None else (None if user.is_admin else user.id)
+    stmt = select(Notification)
+    if target is not None:
+        stmt = stmt.where(Notification.user_id == target)
+    if unread:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return stmt
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    """How many unread notifications a user has (the bell's number)."""
+    stmt = select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))
+    return session.scalar(stmt) or 0
+
+
+def mark_read(session: Session, user: User, notification_id: int | None = None) -> int:
+    """Mark one of the user's notifications (or all of them) read; returns how many changed."""
+    stmt = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        note = session.get(Notification, notification_id)
+        if note is None or note.user_id != user.id:
+            raise NotFoundError(f"notification {notification_id} not found")
+        stmt = stmt.where(Notification.id == notification_id)
+    result = session.execute(stmt.values(read_at=clock.now()).execution_options(synchronize_session="fetch"))
+    return result.rowcount or 0
+
+
+def _json_has(column: Any, value: Any, session_dialect: str) -> Any:
+    if session_dialect == "postgresql":
+        return column.contains([value])
+    # SQLite: JSON arrays are text; compare against each element through json_each.
+    each = func.json_each(column).table_valued("value")
+    return select(each.c.value).where(each.c.value == value).exists()
+
+
+def feed_query(session: Session, user: User) -> Select[Any]:
+    """Feed posts the user may read: addressed to everyone or to them (admins read all)."""
+    stmt = select(FeedPost)
+    if user.is_admin:
+        return stmt
+    dialect = session.get_bind().dialect.name
+    return stmt.where(or_(_json_has(FeedPost.recipients, "everyone", dialect),
+                          _json_has(FeedPost.recipients, user.id, dialect),
+                          FeedPost.author_id == user.id))
+
+
+def chats_query(user: User) -> Select[Any]:
+    """Chats the user belongs to (admins see every chat)."""
+    stmt = select(Chat)
+    if user.is_admin:
+        return stmt
+    member = select(ChatMember.chat_id).where(ChatMember.chat_id == Chat.id, ChatMember.user_id == user.id)
+    return stmt.where(member.exists())
+
+
+def get_chat(session: Session, user: User, chat_id: int) -> tuple[Chat, list[ChatMember]]:
+    """A chat the user may read, with its members; NotFoundError otherwise (no hint it exists)."""
+    chat = session.get(Chat, chat_id)
+    members = list(session.scalars(select(ChatMember).where(ChatMember.chat_id == chat_id)
+                                   .order_by(ChatMember.joined_at, ChatMember.user_id)))
+    if chat is None or (not user.is_admin and user.id not in {m.user_id for m in members}):
+        raise NotFoundError(f"chat {chat_id} not found")
+    return chat, members
+
+
+def messages_query(session: Session, user: User, chat_id: int) -> Select[Any]:
+    """A chat's messages the user may read (members added without history see only later messages)."""
+    _, members = get_chat(session, user, chat_id)
+    stmt = select(ChatMessage).where(ChatMessage.chat_id == chat_id)
+    me = next((m for m in members if m.user_id == user.id), None)
+    if me is not None and not me.sees_history:
+        stmt = stmt.where(ChatMessage.created_at >= me.joined_at)
+    return stmt
+
+
+def emails_query(deal_id: int | None = None) -> Select[Any]:
+    """The email outbox (dev mailbox), optionally for one deal."""
+    stmt = select(EmailMessage)
+    return stmt.where(EmailMessage.deal_id == deal_id) if deal_id is not None else stmt
+
+
+def sms_query(deal_id: int | None = None) -> Select[Any]:
+    """The SMS outbox, optionally for one deal."""
+    stmt = select(SmsMessage)
+    return stmt.where(SmsMessage.deal_id == deal_id) if deal_id is not None else stmt
+
+
+def names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    """User names by id, for showing senders and authors."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
+
+
+def chat_member_counts(session: Session, chat_ids: list[int]) -> dict[int, int]:
+    """Number of members per chat."""
+    if not chat_ids:
+        return {}
+    rows = session.execute(select(ChatMember.chat_id, func.count()).where(ChatMember.chat_id.in_(chat_ids))
+                           .group_by(ChatMember.chat_id)).all()
+    return dict(rows)
+

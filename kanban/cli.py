@@ -131,6 +131,18 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64), help="worker processes")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="threads per process")
+@click.option("--requeue-after", default=30.0, show_default=True, type=click.FloatRange(0.5),
+              help="seconds before a due robot run whose message was lost is sent again")
+def worker(processes: int, threads: int, requeue_after: float) -> None:
+    """Run Dramatiq workers and the robot dispatcher against REDIS_URL until SIGTERM."""
+    from kanban.worker import run
+
+    sys.exit(run(load_settings(), processes=processes, threads=threads, requeue_after=requeue_after))
+
+
+@main.command()
 def demo() -> None:
     """Seed demo data (idempotent)."""
     from kanban.demo import seed_demo

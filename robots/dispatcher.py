@@ -55,12 +55,17 @@ def tick(runtime: Any, send: Callable[[list[int]], None], *, requeue_after: floa
     return len(ids)
 
 
-def make_loop(runtime: Any, send: Callable[[list[int]], None], *, interval: float = INTERVAL_SECONDS,
-              requeue_after: float = REQUEUE_AFTER_SECONDS) -> Callable[[threading.Event], None]:
-    """A background loop for runtime.background: tick every `interval` seconds until stopped."""
+def make_loop(runtime: Any, send: Callable[[list[int]], None], *,
+              interval: float = INTERVAL_SECONDS) -> Callable[[threading.Event], None]:
+    """A background loop for runtime.background: tick every `interval` seconds until stopped.
+
+    The re-send delay is read from runtime.extras["robots.requeue_after"] (set by `kanban worker
+    --requeue-after`), default REQUEUE_AFTER_SECONDS.
+    """
 
     def robot_dispatcher(stop: threading.Event) -> None:
         while not stop.is_set():
+            requeue_after = float(runtime.extras.get("robots.requeue_after", REQUEUE_AFTER_SECONDS))
             try:
                 sent = tick(runtime, send, requeue_after=requeue_after)
             except SQLAlchemyError:

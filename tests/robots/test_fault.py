@@ -1,0 +1,219 @@
+"""Fault test: real Redis + PostgreSQL, `kanban worker` processes SIGKILLed and Redis restarted empty.
+
+1,000 robot runs (500 deals × a chain of two robots, the second delayed) execute while worker processes
+are killed with SIGKILL several times and the private Redis server is killed and restarted empty once.
+The side effect is a timeline row written in the run's transaction WITHOUT any unique key, so a run
+executed twice would show up as two rows: afterwards every run is done and has exactly one row.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from kanban.bootstrap import bootstrap
+from kanban.config import load_settings
+from kanban.db import make_engine
+from kanban.events import Actor
+from kanban.models import TimelineEntry
+from kanban.services.deals import create_deal
+from kanban.services.pipelines import create_pipeline
+from robots.context import RunContext
+from robots.models import Robot, RobotRun
+from robots.registry import KindSettings, RobotKind, registry
+from tests.conftest import _truncate, service_missing
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+DEALS = 500
+REQUEUE_AFTER = 2.0
+
+
+class FaultCountSettings(KindSettings):
+    pause_ms: int = 0
+
+
+class FaultCount(RobotKind):
+    """Test kind: one timeline row per execution, with no unique key (duplicates would be visible)."""
+
+    kind = "fault_count"
+    title = "Fault counter (tests)"
+    category = "deal"
+    Settings = FaultCountSettings
+    outputs = ("n",)
+
+    def run(self, ctx: RunContext, settings: FaultCountSettings) -> dict[str, Any]:
+        ctx.session.add(TimelineEntry(deal_id=ctx.deal_id, kind="fault_count", text=str(ctx.run_id),
+                                      actor_type="robot", actor_id=ctx.robot_id, data={"run": ctx.run_id}))
+        ctx.session.flush()
+        if settings.pause_ms:
+            time.sleep(settings.pause_ms / 1000)  # widen the window in which a SIGKILL lands mid-transaction
+        return {"n": ctx.run_id}
+
+
+WORKER_CODE = (
+    "import sys; from tests.robots.test_fault import FaultCount; from robots.registry import registry; "
+    "registry.add(FaultCount.kind, FaultCount); from kanban.cli import main; "
+    "main(['worker', '--threads', '4', '--requeue-after', sys.argv[1]], prog_name='kanban')"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A private, non-persistent redis-server that can be killed and restarted empty on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = _free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server (skipped locally, failed on CI, when the binary is missing)."""
+    try:
+        subprocess.run(["redis-server", "--version"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        service_missing("redis-server binary", exc)
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def fault_runtime(postgresql_database_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[Any]:
+    """A producer runtime on PostgreSQL + the private Redis, with the counting kind registered."""
+    env = {"DATABASE_URL": postgresql_database_url, "REDIS_URL": redis_server.url,
+           "KANBAN_SECRET_KEY": "fault-test", "KANBAN_DATA_DIR": str(tmp_path)}
+    engine = make_engine(postgresql_database_url)
+    _truncate(engine)
+    registry.add(FaultCount.kind, FaultCount)
+    runtime = bootstrap(load_settings(**env), engine=engine)
+    runtime.extras["test.env"] = env
+    yield runtime
+    registry._items.pop(FaultCount.kind, None)
+    for fn in reversed(runtime.shutdown):
+        fn()
+    engine.dispose()
+
+
+def _worker(env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", WORKER_CODE, str(REQUEUE_AFTER)], cwd=ROOT,
+                            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _setup(runtime: Any) -> int:
+    with runtime.sessions() as s, s.begin():
+        pipeline = create_pipeline(s, "Fault", [{"name": "In"}, {"name": "Out"}])
+        stage_id = pipeline.stages[0].id
+        s.add(Robot(stage_id=stage_id, kind="fault_count", name="first", key="first", position=0,
+                    settings={"pause_ms": 5}))
+        s.add(Robot(stage_id=stage_id, kind="fault_count", name="second", key="second", position=1,
+                    after_previous=True, delay={"type": "after", "seconds": 1}, settings={"pause_ms": 5}))
+        return pipeline.id
+
+
+def _progress(runtime: Any) -> dict[str, int]:
+    with runtime.sessions() as s:
+        return dict(s.execute(select(RobotRun.status, func.count()).group_by(RobotRun.status)).all())
+
+
+def test_no_run_is_lost_or_duplicated_when_workers_and_redis_die(fault_runtime: Any, redis_server: RedisServer,
+                                                                  tmp_path: Path) -> None:
+    runtime = fault_runtime
+    pipeline_id = _setup(runtime)
+    log = open(tmp_path / "workers.log", "wb")  # noqa: SIM115 - closed in finally
+    env = runtime.extras["test.env"]
+    workers = [_worker(env, log), _worker(env, log)]
+    rng = random.Random(7)
+    kills = restarts = 0
+    started = time.monotonic()
+    try:
+        for batch in range(DEALS // 25):
+            with runtime.sessions() as s, s.begin():
+                for n in range(25):
+                    create_deal(s, title=f"deal {batch}-{n}", pipeline_id=pipeline_id, actor=Actor("system"))
+            if batch % 4 == 3:
+                victim = rng.randrange(len(workers))
+                os.killpg(workers[victim].pid, signal.SIGKILL)
+                workers[victim].wait(10)
+                kills += 1
+                workers[victim] = _worker(env, log)
+            if batch == 10:
+                redis_server.kill()
+                time.sleep(0.5)
+                redis_server.start()  # empty: every queued message is gone
+                restarts += 1
+            time.sleep(0.25)
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            progress = _progress(runtime)
+            if progress.get("done", 0) == 2 * DEALS:
+                break
+            time.sleep(0.5)
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in workers:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    elapsed = time.monotonic() - started
+    assert kills >= 5 and restarts == 1
+    progress = _progress(runtime)
+    assert progress == {"done": 2 * DEALS}, f"after {elapsed:.0f}s: {progress}; see {tmp_path / 'workers.log'}"
+    with runtime.sessions() as s:
+        per_run = dict(s.execute(select(TimelineEntry.text, func.count()).where(TimelineEntry.kind == "fault_count")
+                                 .group_by(TimelineEntry.text)).all())
+        run_ids = {str(i) for i in s.scalars(select(RobotRun.id))}
+        outputs_ok = s.scalar(select(func.count()).select_from(RobotRun).where(RobotRun.attempts >= 1))
+    lost = run_ids - set(per_run)
+    duplicated = {run: n for run, n in per_run.items() if n != 1}
+    assert (len(lost), len(duplicated)) == (0, 0), f"lost {sorted(lost)[:10]}, duplicated {duplicated}"
+    assert set(per_run) == run_ids and outputs_ok == 2 * DEALS
+    print(f"\nfault test: {2 * DEALS} runs, {kills} SIGKILLs, {restarts} Redis restart, {elapsed:.1f}s, "
+          "0 lost, 0 duplicated")

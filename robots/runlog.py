@@ -1,0 +1,77 @@
+"""The deal page's robot-run log (grouped by stage entry) and the admin's retry of a failed run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from kanban.errors import ConflictError, NotFoundError
+from kanban.models import Deal, Stage, StageEntry
+from kanban.web.deps import in_tx, require_admin, web_user
+from kanban.web.templating import templates
+from robots.models import Robot, RobotRun
+
+ICONS = {"scheduled": "⏰", "waiting": "⏳", "running": "▶", "done": "✔", "skipped": "↷", "cancelled": "✖",
+         "failed": "⚠", "blocked": "⛔"}
+MAX_ENTRIES = 20
+
+
+def entries_with_runs(session: Session, deal_id: int) -> list[dict[str, Any]]:
+    """The deal's most recent stage entries that have runs, newest first, each with its runs in order."""
+    runs = list(session.scalars(select(RobotRun).where(RobotRun.deal_id == deal_id)
+                                .order_by(RobotRun.stage_entry_id.desc(), RobotRun.position, RobotRun.id)))
+    entry_ids = list(dict.fromkeys(r.stage_entry_id for r in runs))[:MAX_ENTRIES]
+    if not entry_ids:
+        return []
+    entries = {e.id: e for e in session.scalars(select(StageEntry).where(StageEntry.id.in_(entry_ids)))}
+    stages = {s.id: s.name for s in session.scalars(select(Stage).where(Stage.id.in_({e.stage_id for e in
+                                                                                     entries.values()})))}
+    robots = {r.id: r for r in session.scalars(select(Robot).where(Robot.id.in_({r.robot_id for r in runs})))}
+    groups = []
+    for entry_id in entry_ids:
+        entry = entries[entry_id]
+        items = [{"run": r, "icon": ICONS.get(r.status, "•"), "robot": robots.get(r.robot_id)}
+                 for r in runs if r.stage_entry_id == entry_id]
+        groups.append({"entry": entry, "stage_name": stages.get(entry.stage_id, "?"), "runs": items})
+    return groups
+
+
+def panel(request: Request, session: Session, deal: Deal) -> str:
+    """The run log panel for the deal page (retry buttons only for admins)."""
+    user = request.scope.get("user")
+    ctx = {"request": request, "deal": deal, "groups": entries_with_runs(session, deal.id),
+           "is_admin": getattr(user, "role", None) == "admin"}
+    return templates.env.get_template("robots/runlog.html").render(ctx)
+
+
+async def retry(request: Request) -> Response:
+    """POST /automation/runs/{id}/retry — an admin schedules a failed run again."""
+    from robots.engine import retry_run
+
+    run_id = request.path_params["run_id"]
+
+    def act(session: Session) -> tuple[int, str]:
+        require_admin(web_user(request, session))
+        run = session.get(RobotRun, run_id)
+        if run is None:
+            raise NotFoundError(f"run {run_id} not found")
+        if run.status != "failed":
+            return run.deal_id, f"Only failed runs can be retried (this one is {run.status})."
+        retry_run(session, run.id)
+        return run.deal_id, "The run was scheduled again."
+
+    try:
+        deal_id, message = await in_tx(request, act)
+    except ConflictError as exc:
+        deal_id = await in_tx(request, lambda s: s.get(RobotRun, run_id).deal_id)
+        message = exc.message
+    request.session["flash"] = (message, "ok")
+    return RedirectResponse(f"/deals/{deal_id}#robot-runs", status_code=303)
+
+
+routes = [Route("/automation/runs/{run_id:int}/retry", retry, methods=["POST"])]

@@ -1,0 +1,58 @@
+// Automation view: drag-and-drop reorder of a column's robots (SortableJS), confirmations, auto-submit.
+(function () {
+  "use strict";
+
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function status(text, isError) {
+    var box = document.querySelector(".order-status");
+    if (!box) { return; }
+    box.hidden = false;
+    box.textContent = text;
+    box.className = "order-status flash " + (isError ? "flash-error" : "flash-ok");
+  }
+
+  function saveOrder(list, previous) {
+    var body = new URLSearchParams();
+    list.querySelectorAll("[data-robot-id]").forEach(function (li) { body.append("ids", li.dataset.robotId); });
+    fetch(list.dataset.orderUrl, {
+      method: "POST", credentials: "same-origin", body: body,
+      headers: {"X-CSRF-Token": csrf(), "Content-Type": "application/x-www-form-urlencoded"}
+    }).then(function (response) {
+      return response.json().then(function (data) { return {ok: response.ok && data.ok, data: data}; });
+    }).then(function (result) {
+      if (result.ok) { status("Order saved.", false); return; }
+      // Refused (e.g. it would break an output reference): put the cards back.
+      previous.forEach(function (li) { list.appendChild(li); });
+      status(result.data.message || "The order was not saved.", true);
+    }).catch(function () {
+      previous.forEach(function (li) { list.appendChild(li); });
+      status("The order was not saved (network error).", true);
+    });
+  }
+
+  function init() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+      });
+    });
+    if (typeof Sortable === "undefined") { return; }
+    document.querySelectorAll(".robot-list[data-order-url]").forEach(function (list) {
+      var previous = [];
+      Sortable.create(list, {
+        handle: ".drag-handle", draggable: "[data-robot-id]", animation: 120,
+        onStart: function () { previous = Array.prototype.slice.call(list.querySelectorAll("[data-robot-id]")); },
+        onEnd: function (event) { if (event.oldIndex !== event.newIndex) { saveOrder(list, previous); } }
+      });
+    });
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+})();

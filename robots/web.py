@@ -1,0 +1,296 @@
+"""Automation view: each column's robots (add, edit, reorder, enable, delete, run for deals already there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from kanban.errors import KanbanError, NotFoundError, ValidationError
+from kanban.models import Department, Pipeline, Stage, User
+from kanban.services.pipelines import get_stage
+from kanban.web.deps import in_tx, require_admin, web_user
+from kanban.web.templating import render
+from robots import config, forms, references, runlog
+from robots.models import Robot
+from robots.registry import RobotKind, load_kinds
+from robots.values import KNOWN_PLACEHOLDERS
+
+STATIC = Path(__file__).resolve().parent / "static"
+CATEGORIES = {"notify": "Notifications", "communication": "Chats and feed", "email_sms": "Email and SMS",
+              "payments": "Payments", "deal": "Deal", "integration": "Integrations"}
+OPS = [("=", "equals"), ("≠", "differs from"), (">", "greater than"), ("<", "less than"), ("≥", "at least"),
+       ("≤", "at most"), ("contains", "contains"), ("empty", "is empty"), ("not_empty", "is not empty"),
+       ("in", "is one of (comma-separated)")]
+CONDITION_ROWS = 2  # empty rows offered under the filled ones
+
+
+def _admin(request: Request, session: Session) -> User:
+    return require_admin(web_user(request, session))
+
+
+def _flash(request: Request, message: str, kind: str = "ok") -> None:
+    request.session["flash"] = (message, kind)
+
+
+async def automation_page(request: Request) -> Response:
+    """GET /automation?pipeline_id= — the board's columns with their robots and triggers."""
+    raw = request.query_params.get("pipeline_id", "")
+    flash = request.session.pop("flash", None)
+
+    def load(session: Session) -> dict[str, Any]:
+        _admin(request, session)
+        pipelines = list(session.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id)))
+        chosen = next((p for p in pipelines if str(p.id) == raw), pipelines[0] if pipelines else None)
+        columns = [_column(request, session, stage) for stage in (chosen.stages if chosen else [])]
+        return {"pipelines": pipelines, "pipeline": chosen, "columns": columns, "flash": flash,
+                "kinds": {k: cls for k, cls in load_kinds().items()}}
+
+    return render(request, "robots/automation.html", await in_tx(request, load))
+
+
+def _column(request: Request, session: Session, stage: Stage) -> dict[str, Any]:
+    robots = config.stage_robots(session, stage.id)
+    panels = [Markup(panel(request, session, stage)) for panel in request.app.state.runtime.column_panels]
+    cards = [{"robot": r, "delay": forms.delay_label(r.delay), "kind": _title(r.kind)} for r in robots]
+    return {"stage": stage, "robots": cards, "panels": panels}
+
+
+def _title(kind: str) -> str:
+    registry = load_kinds()
+    return registry.get(kind).title if kind in registry else kind
+
+
+async def new_robot(request: Request) -> Response:
+    """GET /automation/stages/{id}/robots/new[?kind=] — the categorised picker, then the kind's form."""
+    stage_id = request.path_params["stage_id"]
+    kind = request.query_params.get("kind")
+
+    def load(session: Session) -> tuple[str, dict[str, Any]]:
+        _admin(request, session)
+        stage = get_stage(session, stage_id)
+        registry = load_kinds()
+        if kind in registry:
+            cls = registry.get(kind)
+            values = {"kind": kind, "name": cls.title, "key": "", "after_previous": False, "active": True}
+            return "robots/form.html", form_context(session, stage, cls, values, {}, None)
+        groups: dict[str, list[type[RobotKind]]] = {}
+        for _, cls in registry.items():
+            groups.setdefault(CATEGORIES.get(cls.category, cls.category.title()), []).append(cls)
+        return "robots/picker.html", {"stage": stage, "groups": groups}
+
+    template, ctx = await in_tx(request, load)
+    return render(request, template, ctx)
+
+
+async def edit_robot(request: Request) -> Response:
+    """GET /automation/robots/{id} — the robot's form."""
+    robot_id = request.path_params["robot_id"]
+
+    def load(session: Session) -> dict[str, Any]:
+        _admin(request, session)
+        robot = config.get_robot(session, robot_id)
+        values = {name: getattr(robot, name) for name in config.EDITABLE}
+        return form_context(session, get_stage(session, robot.stage_id), config.kind_class(robot.kind),
+                            {**values, "kind": robot.kind}, {}, robot)
+
+    return render(request, "robots/form.html", await in_tx(request, load))
+
+
+def form_context(session: Session, stage: Stage, cls: type[RobotKind], values: dict[str, Any],
+                 errors: dict[str, str], robot: Robot | None) -> dict[str, Any]:
+    """Everything robots/form.html needs to show a kind's generated form."""
+    siblings = config.stage_robots(session, stage.id)
+    above = siblings if robot is None else [r for r in siblings if r.position < robot.position]
+    settings = values.get("settings") or {}
+    widgets = forms.widgets(cls, settings)
+    for widget in widgets:
+        widget.error = "; ".join(m if k == f"settings.{widget.name}" else f"{k.split('.', 2)[2]}: {m}"
+                                 for k, m in errors.items()
+                                 if k == f"settings.{widget.name}" or k.startswith(f"settings.{widget.name}."))
+    people = list(session.scalars(select(User).where(User.role != "system", User.active.is_(True))
+                                  .order_by(User.name)))
+    stages = [s for s in session.get(Pipeline, stage.pipeline_id).stages if s.id != stage.id]
+    condition = values.get("condition") or {}
+    mode = "any" if "any" in condition else "all"
+    rows = [r for r in condition.get(mode, []) if isinstance(r, dict) and "field" in r]
+    return {
+        "stage": stage, "kind": cls, "robot": robot, "values": values, "errors": errors, "widgets": widgets,
+        "people": people, "departments": list(session.scalars(select(Department).order_by(Department.name))),
+        "stages": stages, "delay": forms.delay_parts(values.get("delay")), "delay_units": list(forms.DELAY_UNITS),
+        "cond_mode": mode, "cond_rows": rows + [{}] * CONDITION_ROWS, "ops": OPS,
+        "help": references.help_for(references.reachable(above, True)),
+        "field_names": [n for n, _ in KNOWN_PLACEHOLDERS if "<" not in n],
+        "other_errors": {k: v for k, v in errors.items() if not k.startswith("settings.")
+                         or k.split(".")[1] not in {w.name for w in widgets}},
+    }
+
+
+def parse_condition(form: FormData) -> dict[str, Any] | None:
+    """The condition editor's rows (empty rows ignored) as a condition object."""
+    mode = "any" if form.get("cond_mode") == "any" else "all"
+    rows = []
+    fields, ops, values = form.getlist("cond_field"), form.getlist("cond_op"), form.getlist("cond_value")
+    for name, op, value in zip(fields, ops, values, strict=False):
+        name = str(name).strip()
+        if not name:
+            continue
+        row: dict[str, Any] = {"field": name, "op": str(op)}
+        if op not in ("empty", "not_empty"):
+            row["value"] = [v.strip() for v in str(value).split(",")] if op == "in" else str(value).strip()
+        rows.append(row)
+    return {mode: rows} if rows else None
+
+
+def parse_robot_form(cls: type[RobotKind], form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
+    """A robot's fields from the posted form, plus errors found while parsing."""
+    settings, errors = forms.parse_settings(cls, form)
+    key = str(form.get("key", "")).strip()
+    data = {
+        "name": str(form.get("name", "")).strip(), "key": key or None, "settings": settings,
+        "delay": forms.parse_delay(form), "condition": parse_condition(form),
+        "after_previous": "after_previous" in form, "active": "active" in form,
+    }
+    return data, errors
+
+
+async def save_robot(request: Request) -> Response:
+    """POST /automation/stages/{id}/robots (new) or /automation/robots/{id} (edit): validate and save."""
+    stage_id = request.path_params.get("stage_id")
+    robot_id = request.path_params.get("robot_id")
+    form = await request.form()
+
+    def save(session: Session) -> tuple[int, list[str]]:
+        _admin(request, session)
+        robot = config.get_robot(session, robot_id) if robot_id else None
+        cls = config.kind_class(robot.kind if robot else form.get("kind"))
+        data, errors = parse_robot_form(cls, form)
+        if errors:
+            raise ValidationError("invalid robot", errors)
+        if robot is None:
+            result = config.create_robot(session, stage_id, {**data, "kind": cls.kind})
+        else:
+            result = config.update_robot(session, robot.id, data)
+        return result.robot.stage_id, result.warnings
+
+    try:
+        saved_stage, warnings = await in_tx(request, save)
+    except ValidationError as exc:
+        return await _form_errors(request, form, exc)
+    pipeline_id = await in_tx(request, lambda s: get_stage(s, saved_stage).pipeline_id)
+    _flash(request, " ".join(["Robot saved.", *warnings]), "warning" if warnings else "ok")
+    return RedirectResponse(f"/automation?pipeline_id={pipeline_id}#stage-{saved_stage}", status_code=303)
+
+
+async def _form_errors(request: Request, form: FormData, exc: ValidationError) -> Response:
+    stage_id = request.path_params.get("stage_id")
+    robot_id = request.path_params.get("robot_id")
+
+    def load(session: Session) -> dict[str, Any]:
+        _admin(request, session)
+        robot = config.get_robot(session, robot_id) if robot_id else None
+        cls = config.kind_class(robot.kind if robot else form.get("kind"))
+        data, _ = parse_robot_form(cls, form)
+        data["key"] = str(form.get("key", ""))
+        stage = get_stage(session, robot.stage_id if robot else stage_id)
+        ctx = form_context(session, stage, cls, {**data, "kind": cls.kind}, exc.fields, robot)
+        ctx["message"] = exc.message
+        return ctx
+
+    return render(request, "robots/form.html", await in_tx(request, load), status_code=422)
+
+
+async def robot_action(request: Request) -> Response:
+    """POST /automation/robots/{id}/{toggle|delete|up|down} — the no-JS buttons of a robot card."""
+    robot_id = request.path_params["robot_id"]
+    action = request.path_params["action"]
+
+    def act(session: Session) -> int:
+        _admin(request, session)
+        robot = config.get_robot(session, robot_id)
+        pipeline_id = get_stage(session, robot.stage_id).pipeline_id
+        if action == "toggle":
+            config.update_robot(session, robot.id, {"active": not robot.active})
+        elif action == "delete":
+            config.delete_robot(session, robot.id)
+        elif action in ("up", "down"):
+            config.move_robot(session, robot.id, -1 if action == "up" else 1)
+        else:
+            raise NotFoundError(f"unknown action {action}")
+        return pipeline_id
+
+    try:
+        pipeline_id = await in_tx(request, act)
+    except ValidationError as exc:
+        pipeline_id = await in_tx(request, lambda s: get_stage(s, config.get_robot(s, robot_id).stage_id).pipeline_id)
+        _flash(request, exc.message, "error")
+    return RedirectResponse(f"/automation?pipeline_id={pipeline_id}", status_code=303)
+
+
+async def order_robots(request: Request) -> Response:
+    """POST /automation/stages/{id}/order — drag-and-drop order (ids=…&ids=…); JSON answer for the script."""
+    stage_id = request.path_params["stage_id"]
+    form = await request.form()
+    raw = [str(v) for v in form.getlist("ids")]
+    if not all(v.isdigit() for v in raw):
+        return JSONResponse({"ok": False, "message": "ids must be robot ids"}, status_code=400)
+
+    def act(session: Session) -> list[int]:
+        _admin(request, session)
+        return [r.id for r in config.reorder_robots(session, stage_id, [int(v) for v in raw])]
+
+    try:
+        ids = await in_tx(request, act)
+    except KanbanError as exc:
+        return JSONResponse({"ok": False, "message": exc.message}, status_code=exc.status)
+    return JSONResponse({"ok": True, "ids": ids})
+
+
+async def run_existing(request: Request) -> Response:
+    """GET shows how many deals sit in the robot's stage; POST schedules the robot for them."""
+    from robots.scheduling import count_existing, schedule_existing
+
+    robot_id = request.path_params["robot_id"]
+    confirm = request.method == "POST"
+
+    def act(session: Session) -> dict[str, Any]:
+        _admin(request, session)
+        robot = config.get_robot(session, robot_id)
+        stage = get_stage(session, robot.stage_id)
+        count = schedule_existing(session, robot.id) if confirm else count_existing(session, robot.id)
+        return {"robot": robot, "stage": stage, "count": count}
+
+    ctx = await in_tx(request, act)
+    if not confirm:
+        return render(request, "robots/run_existing.html", ctx)
+    _flash(request, f"“{ctx['robot'].name}” scheduled for {ctx['count']} deals already in “{ctx['stage'].name}”.")
+    return RedirectResponse(f"/automation?pipeline_id={ctx['stage'].pipeline_id}", status_code=303)
+
+
+routes = [
+    Route("/automation", automation_page, methods=["GET"]),
+    Route("/automation/stages/{stage_id:int}/robots/new", new_robot, methods=["GET"]),
+    Route("/automation/stages/{stage_id:int}/robots", save_robot, methods=["POST"]),
+    Route("/automation/stages/{stage_id:int}/order", order_robots, methods=["POST"]),
+    Route("/automation/robots/{robot_id:int}", edit_robot, methods=["GET"]),
+    Route("/automation/robots/{robot_id:int}", save_robot, methods=["POST"]),
+    Route("/automation/robots/{robot_id:int}/run-existing", run_existing, methods=["GET", "POST"]),
+    Route("/automation/robots/{robot_id:int}/{action:str}", robot_action, methods=["POST"]),
+    *runlog.routes,
+    Mount("/robots-static", app=StaticFiles(directory=str(STATIC)), name="robots_static"),
+]
+
+
+def install(runtime: Any) -> None:
+    """Register the automation pages, the run-log panel on the deal page, and the nav link."""
+    runtime.routes.extend(routes)
+    runtime.deal_panels.append(runlog.panel)
+    runtime.nav_links.append(("Automation", "/automation", True))

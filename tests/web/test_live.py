@@ -1,0 +1,158 @@
+"""Live updates: notices published after commit (merged, dropped on rollback), Redis fan-out, the SSE stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from kanban import live
+from kanban.events import Actor
+from kanban.live import LiveHub
+from kanban.services.deals import create_deal, move_deal, update_deal
+from tests.browser.conftest import live_runtime, live_server  # noqa: F401 - fixtures
+from tests.conftest import REDIS_TEST_URL, make_user, service_missing
+
+
+async def _drain(sub, wait=0.3):
+    out = []
+    try:
+        while True:
+            out.append(await asyncio.wait_for(sub.get(), wait))
+    except TimeoutError:
+        return out
+
+
+def _collect(runtime, action, **watch):
+    """Run `action` in a worker thread while subscribed; return the notices received."""
+    hub = runtime.extras["live"]
+
+    async def main():
+        sub = hub.subscribe(**watch)
+        try:
+            await asyncio.to_thread(action)
+            return await _drain(sub)
+        finally:
+            hub.unsubscribe(sub)
+
+    return asyncio.run(main())
+
+
+def test_move_publishes_board_and_deal_notices_after_commit(runtime, pipeline, rep):
+    with runtime.sessions() as s, s.begin():
+        deal = create_deal(s, title="Live", pipeline_id=pipeline.id, actor=Actor.user(rep.id))
+    new, won = pipeline.stages[0].id, pipeline.stages[4].id
+
+    def move():
+        with runtime.sessions() as s, s.begin():
+            move_deal(s, deal.id, won, actor=Actor.user(rep.id))
+
+    notices = _collect(runtime, move, pipeline_id=pipeline.id)
+    assert notices == [{"type": "board", "pipeline_id": pipeline.id, "stage_ids": sorted([new, won]),
+                        "deal_ids": [deal.id]}]
+
+    def edit():
+        with runtime.sessions() as s, s.begin():
+            update_deal(s, deal.id, {"title": "Live 2"}, actor=Actor.user(rep.id))
+
+    assert _collect(runtime, edit, deal_id=deal.id) == [{"type": "deal", "deal_id": deal.id}]
+
+
+def test_rollback_publishes_nothing_and_bulk_changes_merge(runtime, pipeline, rep):
+    def rolled_back():
+        with runtime.sessions() as s:
+            with s.begin():
+                create_deal(s, title="Ghost", pipeline_id=pipeline.id, actor=Actor.user(rep.id))
+                s.rollback()
+            with s.begin():  # the next transaction of the same session starts clean
+                pass
+
+    assert _collect(runtime, rolled_back, pipeline_id=pipeline.id) == []
+
+    def bulk():
+        with runtime.sessions() as s, s.begin():
+            for i in range(5):
+                create_deal(s, title=f"Bulk {i}", pipeline_id=pipeline.id, stage_id=pipeline.stages[i % 2].id,
+                            actor=Actor.user(rep.id))
+
+    notices = _collect(runtime, bulk, pipeline_id=pipeline.id)
+    assert len(notices) == 1
+    assert notices[0]["stage_ids"] == sorted([pipeline.stages[0].id, pipeline.stages[1].id])
+    assert len(notices[0]["deal_ids"]) == 5
+
+
+def test_publish_deal_changed_for_plugins(runtime, pipeline, rep):
+    with runtime.sessions() as s, s.begin():
+        deal = create_deal(s, title="Robot target", pipeline_id=pipeline.id, actor=Actor.user(rep.id))
+
+    def robot_finished():
+        with runtime.sessions() as s, s.begin():
+            live.publish_deal_changed(s, deal.id)
+            live.publish_deal_changed(s, deal.id)
+
+    assert _collect(runtime, robot_finished, deal_id=deal.id) == [{"type": "deal", "deal_id": deal.id}]
+    assert _collect(runtime, robot_finished, pipeline_id=pipeline.id) == []  # other boards are not told
+
+
+@pytest.mark.redis
+def test_redis_fans_out_between_processes():
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL).ping()
+    except redis.RedisError as exc:
+        service_missing("Redis", exc)
+    web, worker = LiveHub(REDIS_TEST_URL), LiveHub(REDIS_TEST_URL)
+    web.start()
+
+    async def main():
+        sub = web.subscribe(deal_id=7)
+        try:
+            await asyncio.sleep(0.3)  # the listener thread subscribes to the channel
+            await asyncio.to_thread(worker.publish, {"type": "deal", "deal_id": 7})
+            await asyncio.to_thread(web.publish, {"type": "deal", "deal_id": 7})
+            return await _drain(sub, wait=1.5)
+        finally:
+            web.unsubscribe(sub)
+
+    try:
+        # One from the other process (through Redis), one local; the local one is not delivered twice.
+        assert asyncio.run(main()) == [{"type": "deal", "deal_id": 7}, {"type": "deal", "deal_id": 7}]
+    finally:
+        web.stop()
+
+
+def test_sse_stream_delivers_board_notices(live_server, live_runtime):  # noqa: F811
+    from kanban.services.pipelines import create_pipeline
+
+    user = make_user(live_runtime, "sse@example.com", "rep", "Sse Rep")
+    with live_runtime.sessions() as s, s.begin():
+        pipeline = create_pipeline(s, "P", [{"name": "A"}, {"name": "B"}])
+        stages = [st.id for st in pipeline.stages]
+        deal = create_deal(s, title="Streamed", pipeline_id=pipeline.id, actor=Actor.user(user.id))
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        token = http.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        http.post("/login", data={"email": "sse@example.com", "password": "password123", "csrf_token": token})
+        assert http.get("/events").status_code == 400
+        with http.stream("GET", f"/events?pipeline_id={pipeline.id}") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert next(lines) == "event: ready"
+            with live_runtime.sessions() as s, s.begin():
+                move_deal(s, deal.id, stages[1], actor=Actor.user(user.id))
+            event = data = None
+            for line in lines:
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "board":
+                    data = json.loads(line[6:])
+                    break
+    assert data == {"type": "board", "pipeline_id": pipeline.id, "stage_ids": stages, "deal_ids": [deal.id]}
+
+
+def test_sse_requires_login(live_server):  # noqa: F811
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        response = http.get("/events?pipeline_id=1", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")

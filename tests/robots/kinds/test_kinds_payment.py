@@ -8,7 +8,7 @@ from sqlalchemy import select
 from kanban.events import Actor
 from kanban.models import Invoice, TimelineEntry
 from kanban.services.deals import update_deal
-from robots.errors import PermanentError
+from robots.errors import PermanentError, TransientError
 
 
 def test_payment_link_for_the_deal_amount(kit):
@@ -49,3 +49,39 @@ def test_zero_amount_fails_permanently(kit, admin):
         kit.run("create_payment_link", {})
     with pytest.raises(ValueError):
         kit.run("create_payment_link", {"amount": -5})
+
+
+@pytest.fixture
+def stripe_kit(kit):
+    """The kit with the Stripe-compatible provider pointed at a local fake."""
+    from kanban.outbound import Http
+    from kanban.payments import StripePayments
+    from tests.fake_http import serve
+
+    replies = []
+
+    def respond(seen):
+        return replies.pop(0) if replies else (200, {"id": "cs_1", "url": "https://pay.example/cs_1"})
+
+    with serve(respond) as server:
+        http = Http()
+        kit.services = {**kit.runtime.extras["services"],
+                        "payments": StripePayments(server.url, "sk", "http://testserver", http, pause=0.01)}
+        kit.replies, kit.server = replies, server
+        yield kit
+        http.close()
+
+
+def test_stripe_link_outputs_and_error_classes(stripe_kit):
+    out = stripe_kit.run("create_payment_link", {})
+    assert out == {"url": "https://pay.example/cs_1", "invoice_id": out["invoice_id"], "payment_link_id": "cs_1"}
+    key = stripe_kit.server.requests[0].headers["idempotency-key"]
+    assert key == f"run-{stripe_kit.last_run_id}-invoice-{out['invoice_id']}"
+    stripe_kit.replies.extend([(500, None)] * 3)
+    with pytest.raises(TransientError):
+        stripe_kit.run("create_payment_link", {})
+    stripe_kit.replies.append((400, {"error": {"message": "currency not supported"}}))
+    with pytest.raises(PermanentError, match="400"):
+        stripe_kit.run("create_payment_link", {})
+    with stripe_kit.runtime.sessions() as s:
+        assert s.query(Invoice).count() == 1  # failed attempts left nothing behind

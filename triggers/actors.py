@@ -29,7 +29,10 @@ def install(runtime: Any) -> Callable[[int], None]:
         except Exception as exc:  # noqa: BLE001 - actor boundary: the error becomes the event's outcome
             log.exception("inbound event %s failed", event_id)
             with sessions() as session, session.begin():
-                record_failure(session, event_id, f"{type(exc).__name__}: {exc}")
+                retry = record_failure(session, event_id, f"{type(exc).__name__}: {exc}")
+            if retry is not None:
+                # Transient trouble (a lock, a unique race) usually clears fast: retry soon, with backoff.
+                actor.send_with_options(args=(event_id,), delay=retry)
 
     actor = dramatiq.actor(process_inbound, broker=broker, actor_name=ACTOR_NAME, max_retries=0)
 

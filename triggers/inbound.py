@@ -28,7 +28,7 @@ def store_event(session: Session, enqueue: Enqueue | None, *, provider: str, eve
     A pending event is enqueued for processing after the transaction commits (never before, never on rollback).
     """
     now = clock.now()
-    values = {"provider": provider, "event_id": event_id[:200], "kind": kind, "payload": payload,
+    values = {"provider": provider, "event_id": scrub(event_id)[:200], "kind": kind, "payload": scrub(payload),
               "deal_id": deal_id, "status": status, "outcome": outcome, "received_at": now,
               "enqueued_at": now if status == "pending" and enqueue else None, "attempts": 0}
     dialect = session.get_bind().dialect.name
@@ -39,6 +39,17 @@ def store_event(session: Session, enqueue: Enqueue | None, *, provider: str, eve
     if new_id is not None and status == "pending" and enqueue is not None:
         on_commit(session, lambda: enqueue(new_id))
     return new_id
+
+
+def scrub(value: Any) -> Any:
+    """Strings without NUL characters, recursively (PostgreSQL text and JSONB refuse them)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
 
 
 def claim(session: Session, event_id: int) -> InboundEvent | None:
@@ -67,18 +78,19 @@ def finish(event: InboundEvent, status: str, outcome: str, **fields: Any) -> Non
         setattr(event, key, value)
 
 
-def record_failure(session: Session, event_id: int, error: str) -> None:
-    """Count a failed attempt; after MAX_ATTEMPTS the event is failed for good, else it stays pending."""
+def record_failure(session: Session, event_id: int, error: str) -> int | None:
+    """Count a failed attempt; returns the retry delay in ms, or None once the event failed for good."""
     event = session.get(InboundEvent, event_id)
     if event is None or event.status != "pending":
-        return
+        return None
     event.attempts += 1
     if event.attempts >= MAX_ATTEMPTS:
         finish(event, "failed", f"failed after {event.attempts} attempts: {error}")
-    else:
-        event.outcome = f"attempt {event.attempts} failed: {error}"[:2000]
-        # Counts as just enqueued, so the requeue loop retries it after REQUEUE_AFTER (a simple backoff).
-        event.enqueued_at = clock.now()
+        return None
+    event.outcome = f"attempt {event.attempts} failed: {error}"[:2000]
+    # Counts as just enqueued: the actor resends it with a delay, and the requeue loop is the safety net.
+    event.enqueued_at = clock.now()
+    return int(250 * 2**event.attempts)
 
 
 def due_for_requeue(session: Session, limit: int = 200) -> list[int]:

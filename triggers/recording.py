@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +15,16 @@ from kanban.models import EmailMessage, Invoice
 from triggers.inbound import Enqueue, store_event
 from triggers.processing import process_event
 
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.]+")
+
+
+def plausible_token(token: str, longest: int = 200) -> bool:
+    """True for URL-safe token text of sane length (anything else cannot be ours and is not looked up)."""
+    return bool(token) and len(token) <= longest and _TOKEN.fullmatch(token) is not None
+
 
 def _email(session: Session, token: str) -> EmailMessage | None:
-    if not token or len(token) > 200:
+    if not plausible_token(token):
         return None
     return session.scalars(select(EmailMessage).where(EmailMessage.tracking_token == token)).first()
 
@@ -101,7 +109,7 @@ def record_stripe(session: Session, enqueue: Enqueue, event: dict[str, Any]) -> 
 def invoice_by_token(session: Session, pay_token: str) -> Invoice:
     """The invoice behind a pay-page token, or NotFoundError."""
     invoice = None
-    if pay_token and len(pay_token) <= 100:
+    if plausible_token(pay_token, 100):
         invoice = session.scalars(select(Invoice).where(Invoice.pay_token == pay_token)).first()
     if invoice is None:
         raise NotFoundError("no such payment link")

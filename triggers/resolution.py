@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban.events import Actor
-from kanban.models import Deal, Stage
+from kanban.models import Deal, Stage, User
 from kanban.services.deals import move_deal, timeline
-from kanban.services.users import system_user
+from kanban.services.users import SYSTEM_EMAIL
 from triggers.conditions import deal_values, evaluate
 from triggers.models import Trigger
 from triggers.registry import Occurrence, registry
@@ -94,7 +94,8 @@ def fire(session: Session, deal_id: int, kinds: list[str], event: Occurrence, *,
                      event_id=event.event_id, kinds=kinds)
         return Outcome("ignored", text)
     trigger, stage = found.trigger, found.stage
-    mover = trigger.move_as_id or system_user(session).id
+    # Look the Butler up, never create it here: concurrent event processors would race on its unique email.
+    mover = trigger.move_as_id or session.scalar(select(User.id).where(User.email == SYSTEM_EMAIL))
     cause: tuple[dict[str, Any], ...] = (*event.cause, {"type": "trigger", "id": trigger.id,
                                                          "event_id": event.event_id})
     timeline(session, deal.id, "trigger", f"Trigger “{trigger.name}” fired on {phrase}: moving to “{stage.name}”",

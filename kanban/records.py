@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from kanban import clock
@@ -46,7 +47,7 @@ def mark_read(session: Session, user: User, notification_id: int | None = None) 
 
 def _json_has(column: Any, value: Any, session_dialect: str) -> Any:
     if session_dialect == "postgresql":
-        return column.contains([value])
+        return type_coerce(column, JSONB).contains([value])
     # SQLite: JSON arrays are text; compare against each element through json_each.
     each = func.json_each(column).table_valued("value")
     return select(each.c.value).where(each.c.value == value).exists()

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban.web import admin, board, deals, live, moves
+from kanban.web import admin, board, deals, live, moves, records
 
 
 async def home(request: Request) -> Response:
@@ -14,4 +14,5 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/board", status_code=303)
 
 
-routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes]
+routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
+          *records.routes]

@@ -89,13 +89,10 @@ def _is(value: Any, type_name: str) -> bool:
 
 
 def _walk(s: dict[str, Any], data: Any, path: str, wrong: dict[str, str], invalid: dict[str, str]) -> None:
-    if "$ref" in s:
-        s = COMPONENTS[s["$ref"].rsplit("/", 1)[1]]
+    s = _resolve(s)
     if "anyOf" in s:
-        s = next((o for o in s["anyOf"] if "$ref" in o or _is_type(o, data)), s["anyOf"][0])
-        if "$ref" in s:
-            _walk(s, data, path, wrong, invalid)
-            return
+        options = [_resolve(o) for o in s["anyOf"]]
+        s = next((o for o in options if _is_type(o, data)), options[0])
     name = path or "body"
     if "type" in s and not _is_type(s, data):
         types = s["type"] if isinstance(s["type"], list) else [s["type"]]
@@ -114,6 +111,10 @@ def _walk(s: dict[str, Any], data: Any, path: str, wrong: dict[str, str], invali
     if isinstance(data, list) and "items" in s:
         for i, value in enumerate(data):
             _walk(s["items"], value, _join(path, str(i)), wrong, invalid)
+
+
+def _resolve(s: dict[str, Any]) -> dict[str, Any]:
+    return COMPONENTS[s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s
 
 
 def _is_type(s: dict[str, Any], data: Any) -> bool:

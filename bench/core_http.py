@@ -36,7 +36,7 @@ def main() -> None:
         with served(url, workers=2) as base:
             wrk(base + "/healthz", seconds=2)  # warm-up
             trivial = wrk(base + "/healthz", seconds=SECONDS)
-            move = wrk(base, seconds=SECONDS, script=script, env=env)
+            move = wrk(base + "/", seconds=SECONDS, script=script, env=env)
         engine = create_engine(url)
         with engine.connect() as conn:
             moves = conn.execute(text("select count(*) from stage_entries")).scalar()

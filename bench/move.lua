@@ -1,6 +1,6 @@
 -- wrk script: each request moves the next deal of this thread's share to the other stage.
 local counter = 0
-local first, count, stage_a, stage_b, token, threads, tid
+local first, count, stage_a, stage_b, token, threads
 local thread_no = 0
 
 function setup(thread)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kanban.events import DealFieldsChanged, bus
-from triggers import actors, admin, api, web
+from triggers import actors, admin, api, demo, web
 from triggers.intake import IntakeOptions, RateLimiter
 from triggers.registry import Occurrence, load_kinds
 from triggers.resolution import fire
@@ -35,3 +35,4 @@ def install(runtime: Any) -> None:
     runtime.routes.extend([*web.routes, *api.routes, *admin.routes])
     runtime.column_panels.append(admin.column_panel)
     runtime.deal_panels.append(admin.deal_panel)
+    demo.install()

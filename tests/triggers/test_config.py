@@ -131,3 +131,14 @@ def test_admin_form_shows_webhook_secret_once_and_rotates(client, runtime, admin
 def test_rep_cannot_open_trigger_forms(client, rep, stages):
     login(client, rep.email)
     assert client.get(f"/automation/stages/{stages['Won']}/triggers/new").status_code == 403
+
+
+def test_demo_seed_adds_triggers(runtime):
+    from kanban.demo import seed_demo
+    from triggers.models import Trigger
+
+    with runtime.sessions() as s, s.begin():
+        assert seed_demo(s)
+    with runtime.sessions() as s:
+        kinds = {t.kind for t in s.query(Trigger)}
+    assert kinds == KINDS

@@ -47,7 +47,9 @@
     document.querySelectorAll(".robot-list[data-order-url]").forEach(function (list) {
       var previous = [];
       Sortable.create(list, {
-        handle: ".drag-handle", draggable: "[data-robot-id]", animation: 120,
+        // Fallback mode (pointer events instead of native HTML5 drag) behaves the same with mouse and touch.
+        handle: ".drag-handle", draggable: "[data-robot-id]", animation: 120, forceFallback: true,
+        fallbackTolerance: 3,
         onStart: function () { previous = Array.prototype.slice.call(list.querySelectorAll("[data-robot-id]")); },
         onEnd: function (event) { if (event.oldIndex !== event.newIndex) { saveOrder(list, previous); } }
       });

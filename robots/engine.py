@@ -9,12 +9,13 @@ from typing import Any
 from pydantic import ValidationError as SettingsError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kanban import clock
 from kanban.errors import ConflictError, NotFoundError
 from kanban.events import Actor
 from kanban.live import publish_deal_changed
-from kanban.models import Deal
+from kanban.models import Contact, Deal, Stage, User
 from kanban.services.deals import timeline
 from robots.conditions import evaluate, explain
 from robots.context import RunContext
@@ -32,53 +33,81 @@ CHAIN_CANCELLED = "the robot above did not finish"
 FINAL = ("done", "skipped", "cancelled", "failed", "blocked")
 
 
-def claim(session: Session, run_id: int, now: datetime) -> bool:
+def claim(session: Session, run: RobotRun, now: datetime) -> bool:
     """Take a due scheduled run (scheduled → running, attempts+1); False for duplicate or early deliveries."""
-    result = session.execute(
+    row = session.execute(
         update(RobotRun)
-        .where(RobotRun.id == run_id, RobotRun.status == "scheduled", RobotRun.due_at <= now)
+        .where(RobotRun.id == run.id, RobotRun.status == "scheduled", RobotRun.due_at <= now)
         .values(status="running", attempts=RobotRun.attempts + 1, started_at=now)
+        .returning(RobotRun.attempts)
         .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        return False
+    for name, value in (("status", "running"), ("attempts", row.attempts), ("started_at", now)):
+        set_committed_value(run, name, value)
+    return True
+
+
+def _load(session: Session, run_id: int) -> Any:
+    """One query: the run, its deal (locked, so it cannot leave the stage while the robot acts), robot, stage,
+    contact and responsible. The row is kept by the caller: the session's identity map only holds weak references.
+
+    The deal is locked before the run row is claimed: moves lock the deal and then cancel its runs, so
+    taking the locks in the same order cannot deadlock.
+    """
+    stmt = (
+        select(RobotRun, Deal, Robot, Stage, Contact, User).select_from(RobotRun)
+        .join(Deal, Deal.id == RobotRun.deal_id)
+        .join(Robot, Robot.id == RobotRun.robot_id)
+        .join(Stage, Stage.id == RobotRun.stage_id)
+        .outerjoin(Contact, Contact.id == Deal.contact_id)
+        .outerjoin(User, User.id == Deal.responsible_id)
+        .where(RobotRun.id == run_id)
     )
-    return result.rowcount == 1
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Deal)
+    return session.execute(stmt).first()
 
 
 def execute_run(runtime: Any, run_id: int) -> str | None:
     """Run one robot run in one transaction; returns its new status, or None when there was nothing to claim."""
     with runtime.sessions() as session, session.begin():
         now = clock.now()
-        if not claim(session, run_id, now):
+        loaded = _load(session, run_id)
+        if loaded is None:
             return None
-        run = session.get(RobotRun, run_id)
-        assert run is not None
-        status = _execute(runtime, session, run, now)
+        run, deal, robot = loaded[0], loaded[1], loaded[2]
+        if run.status != "scheduled" or run.due_at is None or run.due_at > now or not claim(session, run, now):
+            return None  # duplicate, late or early delivery
+        status = _execute(runtime, session, run, deal, robot, now)
         publish_deal_changed(session, run.deal_id)
         return status
 
 
-def _execute(runtime: Any, session: Session, run: RobotRun, now: datetime) -> str:
-    deal = session.get(Deal, run.deal_id)
+def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal | None, robot: Robot | None,
+             now: datetime) -> str:
+    entry_runs = _entry_runs(session, run)
     if deal is None or deal.current_entry_id != run.stage_entry_id:
-        return _finish(session, run, "cancelled", now, reason=LEFT_STAGE)
-    robot = session.get(Robot, run.robot_id)
+        return _finish(session, run, "cancelled", now, entry_runs, reason=LEFT_STAGE)
     if robot is None or not robot.active:
-        return _finish(session, run, "cancelled", now, reason="the robot was disabled before it was due")
-    values = template_values(session, deal.id, run.stage_id, _outputs(session, run),
-                             public_url=runtime.settings.public_url)
+        return _finish(session, run, "cancelled", now, entry_runs, reason="the robot was disabled before it was due")
+    outputs_by_key = {r.robot_key: dict(r.outputs or {}) for r in entry_runs if r.status == "done"}
+    values = template_values(session, deal.id, run.stage_id, outputs_by_key, public_url=runtime.settings.public_url)
     holds, details = evaluate(robot.condition, values)
     if not holds:
         run.outputs = {"condition_values": plain(details)}
-        return _finish(session, run, "skipped", now, reason=explain(robot.condition, details))
+        return _finish(session, run, "skipped", now, entry_runs, reason=explain(robot.condition, details))
     try:
         outputs = _run_kind(runtime, session, run, robot, values, now)
     except LoopBlockedError as exc:
-        return _finish(session, run, "blocked", now, reason=exc.reason, robot=robot)
+        return _finish(session, run, "blocked", now, entry_runs, reason=exc.reason, robot=robot)
     except PermanentError as exc:
-        return _finish(session, run, "failed", now, error=str(exc) or type(exc).__name__, robot=robot)
+        return _finish(session, run, "failed", now, entry_runs, error=str(exc) or type(exc).__name__, robot=robot)
     except TransientError as exc:
         return retry_later(session, run, f"{exc}" or type(exc).__name__, now, robot=robot)
     run.outputs = plain(outputs or {})
-    return _finish(session, run, "done", now)
+    return _finish(session, run, "done", now, entry_runs)
 
 
 def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: Robot, values: dict[str, Any],
@@ -112,20 +141,23 @@ def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: Robot, value
     return outputs
 
 
-def _outputs(session: Session, run: RobotRun) -> dict[str, dict[str, Any]]:
-    """Outputs of the finished runs of the same stage entry, by robot key."""
-    rows = session.execute(
-        select(RobotRun.robot_key, RobotRun.outputs)
-        .where(RobotRun.stage_entry_id == run.stage_entry_id, RobotRun.status == "done", RobotRun.id != run.id)
-    )
-    return {key: dict(outputs or {}) for key, outputs in rows}
+def _entry_runs(session: Session, run: RobotRun) -> list[RobotRun]:
+    """Every run of the stage entry in chain order (outputs of the finished ones, the next one to release)."""
+    return list(session.scalars(
+        select(RobotRun).where(RobotRun.stage_entry_id == run.stage_entry_id)
+        .order_by(RobotRun.position, RobotRun.id)
+    ))
 
 
-def _finish(session: Session, run: RobotRun, status: str, now: datetime, *, reason: str | None = None,
-            error: str | None = None, robot: Robot | None = None) -> str:
+def _following(entry_runs: list[RobotRun], run: RobotRun) -> list[RobotRun]:
+    return [r for r in entry_runs if r.position > run.position]
+
+
+def _finish(session: Session, run: RobotRun, status: str, now: datetime, entry_runs: list[RobotRun] | None = None,
+            *, reason: str | None = None, error: str | None = None, robot: Robot | None = None) -> str:
     """Store a final status; release the next run of the chain (done/skipped) or cancel the chain."""
     run.status = status
-    run.finished_at = now
+    run.finished_at = clock.now()  # the claim time is `now`; this is when the outcome was decided
     run.reason = reason
     if error is not None:
         run.error = error
@@ -134,26 +166,20 @@ def _finish(session: Session, run: RobotRun, status: str, now: datetime, *, reas
         name = robot.name if robot is not None else run.robot_key
         timeline(session, run.deal_id, "robot", f"Robot “{name}” {what}", Actor("robot", run.robot_id),
                  run_id=run.id, robot_key=run.robot_key, status=status)
+    following = _following(entry_runs if entry_runs is not None else _entry_runs(session, run), run)
     if status in ("done", "skipped"):
-        _release_next(session, run, now)
+        _release_next(session, run, following, now)
     else:
-        _cancel_chain(session, run, now)
+        _cancel_chain(run, following, now)
     session.flush()
     return status
 
 
-def _next_run(session: Session, run: RobotRun) -> RobotRun | None:
-    return session.scalars(
-        select(RobotRun).where(RobotRun.stage_entry_id == run.stage_entry_id, RobotRun.position > run.position)
-        .order_by(RobotRun.position, RobotRun.id).limit(1)
-    ).first()
-
-
-def _release_next(session: Session, run: RobotRun, now: datetime) -> None:
+def _release_next(session: Session, run: RobotRun, following: list[RobotRun], now: datetime) -> None:
     """The next robot waits for this one: schedule it (its delay counts from now) if the deal is still here."""
-    nxt = _next_run(session, run)
-    if nxt is None or nxt.status != "waiting":
+    if not following or following[0].status != "waiting":
         return
+    nxt = following[0]
     deal = session.get(Deal, run.deal_id)
     if deal is None or deal.current_entry_id != run.stage_entry_id:
         return
@@ -164,14 +190,14 @@ def _release_next(session: Session, run: RobotRun, now: datetime) -> None:
         send_after_commit(session, [nxt])
 
 
-def _cancel_chain(session: Session, run: RobotRun, now: datetime) -> None:
+def _cancel_chain(run: RobotRun, following: list[RobotRun], now: datetime) -> None:
     """Robots waiting (directly or transitively) for a run that did not finish well are cancelled."""
-    current = run
-    while (nxt := _next_run(session, current)) is not None and nxt.status == "waiting":
+    for nxt in following:
+        if nxt.status != "waiting":
+            break
         nxt.status = "cancelled"
         nxt.finished_at = now
         nxt.reason = f"{CHAIN_CANCELLED} ({run.robot_key}: {run.status})"
-        current = nxt
 
 
 def retry_later(session: Session, run: RobotRun, error: str, now: datetime, *, robot: Robot | None = None) -> str:
@@ -215,12 +241,11 @@ def retry_run(session: Session, run_id: int) -> RobotRun:
     now = clock.now()
     run.status, run.due_at, run.attempts = "scheduled", now, 0
     run.started_at = run.finished_at = run.enqueued_at = None
-    current = run
-    while (nxt := _next_run(session, current)) is not None and nxt.status == "cancelled" \
-            and (nxt.reason or "").startswith(CHAIN_CANCELLED):
+    for nxt in _following(_entry_runs(session, run), run):
+        if nxt.status != "cancelled" or not (nxt.reason or "").startswith(CHAIN_CANCELLED):
+            break
         nxt.status, nxt.reason, nxt.finished_at = "waiting", None, None
-        current = nxt
-    session.flush()
     send_after_commit(session, [run])
+    session.flush()
     publish_deal_changed(session, run.deal_id)
     return run

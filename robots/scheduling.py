@@ -33,15 +33,18 @@ def configure(sender: Callable[[list[int]], None] | None) -> None:
 
 
 def send_after_commit(session: Session, runs: list[RobotRun]) -> None:
-    """Mark due runs as enqueued and send their ids once the transaction commits."""
+    """Mark due runs as enqueued and send their ids once the transaction commits.
+
+    Call it before the flush that writes the runs, so enqueued_at goes out with the same statement;
+    ids are read after the commit.
+    """
     if not runs or _sender is None:
         return
     at = clock.now()
     for run in runs:
         run.enqueued_at = at
-    ids = [run.id for run in runs]
     sender = _sender
-    on_commit(session, lambda: sender(ids))
+    on_commit(session, lambda: sender([run.id for run in runs]))
 
 
 def _field_moment(deal: Deal | None, name: str) -> datetime | None:
@@ -121,9 +124,9 @@ def on_deal_moved(session: Session, event: DealMoved) -> None:
             due_at=None if waiting else due_at(robot.delay, deal, now), attempts=0, outputs={},
             cause=list(event.cause), created_at=now,
         ))
+    send_after_commit(session, [r for r in runs if r.due_at is not None and r.due_at <= now])
     session.add_all(runs)
     session.flush()
-    send_after_commit(session, [r for r in runs if r.due_at is not None and r.due_at <= now])
 
 
 def _deals_without_run(robot: Robot) -> Any:
@@ -164,7 +167,7 @@ def schedule_existing(session: Session, robot_id: int) -> int:
             status="scheduled", due_at=due_at(robot.delay, deal, now), attempts=0, outputs={}, cause=[],
             created_at=now,
         ))
+    send_after_commit(session, [r for r in runs if r.due_at is not None and r.due_at <= now])
     session.add_all(runs)
     session.flush()
-    send_after_commit(session, [r for r in runs if r.due_at is not None and r.due_at <= now])
     return len(runs)

@@ -103,7 +103,8 @@ def widgets(cls: type[RobotKind], settings: dict[str, Any]) -> list[Widget]:
         options = list(core.get("enum") or ([core["const"]] if "const" in core else []))
         value = settings.get(name, core.get("default", prop.get("default")))
         chosen = [recipient_value(r) for r in value] if kind == "recipients" and isinstance(value, list) else []
-        out.append(Widget(name=name, label=prop.get("title") or name.replace("_", " ").capitalize(), kind=kind,
+        label = name.removesuffix("_id").replace("_", " ").capitalize()
+        out.append(Widget(name=name, label=label, kind=kind,
                           required=name in required, value=value, options=options,
                           template=name in cls.templates or f"{name}.*" in cls.templates,
                           help=prop.get("description", ""), chosen=chosen))

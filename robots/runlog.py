@@ -16,8 +16,9 @@ from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import templates
 from robots.models import Robot, RobotRun
 
-ICONS = {"scheduled": "⏰", "waiting": "⏳", "running": "▶", "done": "✔", "skipped": "↷", "cancelled": "✖",
-         "failed": "⚠", "blocked": "⛔"}
+# Glyphs present in common system fonts (DejaVu), so they render without emoji fonts.
+ICONS = {"scheduled": "◷", "waiting": "⋯", "running": "▶", "done": "✔", "skipped": "↷", "cancelled": "✖",
+         "failed": "⚠", "blocked": "⊘"}
 MAX_ENTRIES = 20
 
 

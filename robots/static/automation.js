@@ -34,7 +34,18 @@
     });
   }
 
+  function showDelayParts(select) {
+    // Only the inputs the chosen delay type uses are shown (without JS all of them are).
+    select.form.querySelectorAll("[data-delay-for]").forEach(function (part) {
+      part.hidden = part.dataset.delayFor.split(" ").indexOf(select.value) < 0;
+    });
+  }
+
   function init() {
+    document.querySelectorAll("select[data-delay-type]").forEach(function (select) {
+      showDelayParts(select);
+      select.addEventListener("change", function () { showDelayParts(select); });
+    });
     document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
       select.addEventListener("change", function () { select.form.submit(); });
     });

@@ -7,7 +7,8 @@ from typing import Any
 from tests.robots.conftest import FAILURES
 
 NOTE = {"text": "Hello {{ deal.title }}", "recipients": [{"type": "responsible"}]}
-CHAT = {"name": "Deal {{ deal.title }}", "members": [{"type": "role", "role": "admin"}, {"type": "role", "role": "rep"}]}
+CHAT = {"name": "Deal {{ deal.title }}",
+        "members": [{"type": "role", "role": "admin"}, {"type": "role", "role": "rep"}]}
 MESSAGE = {"chat": "{{ robots.chat.chat_id }}", "text": "Hi {{ deal.title }}", "message_type": "important"}
 
 

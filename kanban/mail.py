@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import smtplib
 import ssl
@@ -51,8 +52,6 @@ class SmtpConfig:
 
 def html_to_text(body_html: str) -> str:
     """A plain-text alternative of an HTML body (tags dropped, block ends become line breaks)."""
-    import html
-
     text = _HIDDEN.sub("", body_html)
     text = _BLOCKS.sub("\n", text)
     text = html.unescape(_TAGS.sub("", text))

@@ -20,7 +20,9 @@ class PaymentProvider(Protocol):
 
     def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
                             idempotency_key: str, *, run_id: int | None = None,
-                            at: datetime | None = None) -> Invoice: ...
+                            at: datetime | None = None) -> Invoice:
+        """An open invoice (flushed in `session`) with its payment URL; raises OutboundError."""
+        ...
 
 
 def _invoice(deal: Deal, amount: int, currency: str, description: str, provider: str, run_id: int | None,

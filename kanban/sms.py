@@ -16,9 +16,13 @@ class SmsProvider(Protocol):
     name: str
     delivers: bool
 
-    def initial_status(self) -> str: ...
+    def initial_status(self) -> str:
+        """Status of a new outbox row: `queued` for delivery or `logged` (final)."""
+        ...
 
-    def send(self, row: SmsMessage) -> str: ...
+    def send(self, row: SmsMessage) -> str:
+        """Deliver one row and return the provider's message id; raises OutboundError."""
+        ...
 
 
 class LogSmsProvider:

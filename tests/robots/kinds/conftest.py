@@ -11,14 +11,14 @@ import pytest
 from kanban import clock
 from kanban.bootstrap import Runtime
 from kanban.events import Actor
-from kanban.models import Deal, Department, User
+from kanban.models import Deal, Department
 from kanban.services.deals import create_deal
+from kanban.services.users import create_user
 from robots.context import RunContext
 from robots.models import Robot, RobotRun
 from robots.registry import load_kinds
 from robots.templating import render
 from robots.values import template_values
-from tests.conftest import make_user
 
 _SERIAL = itertools.count(1)
 
@@ -96,11 +96,11 @@ def kit(runtime: Runtime, pipeline: Any, admin: Any, rep: Any) -> Kit:
 @pytest.fixture
 def people(runtime: Runtime, admin: Any, rep: Any) -> dict[str, Any]:
     """More users: a second rep, an inactive rep, a department head of Sales."""
-    boss = make_user(runtime, "boss@example.com", "admin", "Bea Boss", department="Sales", phone="+15550009")
-    other = make_user(runtime, "other@example.com", "rep", "Otto Other", department="Support")
-    gone = make_user(runtime, "gone@example.com", "rep", "Gina Gone", department="Sales")
-    with runtime.sessions() as s, s.begin():
-        s.get(User, gone.id).active = False
-        dept = s.query(Department).filter_by(name="Sales").one()
-        dept.head_id = boss.id
+    with runtime.sessions() as s, s.begin():  # no passwords: hashing them would only slow the tests down
+        boss = create_user(s, email="boss@example.com", name="Bea Boss", role="admin", department="Sales",
+                           phone="+15550009")
+        other = create_user(s, email="other@example.com", name="Otto Other", department="Support")
+        gone = create_user(s, email="gone@example.com", name="Gina Gone", department="Sales")
+        gone.active = False
+        s.query(Department).filter_by(name="Sales").one().head_id = boss.id
     return {"admin": admin, "rep": rep, "boss": boss, "other": other, "gone": gone}

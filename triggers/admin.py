@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban.errors import ValidationError
+from kanban.errors import ConflictError, ValidationError
 from kanban.models import Invoice, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web.deps import in_tx, require_admin, web_user
@@ -217,7 +217,7 @@ async def mark_paid_form(request: Request) -> Response:
 
     try:
         await in_tx(request, act)
-    except ValidationError as exc:
+    except (ValidationError, ConflictError) as exc:
         _flash(request, exc.message, "error")
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kanban import clock
-from kanban.errors import NotFoundError
+from kanban.errors import ConflictError, NotFoundError
 from kanban.models import EmailMessage, Invoice
 from triggers.inbound import Enqueue, store_event
 from triggers.processing import process_event
@@ -130,6 +130,8 @@ def mark_paid(session: Session, invoice_id: int, user_id: int) -> Invoice:
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
         raise NotFoundError(f"invoice {invoice_id} not found")
+    if invoice.status not in ("open", "paid"):
+        raise ConflictError(f"invoice #{invoice.id} is {invoice.status} and cannot be paid")
     new_id = store_event(session, None, provider="manual", event_id=f"manual:{invoice.id}", kind="payment",
                          payload={"source": "manual", "invoice_id": invoice.id, "by_user_id": user_id})
     if new_id is not None:

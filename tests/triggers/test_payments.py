@@ -167,12 +167,18 @@ def test_mark_paid_by_hand_api(admin_api, runtime, pipeline, stages):
     invoice = make_invoice(runtime, deal, token=None)
     add_trigger(runtime, stages["Invoice"], "payment_received")  # a manual mark is not a payment received
     add_trigger(runtime, stages["Won"], "invoice_paid")
+    robot = add_comment_robot(admin_api, stages["Won"])
     response = admin_api.post(f"/api/v1/invoices/{invoice}/mark-paid")
     assert response.status_code == 200 and response.json()["status"] == "paid"
     assert stage_of(runtime, deal) == stages["Won"]
+    wait_for(lambda: robots_done(runtime, deal, robot), what="the Won stage's robot")
     again = admin_api.post(f"/api/v1/invoices/{invoice}/mark-paid")
     assert again.status_code == 200 and entries(runtime, deal) == 2
     assert admin_api.post("/api/v1/invoices/424242/mark-paid").status_code == 404
+    void = make_invoice(runtime, deal, token=None)
+    with runtime.sessions() as s, s.begin():
+        s.get(Invoice, void).status = "void"
+    assert admin_api.post(f"/api/v1/invoices/{void}/mark-paid").status_code == 409
 
 
 def test_mark_paid_requires_admin(rep_api, runtime, pipeline, stages):

@@ -92,8 +92,10 @@ def test_open_after_deal_moved_past_is_recorded_not_moved_back(client, runtime, 
     assert stage_of(runtime, deal) == stages["Won"]
 
 
-def test_click_redirects_to_original_and_fires(client, runtime, pipeline, stages):
+def test_click_redirects_to_original_and_fires(admin_api, runtime, pipeline, stages):
+    client = admin_api
     deal = make_deal(runtime, pipeline, stages["New"])
+    robot = add_comment_robot(admin_api, stages["Proposal"])
     links = ["https://example.com/offer?a=1&b=2", "https://example.com/other"]
     make_email(runtime, deal, "tok-click", links)
     add_trigger(runtime, stages["Proposal"], "link_clicked", settings={"url": "https://example.com/offer?a=1&b=2"})
@@ -104,6 +106,7 @@ def test_click_redirects_to_original_and_fires(client, runtime, pipeline, stages
     offer = client.get(f"/t/c/{click_token(SECRET, 'tok-click', 0)}", follow_redirects=False)
     assert offer.status_code == 302 and offer.headers["location"] == links[0]
     wait_for(lambda: stage_of(runtime, deal) == stages["Proposal"], what="the click to move the deal")
+    wait_for(lambda: robots_done(runtime, deal, robot), what="the Proposal stage's robot")
     with runtime.sessions() as s:
         assert s.query(EmailMessage).one().clicked_at is not None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import dramatiq
@@ -15,6 +16,7 @@ from triggers.processing import process_event
 log = logging.getLogger(__name__)
 ACTOR_NAME = "triggers.process_inbound"
 REQUEUE_INTERVAL = 2.0
+REQUEUE_AFTER_SECONDS = 30.0
 
 
 def install(runtime: Any) -> Callable[[int], None]:
@@ -44,9 +46,11 @@ def install(runtime: Any) -> Callable[[int], None]:
 
     def requeue_loop(stop: threading.Event) -> None:
         while not stop.wait(REQUEUE_INTERVAL):
+            # The same knob as the robot dispatcher (`kanban worker --requeue-after`).
+            older_than = timedelta(seconds=float(runtime.extras.get("robots.requeue_after", REQUEUE_AFTER_SECONDS)))
             try:
                 with sessions() as session, session.begin():
-                    ids = due_for_requeue(session)
+                    ids = due_for_requeue(session, older_than)
                 for event_id in ids:
                     enqueue(event_id)
             except Exception:  # noqa: BLE001 - a loop boundary: log and keep going next tick

@@ -93,13 +93,13 @@ def record_failure(session: Session, event_id: int, error: str) -> int | None:
     return int(250 * 2**event.attempts)
 
 
-def due_for_requeue(session: Session, limit: int = 200) -> list[int]:
-    """Pending events whose message was never sent or seems lost; marks them enqueued now."""
+def due_for_requeue(session: Session, older_than: timedelta = REQUEUE_AFTER, limit: int = 200) -> list[int]:
+    """Pending events whose message was never sent or seems lost (sent > older_than ago); marks them enqueued."""
     now = clock.now()
     ids = list(session.scalars(
         select(InboundEvent.id)
         .where(InboundEvent.status == "pending",
-               or_(InboundEvent.enqueued_at.is_(None), InboundEvent.enqueued_at < now - REQUEUE_AFTER))
+               or_(InboundEvent.enqueued_at.is_(None), InboundEvent.enqueued_at < now - older_than))
         .order_by(InboundEvent.id).limit(limit)
     ))
     if ids:

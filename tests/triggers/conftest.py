@@ -71,13 +71,13 @@ def events(runtime: Any, **where: Any) -> list[InboundEvent]:
         return list(s.scalars(stmt))
 
 
-def settled(runtime: Any, **where: Any) -> list[InboundEvent]:
+def settled(runtime: Any, timeout: float = 10.0, **where: Any) -> list[InboundEvent]:
     """Wait until every matching event left `pending`, and return them."""
     def done() -> list[InboundEvent] | None:
         rows = events(runtime, **where)
         return rows if rows and all(e.status != "pending" for e in rows) else None
 
-    return wait_for(done, what=f"inbound events {where} processed")
+    return wait_for(done, timeout, what=f"inbound events {where} processed")
 
 
 def entries(runtime: Any, deal_id: int) -> int:

@@ -65,6 +65,8 @@ def _deep(node: Any, defs: dict[str, Any], depth: int = 0) -> Any:
 def widget_kind(name: str, core: dict[str, Any], cls: type[RobotKind], defs: dict[str, Any]) -> str:
     """Choose an input for one settings property."""
     if name in cls.templates:
+        if core.get("type") == "array":
+            return "list"
         return "textarea" if name in LONG_TEXT else "text"
     if f"{name}.*" in cls.templates:
         return "mapping"
@@ -152,12 +154,11 @@ def parse_settings(cls: type[RobotKind], form: FormData) -> tuple[dict[str, Any]
         raw = str(form.get(key, "")).strip() if widget.kind not in ("users", "recipients", "mapping") else ""
         if widget.kind == "checkbox":
             out[widget.name] = key in form
-        elif widget.kind == "recipients":
-            out[widget.name] = [parse_recipient(str(v)) for v in form.getlist(key) if v]
-        elif widget.kind == "users":
-            out[widget.name] = [_number(str(v)) for v in form.getlist(key) if v]
-        elif widget.kind == "mapping":
-            out[widget.name] = _mapping(form, key)
+        elif widget.kind in ("recipients", "users", "mapping"):
+            value = _collection(widget.kind, form, key)
+            # Left empty, an optional setting keeps its default (e.g. "the responsible").
+            if value or widget.required:
+                out[widget.name] = value
         elif raw == "":
             continue
         elif widget.kind in ("number", "user", "stage"):
@@ -174,6 +175,14 @@ def parse_settings(cls: type[RobotKind], form: FormData) -> tuple[dict[str, Any]
         else:
             out[widget.name] = str(form.get(key, ""))
     return out, errors
+
+
+def _collection(kind: str, form: FormData, key: str) -> Any:
+    if kind == "recipients":
+        return [parse_recipient(str(v)) for v in form.getlist(key) if v]
+    if kind == "users":
+        return [_number(str(v)) for v in form.getlist(key) if v]
+    return _mapping(form, key)
 
 
 def _mapping(form: FormData, key: str) -> dict[str, str]:

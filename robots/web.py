@@ -118,6 +118,12 @@ def form_context(session: Session, stage: Stage, cls: type[RobotKind], values: d
                                  if k == f"settings.{widget.name}" or k.startswith(f"settings.{widget.name}."))
     people = list(session.scalars(select(User).where(User.role != "system", User.active.is_(True))
                                   .order_by(User.name)))
+    for widget in widgets:
+        if widget.kind == "users":
+            # Chosen users first, in their stored (rotation) order, so saving the form keeps that order.
+            chosen = [i for i in widget.value or [] if isinstance(i, int)]
+            by_id = {p.id: p for p in people}
+            widget.options = [by_id[i] for i in chosen if i in by_id] + [p for p in people if p.id not in chosen]
     stages = [s for s in session.get(Pipeline, stage.pipeline_id).stages if s.id != stage.id]
     condition = values.get("condition") or {}
     mode = "any" if "any" in condition else "all"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 from sqlalchemy import select
 
+from robots import config
 from robots.models import Robot, RobotRun
 from tests.conftest import csrf_of, login
 from tests.robots.conftest import FAILURES
@@ -171,3 +173,107 @@ def test_run_log_panel_and_retry(client, runtime, admin, rep, pipeline, run_all,
     client.post("/logout", data={"csrf_token": csrf_of(client, f"/deals/{deal.id}")})
     login(client, rep.email)
     assert "/retry" not in client.get(f"/deals/{deal.id}").text
+
+
+class _FormReader(HTMLParser):
+    """What a browser would submit for the robot form as shown (inputs, checked boxes, selected options)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+        self.inside = False
+        self.select: str | None = None
+        self.options: list[tuple[str, bool]] = []
+        self.textarea: str | None = None
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and "robot-edit" in a.get("class", ""):
+            self.inside = True
+        if not self.inside or "name" not in a and tag != "option":
+            return
+        if tag == "input" and (a.get("type") != "checkbox" or "checked" in a):
+            self.fields.append((a["name"], a.get("value", "on" if a.get("type") == "checkbox" else "")))
+        elif tag == "select":
+            self.select, self.options = a["name"], []
+        elif tag == "option" and self.select:
+            self.options.append((a.get("value", ""), "selected" in a))
+        elif tag == "textarea":
+            self.textarea, self.text = a["name"], ""
+
+    def handle_data(self, data: str) -> None:
+        if self.textarea:
+            self.text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea" and self.textarea:
+            self.fields.append((self.textarea, self.text))
+            self.textarea = None
+        elif tag == "select" and self.select:
+            # Like a browser: the selected option, else the first one.
+            chosen = [v for v, selected in self.options if selected] or [v for v, _ in self.options[:1]]
+            self.fields.extend((self.select, v) for v in chosen)
+            self.select = None
+        elif tag == "form":
+            self.inside = False
+
+
+def examples(admin: Any, rep: Any, other_stage: int) -> dict[str, dict[str, Any]]:
+    """Valid settings for every kind, using every input type of the generated forms."""
+    people = [{"type": "user", "id": rep.id}, {"type": "role", "role": "admin"}]
+    return {
+        "add_chat_members": {"chat": "{{ deal.fields.chat }}", "members": people, "show_history": False},
+        "add_comment": {"text": "Hi {{ deal.title }}", "author_id": admin.id},
+        "add_post": {"title": "Won {{ deal.title }}", "text": "Well done", "recipients": [{"type": "everyone"}],
+                     "author_id": rep.id, "tag": "wins"},
+        "add_tag": {"tags": ["vip", "{{ stage.name }}"]},
+        "change_responsible": {"users": [rep.id, admin.id], "mode": "round_robin"},
+        "change_stage": {"stage_id": other_stage},
+        "create_group_chat": {"name": "Deal {{ deal.title }}", "members": [{"type": "responsible"},
+                                                                           {"type": "supervisor"}]},
+        "create_payment_link": {"amount": 5000, "description": "Invoice for {{ deal.title }}"},
+        "email_client": {"subject": "Offer {{ deal.title }}", "body": "<p>Hello {{ contact.name }}</p>"},
+        "email_employee": {"to": [{"type": "department", "id": 1}], "subject": "Deal", "body": "See {{ deal.url }}"},
+        "modify_deal": {"fields": {"title": "{{ deal.title }} (won)", "chat": "{{ deal.id }}"}},
+        "notify": {"text": "Call {{ contact.name }}", "recipients": people, "sender_id": admin.id},
+        "notify_supervisor": {"text": "Look at {{ deal.title }}"},
+        "send_chat_message": {"chat": "{{ deal.fields.chat }}", "text": "Hi", "message_type": "notification"},
+        "send_private_message": {"to": people, "text": "Psst", "message_type": "important"},
+        "sms_employee": {"to": [{"type": "responsible"}], "text": "New deal {{ deal.title }}"},
+        "webhook": {"url": "https://hooks.example.com/deal", "allow_private": True},
+    }
+
+
+def test_every_kind_round_trips_through_its_generated_form(client, runtime, admin, rep, pipeline):
+    from robots.registry import load_kinds
+
+    login(client, admin.email)
+    stage, other = pipeline.stages[3].id, pipeline.stages[4].id
+    settings = examples(admin, rep, other)
+    assert set(settings) >= set(load_kinds().keys()) - {"test_echo", "test_move"}
+    for kind, wanted in settings.items():
+        with runtime.sessions() as s, s.begin():
+            robot = config.create_robot(s, stage, {"kind": kind, "settings": wanted}).robot
+            stored = dict(robot.settings)
+        page = client.get(f"/automation/robots/{robot.id}")
+        assert page.status_code == 200, kind
+        reader = _FormReader()
+        reader.feed(page.text)
+        saved = client.post(f"/automation/robots/{robot.id}", data=_multi(reader.fields), follow_redirects=False)
+        assert saved.status_code == 303, (kind, saved.text[-2000:])
+        with runtime.sessions() as s:
+            assert _unordered(s.get(Robot, robot.id).settings) == _unordered(stored), kind
+
+
+def _unordered(settings: dict[str, Any]) -> dict[str, Any]:
+    # Recipient lists are sets: the form groups the choices, so their order may change.
+    return {k: sorted(v, key=repr) if isinstance(v, list) and v and isinstance(v[0], dict) else v
+            for k, v in settings.items()}
+
+
+def _multi(fields: list[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in fields:
+        out.setdefault(name, []).append(value)
+    return {k: v[0] if len(v) == 1 else v for k, v in out.items()}

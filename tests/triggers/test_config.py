@@ -142,3 +142,24 @@ def test_demo_seed_adds_triggers(runtime):
     with runtime.sessions() as s:
         kinds = {t.kind for t in s.query(Trigger)}
     assert kinds == KINDS
+
+
+def test_every_kind_can_be_created_from_the_admin_form(client, runtime, admin, stages):
+    login(client, admin.email)
+    token = csrf_of(client)
+    extra = {"link_clicked": {"settings.url": "https://example.com/"},
+             "field_changed": {"settings.field": "fields.source", "settings.value": "web"},
+             "email_opened": {"settings.include_machine_opens": "on"}}
+    for kind in sorted(KINDS):
+        form = client.get(f"/automation/stages/{stages['Won']}/triggers/new?kind={kind}")
+        assert form.status_code == 200, kind
+        data = {"csrf_token": token, "kind": kind, "name": f"UI {kind}", "active": "on", **extra.get(kind, {})}
+        response = client.post(f"/automation/stages/{stages['Won']}/triggers", data=data, follow_redirects=False)
+        assert response.status_code in (200, 303), (kind, response.text)
+    from triggers.models import Trigger
+
+    with runtime.sessions() as s:
+        rows = {t.kind: t for t in s.query(Trigger)}
+    assert set(rows) == KINDS
+    assert rows["field_changed"].settings == {"field": "fields.source", "value": "web"}
+    assert rows["email_opened"].settings == {"include_machine_opens": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
 from typing import Any
 
@@ -268,7 +269,8 @@ def test_every_kind_round_trips_through_its_generated_form(client, runtime, admi
 
 def _unordered(settings: dict[str, Any]) -> dict[str, Any]:
     # Recipient lists are sets: the form groups the choices, so their order may change.
-    return {k: sorted(v, key=repr) if isinstance(v, list) and v and isinstance(v[0], dict) else v
+    return {k: sorted(v, key=lambda ref: json.dumps(ref, sort_keys=True))
+            if isinstance(v, list) and v and isinstance(v[0], dict) else v
             for k, v in settings.items()}
 
 

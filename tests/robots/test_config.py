@@ -177,3 +177,17 @@ def test_change_stage_target_and_cycle_warning(runtime, pipeline):
     delayed = save(runtime, new.id, kind="change_stage", settings={"stage_id": qualified.id},
                    delay={"type": "after", "seconds": 60})
     assert delayed.warnings == []
+
+
+def test_cycle_through_a_trigger_warns(runtime, pipeline):
+    from triggers.models import Trigger
+
+    new, qualified, proposal = (s.id for s in pipeline.stages[:3])
+    with runtime.sessions() as s, s.begin():
+        # An unconditional trigger pulls deals from earlier stages into Proposal.
+        s.add(Trigger(stage_id=proposal, kind="email_opened", name="Opened", settings={}))
+        s.add(Trigger(stage_id=qualified, kind="email_opened", name="Guarded", settings={},
+                      condition={"all": [{"field": "deal.amount", "op": ">", "value": 1}]}))
+    assert save(runtime, qualified, kind="change_stage", settings={"stage_id": new}).warnings == []
+    result = save(runtime, proposal, kind="change_stage", settings={"stage_id": new})
+    assert len(result.warnings) == 1 and "trigger “Opened”" in result.warnings[0]

@@ -108,7 +108,8 @@ def test_outboxes_filter_by_deal(client, runtime, admin, world):
 
 def test_bell_and_notifications_page(client, runtime, rep, world):
     login(client, rep.email)
-    assert 'hx-get="/notifications/bell"' in client.get("/notifications").text  # bell in the top bar
+    top = client.get("/board").text
+    assert 'hx-get="/notifications/bell"' in top and 'href="/mailbox"' in top  # bell and Activity menu
     assert 'data-unread="1"' in client.get("/notifications/bell").text
     page = client.get("/notifications")
     assert "Call Acme back" in page.text and "1 unread" in page.text and "For the admin" not in page.text

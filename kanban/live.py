@@ -109,6 +109,16 @@ class LiveHub:
             except RuntimeError:
                 self.unsubscribe(sub)  # its event loop is closed
 
+    def close_all(self) -> None:
+        """End every open stream of this process (its reader receives a "close" notice)."""
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            try:
+                sub.loop.call_soon_threadsafe(sub._push, {"type": "close"})
+            except RuntimeError:
+                self.unsubscribe(sub)
+
     def start(self) -> None:
         """Start the Redis listener thread (no-op without Redis)."""
         if self._redis is None or self._thread is not None:

@@ -40,6 +40,8 @@ async def events(request: Request) -> Response:
             yield {"event": "ready", "data": "{}"}
             while True:
                 notice = await sub.get()
+                if notice.get("type") == "close":
+                    return
                 yield {"event": notice["type"], "data": json.dumps(notice)}
         finally:
             hub.unsubscribe(sub)

@@ -74,6 +74,7 @@ def live_server(live_runtime: Runtime) -> Iterator[str]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
+    live_runtime.extras["live"].close_all()  # open SSE streams would otherwise delay the shutdown
     server.should_exit = True
     thread.join(timeout=10)
 

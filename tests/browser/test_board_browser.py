@@ -150,3 +150,25 @@ def test_deal_page_timeline_refreshes_live(browser, live_server, live_runtime, b
     page.wait_for_selector("#deal-live .tl-stage_changed", timeout=5000)
     assert "Moved from “New” to “Won”" in page.inner_text("#deal-live")
     page.close()
+
+
+def test_load_more_pages_in_cards_without_console_errors(browser, live_server, live_runtime):
+    live_runtime.settings.board_page_size = 3
+    rep = make_user(live_runtime, "rep@example.com", "rep", "Rex Rep")
+    with live_runtime.sessions() as s, s.begin():
+        pipeline = create_pipeline(s, "Long", [{"name": "Only"}])
+        for i in range(7):
+            create_deal(s, title=f"Deal {i}", pipeline_id=pipeline.id, actor=Actor.user(rep.id))
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None)
+    browser_login(page, live_server, "rep@example.com")
+    assert page.locator(".card").count() == 3
+    page.click(".load-more a")
+    page.locator(".card").nth(5).wait_for()
+    page.click(".load-more a")
+    page.locator(".card").nth(6).wait_for()
+    assert page.locator(".load-more").count() == 0
+    assert page.locator(".card-title").all_inner_texts() == [f"Deal {i}" for i in range(6, -1, -1)]
+    assert problems == []  # no CSP violations, no failed requests
+    page.close()

@@ -117,5 +117,7 @@ class Mailer:
                                 transient=not all(c >= 500 for c in codes)) from exc
         except smtplib.SMTPResponseException as exc:
             raise OutboundError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", transient=exc.smtp_code < 500) from exc
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. AUTH only after STARTTLS: a settings problem
+            raise OutboundError(f"SMTP server: {exc}", transient=False) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise OutboundError(f"SMTP connection failed: {exc}", transient=True) from exc

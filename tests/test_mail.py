@@ -163,3 +163,48 @@ def test_background_loop_delivers(runtime, smtp):
         stop.set()
         thread.join(5)
     assert _row(runtime, row_id).status == "sent" and len(smtp.messages) == 1
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    """A self-signed certificate for 127.0.0.1, made with the openssl command line."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_starttls_then_login(runtime, tls_files, monkeypatch):
+    import ssl
+
+    cert, key = tls_files
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the mailer verifies the server against this CA
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # auth_require_tls (the default): the login below only works after STARTTLS succeeded.
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=inbox.authenticate,
+                            tls_context=server_tls, require_starttls=True)
+    controller.start()
+    try:
+        row_id = _queue(runtime)
+        plain = Mailer(f"smtp://robot:s3cret@127.0.0.1:{port}", "crm@example.com", "http://testserver")
+        deliver_emails(runtime.sessions, plain)
+        refused = _row(runtime, row_id)
+        assert refused.status != "sent" and inbox.messages == [], refused.error
+        print("REFUSED", refused.status, refused.error)  # the server insists on TLS
+        row_id = _queue(runtime)
+        mailer = Mailer(f"smtp://robot:s3cret@127.0.0.1:{port}?starttls=1", "crm@example.com", "http://testserver")
+        deliver_emails(runtime.sessions, mailer)
+        assert _row(runtime, row_id).status == "sent" and inbox.logins == ["robot"] and len(inbox.messages) == 1
+    finally:
+        controller.stop()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError as SettingsError
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kanban import clock
@@ -33,15 +34,23 @@ CHAIN_CANCELLED = "the robot above did not finish"
 FINAL = ("done", "skipped", "cancelled", "failed", "blocked")
 
 
-def claim(session: Session, run: RobotRun, now: datetime) -> bool:
-    """Take a due scheduled run (scheduled → running, attempts+1); False for duplicate or early deliveries."""
-    row = session.execute(
+@lru_cache(maxsize=1)
+def _claim_stmt() -> Any:
+    # Built once: constructing ORM statements costs more CPU than executing them.
+    return (
         update(RobotRun)
-        .where(RobotRun.id == run.id, RobotRun.status == "scheduled", RobotRun.due_at <= now)
-        .values(status="running", attempts=RobotRun.attempts + 1, started_at=now)
+        .where(RobotRun.id == bindparam("run_id"), RobotRun.status == "scheduled",
+               RobotRun.due_at <= bindparam("due_by", type_=RobotRun.due_at.type))
+        .values(status="running", attempts=RobotRun.attempts + 1,
+                started_at=bindparam("claim_at", type_=RobotRun.started_at.type))
         .returning(RobotRun.attempts)
         .execution_options(synchronize_session=False)
-    ).first()
+    )
+
+
+def claim(session: Session, run: RobotRun, now: datetime) -> bool:
+    """Take a due scheduled run (scheduled → running, attempts+1); False for duplicate or early deliveries."""
+    row = session.execute(_claim_stmt(), {"run_id": run.id, "due_by": now, "claim_at": now}).first()
     if row is None:
         return False
     for name, value in (("status", "running"), ("attempts", row.attempts), ("started_at", now)):
@@ -49,48 +58,71 @@ def claim(session: Session, run: RobotRun, now: datetime) -> bool:
     return True
 
 
-def _load(session: Session, run_id: int) -> Any:
-    """One query: the run, its deal (locked, so it cannot leave the stage while the robot acts), robot, stage,
-    contact and responsible. The row is kept by the caller: the session's identity map only holds weak references.
+class _Undo(Exception):
+    """Raised out of the run's transaction to roll back everything the kind did; the outcome is recorded after."""
 
-    The deal is locked before the run row is claimed: moves lock the deal and then cancel its runs, so
-    taking the locks in the same order cannot deadlock.
-    """
+    def __init__(self, error: str, permanent: bool) -> None:
+        super().__init__(error)
+        self.error, self.permanent = error, permanent
+
+
+@lru_cache(maxsize=2)
+def _load_stmt(postgresql: bool) -> Any:
+    other = aliased(RobotRun)
+    has_waiting = (select(other.id).where(other.stage_entry_id == RobotRun.stage_entry_id,
+                                          other.status == "waiting").exists())
     stmt = (
-        select(RobotRun, Deal, Robot, Stage, Contact, User).select_from(RobotRun)
+        select(RobotRun, Deal, Robot, Stage, Contact, User, has_waiting.label("has_waiting")).select_from(RobotRun)
         .join(Deal, Deal.id == RobotRun.deal_id)
         .join(Robot, Robot.id == RobotRun.robot_id)
         .join(Stage, Stage.id == RobotRun.stage_id)
         .outerjoin(Contact, Contact.id == Deal.contact_id)
         .outerjoin(User, User.id == Deal.responsible_id)
-        .where(RobotRun.id == run_id)
+        .where(RobotRun.id == bindparam("run_id"))
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Deal)
-    return session.execute(stmt).first()
+    return stmt.with_for_update(of=Deal) if postgresql else stmt
+
+
+def _load(session: Session, run_id: int) -> Any:
+    """One query: the run, its deal (locked, so it cannot leave the stage while the robot acts), robot, stage,
+    contact, responsible, and whether a run of the entry waits for a previous one. The caller keeps the row:
+    the session's identity map only holds weak references.
+
+    The deal is locked before the run row is claimed: moves lock the deal and then cancel its runs, so
+    taking the locks in the same order cannot deadlock.
+    """
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    return session.execute(_load_stmt(postgresql), {"run_id": run_id}).first()
 
 
 def execute_run(runtime: Any, run_id: int) -> str | None:
     """Run one robot run in one transaction; returns its new status, or None when there was nothing to claim."""
-    with runtime.sessions() as session, session.begin():
-        now = clock.now()
-        loaded = _load(session, run_id)
-        if loaded is None:
-            return None
-        run, deal, robot = loaded[0], loaded[1], loaded[2]
-        if run.status != "scheduled" or run.due_at is None or run.due_at > now or not claim(session, run, now):
-            return None  # duplicate, late or early delivery
-        status = _execute(runtime, session, run, deal, robot, now)
-        publish_deal_changed(session, run.deal_id)
-        return status
+    try:
+        with runtime.sessions() as session, session.begin():
+            now = clock.now()
+            loaded = _load(session, run_id)
+            if loaded is None:
+                return None
+            run, deal, robot = loaded[0], loaded[1], loaded[2]
+            if run.status != "scheduled" or run.due_at is None or run.due_at > now or not claim(session, run, now):
+                return None  # duplicate, late or early delivery
+            status = _execute(runtime, session, run, deal, robot, now, bool(loaded.has_waiting))
+            publish_deal_changed(session, run.deal_id)
+            return status
+    except _Undo as undo:
+        # The kind's partial work is rolled back with the whole transaction (cheaper than a savepoint on
+        # the success path); the failed attempt is recorded in a fresh one.
+        return record_failure(runtime, run_id, undo.error, permanent=undo.permanent)
 
 
-def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal | None, robot: Robot | None,
-             now: datetime) -> str:
-    entry_runs = _entry_runs(session, run)
-    if deal is None or deal.current_entry_id != run.stage_entry_id:
+def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal, robot: Robot, now: datetime,
+             has_waiting: bool) -> str:
+    # Runs of this entry are read only when needed: for outputs of earlier robots, or to release/cancel a chain.
+    wants_outputs = "robots." in f"{robot.settings}{robot.condition}"
+    entry_runs = _entry_runs(session, run) if has_waiting or wants_outputs else []
+    if deal.current_entry_id != run.stage_entry_id:
         return _finish(session, run, "cancelled", now, entry_runs, reason=LEFT_STAGE)
-    if robot is None or not robot.active:
+    if not robot.active:
         return _finish(session, run, "cancelled", now, entry_runs, reason="the robot was disabled before it was due")
     outputs_by_key = {r.robot_key: dict(r.outputs or {}) for r in entry_runs if r.status == "done"}
     values = template_values(session, deal.id, run.stage_id, outputs_by_key, public_url=runtime.settings.public_url)
@@ -101,18 +133,19 @@ def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal | None, r
     try:
         outputs = _run_kind(runtime, session, run, robot, values, now)
     except LoopBlockedError as exc:
+        # Keep what the refused move wrote (the core's loop_blocked timeline entry): a blocked run is final.
         return _finish(session, run, "blocked", now, entry_runs, reason=exc.reason, robot=robot)
     except PermanentError as exc:
-        return _finish(session, run, "failed", now, entry_runs, error=str(exc) or type(exc).__name__, robot=robot)
+        raise _Undo(str(exc) or type(exc).__name__, permanent=True) from exc
     except TransientError as exc:
-        return retry_later(session, run, f"{exc}" or type(exc).__name__, now, robot=robot)
+        raise _Undo(str(exc) or type(exc).__name__, permanent=False) from exc
     run.outputs = plain(outputs or {})
     return _finish(session, run, "done", now, entry_runs)
 
 
 def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: Robot, values: dict[str, Any],
               now: datetime) -> dict[str, Any]:
-    """The kind's work inside a savepoint, so a failed attempt leaves no partial side effect."""
+    """Validate the settings and do the kind's work in the run's transaction."""
     try:
         kind = registry.get(run.kind)
     except KeyError as exc:
@@ -127,18 +160,7 @@ def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: Robot, value
         deal_id=run.deal_id, stage_id=run.stage_id, stage_entry_id=run.stage_entry_id, now=now, values=values,
         render_fn=render, cause=tuple(run.cause or ()), services=runtime.extras.get("services", {}),
     )
-    savepoint = session.begin_nested()
-    try:
-        outputs = kind().run(ctx, settings) or {}
-    except LoopBlockedError:
-        # Keep what the refused move wrote (the core's loop_blocked timeline entry): a blocked run is final.
-        savepoint.commit()
-        raise
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
-    return outputs
+    return kind().run(ctx, settings) or {}
 
 
 def _entry_runs(session: Session, run: RobotRun) -> list[RobotRun]:
@@ -213,8 +235,8 @@ def retry_later(session: Session, run: RobotRun, error: str, now: datetime, *, r
     return "scheduled"
 
 
-def record_crash(runtime: Any, run_id: int, error: str) -> str | None:
-    """After an unexpected exception rolled the run's transaction back: count the attempt and back off."""
+def record_failure(runtime: Any, run_id: int, error: str, *, permanent: bool = False) -> str | None:
+    """After the run's transaction was rolled back: count the attempt, then fail it or back off."""
     with runtime.sessions() as session, session.begin():
         now = clock.now()
         run = session.get(RobotRun, run_id)
@@ -223,9 +245,17 @@ def record_crash(runtime: Any, run_id: int, error: str) -> str | None:
         run.attempts += 1
         run.started_at = now
         robot = session.get(Robot, run.robot_id)
-        status = retry_later(session, run, error, now, robot=robot)
+        if permanent:
+            status = _finish(session, run, "failed", now, error=error, robot=robot)
+        else:
+            status = retry_later(session, run, error, now, robot=robot)
         publish_deal_changed(session, run.deal_id)
         return status
+
+
+def record_crash(runtime: Any, run_id: int, error: str) -> str | None:
+    """An unexpected exception (at the actor boundary) is a failed attempt: retried with backoff."""
+    return record_failure(runtime, run_id, error, permanent=False)
 
 
 def retry_run(session: Session, run_id: int) -> RobotRun:

@@ -1,0 +1,137 @@
+"""End-to-end robot runs/s (a stage with three add_comment robots, 2 `kanban worker` processes, Redis +
+PostgreSQL) next to a bare Dramatiq actor doing one PostgreSQL insert on the same setup, as a ratio.
+
+Method, the same for both: the messages are queued first (deals moved into the robots' stage, or bare
+messages sent), then the worker processes start; throughput = items / (last finish - first start), read
+from database timestamps, so process start-up and the producer are not counted on either side.
+
+Run: python -m bench.robots_throughput        (BENCH_DEALS=1000 deals -> 3,000 runs; BENCH_THREADS=8)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import create_engine, func, select, text
+
+from bench.harness import ROOT, fresh_database
+from bench.robots_support import kanban_workers, private_redis, producer, seed, wait_done
+from kanban.events import Actor
+from kanban.services.deals import move_deal
+from robots.models import RobotRun
+
+DEALS = int(os.environ.get("BENCH_DEALS", "1000"))
+THREADS = int(os.environ.get("BENCH_THREADS", "8"))
+PROCESSES = 2
+BARE_ACTOR = "bench.bare_insert"
+ROBOTS = [
+    {"kind": "add_comment", "name": f"Comment {n}", "key": f"comment_{n}",
+     "settings": {"text": f"Comment {n} on {{{{ deal.title }}}} ({{{{ deal.amount }}}} {{{{ deal.currency }}}})"}}
+    for n in (1, 2, 3)
+]
+
+
+def robot_throughput(database_url: str, redis_url: str) -> tuple[float, int, float]:
+    """(runs/s, runs, seconds) for DEALS deals moved into a stage with three add_comment robots."""
+    runtime = producer(database_url, redis_url)
+    target, _, ids = seed(runtime, ROBOTS, DEALS)
+    _move(runtime, ids, target)
+    with kanban_workers(database_url, redis_url, processes=PROCESSES, threads=THREADS):
+        wait_done(runtime, 3 * DEALS)
+    with runtime.sessions() as s:
+        first, last = s.execute(select(func.min(RobotRun.started_at), func.max(RobotRun.finished_at))).one()
+    runtime.engine.dispose()
+    seconds = (last - first).total_seconds()
+    return 3 * DEALS / seconds, 3 * DEALS, seconds
+
+
+def _move(runtime, deal_ids: list[int], stage_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Each deal moved in its own transaction, as a rep dragging cards (or a trigger) would."""
+    for deal_id in deal_ids:
+        with runtime.sessions() as s, s.begin():
+            move_deal(s, deal_id, stage_id, actor=Actor("system"))
+
+
+def _bare_actor(broker: dramatiq.Broker, database_url: str) -> dramatiq.Actor:
+    engine = create_engine(database_url, pool_size=THREADS + 2)
+
+    def bare_insert(n: int) -> None:
+        with engine.begin() as conn:
+            conn.execute(text("insert into bench_inserts (n) values (:n)"), {"n": n})
+
+    return dramatiq.actor(bare_insert, broker=broker, actor_name=BARE_ACTOR, max_retries=0)
+
+
+def bare_worker(redis_url: str, database_url: str) -> None:
+    """A worker process for the baseline: the bare actor only, THREADS threads, until SIGTERM."""
+    broker = RedisBroker(url=redis_url)
+    _bare_actor(broker, database_url)
+    worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=100)
+    worker.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    worker.stop()
+
+
+def bare_throughput(database_url: str, redis_url: str) -> tuple[float, int, float]:
+    """(inserts/s, messages, seconds) for 3 * DEALS messages to the bare actor in PROCESSES processes."""
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("create table bench_inserts (id bigserial primary key, n int not null, "
+                          "at timestamptz not null default clock_timestamp())"))
+    actor = _bare_actor(RedisBroker(url=redis_url), database_url)
+    total = 3 * DEALS
+    for n in range(total):
+        actor.send(n)
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.robots_throughput", "bare-worker", redis_url,
+                               database_url], cwd=ROOT, env={**os.environ}) for _ in range(PROCESSES)]
+    try:
+        _wait_rows(engine, total)
+        with engine.connect() as conn:
+            first, last = conn.execute(text("select min(at), max(at) from bench_inserts")).one()
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+    engine.dispose()
+    seconds = (last - first).total_seconds()
+    return total / seconds, total, seconds
+
+
+def _wait_rows(engine, expected: int) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(text("select count(*) from bench_inserts")).scalar_one() >= expected:
+                return
+        time.sleep(0.05)
+    raise TimeoutError("bare actor did not finish")
+
+
+def main() -> None:
+    """Run both measurements on fresh databases and private Redis servers; print the ratio."""
+    with fresh_database() as url, private_redis() as redis_url:
+        robots = robot_throughput(url, redis_url)
+    with fresh_database() as url, private_redis() as redis_url:
+        bare = bare_throughput(url, redis_url)
+    print(f"robot runs (3 x add_comment, {PROCESSES} processes x {THREADS} threads): "
+          f"{robots[0]:.0f} runs/s ({robots[1]} runs in {robots[2]:.1f} s)")
+    print(f"bare Dramatiq actor, one PostgreSQL insert:       "
+          f"{bare[0]:.0f} msgs/s ({bare[1]} messages in {bare[2]:.1f} s)")
+    print(f"ratio robots / bare: {robots[0] / bare[0]:.2f}  (target >= 0.4)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "bare-worker":
+        bare_worker(sys.argv[2], sys.argv[3])
+    else:
+        main()

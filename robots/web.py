@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from kanban.services.pipelines import get_stage
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render
 from robots import config, forms, references, runlog
+from robots.conditions import OPS as OP_ALIASES
 from robots.models import Robot
 from robots.registry import RobotKind, load_kinds
 from robots.values import KNOWN_PLACEHOLDERS
@@ -127,12 +129,16 @@ def form_context(session: Session, stage: Stage, cls: type[RobotKind], values: d
     stages = [s for s in session.get(Pipeline, stage.pipeline_id).stages if s.id != stage.id]
     condition = values.get("condition") or {}
     mode = "any" if "any" in condition else "all"
-    rows = [r for r in condition.get(mode, []) if isinstance(r, dict) and "field" in r]
+    items = condition.get(mode) or []
+    rows = [{**r, "op": OP_ALIASES.get(r.get("op"), r.get("op"))}
+            for r in items if isinstance(r, dict) and "field" in r]
+    # Nested groups (possible through the API) have no rows editor: they are edited as JSON, never dropped.
+    cond_json = json.dumps(condition, indent=1, ensure_ascii=False) if len(rows) != len(items) else ""
     return {
         "stage": stage, "kind": cls, "robot": robot, "values": values, "errors": errors, "widgets": widgets,
         "people": people, "departments": list(session.scalars(select(Department).order_by(Department.name))),
         "stages": stages, "delay": forms.delay_parts(values.get("delay")), "delay_units": list(forms.DELAY_UNITS),
-        "cond_mode": mode, "cond_rows": rows + [{}] * CONDITION_ROWS, "ops": OPS,
+        "cond_mode": mode, "cond_rows": rows + [{}] * CONDITION_ROWS, "ops": OPS, "cond_json": cond_json,
         "help": references.help_for(references.reachable(above, True)),
         "field_names": [n for n, _ in KNOWN_PLACEHOLDERS if "<" not in n],
         "other_errors": {k: v for k, v in errors.items() if not k.startswith("settings.")
@@ -140,8 +146,15 @@ def form_context(session: Session, stage: Stage, cls: type[RobotKind], values: d
     }
 
 
-def parse_condition(form: FormData) -> dict[str, Any] | None:
-    """The condition editor's rows (empty rows ignored) as a condition object."""
+def parse_condition(form: FormData, errors: dict[str, str]) -> Any:
+    """The condition editor's rows (empty rows ignored), or its JSON text, as a condition object."""
+    if "condition_json" in form:
+        raw = str(form.get("condition_json", "")).strip()
+        try:
+            return json.loads(raw) if raw else None
+        except json.JSONDecodeError as exc:
+            errors["condition"] = f"not valid JSON: {exc.msg}"
+            return None
     mode = "any" if form.get("cond_mode") == "any" else "all"
     rows = []
     fields, ops, values = form.getlist("cond_field"), form.getlist("cond_op"), form.getlist("cond_value")
@@ -162,7 +175,7 @@ def parse_robot_form(cls: type[RobotKind], form: FormData) -> tuple[dict[str, An
     key = str(form.get("key", "")).strip()
     data = {
         "name": str(form.get("name", "")).strip(), "key": key or None, "settings": settings,
-        "delay": forms.parse_delay(form), "condition": parse_condition(form),
+        "delay": forms.parse_delay(form), "condition": parse_condition(form, errors),
         "after_previous": "after_previous" in form, "active": "active" in form,
     }
     return data, errors

@@ -279,3 +279,37 @@ def _multi(fields: list[tuple[str, str]]) -> dict[str, Any]:
     for name, value in fields:
         out.setdefault(name, []).append(value)
     return {k: v[0] if len(v) == 1 else v for k, v in out.items()}
+
+
+def test_condition_aliases_and_nested_groups_survive_the_form(client, runtime, admin, pipeline):
+    login(client, admin.email)
+    stage = pipeline.stages[0].id
+    flat = {"any": [{"field": "deal.amount", "op": ">=", "value": 10}, {"field": "deal.tags", "op": "empty"}]}
+    nested = {"all": [{"field": "deal.amount", "op": ">", "value": 5},
+                      {"any": [{"field": "deal.tags", "op": "contains", "value": "vip"},
+                               {"field": "deal.currency", "op": "=", "value": "EUR"}]}]}
+    ids = []
+    for condition in (flat, nested):
+        with runtime.sessions() as s, s.begin():
+            ids.append(config.create_robot(s, stage, {"kind": "add_comment", "settings": {"text": "x"},
+                                                      "condition": condition}).robot.id)
+    for robot_id in ids:
+        reader = _FormReader()
+        reader.feed(client.get(f"/automation/robots/{robot_id}").text)
+        assert client.post(f"/automation/robots/{robot_id}", data=_multi(reader.fields),
+                           follow_redirects=False).status_code == 303
+    with runtime.sessions() as s:
+        saved_flat, saved_nested = (s.get(Robot, i).condition for i in ids)
+    assert saved_flat == {"any": [{"field": "deal.amount", "op": "≥", "value": "10"},
+                                  {"field": "deal.tags", "op": "empty"}]}
+    assert saved_nested == nested
+    page = client.get(f"/automation/robots/{ids[1]}")
+    bad = {**_multi([(k, v) for k, v in _read(page.text) if k != "condition_json"]), "condition_json": "{oops"}
+    refused = client.post(f"/automation/robots/{ids[1]}", data=bad)
+    assert refused.status_code == 422 and "not valid JSON" in refused.text
+
+
+def _read(html: str) -> list[tuple[str, str]]:
+    reader = _FormReader()
+    reader.feed(html)
+    return reader.fields

@@ -8,7 +8,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
-from email.utils import formatdate
+from email.utils import formataddr, formatdate
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from kanban.models import EmailMessage
@@ -61,6 +61,11 @@ def html_to_text(body_html: str) -> str:
 def one_line(value: str, limit: int = 500) -> str:
     """A header-safe single line: line breaks folded into spaces (no header injection), capped."""
     return " ".join(value.split())[:limit]
+
+
+def from_header(name: str, address: str) -> str:
+    """A From value showing who it is from while sending from the CRM's own address (SPF/DKIM stay valid)."""
+    return formataddr((one_line(name, 100), address))
 
 
 class Mailer:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.mail import html_to_text, one_line
+from kanban.mail import from_header, html_to_text, one_line
 from kanban.models import Contact, EmailMessage
 from kanban.tracking import new_email_token, prepare_html
 from robots.context import RunContext
@@ -18,6 +18,7 @@ from robots.registry import KindSettings, RobotKind, register
 class EmailClientSettings(KindSettings):
     subject: str = Field(min_length=1, description="Subject")
     body: str = Field(min_length=1, description="HTML body; deal values are escaped, links are tracked")
+    sender_id: int | None = Field(default=None, description="Shown as the sender (default: the responsible)")
 
 
 @register
@@ -43,7 +44,8 @@ class EmailClient(RobotKind):
         token = new_email_token()
         tracked, links = prepare_html(body, secret=ctx.settings.secret, public_url=ctx.settings.public_url,
                                       email_token=token)
-        row = EmailMessage(run_id=ctx.run_id, deal_id=deal.id, kind="client", from_address=ctx.settings.mail_from,
+        sender = from_header(ctx.user(settings.sender_id).name, ctx.settings.mail_from)
+        row = EmailMessage(run_id=ctx.run_id, deal_id=deal.id, kind="client", from_address=sender,
                            to_address=contact.email, subject=subject, body_html=tracked,
                            body_text=html_to_text(body), status=mailer.initial_status(), tracking_token=token,
                            links=links, created_at=ctx.now)

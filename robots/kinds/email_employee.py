@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.mail import one_line
+from kanban.mail import from_header, one_line
 from kanban.models import EmailMessage
 from robots.context import RunContext
 from robots.outside import service
@@ -19,6 +19,7 @@ class EmailEmployeeSettings(KindSettings):
                                 description="Employees to email (default: the responsible)")
     subject: str = Field(min_length=1, description="Subject")
     body: str = Field(min_length=1, description="Plain-text body")
+    sender_id: int | None = Field(default=None, description="Shown as the sender (default: the Butler)")
 
 
 @register
@@ -35,10 +36,11 @@ class EmailEmployee(RobotKind):
     def run(self, ctx: RunContext, settings: EmailEmployeeSettings) -> dict[str, Any]:
         """One outbox row per recipient, carrying the run id; the delivery loop sends queued rows."""
         mailer = service(ctx, "mailer")
+        sender = from_header(ctx.user(settings.sender_id, default="system").name, ctx.settings.mail_from)
         subject = one_line(ctx.render(settings.subject))
         body = ctx.render(settings.body)
         rows = [EmailMessage(run_id=ctx.run_id, deal_id=ctx.deal_id, kind="employee",
-                             from_address=ctx.settings.mail_from, to_address=user.email, subject=subject,
+                             from_address=sender, to_address=user.email, subject=subject,
                              body_text=body, status=mailer.initial_status(), created_at=ctx.now)
                 for user in resolve(ctx, settings.to)]
         ctx.session.add_all(rows)

@@ -27,14 +27,16 @@ def test_email_employee_goes_to_the_responsible_and_is_captured_without_smtp(kit
     assert (mail.to_address, mail.kind, mail.status) == ("rep@example.com", "employee", "captured")
     assert mail.subject == "Deal Acme renewal Bcc: evil@x"  # line breaks folded: no header injection
     assert mail.body_text == "Hi Rex Rep" and mail.body_html is None
-    assert mail.run_id == kit.last_run_id and mail.from_address == kit.runtime.settings.mail_from
+    assert mail.run_id == kit.last_run_id
+    assert mail.from_address == f'"Butler (automation)" <{kit.runtime.settings.mail_from}>'  # quoted: RFC 5322
 
 
 def test_email_employee_to_several_recipients(kit, people):
-    out = kit.run("email_employee", {"subject": "s", "body": "b",
+    out = kit.run("email_employee", {"subject": "s", "body": "b", "sender_id": people["boss"].id,
                                      "to": [{"type": "role", "role": "admin"}, {"type": "supervisor"}]})
     assert sorted(m.to_address for m in _emails(kit)) == ["admin@example.com", "boss@example.com"]
     assert len(out["message_ids"]) == 2
+    assert {m.from_address for m in _emails(kit)} == {f"Bea Boss <{kit.runtime.settings.mail_from}>"}
 
 
 def test_email_client_is_tracked_and_escapes_deal_values(kit, admin):
@@ -46,6 +48,7 @@ def test_email_client_is_tracked_and_escapes_deal_values(kit, admin):
     [mail] = _emails(kit)
     assert out == {"message_id": mail.id, "tracking_token": mail.tracking_token}
     assert mail.to_address == "carla@client.example" and mail.kind == "client" and mail.status == "captured"
+    assert mail.from_address == f"Rex Rep <{kit.runtime.settings.mail_from}>"  # the responsible, by default
     assert mail.subject == "Offer for <script>alert(1)</script> & Co"  # subject is plain text
     assert "<script>" not in mail.body_html and html.escape("<script>alert(1)</script> & Co") in mail.body_html
     assert mail.links == ["https://shop.example/offer?id=1&x=2"]

@@ -138,3 +138,48 @@ def test_demo_runs_extra_seeds(runtime, monkeypatch):
     with runtime.sessions() as s, s.begin():
         seed_demo(s)
     assert seen == ["Sales"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_with_demo_seeds_on_first_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(KANBAN_DATA_DIR=str(tmp_path), KANBAN_DEMO="1", KANBAN_SECRET_KEY="k", PYTHONUNBUFFERED="1")
+    server = subprocess.Popen([sys.executable, "-m", "kanban.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        with httpx.Client(base_url=base) as web:
+            page = web.get("/login")
+            token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            response = web.post("/login", data={"email": "admin@demo.local", "password": "demo-admin",
+                                                "csrf_token": token, "next": "/"})
+            assert response.status_code == 303
+            board = web.get("/board")
+            assert board.status_code == 200 and "New lead" in board.text
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "demo data created" in output

@@ -208,3 +208,18 @@ def test_starttls_then_login(runtime, tls_files, monkeypatch):
         assert _row(runtime, row_id).status == "sent" and inbox.logins == ["robot"] and len(inbox.messages) == 1
     finally:
         controller.stop()
+
+
+def test_concurrent_senders_deliver_each_email_once(runtime, smtp):
+    mailer = runtime.extras["services"]["mailer"]
+    ids = [_queue(runtime, to=f"client{n}@client.example") for n in range(24)]
+    workers = [threading.Thread(target=lambda: [deliver_emails(runtime.sessions, mailer, limit=3) for _ in range(8)])
+               for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    deliver_emails(runtime.sessions, mailer)  # whatever the three left
+    recipients = sorted(rcpt for _, rcpts, _ in smtp.messages for rcpt in rcpts)
+    assert recipients == sorted(f"client{n}@client.example" for n in range(24))
+    assert {(_row(runtime, i).status, _row(runtime, i).attempts) for i in ids} == {("sent", 1)}

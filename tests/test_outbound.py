@@ -64,3 +64,12 @@ def test_redirects_are_not_followed(monkeypatch):
     http = Http(transport=httpx.MockTransport(
         lambda r: httpx.Response(302, headers={"Location": "http://169.254.169.254/"})))
     assert http.post_json_guarded("http://hooks.example/", {}, {}).status_code == 302
+
+
+def test_ipv6_answers_are_pinned_in_brackets(monkeypatch):
+    _dns(monkeypatch, {"v6.example": ["2606:2800:220:1:248:1893:25c8:1946"]})
+    seen = []
+    http = Http(transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200)))
+    http.post_json_guarded("http://v6.example/hook", {}, {})
+    assert str(seen[0].url) == "http://[2606:2800:220:1:248:1893:25c8:1946]/hook"
+    assert seen[0].headers["host"] == "v6.example"

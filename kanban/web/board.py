@@ -81,7 +81,7 @@ def column_context(request: Request, session: Session, stage_id: int, filters: B
     stage = get_stage(session, stage_id)
     col = queries.column(session, stage, filters, page_size(request))
     return {"col": col, "stages": queries.stages_of(session, stage.pipeline_id), "filters": filters,
-            "board_url": board_url(stage.pipeline_id, filters), "oob": False}
+            "board_url": board_url(stage.pipeline_id, filters), "people": queries.people(session)}
 
 
 async def column_fragment(request: Request) -> Response:

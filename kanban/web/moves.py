@@ -107,7 +107,7 @@ def _partial(request: Request, session: Session, outcome: Outcome, ask: MoveRequ
         "columns": _columns(session, request, outcome, ask.filters),
         "stages": queries.stages_of(session, outcome.pipeline_id) if outcome.pipeline_id else [],
         "filters": ask.filters, "board_url": board_url(outcome.pipeline_id, ask.filters),
-        "message": outcome.message, "message_kind": outcome.kind,
+        "message": outcome.message, "message_kind": outcome.kind, "people": queries.people(session),
     }
 
 

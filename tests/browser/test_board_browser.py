@@ -172,3 +172,26 @@ def test_load_more_pages_in_cards_without_console_errors(browser, live_server, l
     assert page.locator(".card-title").all_inner_texts() == [f"Deal {i}" for i in range(6, -1, -1)]
     assert problems == []  # no CSP violations, no failed requests
     page.close()
+
+
+def test_drag_within_a_column_reorders(browser, live_server, live_runtime, board):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    browser_login(page, live_server, "rep@example.com")
+    column = f"#col-{board['stages'][0]}"
+    assert page.locator(f"{column} .card-title").all_inner_texts() == [
+        "Initech licences", "Globex pilot", "Acme renewal"]
+    top, bottom = board["deals"][2], board["deals"][0]
+    box = page.locator(f"#deal-{bottom}").bounding_box()
+    with page.expect_response(lambda r: r.url.endswith(f"/deals/{top}/move")) as reply:
+        source = page.locator(f"#deal-{top} .card-amount").bounding_box()
+        page.mouse.move(source["x"] + 20, source["y"] + 5)
+        page.mouse.down()
+        page.mouse.move(source["x"] + 30, source["y"] + 20, steps=5)
+        page.mouse.move(box["x"] + 40, box["y"] + box["height"] - 4, steps=20)
+        page.mouse.move(box["x"] + 40, box["y"] + box["height"] + 2, steps=3)
+        page.mouse.up()
+    assert reply.value.status == 200
+    page.reload()
+    assert page.locator(f"{column} .card-title").all_inner_texts() == [
+        "Globex pilot", "Acme renewal", "Initech licences"]
+    page.close()

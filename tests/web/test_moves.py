@@ -54,6 +54,7 @@ def test_partial_move_returns_both_columns(rep_web, runtime, deals, pipeline):
     assert [c.title for c in cols[target.id].cards] == ["Globex pilot", "Umbrella audit"]  # placed above
     assert f'id="col-{source.id}"' in response.text and f'id="col-{target.id}"' in response.text
     assert 'id="board-message"' in response.text and "<html" not in response.text
+    assert "Rex Rep</option>" in response.text  # the re-rendered "+ deal" form is complete
 
 
 def test_reorder_within_a_column(rep_web, runtime, deals, pipeline):

@@ -138,6 +138,11 @@ async def pay_page(request: Request) -> Response:
     return render(request, "triggers/pay.html", ctx, headers=NO_STORE)
 
 
+async def pay_complete(request: Request) -> Response:
+    """Where the Stripe-compatible provider sends the payer back; the webhook, not this page, marks it paid."""
+    return render(request, "triggers/pay_complete.html", {}, headers=NO_STORE)
+
+
 async def pay_submit(request: Request) -> Response:
     """Pay: stored as an "embedded" payment event and processed like a provider webhook."""
     runtime, _, limiter = _parts(request)
@@ -153,6 +158,7 @@ routes = [
     Route("/hooks/triggers/{trigger_id:int}", trigger_hook, methods=["POST"]),
     Route("/t/o/{token}.gif", open_pixel, methods=["GET"]),
     Route("/t/c/{token}", tracked_link, methods=["GET"]),
+    Route("/pay/complete", pay_complete, methods=["GET"]),
     Route("/pay/{token}", pay_page, methods=["GET"]),
     Route("/pay/{token}", pay_submit, methods=["POST"]),
 ]

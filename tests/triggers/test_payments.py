@@ -203,3 +203,8 @@ def test_deal_page_panel_mark_paid_button(client, runtime, pipeline, stages, adm
     assert any("invoice" in t for t in timeline_texts(runtime, deal))
     with runtime.sessions() as s:
         assert s.query(InboundEvent).filter_by(provider="manual").one().status == "processed"
+
+
+def test_provider_return_page(client):
+    response = client.get("/pay/complete?invoice_id=1")
+    assert response.status_code == 200 and "Thank you" in response.text

@@ -99,3 +99,27 @@ def test_users_and_me(client, admin_h, rep_h, admin, rep, runtime):
     page2 = client.get("/api/v1/users", params={"limit": 1, "cursor": page1["next"]}, headers=admin_h).json()
     assert [u["id"] for u in page1["items"] + page2["items"]] == [admin.id, rep.id]
     assert page2["next"] is None
+
+
+def test_out_of_range_numbers_are_client_errors(client, admin_h, pipeline, make_deal):
+    big = 10**20
+    for url in (f"/api/v1/deals/{big}", f"/api/v1/deals/{2**31}/timeline", f"/api/v1/pipelines/{big}"):
+        error_of(client.get(url, headers=admin_h), 404, "not_found")
+    err = error_of(client.get(f"/api/v1/deals?stage_id={big}", headers=admin_h), 422, "validation_error")
+    assert err["fields"] == {"stage_id": "is out of range"}
+    err = error_of(client.post("/api/v1/deals", headers=admin_h, json={
+        "title": "x", "pipeline_id": big, "stage_id": -big, "responsible_id": 2**31}), 422, "validation_error")
+    assert err["fields"] == {"pipeline_id": "is out of range", "stage_id": "is out of range",
+                             "responsible_id": "is out of range"}
+    err = error_of(client.post("/api/v1/deals", headers=admin_h, json={
+        "title": "x", "pipeline_id": pipeline.id, "amount": 2**63}), 422, "validation_error")
+    assert err["fields"] == {"amount": "is out of range"}
+    rich = client.post("/api/v1/deals", headers=admin_h, json={"title": "Big", "pipeline_id": pipeline.id,
+                                                               "amount": 5 * 10**12})
+    assert rich.status_code == 201 and rich.json()["amount"] == 5 * 10**12
+    deal_id = make_deal()
+    err = error_of(client.post(f"/api/v1/deals/{deal_id}/move", headers=admin_h, json={"stage_id": 1, "version": big}),
+                   422, "validation_error")
+    assert err["fields"] == {"version": "is out of range"}
+    error_of(client.delete(f"/api/v1/stages/{pipeline.stages[0].id}?move_to={big}", headers=admin_h),
+             422, "validation_error")

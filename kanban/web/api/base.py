@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kanban.errors import BadRequestError, ValidationError
+from kanban.errors import BadRequestError, NotFoundError, ValidationError
 from kanban.models import User
 from kanban.web.api import schema
 from kanban.web.deps import api_user, in_tx, require_admin
@@ -79,8 +79,11 @@ class Call:
         return data
 
     def path_int(self, name: str) -> int:
-        """An integer path parameter (routes use the {name:int} convertor)."""
-        return int(self.request.path_params[name])
+        """An integer path parameter (routes use the {name:int} convertor); ids beyond the range don't exist."""
+        value = int(self.request.path_params[name])
+        if value > schema.INT32_MAX:
+            raise NotFoundError(f"{name} {value} not found")
+        return value
 
     def query_int(self, name: str, default: int | None = None) -> int | None:
         """An integer query parameter; 400 when it is not an integer."""
@@ -88,9 +91,12 @@ class Call:
         if raw is None or raw == "":
             return default
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
             raise BadRequestError(f"{name} must be an integer", {name: "must be an integer"}) from None
+        if abs(value) > schema.INT32_MAX:
+            raise ValidationError(f"{name} is out of range", {name: "is out of range"})
+        return value
 
     def query_str(self, name: str) -> str | None:
         """A text query parameter, stripped; None when absent or blank."""
@@ -183,7 +189,7 @@ def paginate(call: Call, stmt: Select[Any], key: Any, *, descending: bool = Fals
     cursor = call.query_str("cursor")
     if cursor is not None:
         after = decode_cursor(cursor)
-        if not isinstance(after, int) or isinstance(after, bool):
+        if not isinstance(after, int) or isinstance(after, bool) or abs(after) > schema.INT64_MAX:
             raise BadRequestError("invalid cursor", {"cursor": "not a cursor returned by this API"})
         stmt = stmt.where(key < after if descending else key > after)
     stmt = stmt.order_by(key.desc() if descending else key.asc()).limit(limit + 1)

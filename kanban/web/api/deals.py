@@ -13,13 +13,13 @@ from kanban.events import Actor
 from kanban.models import Contact, Deal, DealTag, TimelineEntry
 from kanban.services import deals as svc
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
-from kanban.web.api.schema import ANY_OBJ, INT, STR, arr, nullable, obj, page_of
+from kanban.web.api.schema import ANY_OBJ, BIGINT, INT, STR, arr, nullable, obj, page_of
 from kanban.web.api.views import DEAL, TIMELINE_ENTRY, deal_view, deal_views, timeline_view
 
 T = TypeVar("T")
 
 CONTACT_IN = obj({"name": STR, "email": nullable(STR), "phone": nullable(STR), "company": nullable(STR)}, ["name"])
-DEAL_PROPS = {"title": STR, "amount": INT, "currency": STR, "responsible_id": nullable(INT),
+DEAL_PROPS = {"title": STR, "amount": BIGINT, "currency": STR, "responsible_id": nullable(INT),
               "contact": nullable(CONTACT_IN), "fields": ANY_OBJ, "tags": arr(STR)}
 NEW_DEAL = obj({**DEAL_PROPS, "pipeline_id": INT, "stage_id": nullable(INT)}, ["title", "pipeline_id"])
 DEAL_CHANGES = obj({**DEAL_PROPS, "version": INT})

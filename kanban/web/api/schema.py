@@ -1,7 +1,8 @@
 """JSON Schema fragments for API declarations, the shared component registry, and the body checker.
 
 Wrong JSON types are a 400 (`bad_request`), missing or unknown properties a 422 (`validation_error`);
-both name the offending fields. Value rules (lengths, ranges, existence) stay in the services.
+both name the offending fields. Integers must fit the database's 32-bit INTEGER columns (ids, versions,
+positions) unless declared BIGINT (64-bit, e.g. money), else 422. Other value rules stay in the services.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from kanban.errors import BadRequestError, ValidationError
 COMPONENTS: dict[str, dict[str, Any]] = {}
 
 INT: dict[str, Any] = {"type": "integer"}
+BIGINT: dict[str, Any] = {"type": "integer", "format": "int64"}
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 STR: dict[str, Any] = {"type": "string"}
 BOOL: dict[str, Any] = {"type": "boolean"}
 TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
@@ -98,6 +102,8 @@ def _walk(s: dict[str, Any], data: Any, path: str, wrong: dict[str, str], invali
         types = s["type"] if isinstance(s["type"], list) else [s["type"]]
         wrong[name] = "must be " + " or ".join(types)
         return
+    if _is(data, "integer") and abs(data) > (INT64_MAX if s.get("format") == "int64" else INT32_MAX):
+        invalid[name] = "is out of range"
     if isinstance(data, dict) and "properties" in s:
         props = s["properties"]
         for key in s.get("required", []):

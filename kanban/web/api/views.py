@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from kanban.models import Contact, Deal, Pipeline, Stage, TimelineEntry, User
 from kanban.web.api.base import iso
-from kanban.web.api.schema import ANY_OBJ, BOOL, INT, STR, TIME, arr, component, nullable, obj
+from kanban.web.api.schema import ANY_OBJ, BIGINT, BOOL, INT, STR, TIME, arr, component, nullable, obj
 
 USER = component("User", obj({
     "id": INT, "email": STR, "name": STR, "role": {"type": "string", "enum": ["admin", "rep"]},
@@ -24,7 +24,7 @@ PIPELINE = component("Pipeline", obj({"id": INT, "name": STR, "stages": arr(STAG
 CONTACT = component("Contact", obj({"id": INT, "name": STR, "email": nullable(STR), "phone": nullable(STR)},
                                    ["id", "name", "email", "phone"]))
 DEAL = component("Deal", obj({
-    "id": INT, "title": STR, "pipeline_id": INT, "stage_id": INT, "amount": INT, "currency": STR,
+    "id": INT, "title": STR, "pipeline_id": INT, "stage_id": INT, "amount": BIGINT, "currency": STR,
     "responsible_id": nullable(INT), "contact": nullable(CONTACT), "fields": ANY_OBJ, "tags": arr(STR),
     "version": INT, "stage_entered_at": TIME, "created_at": TIME,
 }, ["id", "title", "pipeline_id", "stage_id", "amount", "currency", "responsible_id", "contact", "fields",

@@ -104,6 +104,7 @@ def test_edit_with_stale_version_shows_current_values(rep_web, runtime, deals, a
     values = response.context["values"]
     assert values["title"] == "Changed by Ada" and values["amount"] == "50.00"
     assert values["version"] == str(deal.version + 1)
+    assert response.context["attempted"]["title"] == "My title" and "Show what you entered" in response.text
     assert _load(runtime, deal.id)[0].title == "Changed by Ada"
 
 

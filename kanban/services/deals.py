@@ -115,13 +115,18 @@ def _contact(session: Session, data: Any, errors: dict[str, str]) -> Contact | N
     if not isinstance(name, str) or not name.strip():
         errors["contact.name"] = "contact name is required"
         return None
+    if len(name.strip()) > 200:
+        errors["contact.name"] = "contact name is at most 200 characters"
+    company = data.get("company") or None
+    if company is not None and (not isinstance(company, str) or len(company) > 200):
+        errors["contact.company"] = "company is text of at most 200 characters"
     email = data.get("email") or None
     if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
         errors["contact.email"] = "not a valid email address"
     phone = data.get("phone") or None
     if phone is not None and (not isinstance(phone, str) or len(phone) > 40):
         errors["contact.phone"] = "not a valid phone number"
-    return Contact(name=name.strip(), email=email, phone=phone, company=data.get("company") or None)
+    return Contact(name=name.strip(), email=email, phone=phone, company=company)
 
 
 def timeline(session: Session, deal_id: int, kind: str, text: str, actor: Actor, **data: Any) -> TimelineEntry:

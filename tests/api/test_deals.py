@@ -192,3 +192,14 @@ def test_timeline_newest_first_and_paginated(client, admin_h, make_deal, pipelin
     assert all(t["actor"] == {"type": "user", "id": 1} or t["actor"]["type"] == "user" for t in items)
     assert set(items[0]) == {"id", "kind", "at", "actor", "text", "data"}
     assert items[-1]["text"] == "Deal created in “New”"
+
+
+def test_overlong_texts_are_422_on_every_backend(client, admin_h, pipeline):
+    err = error_of(client.post("/api/v1/deals", headers=admin_h, json={
+        "title": "t" * 301, "pipeline_id": pipeline.id,
+        "contact": {"name": "n" * 201, "email": "a@" + "b" * 320, "phone": "1" * 41, "company": "c" * 201}}),
+        422, "validation_error")
+    assert set(err["fields"]) == {"title", "contact.name", "contact.email", "contact.phone", "contact.company"}
+    err = error_of(client.post("/api/v1/deals", headers=admin_h, json={
+        "title": "ok", "pipeline_id": pipeline.id, "tags": ["x" * 101]}), 422, "validation_error")
+    assert err["fields"] == {"tags": "each tag is at most 100 characters"}

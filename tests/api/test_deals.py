@@ -203,3 +203,14 @@ def test_overlong_texts_are_422_on_every_backend(client, admin_h, pipeline):
     err = error_of(client.post("/api/v1/deals", headers=admin_h, json={
         "title": "ok", "pipeline_id": pipeline.id, "tags": ["x" * 101]}), 422, "validation_error")
     assert err["fields"] == {"tags": "each tag is at most 100 characters"}
+
+
+def test_nul_characters_and_deep_nesting_are_refused(client, admin_h, pipeline):
+    body = b'{"title": "a\\u0000b", "pipeline_id": %d}' % pipeline.id
+    err = error_of(client.post("/api/v1/deals", headers=admin_h, content=body), 422, "validation_error")
+    assert "body" in err["fields"]
+    body = b'{"title": "ok", "pipeline_id": %d, "fields": {"k\\u0000": 1}}' % pipeline.id
+    error_of(client.post("/api/v1/deals", headers=admin_h, content=body), 422, "validation_error")
+    error_of(client.post("/api/v1/deals", headers=admin_h, content=b"[" * 100000 + b"]" * 100000), 400, "bad_request")
+    nested = b'{"title": "ok", "pipeline_id": %d, "fields": {"k": ' % pipeline.id + b"[" * 900 + b"]" * 900 + b"}}"
+    assert client.post("/api/v1/deals", headers=admin_h, content=nested).status_code in (201, 400)

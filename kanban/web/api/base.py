@@ -109,9 +109,26 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise BadRequestError("a JSON body is required")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
+        has_nul = _has_nul(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequestError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequestError("JSON nested too deeply") from None
+    if has_nul:
+        # PostgreSQL text and jsonb cannot store U+0000; refuse it here rather than fail in the database.
+        raise ValidationError("text must not contain NUL characters", {"body": "contains a NUL (\\u0000) character"})
+    return data
+
+
+def _has_nul(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_has_nul(v) for v in data)
+    return False
 
 
 def endpoint(

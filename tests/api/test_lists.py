@@ -36,6 +36,9 @@ def test_filters(client, admin_h, make_deal, pipeline, rep):
     assert ids(tag="smb", stage_id=pipeline.stages[2].id) == [b]
     err = error_of(client.get("/api/v1/deals?stage_id=two", headers=admin_h), 400, "bad_request")
     assert err["fields"] == {"stage_id": "must be an integer"}
+    for name in ("q", "tag"):
+        err = error_of(client.get(f"/api/v1/deals?{name}=a%00b", headers=admin_h), 422, "validation_error")
+        assert name in err["fields"]
 
 
 def _bulk_deals(runtime, pipeline, count):

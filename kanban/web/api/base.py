@@ -101,6 +101,8 @@ class Call:
     def query_str(self, name: str) -> str | None:
         """A text query parameter, stripped; None when absent or blank."""
         raw = self.request.query_params.get(name)
+        if raw is not None and "\x00" in raw:
+            raise ValidationError(f"{name} must not contain NUL characters", {name: "contains a NUL character"})
         return raw.strip() or None if raw is not None else None
 
 

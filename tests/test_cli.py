@@ -50,6 +50,9 @@ def test_create_user_and_token(cli, runtime, app):
     (["--role", "boss"], "role: role is admin or rep"),
     (["--password", "short"], "password: password is at least 8 characters"),
     (["--email", "not-an-email"], "email: not a valid email address"),
+    (["--name", "n" * 201], "name: name is at most 200 characters"),
+    (["--phone", "1" * 41], "phone: phone is at most 40 characters"),
+    (["--department", "d" * 201], "department: department is at most 200 characters"),
 ])
 def test_create_user_errors_are_clear(cli, args, message):
     base = {"--email": "x@example.com", "--name": "X"}

@@ -34,6 +34,12 @@ def create_user(session: Session, *, email: str, name: str, role: str = "rep", p
         errors["email"] = "a user with this email exists"
     if not (name or "").strip():
         errors["name"] = "name is required"
+    elif len(name.strip()) > 200:
+        errors["name"] = "name is at most 200 characters"
+    if phone and len(phone) > 40:
+        errors["phone"] = "phone is at most 40 characters"
+    if department and len(department) > 200:
+        errors["department"] = "department is at most 200 characters"
     if role not in ROLES:
         errors["role"] = "role is admin or rep"
     if password is not None and len(password) < 8:

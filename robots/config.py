@@ -10,13 +10,14 @@ import pydantic
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kanban import clock
 from kanban.errors import NotFoundError, ValidationError
-from kanban.models import Stage
+from kanban.models import Deal, Stage
 from kanban.services.pipelines import get_stage
-from robots import references
+from robots import references, scheduling
 from robots.conditions import validate as validate_condition
 from robots.cycles import cycle_warnings
-from robots.models import Robot
+from robots.models import Robot, RobotRun
 from robots.registry import RobotKind, load_kinds
 
 # A key is used as `robots.<key>.<output>` inside templates, so it must be a plain identifier.
@@ -113,9 +114,28 @@ def delete_robot(session: Session, robot_id: int) -> None:
     robot = get_robot(session, robot_id)
     rest = [r for r in stage_robots(session, robot.stage_id) if r.id != robot.id]
     _check_stage(rest, f"cannot delete “{robot.name}”")
+    _release_waiting(session, robot)
     session.delete(robot)
     _renumber(rest)
     session.flush()
+
+
+def _release_waiting(session: Session, robot: Robot) -> None:
+    """Runs waiting for a pending run of a robot being deleted would wait forever: schedule them now."""
+    pending = session.scalars(select(RobotRun).where(RobotRun.robot_id == robot.id,
+                                                     RobotRun.status.in_(scheduling.PENDING)))
+    now = clock.now()
+    for run in pending:
+        nxt = session.scalars(select(RobotRun).where(RobotRun.stage_entry_id == run.stage_entry_id,
+                                                     RobotRun.position > run.position)
+                              .order_by(RobotRun.position, RobotRun.id).limit(1)).first()
+        deal = session.get(Deal, run.deal_id)
+        if nxt is None or nxt.status != "waiting" or deal is None or deal.current_entry_id != run.stage_entry_id:
+            continue
+        follower = session.get(Robot, nxt.robot_id)
+        nxt.status, nxt.due_at = "scheduled", scheduling.due_at(follower.delay if follower else None, deal, now)
+        if nxt.due_at <= now:
+            scheduling.send_after_commit(session, [nxt])
 
 
 def reorder_robots(session: Session, stage_id: int, ids: Any) -> list[Robot]:

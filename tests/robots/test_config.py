@@ -191,3 +191,16 @@ def test_cycle_through_a_trigger_warns(runtime, pipeline):
     assert save(runtime, qualified, kind="change_stage", settings={"stage_id": new}).warnings == []
     result = save(runtime, proposal, kind="change_stage", settings={"stage_id": new})
     assert len(result.warnings) == 1 and "trigger “Opened”" in result.warnings[0]
+
+
+def test_deleting_a_pending_robot_releases_the_one_waiting_for_it(runtime, pipeline, test_kinds, new_deal, runs,
+                                                                   run_all):
+    stage = pipeline.stages[1].id
+    first = save(runtime, stage, kind="test_echo", delay={"type": "after", "seconds": 3600}).robot
+    save(runtime, stage, kind="test_echo", after_previous=True, settings={"text": "second"})
+    deal = new_deal(stage)
+    assert [r.status for r in runs(deal)] == ["scheduled", "waiting"]
+    with runtime.sessions() as s, s.begin():
+        config.delete_robot(s, first.id)
+    run_all()
+    assert [r.status for r in runs(deal)] == ["done"]

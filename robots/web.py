@@ -22,6 +22,7 @@ from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render
 from robots import config, forms, references, runlog
 from robots.conditions import OPS as OP_ALIASES
+from robots.cycles import cycle_warnings
 from robots.models import Robot
 from robots.registry import RobotKind, load_kinds
 from robots.values import KNOWN_PLACEHOLDERS
@@ -62,7 +63,8 @@ async def automation_page(request: Request) -> Response:
 def _column(request: Request, session: Session, stage: Stage) -> dict[str, Any]:
     robots = config.stage_robots(session, stage.id)
     panels = [Markup(panel(request, session, stage)) for panel in request.app.state.runtime.column_panels]
-    cards = [{"robot": r, "delay": forms.delay_label(r.delay), "kind": _title(r.kind)} for r in robots]
+    cards = [{"robot": r, "delay": forms.delay_label(r.delay), "kind": _title(r.kind),
+              "loop": " ".join(cycle_warnings(session, stage.pipeline_id, r))} for r in robots]
     return {"stage": stage, "robots": cards, "panels": panels}
 
 

@@ -127,6 +127,8 @@ def test_cycle_warning_is_shown(client, runtime, admin, pipeline):
     post_robot(client, new, "change_stage", **{"s.stage_id": str(qualified)})
     page = client.get(f"/automation?pipeline_id={pipeline.id}")
     assert "flash-warning" in page.text and "form a loop" in page.text
+    assert page.text.count("badge-loop") == 2  # both robots of the loop stay marked
+    assert client.get(f"/automation?pipeline_id={pipeline.id}").text.count("badge-loop") == 2
 
 
 def test_run_existing_confirm_then_schedule(client, runtime, admin, pipeline, run_all):

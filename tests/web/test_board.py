@@ -20,6 +20,7 @@ def test_board_shows_counts_sums_and_cards(rep_web, deals, pipeline):
     assert cols["New"].count == 3
     assert cols["New"].sums == [("EUR", 99900), ("USD", 125050)]
     assert cols["Qualified"].count == 1 and cols["Proposal"].count == 0
+    assert response.context["tags"] == ["pilot", "renewal", "vip"]
     html = response.text
     assert "1,250.50 USD" in html and "999.00 EUR" in html and "2,249.50" not in html  # never mixed
     assert "1,200.00 USD" in html and "999.00 EUR" in html and "7,000.00 USD" in html

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from datetime import timedelta
@@ -10,51 +9,18 @@ from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from kanban import clock
 from kanban.delivery import MAX_ATTEMPTS, claim, deliver_emails
 from kanban.mail import Mailer, SmtpConfig
 from kanban.models import EmailMessage
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps messages and refuses some recipients."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.logins: list[str] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd API
-        if address.startswith("gone@"):
-            return "550 5.1.1 no such user"
-        if address.startswith("busy@"):
-            return "451 4.3.0 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted"
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and auth_data.password == b"s3cret"
-        if ok:
-            self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok)
+from tests.fake_smtp import Inbox, free_port, smtp_server
 
 
 @pytest.fixture
 def smtp():
-    inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd checks its own port on start, so it needs a real one
-        probe.bind(("127.0.0.1", 0))
-        inbox.port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port, authenticator=inbox.authenticate,
-                            auth_require_tls=False)
-    controller.start()
-    yield inbox
-    controller.stop()
+    with smtp_server() as inbox:
+        yield inbox
 
 
 @pytest.fixture
@@ -188,9 +154,7 @@ def test_starttls_then_login(runtime, tls_files, monkeypatch):
     server_tls.load_cert_chain(cert, key)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the mailer verifies the server against this CA
     inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     # auth_require_tls (the default): the login below only works after STARTTLS succeeded.
     controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=inbox.authenticate,
                             tls_context=server_tls, require_starttls=True)

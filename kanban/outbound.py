@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,11 +69,25 @@ class Http:
     """The HTTP service kinds and providers share (one pooled client, fixed timeouts, no redirects)."""
 
     def __init__(self, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None):
-        self.client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
+        self.timeout = timeout
+        self.transport = transport
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> httpx.Client:
+        """The pooled client, (re)opened on first use: a runtime may be started again after a shutdown."""
+        with self._lock:
+            if self._client is None or self._client.is_closed:
+                self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, transport=self.transport)
+            return self._client
 
     def close(self) -> None:
         """Release pooled connections."""
-        self.client.close()
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """A request to a configured (trusted) endpoint; network failures become transient OutboundErrors."""

@@ -73,3 +73,11 @@ def test_ipv6_answers_are_pinned_in_brackets(monkeypatch):
     http.post_json_guarded("http://v6.example/hook", {}, {})
     assert str(seen[0].url) == "http://[2606:2800:220:1:248:1893:25c8:1946]/hook"
     assert seen[0].headers["host"] == "v6.example"
+
+
+def test_the_client_reopens_after_close():
+    http = Http(transport=httpx.MockTransport(lambda r: httpx.Response(204)))
+    assert http.request("POST", "http://service.example/").status_code == 204
+    http.close()  # a web app's shutdown closes it; the same runtime can serve again
+    assert http.request("POST", "http://service.example/").status_code == 204
+    http.close()

@@ -11,13 +11,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban.errors import ConflictError, ValidationError
+from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.models import Invoice, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render, templates
 from triggers import config
 from triggers.conditions import OPS
+from triggers.inbound import db_id
 from triggers.models import InboundEvent, Trigger
 from triggers.recording import mark_paid
 from triggers.registry import TriggerKind, registry
@@ -27,6 +28,12 @@ CONDITION_ROWS = 3
 
 def _admin(request: Request, session: Session) -> User:
     return require_admin(web_user(request, session))
+
+
+def _stage(session: Session, stage_id: int) -> Stage:
+    if db_id(stage_id) is None:
+        raise NotFoundError(f"stage {stage_id} not found")
+    return get_stage(session, stage_id)
 
 
 def _flash(request: Request, message: str, kind: str = "ok") -> None:
@@ -89,7 +96,8 @@ def _parse_form(form: FormData, kind: type[TriggerKind]) -> dict[str, Any]:
     move_as = str(form.get("move_as_id", "")).strip()
     return {"name": str(form.get("name", "")), "settings": settings,
             "condition": {mode: items} if items else None, "allow_backward": form.get("allow_backward") == "on",
-            "active": form.get("active") == "on", "move_as_id": int(move_as) if move_as.isdigit() else None}
+            "active": form.get("active") == "on",
+            "move_as_id": int(move_as) if move_as.isdigit() and len(move_as) < 12 else None}
 
 
 async def new_trigger(request: Request) -> Response:
@@ -99,7 +107,7 @@ async def new_trigger(request: Request) -> Response:
 
     def load(session: Session) -> tuple[str, dict[str, Any]]:
         _admin(request, session)
-        stage = get_stage(session, stage_id)
+        stage = _stage(session, stage_id)
         if kind in registry:
             cls = registry.get(kind)
             values = {"name": cls.title, "settings": {}, "active": True, "allow_backward": False}
@@ -118,7 +126,7 @@ async def create_trigger(request: Request) -> Response:
 
     def save(session: Session) -> tuple[str, dict[str, Any], int]:
         _admin(request, session)
-        stage = get_stage(session, stage_id)
+        stage = _stage(session, stage_id)
         cls = config.kind_of(kind_name).__class__
         data = _parse_form(form, cls)
         try:
@@ -210,7 +218,7 @@ async def mark_paid_form(request: Request) -> Response:
 
     def act(session: Session) -> None:
         user = _admin(request, session)
-        invoice = session.get(Invoice, invoice_id)
+        invoice = session.get(Invoice, invoice_id) if db_id(invoice_id) else None
         if invoice is None or invoice.deal_id != deal_id:
             raise ValidationError("unknown invoice", {"invoice_id": "not an invoice of this deal"})
         mark_paid(session, invoice_id, user.id)

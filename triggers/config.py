@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from kanban import clock
 from kanban.errors import NotFoundError, ValidationError
 from kanban.models import Stage, User
 from triggers.conditions import validate_condition
+from triggers.inbound import db_id
 from triggers.models import Trigger
 from triggers.registry import KindSettings, TriggerKind, registry
 
@@ -55,7 +57,7 @@ def new_secret() -> str:
 
 def get_trigger(session: Session, trigger_id: int) -> Trigger:
     """Load a trigger or raise NotFoundError."""
-    trigger = session.get(Trigger, trigger_id)
+    trigger = session.get(Trigger, trigger_id) if db_id(trigger_id) else None
     if trigger is None:
         raise NotFoundError(f"trigger {trigger_id} not found")
     return trigger
@@ -90,11 +92,14 @@ def _clean(session: Session, kind: TriggerKind, data: dict[str, Any]) -> dict[st
             out[flag] = data[flag]
     if "move_as_id" in data and data["move_as_id"] is not None:
         uid = data["move_as_id"]
-        user = session.get(User, uid) if isinstance(uid, int) and not isinstance(uid, bool) else None
+        user = session.get(User, uid) if db_id(uid) else None
         if user is None or not user.active:
             errors["move_as_id"] = "unknown or inactive user"
     if "move_as_id" in data:
         out["move_as_id"] = data["move_as_id"]
+    for key in ("name", "settings", "condition"):
+        if key in out and "\\u0000" in json.dumps(out[key]):
+            errors[key] = "must not contain NUL characters"
     if errors:
         raise ValidationError("invalid trigger", errors)
     return out
@@ -102,7 +107,7 @@ def _clean(session: Session, kind: TriggerKind, data: dict[str, Any]) -> dict[st
 
 def create_trigger(session: Session, stage_id: int, data: dict[str, Any]) -> tuple[Trigger, str | None]:
     """Create a trigger on its target stage; returns it and, for inbound_webhook, its secret (shown once)."""
-    stage = session.get(Stage, stage_id)
+    stage = session.get(Stage, stage_id) if db_id(stage_id) else None
     if stage is None or stage.archived:
         raise NotFoundError(f"stage {stage_id} not found")
     unknown = set(data) - {"kind", *EDITABLE}

@@ -16,6 +16,7 @@ from kanban.db import on_commit
 from triggers.models import InboundEvent
 
 Enqueue = Callable[[int], None]
+MAX_ID = 2**31 - 1  # integer primary keys: larger values cannot name a row (and PostgreSQL refuses them)
 MAX_ATTEMPTS = 5
 REQUEUE_AFTER = timedelta(seconds=30)
 
@@ -39,6 +40,13 @@ def store_event(session: Session, enqueue: Enqueue | None, *, provider: str, eve
     if new_id is not None and status == "pending" and enqueue is not None:
         on_commit(session, lambda: enqueue(new_id))
     return new_id
+
+
+def db_id(value: Any) -> int | None:
+    """value when it can be a row id (a positive 32-bit int, not a bool), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
+        return value
+    return None
 
 
 def scrub(value: Any) -> Any:

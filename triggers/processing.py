@@ -11,7 +11,7 @@ from kanban import clock
 from kanban.events import Actor
 from kanban.models import Deal, Invoice
 from kanban.services.deals import timeline
-from triggers.inbound import claim, finish
+from triggers.inbound import claim, db_id, finish
 from triggers.registry import Occurrence
 from triggers.resolution import Outcome, fire
 
@@ -41,7 +41,7 @@ def process_event(session: Session, event_id: int) -> str | None:
                    else Outcome("ignored", "the event names no deal"))
     else:
         outcome = Outcome("ignored", f"unhandled event kind {event.kind!r}")
-    known_deal = isinstance(deal_id, int) and session.get(Deal, deal_id) is not None
+    known_deal = db_id(deal_id) is not None and session.get(Deal, deal_id) is not None
     finish(event, outcome.status, outcome.text, trigger_id=outcome.trigger_id,
            moved_to_stage_id=outcome.stage_id, deal_id=deal_id if known_deal else event.deal_id)
     return outcome.text
@@ -49,7 +49,7 @@ def process_event(session: Session, event_id: int) -> str | None:
 
 def _payment(session: Session, event_id: int, payload: dict[str, Any]) -> Outcome:
     invoice_id = payload.get("invoice_id")
-    invoice = session.get(Invoice, invoice_id) if isinstance(invoice_id, int) else None
+    invoice = session.get(Invoice, invoice_id) if db_id(invoice_id) else None
     if invoice is None:
         return Outcome("ignored", f"invoice {invoice_id!r} not found")
     payload["deal_id"] = invoice.deal_id

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.errors import ConflictError, NotFoundError
 from kanban.models import EmailMessage, Invoice
-from triggers.inbound import Enqueue, store_event
+from triggers.inbound import Enqueue, db_id, store_event
 from triggers.processing import process_event
 
 _TOKEN = re.compile(r"[A-Za-z0-9_\-.]+")
@@ -127,7 +127,7 @@ def record_embedded_payment(session: Session, enqueue: Enqueue, pay_token: str) 
 
 def mark_paid(session: Session, invoice_id: int, user_id: int) -> Invoice:
     """An admin marks an invoice paid by hand: stored as an event and processed in this transaction."""
-    invoice = session.get(Invoice, invoice_id)
+    invoice = session.get(Invoice, invoice_id) if db_id(invoice_id) else None
     if invoice is None:
         raise NotFoundError(f"invoice {invoice_id} not found")
     if invoice.status not in ("open", "paid"):

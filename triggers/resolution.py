@@ -13,6 +13,7 @@ from kanban.models import Deal, Stage, User
 from kanban.services.deals import move_deal, timeline
 from kanban.services.users import SYSTEM_EMAIL
 from triggers.conditions import deal_values, evaluate
+from triggers.inbound import db_id
 from triggers.models import Trigger
 from triggers.registry import Occurrence, registry
 
@@ -82,7 +83,7 @@ def resolve(session: Session, deal: Deal, kinds: list[str], event: Occurrence) -
 def fire(session: Session, deal_id: int, kinds: list[str], event: Occurrence, *,
          quiet_when_irrelevant: bool = False) -> Outcome:
     """Resolve and move the deal at most once, writing a "trigger" timeline entry either way."""
-    deal = session.get(Deal, deal_id)
+    deal = session.get(Deal, deal_id) if db_id(deal_id) else None
     if deal is None:
         return Outcome("ignored", f"deal {deal_id} not found")
     phrase = registry.get(event.kind)().describe(event) if event.kind in registry else event.kind

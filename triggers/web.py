@@ -15,6 +15,7 @@ from kanban.tracking import parse_click_token
 from kanban.web.deps import in_tx
 from kanban.web.templating import render
 from triggers.config import kind_of, valid_secrets
+from triggers.inbound import db_id
 from triggers.intake import BodyTooLargeError, IntakeOptions, RateLimiter, client_key, read_capped
 from triggers.models import Trigger
 from triggers.recording import (
@@ -69,16 +70,16 @@ async def stripe_hook(request: Request) -> Response:
 
 def _deal_ref(body: dict[str, Any]) -> int | None:
     deal_id = body.get("deal_id")
-    if isinstance(deal_id, int) and not isinstance(deal_id, bool) and deal_id > 0:
-        return deal_id
+    if deal_id is not None:
+        return db_id(deal_id)
     target = body.get("target")
     if isinstance(target, str) and target.upper().startswith("DEAL_") and target[5:].isdigit():
-        return int(target[5:])
+        return db_id(int(target[5:]))
     return None
 
 
 def _secrets_of(session: Session, trigger_id: int) -> list[str] | None:
-    trigger = session.get(Trigger, trigger_id)
+    trigger = session.get(Trigger, trigger_id) if db_id(trigger_id) else None
     if trigger is None or not kind_of(trigger.kind).has_secret:
         return None
     return valid_secrets(trigger)

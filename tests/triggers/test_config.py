@@ -163,3 +163,20 @@ def test_every_kind_can_be_created_from_the_admin_form(client, runtime, admin, s
     assert set(rows) == KINDS
     assert rows["field_changed"].settings == {"field": "fields.source", "value": "web"}
     assert rows["email_opened"].settings == {"include_machine_opens": True}
+
+
+def test_out_of_range_ids_and_nul_characters_are_clean_errors(client, runtime, admin, stages):
+    huge = 2**40
+    login(client, admin.email)
+    token = csrf_of(client)
+    assert client.get(f"/automation/stages/{huge}/triggers/new").status_code == 404
+    assert client.get(f"/automation/triggers/{huge}").status_code == 404
+    assert client.post(f"/automation/triggers/{huge}/toggle", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/hooks/triggers/{huge}", content=b"{}").status_code == 404
+    response = client.post(f"/deals/{huge}/invoices/{huge}/mark-paid", data={"csrf_token": token},
+                           follow_redirects=False)
+    assert response.status_code == 303
+    data = {"csrf_token": token, "kind": "field_changed", "name": "a\x00b", "settings.field": "title",
+            "settings.value": "x\x00y", "move_as_id": str(2**33), "active": "on"}
+    bad = client.post(f"/automation/stages/{stages['Won']}/triggers", data=data)
+    assert bad.status_code == 422 and "must not contain NUL" in bad.text and "unknown or inactive user" in bad.text

@@ -135,3 +135,13 @@ def test_rate_limit_answers_429(admin_api, runtime, stages):
     limiter.rate, limiter.burst = 0.001, 3
     codes = [admin_api.post(f"/hooks/triggers/{trigger['id']}", content=b"{}").status_code for _ in range(5)]
     assert codes[:3] == [401, 401, 401] and codes[3:] == [429, 429]
+
+
+def test_out_of_range_deal_id_is_a_bad_request(admin_api, runtime, stages):
+    trigger = _create(admin_api, stages["Proposal"])
+    for payload in ({"deal_id": 2**40}, {"target": f"DEAL_{2**40}"}, {"deal_id": True}, {"deal_id": -1}):
+        body = json.dumps(payload).encode()
+        response = admin_api.post(f"/hooks/triggers/{trigger['id']}", content=body,
+                                  headers=webhook_headers(trigger["secret"], body))
+        assert response.status_code == 400, payload
+    assert events(runtime) == []

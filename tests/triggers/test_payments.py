@@ -208,3 +208,10 @@ def test_deal_page_panel_mark_paid_button(client, runtime, pipeline, stages, adm
 def test_provider_return_page(client):
     response = client.get("/pay/complete?invoice_id=1")
     assert response.status_code == 200 and "Thank you" in response.text
+
+
+def test_out_of_range_invoice_id_is_ignored_not_retried(client, runtime):
+    body = stripe_event(10**20, event_id="evt_huge")
+    assert client.post(HOOK, content=body, headers=stripe_headers(body)).status_code == 200
+    [event] = settled(runtime, provider="stripe")
+    assert event.status == "ignored" and event.attempts == 1 and "not found" in event.outcome

@@ -12,7 +12,7 @@ from kanban.errors import ConflictError, ValidationError
 from kanban.models import User
 from robots.context import RunContext
 from robots.errors import PermanentError, TransientError
-from robots.models import RobotRun
+from robots.models import Robot, RobotRun
 from robots.registry import KindSettings, RobotKind, register
 
 
@@ -54,6 +54,9 @@ class ChangeResponsible(RobotKind):
 
     def _next_in_turn(self, ctx: RunContext, order: list[int], active: list[int]) -> int:
         """The active user after the one this robot assigned last (state lives in its finished runs)."""
+        if ctx.session.get_bind().dialect.name == "postgresql":
+            # Runs of this robot for other deals take turns here, so two of them never pick the same "next".
+            ctx.session.execute(select(Robot.id).where(Robot.id == ctx.robot_id).with_for_update())
         last = ctx.session.scalars(
             select(RobotRun.outputs).where(RobotRun.robot_id == ctx.robot_id, RobotRun.status == "done",
                                            RobotRun.id != ctx.run_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,8 @@ class Kit:
 
     def run(self, kind: str, settings: dict[str, Any], *, robot_id: int | None = None,
             outputs_by_key: dict[str, dict[str, Any]] | None = None,
-            cause: tuple[dict[str, Any], ...] = (), deal_id: int | None = None) -> dict[str, Any]:
+            cause: tuple[dict[str, Any], ...] = (), deal_id: int | None = None,
+            before_commit: Callable[[], None] | None = None) -> dict[str, Any]:
         """Validate settings, run the kind in one transaction as the engine would, record the run done."""
         cls = load_kinds().get(kind)
         parsed = cls.Settings.model_validate(settings)
@@ -73,6 +75,9 @@ class Kit:
             run.status = "done"
             run.finished_at = clock.now()
             self.last_run_id = run.id
+            if before_commit is not None:
+                s.flush()
+                before_commit()
             return outputs
 
     def new_deal(self, title: str) -> int:

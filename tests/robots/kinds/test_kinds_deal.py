@@ -104,3 +104,33 @@ def test_add_tag_merges_rendered_tags(kit, events):
     assert out == {"tags": ["vip", "hot", "from-web"]} and _deal(kit).tags == ["vip", "hot", "from-web"]
     assert kit.run("add_tag", {"tags": ["hot"]}) == {"tags": ["vip", "hot", "from-web"]}
     assert len([e for e in events if isinstance(e, DealFieldsChanged)]) == 1  # the no-op changed nothing
+
+
+def test_round_robin_is_right_when_runs_of_one_robot_overlap(kit, people):
+    import threading
+
+    users = [people["admin"].id, people["other"].id, people["boss"].id]
+    settings = {"users": users, "mode": "round_robin"}
+    robot_id = kit.robot("change_responsible", settings)
+    deals = [kit.new_deal(f"Deal {n}") for n in range(3)]
+    assert kit.run("change_responsible", settings, robot_id=robot_id, deal_id=deals[0])["user_id"] == users[0]
+    picked_first, release = threading.Event(), threading.Event()
+    results = {}
+
+    def slow():
+        results["slow"] = kit.run("change_responsible", settings, robot_id=robot_id, deal_id=deals[1],
+                                  before_commit=lambda: (picked_first.set(), release.wait(10)))["user_id"]
+
+    def fast():
+        results["fast"] = kit.run("change_responsible", settings, robot_id=robot_id, deal_id=deals[2])["user_id"]
+
+    first = threading.Thread(target=slow)
+    first.start()
+    assert picked_first.wait(10)
+    second = threading.Thread(target=fast)
+    second.start()
+    second.join(0.5)  # it must wait for the first run's transaction, not read a stale "last assignment"
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert (results["slow"], results["fast"]) == (users[1], users[2])

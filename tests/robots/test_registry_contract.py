@@ -45,7 +45,9 @@ def test_every_module_registers_exactly_one_kind_named_after_the_file():
                  and obj.__module__ == module.__name__]
         assert len(kinds) == 1, f"{name}: {kinds}"
         assert kinds[0].kind == name and registry.get(name) is kinds[0]
-    assert registry.keys() == MODULES
+    # Test-only kinds registered by fixtures live in test modules; everything shipped is one file here.
+    shipped = sorted(key for key, cls in registry.items() if not cls.__module__.startswith("tests."))
+    assert shipped == MODULES
 
 
 def test_every_kind_has_an_example_here():

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from bench.harness import ROOT, fresh_database
 from bench.robots_support import kanban_workers, private_redis, producer, seed, wait_done
+from kanban.db import make_engine
 from kanban.events import Actor
 from kanban.services.deals import move_deal
 from robots.models import RobotRun
@@ -60,7 +61,8 @@ def _move(runtime, deal_ids: list[int], stage_id: int) -> None:  # type: ignore[
 
 
 def _bare_actor(broker: dramatiq.Broker, database_url: str) -> dramatiq.Actor:
-    engine = create_engine(database_url, pool_size=THREADS + 2)
+    # The app's engine factory (same pool and pre-ping settings the robot workers get).
+    engine = make_engine(database_url)
 
     def bare_insert(n: int) -> None:
         with engine.begin() as conn:

@@ -37,14 +37,15 @@ FINAL = ("done", "skipped", "cancelled", "failed", "blocked")
 @lru_cache(maxsize=1)
 def _claim_stmt() -> Any:
     # Built once: constructing ORM statements costs more CPU than executing them.
+    # A Core (not ORM-enabled) UPDATE: the in-session run is updated by hand below.
+    runs = RobotRun.__table__
     return (
-        update(RobotRun)
-        .where(RobotRun.id == bindparam("run_id"), RobotRun.status == "scheduled",
-               RobotRun.due_at <= bindparam("due_by", type_=RobotRun.due_at.type))
-        .values(status="running", attempts=RobotRun.attempts + 1,
-                started_at=bindparam("claim_at", type_=RobotRun.started_at.type))
-        .returning(RobotRun.attempts)
-        .execution_options(synchronize_session=False)
+        update(runs)
+        .where(runs.c.id == bindparam("run_id"), runs.c.status == "scheduled",
+               runs.c.due_at <= bindparam("due_by", type_=runs.c.due_at.type))
+        .values(status="running", attempts=runs.c.attempts + 1,
+                started_at=bindparam("claim_at", type_=runs.c.started_at.type))
+        .returning(runs.c.attempts)
     )
 
 

@@ -94,3 +94,12 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+def insert_ignoring_conflict(session: Session, model: Any, values: dict[str, Any], conflict: list[str]) -> Any:
+    """An INSERT … ON CONFLICT (conflict) DO NOTHING for the session's dialect (SQLite or PostgreSQL)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)

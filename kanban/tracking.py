@@ -5,10 +5,13 @@ from __future__ import annotations
 import html
 import re
 import secrets
+from datetime import timedelta
 
 from kanban.security import signer, unsign
 
 SALT_CLICK = "kanban.track.click"
+# Opens and clicks of emails older than this are ignored: tokens expire with the campaign they belong to.
+TRACKING_MAX_AGE = timedelta(days=180)
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'<>\s]+)\2""", re.IGNORECASE)
 
 
@@ -23,8 +26,8 @@ def click_token(secret: str, email_token: str, link_index: int) -> str:
 
 
 def parse_click_token(secret: str, token: str) -> tuple[str, int] | None:
-    """(email token, link index) from a click token, or None when forged."""
-    value = unsign(secret, SALT_CLICK, token)
+    """(email token, link index) from a click token, or None when forged or expired."""
+    value = unsign(secret, SALT_CLICK, token, max_age=int(TRACKING_MAX_AGE.total_seconds()))
     if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
             and isinstance(value[1], int)):
         return value[0], value[1]

@@ -16,7 +16,8 @@ def test_move_writes_entry_timeline_and_event(runtime, pipeline, admin):
     bus.subscribe(DealMoved, lambda s, e: seen.append(e))
     stages = pipeline.stages
     with runtime.sessions() as s, s.begin():
-        deal = create_deal(s, title="Acme", pipeline_id=pipeline.id, actor=Actor.user(admin.id))
+        deal = create_deal(s, title="Acme", pipeline_id=pipeline.id, actor=Actor.user(admin.id), tags=["vip"])
+    assert deal.version == 1  # creating is one version, whatever the service writes to link the first entry
     with runtime.sessions() as s, s.begin():
         result = move_deal(s, deal.id, stages[2].id, actor=Actor.user(admin.id), expected_version=deal.version)
         assert result.moved

@@ -7,12 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kanban import clock
-from kanban.db import on_commit
+from kanban.db import insert_ignoring_conflict, on_commit
 from triggers.models import InboundEvent
 
 Enqueue = Callable[[int], None]
@@ -32,10 +30,7 @@ def store_event(session: Session, enqueue: Enqueue | None, *, provider: str, eve
     values = {"provider": provider, "event_id": scrub(event_id)[:200], "kind": kind, "payload": scrub(payload),
               "deal_id": deal_id, "status": status, "outcome": outcome, "received_at": now,
               "enqueued_at": now if status == "pending" and enqueue else None, "attempts": 0}
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (insert(InboundEvent).values(**values)
-            .on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(InboundEvent.id))
+    stmt = insert_ignoring_conflict(session, InboundEvent, values, ["provider", "event_id"]).returning(InboundEvent.id)
     new_id = session.execute(stmt).scalar_one_or_none()
     if new_id is not None and status == "pending" and enqueue is not None:
         on_commit(session, lambda: enqueue(new_id))

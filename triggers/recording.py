@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.errors import ConflictError, NotFoundError
 from kanban.models import EmailMessage, Invoice
+from kanban.tracking import TRACKING_MAX_AGE
 from triggers.inbound import Enqueue, db_id, store_event
 from triggers.processing import process_event
 
@@ -26,7 +27,10 @@ def plausible_token(token: str, longest: int = 200) -> bool:
 def _email(session: Session, token: str) -> EmailMessage | None:
     if not plausible_token(token):
         return None
-    return session.scalars(select(EmailMessage).where(EmailMessage.tracking_token == token)).first()
+    message = session.scalars(select(EmailMessage).where(EmailMessage.tracking_token == token)).first()
+    if message is None or clock.now() - message.created_at > TRACKING_MAX_AGE:
+        return None  # unknown or expired: nothing is recorded
+    return message
 
 
 def record_open(session: Session, enqueue: Enqueue, token: str, machine_seconds: float) -> bool:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from kanban import clock
@@ -188,6 +189,7 @@ def create_deal(
         responsible_id=responsible_id,
         contact_id=contact_row.id if contact_row else None,
         fields=dict(values["fields"]),
+        tags=clean,
         rank=_top_rank(session, stage.id),
         stage_entered_at=at,
         created_at=at,
@@ -195,12 +197,15 @@ def create_deal(
     )
     session.add(deal)
     session.flush()
-    _set_tags(session, deal, clean)
+    session.add_all([DealTag(deal_id=deal.id, tag=t) for t in clean])
     entry = StageEntry(deal_id=deal.id, stage_id=stage.id, entered_at=at, actor_type=actor.type,
                        actor_id=actor.id)
     session.add(entry)
     session.flush()
-    deal.current_entry_id = entry.id
+    # A plain UPDATE: linking the first entry is part of creating the deal, not a new version of it.
+    session.execute(update(Deal).where(Deal.id == deal.id).values(current_entry_id=entry.id)
+                    .execution_options(synchronize_session=False))
+    set_committed_value(deal, "current_entry_id", entry.id)
     timeline(session, deal.id, "created", f"Deal created in “{stage.name}”", actor, stage_id=stage.id)
     session.flush()
     bus.publish(session, DealMoved(deal.id, None, stage.id, entry.id, None, actor, (), created=True))

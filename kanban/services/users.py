@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kanban import clock
+from kanban.db import insert_ignoring_conflict
 from kanban.errors import NotFoundError, ValidationError
 from kanban.models import ApiToken, Department, User
 from kanban.security import hash_password, new_api_token
@@ -57,11 +59,14 @@ def create_user(session: Session, *, email: str, name: str, role: str = "rep", p
 
 def system_user(session: Session) -> User:
     """The named system actor ("the Butler") robots act as by default."""
-    user = session.scalars(select(User).where(User.email == SYSTEM_EMAIL)).one_or_none()
+    found = select(User).where(User.email == SYSTEM_EMAIL)
+    user = session.scalars(found).one_or_none()
     if user is None:
-        user = User(email=SYSTEM_EMAIL, name="Butler (automation)", role="system", active=True)
-        session.add(user)
-        session.flush()
+        # Two first uses can race (web and worker): the loser's insert does nothing and it reads the winner's row.
+        session.execute(insert_ignoring_conflict(session, User, {
+            "email": SYSTEM_EMAIL, "name": "Butler (automation)", "role": "system", "active": True,
+            "created_at": clock.now()}, ["email"]))
+        user = session.scalars(found).one()
     return user
 
 

@@ -131,6 +131,19 @@ def test_forged_and_unknown_click_tokens_404_and_write_nothing(client, runtime, 
         assert s.query(EmailMessage).one().clicked_at is None
 
 
+def test_expired_tracking_tokens_write_nothing(client, runtime, pipeline, stages):
+    deal = make_deal(runtime, pipeline, stages["New"])
+    add_trigger(runtime, stages["Qualified"], "email_opened")
+    make_email(runtime, deal, "tok-old", ["https://example.com/"], age_seconds=181 * 24 * 3600)
+    pixel = client.get("/t/o/tok-old.gif")
+    assert pixel.status_code == 200 and pixel.content == GIF
+    assert client.get(f"/t/c/{click_token(SECRET, 'tok-old', 0)}", follow_redirects=False).status_code == 404
+    assert events(runtime) == []
+    with runtime.sessions() as s:
+        message = s.query(EmailMessage).one()
+        assert message.open_count == 0 and message.clicked_at is None
+
+
 def test_no_redirect_to_a_non_http_stored_link(client, runtime, pipeline, stages):
     deal = make_deal(runtime, pipeline, stages["New"])
     make_email(runtime, deal, "tok-js", ["javascript:alert(1)", "//evil.example/"])

@@ -19,6 +19,7 @@ from robots.models import Robot, RobotRun
 
 PENDING = ("scheduled", "waiting")
 LEFT_STAGE = "deal left the stage"
+MAX_DELAY_SECONDS = 10 * 366 * 86400  # keeps due_at a valid datetime whatever the stored delay says
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 # Set by robots.wiring.install: sends run ids to the workers (after commit). Without it the dispatcher
@@ -74,7 +75,11 @@ def due_at(delay: dict[str, Any] | None, deal: Deal | None, now: datetime) -> da
     """
     delay = delay or {"type": "now"}
     kind = delay.get("type", "now")
-    seconds = int(delay.get("seconds") or 0)
+    try:
+        seconds = max(0, int(float(delay.get("seconds") or 0)))
+    except (TypeError, ValueError, OverflowError):
+        seconds = 0  # robots.config rejects such delays on save; never let one break a move
+    seconds = min(seconds, MAX_DELAY_SECONDS)
     if kind == "after":
         return now + timedelta(seconds=seconds)
     if kind in ("before_field", "after_field"):

@@ -91,3 +91,11 @@ def test_embedded_worker_and_dispatcher_run_delayed_robots(runtime, stages, add_
     finally:
         stop_embedded(runtime)
     assert runtime.extras.get("worker") is None
+
+
+@pytest.mark.parametrize("delay", [{"type": "after", "seconds": "soon"}, {"type": "after", "seconds": None},
+                                   {"type": "after", "seconds": -5}, {"type": "at_time", "time": "25:99"},
+                                   {"type": "after", "seconds": 10**30}, {"type": "bogus"}])
+def test_malformed_delays_never_break_a_move(delay: Any) -> None:
+    due = due_at(delay, _deal(), NOW)
+    assert NOW <= due <= NOW + timedelta(days=3700)

@@ -23,3 +23,8 @@ def install(runtime: Any) -> None:
 
     web.install(runtime)
     api.install(runtime)
+
+    # --- Demo data: robots for the demo pipeline (seeded by `kanban demo` / KANBAN_DEMO=1). ---
+    from robots import demo
+
+    demo.install()

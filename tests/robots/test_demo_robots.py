@@ -1,0 +1,46 @@
+"""The demo pipeline's robots: seeded valid, and the Invoice chain works end to end."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from kanban.demo import demo_pipeline, seed_demo
+from kanban.events import Actor
+from kanban.models import Deal, EmailMessage, Invoice, SmsMessage
+from kanban.services.deals import move_deal
+from robots.actors import drain
+from robots.demo import DEMO_ROBOTS
+from robots.models import Robot, RobotRun
+
+
+def test_demo_seed_adds_every_demo_robot_and_stays_idempotent(runtime):
+    with runtime.sessions() as s, s.begin():
+        assert seed_demo(s) is True
+    with runtime.sessions() as s, s.begin():
+        assert seed_demo(s) is False
+    with runtime.sessions() as s:
+        assert s.query(Robot).count() == len(DEMO_ROBOTS)
+        # Robots are added after the demo deals exist: none of those deals ran them.
+        assert s.query(RobotRun).count() == 0
+
+
+def test_invoice_chain_sends_the_payment_url_by_email_and_sms(runtime):
+    with runtime.sessions() as s, s.begin():
+        seed_demo(s)
+    with runtime.sessions() as s, s.begin():
+        pipeline = demo_pipeline(s)
+        stages = {st.name: st.id for st in pipeline.stages}
+        deal = s.scalars(select(Deal).where(Deal.stage_id == stages["Proposal"]).order_by(Deal.id)).first()
+        move_deal(s, deal.id, stages["Invoice"], actor=Actor.user(deal.responsible_id))
+        deal_id = deal.id
+    drain(runtime)
+    with runtime.sessions() as s:
+        runs = s.scalars(select(RobotRun).where(RobotRun.deal_id == deal_id).order_by(RobotRun.position)).all()
+        assert [r.status for r in runs] == ["done", "done", "done"], [(r.robot_key, r.error) for r in runs]
+        invoice = s.scalars(select(Invoice).where(Invoice.deal_id == deal_id)).one()
+        email = s.scalars(select(EmailMessage).where(EmailMessage.deal_id == deal_id)).one()
+        sms = s.scalars(select(SmsMessage).where(SmsMessage.deal_id == deal_id)).one()
+        assert invoice.url and invoice.url.rsplit("/", 1)[1] == invoice.pay_token
+        assert invoice.url in sms.text
+        # The email's link to the pay page is tracked: the original URL is kept for the redirect.
+        assert invoice.url in email.links

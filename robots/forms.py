@@ -224,7 +224,8 @@ def delay_parts(delay: dict[str, Any] | None) -> dict[str, Any]:
 def delay_label(delay: dict[str, Any] | None) -> str:
     """A short badge text for a delay ("" when immediate)."""
     parts = delay_parts(delay)
-    amount = f"{parts['amount']} {parts['unit']}" if parts["amount"] else ""
+    unit = parts["unit"][:-1] if parts["amount"] == 1 else parts["unit"]  # "1 day", "2 days"
+    amount = f"{parts['amount']} {unit}" if parts["amount"] else ""
     return {
         "now": "",
         "after": f"after {amount}" if amount else "",

@@ -315,3 +315,12 @@ def _read(html: str) -> list[tuple[str, str]]:
     reader = _FormReader()
     reader.feed(html)
     return reader.fields
+
+
+def test_delay_badge_reads_naturally():
+    from robots.forms import delay_label
+
+    assert delay_label({"type": "after", "seconds": 86400}) == "after 1 day"
+    assert delay_label({"type": "after", "seconds": 7200}) == "after 2 hours"
+    assert delay_label({"type": "before_field", "seconds": 60, "field": "due"}) == "1 minute before due"
+    assert delay_label({"type": "now"}) == ""

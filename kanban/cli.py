@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,6 +113,10 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the web app (embedded mode: migrates, runs the worker in-process, seeds demo data)."""
     import uvicorn
 
+    if not os.environ.get("KANBAN_PUBLIC_URL"):
+        # Links in emails and pay pages must point at this server unless a public URL is configured.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        os.environ["KANBAN_PUBLIC_URL"] = f"http://{shown}:{port}"
     settings = load_settings()
     if settings.is_sqlite:
         from kanban.migrate import upgrade

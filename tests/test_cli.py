@@ -182,6 +182,18 @@ def test_serve_with_demo_seeds_on_first_start(tmp_path):
             assert response.status_code == 303
             board = web.get("/board")
             assert board.status_code == 200 and "New lead" in board.text
+        # The embedded worker runs the demo robots, and their links point at this server.
+        token = subprocess.run([sys.executable, "-m", "kanban.cli", "token", "create", "--email", "admin@demo.local"],
+                               env=env, capture_output=True, text=True, check=True).stdout.strip()
+        with httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {token}"}) as api:
+            stages = {st["name"]: st["id"] for st in api.get("/pipelines").json()["items"][0]["stages"]}
+            deal = api.get("/deals", params={"stage_id": stages["Proposal"], "limit": 1}).json()["items"][0]
+            assert api.post(f"/deals/{deal['id']}/move", json={"stage_id": stages["Invoice"]}).status_code == 200
+            invoices: list = []
+            while time.monotonic() < deadline and not invoices:
+                invoices = api.get("/invoices", params={"deal_id": deal["id"]}).json()["items"]
+                time.sleep(0.2)
+            assert invoices and invoices[0]["url"].startswith(base + "/pay/")
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]

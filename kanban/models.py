@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -117,10 +118,11 @@ class Deal(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
-    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    # active_history: stage_totals needs the old values of these three even when they were never loaded.
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"), active_history=True)
     title: Mapped[str] = mapped_column(String(300))
-    amount: Mapped[int] = mapped_column(BigInteger, default=0)
-    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    amount: Mapped[int] = mapped_column(BigInteger, default=0, active_history=True)
+    currency: Mapped[str] = mapped_column(String(3), default="USD", active_history=True)
     responsible_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -145,6 +147,17 @@ class DealTag(Base):
     __tablename__ = "deal_tags"
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class StageTotal(Base):
+    """Deal count and amount sum per (stage, currency), kept in step by kanban.stage_totals (the board reads it)."""
+
+    __tablename__ = "stage_totals"
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    deal_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # numeric on PostgreSQL: a bigint sum of 10^15-unit amounts could overflow (SQLite integers are 64-bit).
+    amount_sum: Mapped[int] = mapped_column(Numeric(38, 0).with_variant(BigInteger(), "sqlite"), default=0)
 
 
 class StageEntry(Base):

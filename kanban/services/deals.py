@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+import kanban.stage_totals  # noqa: F401 - its session hooks keep stage_totals in step with every deal write
 from kanban import clock
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor, DealFieldsChanged, DealMoved, bus

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:05:11.299988
+Create Date: 2026-11-23 15:59:57.349523
 """
 
 from collections.abc import Sequence
@@ -162,6 +162,19 @@ def upgrade() -> None:
     with op.batch_alter_table("robots", schema=None) as batch_op:
         batch_op.create_index("ix_robots_stage", ["stage_id", "position"], unique=False)
 
+    op.create_table(
+        "stage_totals",
+        sa.Column("stage_id", sa.Integer(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("deal_count", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "amount_sum", sa.Numeric(precision=38, scale=0).with_variant(sa.BigInteger(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["stage_id"], ["stages.id"], name=op.f("fk_stage_totals_stage_id_stages"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("stage_id", "currency", name=op.f("pk_stage_totals")),
+    )
     op.create_table(
         "triggers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -570,6 +583,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_triggers_kind"))
 
     op.drop_table("triggers")
+    op.drop_table("stage_totals")
     with op.batch_alter_table("robots", schema=None) as batch_op:
         batch_op.drop_index("ix_robots_stage")
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kanban import queries
 from kanban.events import DealMoved, bus
+from robots.models import Robot
 
 
 def install(runtime: Any) -> None:
@@ -28,3 +33,10 @@ def install(runtime: Any) -> None:
     from robots import demo
 
     demo.install()
+    queries.ACTOR_NAMES["robot"] = robot_names
+
+
+def robot_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Timeline display names of robots: Robot “Payment link”."""
+    rows = session.execute(select(Robot.id, Robot.name).where(Robot.id.in_(ids)))
+    return {rid: f"Robot “{name}”" for rid, name in rows}

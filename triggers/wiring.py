@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kanban import queries
 from kanban.events import DealFieldsChanged, bus
 from triggers import actors, admin, api, demo, web
 from triggers.intake import IntakeOptions, RateLimiter
+from triggers.models import Trigger
 from triggers.registry import Occurrence, load_kinds
 from triggers.resolution import fire
 
@@ -24,6 +27,12 @@ def on_fields_changed(session: Session, event: DealFieldsChanged) -> None:
     fire(session, event.deal_id, ["field_changed"], occurrence, quiet_when_irrelevant=True)
 
 
+def trigger_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Timeline display names of triggers: Trigger “Invoice paid”."""
+    rows = session.execute(select(Trigger.id, Trigger.name).where(Trigger.id.in_(ids)))
+    return {tid: f"Trigger “{name}”" for tid, name in rows}
+
+
 def install(runtime: Any) -> None:
     """Subscribe trigger handlers to core events and register trigger routes, panels and the actor."""
     load_kinds()
@@ -36,3 +45,4 @@ def install(runtime: Any) -> None:
     runtime.column_panels.append(admin.column_panel)
     runtime.deal_panels.append(admin.deal_panel)
     demo.install()
+    queries.ACTOR_NAMES["trigger"] = trigger_names

@@ -44,3 +44,20 @@ def test_invoice_chain_sends_the_payment_url_by_email_and_sms(runtime):
         assert invoice.url in sms.text
         # The email's link to the pay page is tracked: the original URL is kept for the redirect.
         assert invoice.url in email.links
+
+
+def test_timeline_names_robots_and_triggers(runtime):
+    from kanban.queries import deal_timeline
+
+    with runtime.sessions() as s, s.begin():
+        seed_demo(s)
+    with runtime.sessions() as s, s.begin():
+        stages = {st.name: st.id for st in demo_pipeline(s).stages}
+        deal = s.scalars(select(Deal).where(Deal.stage_id == stages["Proposal"]).order_by(Deal.id)).first()
+        move_deal(s, deal.id, stages["Invoice"], actor=Actor.user(deal.responsible_id))
+        deal_id = deal.id
+    drain(runtime)
+    with runtime.sessions() as s:
+        names = {item.actor_name for item in deal_timeline(s, deal_id)}
+    assert "Robot “Payment link”" in names
+    assert not any(name.startswith("robot #") for name in names)

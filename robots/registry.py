@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from kanban.registry import KindSettings, Registry, import_all
+
+__all__ = ["KindSettings", "Registry", "RobotKind", "load_kinds", "register", "registry"]
 
 if TYPE_CHECKING:
     from robots.context import RunContext
-
-T = TypeVar("T")
-
-
-class Registry(Generic[T]):
-    """A dict of handlers keyed by a persisted string, with a clear error for unknown keys."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, T] = {}
-
-    def add(self, key: str, item: T) -> None:
-        if key in self._items and self._items[key] is not item:
-            raise ValueError(f"kind {key!r} registered twice")
-        self._items[key] = item
-
-    def get(self, key: str) -> T:
-        try:
-            return self._items[key]
-        except KeyError:
-            raise KeyError(f"unknown kind {key!r}") from None
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
-    def items(self) -> list[tuple[str, T]]:
-        return sorted(self._items.items())
-
-    def keys(self) -> list[str]:
-        return sorted(self._items)
-
-
-class KindSettings(BaseModel):
-    """Base of every kind's settings model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class RobotKind:
@@ -78,8 +43,5 @@ def register(cls: type[RobotKind]) -> type[RobotKind]:
 
 def load_kinds() -> Registry[type[RobotKind]]:
     """Import every module in robots/kinds so each registers itself."""
-    import robots.kinds as package
-
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"robots.kinds.{module.name}")
+    import_all("robots.kinds")
     return registry

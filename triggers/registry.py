@@ -2,51 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from kanban.registry import KindSettings, Registry, import_all
 
-T = TypeVar("T")
-
-
-class Registry(Generic[T]):
-    """A dict of handlers keyed by a persisted string, with a clear error for unknown keys."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, T] = {}
-
-    def add(self, key: str, item: T) -> None:
-        """Register an item; registering a different item under the same key is an error."""
-        if key in self._items and self._items[key] is not item:
-            raise ValueError(f"kind {key!r} registered twice")
-        self._items[key] = item
-
-    def get(self, key: str) -> T:
-        """The item for a key, or KeyError naming the unknown kind."""
-        try:
-            return self._items[key]
-        except KeyError:
-            raise KeyError(f"unknown kind {key!r}") from None
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
-    def items(self) -> list[tuple[str, T]]:
-        """(key, item) pairs sorted by key."""
-        return sorted(self._items.items())
-
-    def keys(self) -> list[str]:
-        """Registered keys, sorted."""
-        return sorted(self._items)
-
-
-class KindSettings(BaseModel):
-    """Base of every trigger kind's settings model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
+__all__ = ["KindSettings", "Occurrence", "Registry", "TriggerKind", "load_kinds", "register", "registry"]
 
 
 @dataclass(frozen=True)
@@ -89,8 +50,5 @@ def register(cls: type[TriggerKind]) -> type[TriggerKind]:
 
 def load_kinds() -> Registry[type[TriggerKind]]:
     """Import every module in triggers/kinds so each registers itself."""
-    import triggers.kinds as package
-
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"triggers.kinds.{module.name}")
+    import_all("triggers.kinds")
     return registry

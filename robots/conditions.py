@@ -1,199 +1,21 @@
-"""Robot conditions: {"all"|"any": [{"field","op","value"} or nested groups]} over plain template values."""
+"""Robot conditions: the shared evaluator (kanban/conditions.py) over robot template values and outputs."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from robots.values import is_known_placeholder, lookup, robot_ref
+from kanban import conditions as core
+from kanban.conditions import OPS, compare, evaluate, explain
+from robots.values import is_known_placeholder, robot_ref
 
-OPS = {"=": "=", "==": "=", "!=": "≠", "≠": "≠", ">": ">", "<": "<", ">=": "≥", "≥": "≥", "<=": "≤", "≤": "≤",
-       "contains": "contains", "empty": "empty", "not_empty": "not_empty", "in": "in"}
-NO_VALUE_OPS = {"empty", "not_empty"}
-MAX_ITEMS = 50
-MAX_DEPTH = 3
+__all__ = ["OPS", "compare", "evaluate", "explain", "known_field", "validate"]
 
 
-def evaluate(condition: dict[str, Any] | None, values: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    """(holds, details); details maps each field of a comparison that failed to its actual value."""
-    if not condition:
-        return True, {}
-    details: dict[str, Any] = {}
-    holds = _group(condition, values, details)
-    return holds, ({} if holds else details)
-
-
-def _group(group: dict[str, Any], values: dict[str, Any], details: dict[str, Any]) -> bool:
-    mode = "all" if "all" in group else "any"
-    results = []
-    for item in group.get(mode) or []:
-        if "all" in item or "any" in item:
-            results.append(_group(item, values, details))
-            continue
-        actual = lookup(values, item["field"])
-        ok = compare(actual, item["op"], item.get("value"))
-        if not ok:
-            details[item["field"]] = actual
-        results.append(ok)
-    return all(results) if mode == "all" else any(results)
-
-
-def explain(condition: dict[str, Any] | None, details: dict[str, Any]) -> str:
-    """A sentence for a run's reason: which comparisons failed and with what actual values."""
-    parts = []
-    for item in _leaves(condition or {}):
-        if item["field"] in details:
-            want = OPS.get(item["op"], item["op"])
-            wanted = "" if want in NO_VALUE_OPS else f" {item.get('value')!r}"
-            parts.append(f"{item['field']} is {details[item['field']]!r} (needs {want}{wanted})")
-    return "condition not met: " + "; ".join(dict.fromkeys(parts))
-
-
-def _leaves(group: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for item in group.get("all") or group.get("any") or []:
-        out.extend(_leaves(item) if ("all" in item or "any" in item) else [item])
-    return out
-
-
-def _number(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    if isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            return None
-        return number if number.is_finite() else None
-    return None
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or len(value) < 10 or not value[:4].isdigit():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            day = date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            return None
-        parsed = datetime(day.year, day.month, day.day)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value).strip().casefold()
-
-
-def _equal(actual: Any, wanted: Any) -> bool:
-    if isinstance(actual, list):
-        # A list field (tags) "equals" a single value when it holds it.
-        if isinstance(wanted, list):
-            return sorted(map(_text, actual)) == sorted(map(_text, wanted))
-        return any(_equal(item, wanted) for item in actual)
-    a, b = _number(actual), _number(wanted)
-    if a is not None and b is not None:
-        return a == b
-    return _text(actual) == _text(wanted)
-
-
-def _order(actual: Any, wanted: Any) -> int | None:
-    """-1/0/1 comparing numbers or dates; None when the two are not comparable."""
-    a, b = _number(actual), _number(wanted)
-    if a is not None and b is not None:
-        return (a > b) - (a < b)
-    x, y = _moment(actual), _moment(wanted)
-    if x is not None and y is not None:
-        return (x > y) - (x < y)
-    return None
-
-
-def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or value in ([], {})
-
-
-def _choices(wanted: Any) -> list[Any]:
-    if isinstance(wanted, list):
-        return wanted
-    return [part for part in str(wanted or "").split(",") if part.strip()]
-
-
-def compare(actual: Any, op: str, wanted: Any) -> bool:
-    """One comparison; incomparable values (text > number, missing field) compare false."""
-    op = OPS.get(op, op)
-    if op == "empty":
-        return _is_empty(actual)
-    if op == "not_empty":
-        return not _is_empty(actual)
-    if op == "=":
-        return _equal(actual, wanted)
-    if op == "≠":
-        return not _equal(actual, wanted)
-    if op == "contains":
-        if isinstance(actual, list):
-            return any(_equal(item, wanted) for item in actual)
-        return actual is not None and _text(wanted) in _text(actual)
-    if op == "in":
-        return any(_equal(actual, choice) for choice in _choices(wanted))
-    order = _order(actual, wanted)
-    if order is None:
-        return False
-    return {">": order > 0, "<": order < 0, "≥": order >= 0, "≤": order <= 0}[op]
+def known_field(name: str) -> bool:
+    """True for a placeholder a condition may read: deal/contact/stage/responsible values or robots.<key>.<output>."""
+    return is_known_placeholder(name) or robot_ref(name) is not None
 
 
 def validate(condition: Any, prefix: str = "condition") -> dict[str, str]:
-    """Field-level errors of a condition (empty dict when valid); None and {} mean "always"."""
-    if condition is None or condition == {}:
-        return {}
-    return _validate_group(condition, prefix, 1)
-
-
-def _validate_group(group: Any, prefix: str, depth: int) -> dict[str, str]:
-    if not isinstance(group, dict) or len(group) != 1 or next(iter(group)) not in ("all", "any"):
-        return {prefix: 'a condition is {"all": [...]} or {"any": [...]}'}
-    if depth > MAX_DEPTH:
-        return {prefix: f"groups nest at most {MAX_DEPTH} deep"}
-    mode = next(iter(group))
-    items = group[mode]
-    if not isinstance(items, list) or not items:
-        return {f"{prefix}.{mode}": "give at least one comparison"}
-    if len(items) > MAX_ITEMS:
-        return {f"{prefix}.{mode}": f"at most {MAX_ITEMS} comparisons"}
-    errors: dict[str, str] = {}
-    for index, item in enumerate(items):
-        where = f"{prefix}.{mode}.{index}"
-        if isinstance(item, dict) and ("all" in item or "any" in item):
-            errors.update(_validate_group(item, where, depth + 1))
-        else:
-            errors.update(_validate_item(item, where))
-    return errors
-
-
-def _validate_item(item: Any, where: str) -> dict[str, str]:
-    if not isinstance(item, dict):
-        return {where: 'a comparison is {"field", "op", "value"}'}
-    errors: dict[str, str] = {}
-    unknown = set(item) - {"field", "op", "value"}
-    if unknown:
-        errors[where] = f"unknown keys: {', '.join(sorted(unknown))}"
-    field = item.get("field")
-    if not isinstance(field, str) or not (is_known_placeholder(field) or robot_ref(field)):
-        errors[f"{where}.field"] = "unknown field (use e.g. deal.amount, deal.fields.source, deal.tags)"
-    op = item.get("op")
-    if op not in OPS:
-        errors[f"{where}.op"] = f"unknown operator (one of {', '.join(sorted(set(OPS.values())))})"
-    elif OPS[op] not in NO_VALUE_OPS:
-        value = item.get("value")
-        if OPS[op] == "in" and not isinstance(value, (list, str)):
-            errors[f"{where}.value"] = "give a list of values (or a comma-separated text)"
-        elif OPS[op] != "in" and (value is None or isinstance(value, (dict, list)) and OPS[op] != "="):
-            errors[f"{where}.value"] = "a value is required"
-        elif OPS[op] in (">", "<", "≥", "≤") and _number(value) is None and _moment(value) is None:
-            errors[f"{where}.value"] = "compare with a number or a date (YYYY-MM-DD)"
-    return errors
+    """Field-level errors of a robot's condition (empty dict when valid); None and {} mean "always"."""
+    return core.validate(condition, known_field, prefix)

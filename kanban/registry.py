@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+import pydantic
 from pydantic import BaseModel, ConfigDict
 
 T = TypeVar("T")
@@ -46,6 +47,23 @@ class KindSettings(BaseModel):
     """Base of every kind's settings model: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def settings_errors(exc: pydantic.ValidationError, prefix: str = "settings") -> dict[str, str]:
+    """One message per settings path, e.g. {"settings.text": "required", "settings.bogus": "unknown setting"}."""
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        path = ".".join(str(part) for part in err["loc"])
+        errors.setdefault(f"{prefix}.{path}" if path else prefix, _message(err))
+    return errors
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown setting"
+    if err["type"] == "missing":
+        return "required"
+    return str(err["msg"])
 
 
 def import_all(package_name: str) -> None:

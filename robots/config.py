@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.errors import NotFoundError, ValidationError
 from kanban.models import Deal, Stage
+from kanban.registry import settings_errors
 from kanban.services.pipelines import get_stage
 from robots import references, scheduling
 from robots.conditions import validate as validate_condition
@@ -253,19 +254,10 @@ def _settings(cls: type[RobotKind], value: Any, errors: dict[str, str]) -> dict[
     try:
         model = cls.Settings.model_validate(value)
     except pydantic.ValidationError as exc:
-        for err in exc.errors():
-            path = ".".join(str(p) for p in err["loc"])
-            errors.setdefault(f"settings.{path}" if path else "settings", _pydantic_message(err))
+        for path, message in settings_errors(exc).items():
+            errors.setdefault(path, message)
         return None
     return model.model_dump(mode="json")
-
-
-def _pydantic_message(err: Any) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown setting"
-    if err["type"] == "missing":
-        return "required"
-    return str(err["msg"])
 
 
 def clean_delay(value: Any, errors: dict[str, str]) -> dict[str, Any]:

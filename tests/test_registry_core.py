@@ -7,7 +7,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from kanban.registry import KindSettings, Registry, import_all
+from kanban.registry import KindSettings, Registry, import_all, settings_errors
 
 
 def test_registry_rejects_a_second_item_under_one_key_and_names_unknown_keys() -> None:
@@ -40,3 +40,19 @@ def test_import_all_imports_every_module_of_a_package() -> None:
     assert "triggers.kinds.invoice_paid" in sys.modules
     assert "triggers.kinds.inbound_webhook" in sys.modules
 
+
+def test_settings_errors_name_each_path_once_with_plain_messages() -> None:
+    class Settings(KindSettings):
+        text: str
+        count: int = 0
+
+    with pytest.raises(ValidationError) as caught:
+        Settings.model_validate({"count": "many", "bogus": 1})
+    assert settings_errors(caught.value) == {
+        "settings.text": "required",
+        "settings.count": "Input should be a valid integer, unable to parse string as an integer",
+        "settings.bogus": "unknown setting",
+    }
+    with pytest.raises(ValidationError) as caught:
+        Settings.model_validate([1])
+    assert set(settings_errors(caught.value, prefix="config")) == {"config"}

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.errors import NotFoundError, ValidationError
 from kanban.models import Stage, User
+from kanban.registry import settings_errors
 from triggers.conditions import validate_condition
 from triggers.inbound import db_id
 from triggers.models import Trigger
@@ -46,8 +47,7 @@ def parse_settings(kind: TriggerKind, raw: Any) -> KindSettings:
     try:
         return kind.Settings.model_validate(raw)
     except PydanticError as exc:
-        fields = {"settings." + ".".join(str(p) for p in err["loc"]): err["msg"] for err in exc.errors()}
-        raise ValidationError("invalid settings", fields) from None
+        raise ValidationError("invalid settings", settings_errors(exc)) from None
 
 
 def new_secret() -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -81,6 +82,24 @@ def seed_demo(session: Session) -> bool:
 def demo_pipeline(session: Session) -> Pipeline | None:
     """The demo's sales pipeline, for extra seeders."""
     return session.scalars(select(Pipeline).where(Pipeline.name == PIPELINE_NAME).order_by(Pipeline.id)).first()
+
+
+def add_seed(seed: Callable[[Session], None]) -> None:
+    """Run a seeder after the core demo data exists; adding the same seeder again changes nothing."""
+    if seed not in EXTRA_SEEDS:
+        EXTRA_SEEDS.append(seed)
+
+
+def seed_stages(session: Session, items: Iterable[tuple[str, dict[str, Any]]],
+                create: Callable[[Session, int, dict[str, Any]], object]) -> None:
+    """create(session, stage id, a copy of data) for each (stage name, data) the demo pipeline has a stage for."""
+    pipeline = demo_pipeline(session)
+    if pipeline is None:
+        return
+    stages = {stage.name: stage.id for stage in pipeline.stages}
+    for stage_name, data in items:
+        if stage_name in stages:
+            create(session, stages[stage_name], dict(data))
 
 
 def _people(session: Session) -> list[User]:

@@ -50,16 +50,9 @@ DEMO_ROBOTS: list[tuple[str, dict[str, Any]]] = [
 
 def seed_robots(session: Session) -> None:
     """Add the demo robots to the demo pipeline (called by kanban.demo after its deals exist)."""
-    pipeline = demo.demo_pipeline(session)
-    if pipeline is None:
-        return
-    stages = {stage.name: stage.id for stage in pipeline.stages}
-    for stage_name, data in DEMO_ROBOTS:
-        if stage_name in stages:
-            create_robot(session, stages[stage_name], dict(data))
+    demo.seed_stages(session, DEMO_ROBOTS, create_robot)
 
 
 def install() -> None:
     """Register the seeder once per process."""
-    if seed_robots not in demo.EXTRA_SEEDS:
-        demo.EXTRA_SEEDS.append(seed_robots)
+    demo.add_seed(seed_robots)

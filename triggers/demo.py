@@ -21,16 +21,9 @@ DEMO_TRIGGERS = [
 
 def seed_triggers(session: Session) -> None:
     """Add the demo triggers to the demo pipeline (called by kanban.demo after its data exists)."""
-    pipeline = demo.demo_pipeline(session)
-    if pipeline is None:
-        return
-    stages = {stage.name: stage.id for stage in pipeline.stages}
-    for stage_name, data in DEMO_TRIGGERS:
-        if stage_name in stages:
-            create_trigger(session, stages[stage_name], dict(data))
+    demo.seed_stages(session, DEMO_TRIGGERS, create_trigger)
 
 
 def install() -> None:
     """Register the seeder once per process."""
-    if seed_triggers not in demo.EXTRA_SEEDS:
-        demo.EXTRA_SEEDS.append(seed_triggers)
+    demo.add_seed(seed_triggers)

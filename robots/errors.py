@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from kanban.errors import ConflictError, ValidationError
+
 
 class RobotError(Exception):
     """Base of robot errors."""
@@ -21,3 +26,14 @@ class LoopBlockedError(RobotError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@contextmanager
+def core_refusals(*, with_fields: bool = True) -> Iterator[None]:
+    """Turn a core service's refusal into a run error: invalid changes fail now, version conflicts retry."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise PermanentError(f"{exc.message}: {exc.fields}" if with_fields else exc.message) from exc
+    except ConflictError as exc:
+        raise TransientError(exc.message) from exc

@@ -6,9 +6,8 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.errors import ConflictError, ValidationError
 from robots.context import RunContext
-from robots.errors import PermanentError, TransientError
+from robots.errors import core_refusals
 from robots.registry import KindSettings, RobotKind, register
 
 
@@ -33,10 +32,6 @@ class AddTag(RobotKind):
         wanted = [" ".join(ctx.render(tag).split()) for tag in settings.tags]
         merged = current + [tag for tag in wanted if tag and tag not in current]
         if merged != current:
-            try:
+            with core_refusals():
                 ctx.update_deal({"tags": merged})
-            except ValidationError as exc:
-                raise PermanentError(f"{exc.message}: {exc.fields}") from exc
-            except ConflictError as exc:
-                raise TransientError(exc.message) from exc
         return {"tags": merged}

@@ -8,10 +8,9 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import select
 
-from kanban.errors import ConflictError, ValidationError
 from kanban.models import User
 from robots.context import RunContext
-from robots.errors import PermanentError, TransientError
+from robots.errors import PermanentError, core_refusals
 from robots.models import Robot, RobotRun
 from robots.registry import KindSettings, RobotKind, register
 
@@ -44,12 +43,8 @@ class ChangeResponsible(RobotKind):
             chosen = self._next_in_turn(ctx, settings.users, active)
         else:
             chosen = active[0]
-        try:
+        with core_refusals():
             ctx.update_deal({"responsible_id": chosen})
-        except ValidationError as exc:
-            raise PermanentError(f"{exc.message}: {exc.fields}") from exc
-        except ConflictError as exc:
-            raise TransientError(exc.message) from exc
         return {"user_id": chosen}
 
     def _next_in_turn(self, ctx: RunContext, order: list[int], active: list[int]) -> int:

@@ -6,10 +6,9 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.errors import ConflictError, ValidationError
 from kanban.models import Stage
 from robots.context import RunContext
-from robots.errors import LoopBlockedError, PermanentError, TransientError
+from robots.errors import LoopBlockedError, PermanentError, core_refusals
 from robots.registry import KindSettings, RobotKind, register
 
 
@@ -32,12 +31,8 @@ class ChangeStage(RobotKind):
         stage = ctx.session.get(Stage, settings.stage_id)
         if stage is None or stage.archived or stage.pipeline_id != ctx.deal().pipeline_id:
             raise PermanentError(f"stage {settings.stage_id} is not a stage of this deal's pipeline")
-        try:
+        with core_refusals(with_fields=False):
             result = ctx.move(stage.id)
-        except ValidationError as exc:
-            raise PermanentError(exc.message) from exc
-        except ConflictError as exc:
-            raise TransientError(exc.message) from exc
         if result.blocked:
             raise LoopBlockedError(result.blocked)
         return {"moved": result.moved}

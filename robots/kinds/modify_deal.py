@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from kanban.errors import ConflictError, ValidationError
 from robots.context import RunContext
-from robots.errors import PermanentError, TransientError
+from robots.errors import PermanentError, core_refusals
 from robots.registry import KindSettings, RobotKind, register
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -54,10 +53,6 @@ class ModifyDeal(RobotKind):
                 custom[name] = value
         if custom:
             changes["fields"] = custom
-        try:
+        with core_refusals():
             ctx.update_deal(changes)
-        except ValidationError as exc:
-            raise PermanentError(f"{exc.message}: {exc.fields}") from exc
-        except ConflictError as exc:
-            raise TransientError(exc.message) from exc
         return {"changed": sorted(settings.fields)}

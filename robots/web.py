@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,10 @@ from starlette.staticfiles import StaticFiles
 from kanban.errors import KanbanError, NotFoundError, ValidationError
 from kanban.models import Department, Pipeline, Stage, User
 from kanban.services.pipelines import get_stage
+from kanban.web import condition_form
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render
 from robots import config, forms, references, runlog
-from robots.conditions import OPS as OP_ALIASES
 from robots.cycles import cycle_warnings
 from robots.models import Robot
 from robots.registry import RobotKind, load_kinds
@@ -129,46 +128,18 @@ def form_context(session: Session, stage: Stage, cls: type[RobotKind], values: d
             by_id = {p.id: p for p in people}
             widget.options = [by_id[i] for i in chosen if i in by_id] + [p for p in people if p.id not in chosen]
     stages = [s for s in session.get(Pipeline, stage.pipeline_id).stages if s.id != stage.id]
-    condition = values.get("condition") or {}
-    mode = "any" if "any" in condition else "all"
-    items = condition.get(mode) or []
-    rows = [{**r, "op": OP_ALIASES.get(r.get("op"), r.get("op"))}
-            for r in items if isinstance(r, dict) and "field" in r]
-    # Nested groups (possible through the API) have no rows editor: they are edited as JSON, never dropped.
-    cond_json = json.dumps(condition, indent=1, ensure_ascii=False) if len(rows) != len(items) else ""
+    cond = condition_form.editor(values.get("condition"))
     return {
         "stage": stage, "kind": cls, "robot": robot, "values": values, "errors": errors, "widgets": widgets,
         "people": people, "departments": list(session.scalars(select(Department).order_by(Department.name))),
         "stages": stages, "delay": forms.delay_parts(values.get("delay")), "delay_units": list(forms.DELAY_UNITS),
-        "cond_mode": mode, "cond_rows": rows + [{}] * CONDITION_ROWS, "ops": OPS, "cond_json": cond_json,
+        "cond_mode": cond["mode"], "cond_rows": cond["rows"] + [{}] * CONDITION_ROWS, "ops": OPS,
+        "cond_json": cond["json"],
         "help": references.help_for(references.reachable(above, True)),
         "field_names": [n for n, _ in KNOWN_PLACEHOLDERS if "<" not in n],
         "other_errors": {k: v for k, v in errors.items() if not k.startswith("settings.")
                          or k.split(".")[1] not in {w.name for w in widgets}},
     }
-
-
-def parse_condition(form: FormData, errors: dict[str, str]) -> Any:
-    """The condition editor's rows (empty rows ignored), or its JSON text, as a condition object."""
-    if "condition_json" in form:
-        raw = str(form.get("condition_json", "")).strip()
-        try:
-            return json.loads(raw) if raw else None
-        except json.JSONDecodeError as exc:
-            errors["condition"] = f"not valid JSON: {exc.msg}"
-            return None
-    mode = "any" if form.get("cond_mode") == "any" else "all"
-    rows = []
-    fields, ops, values = form.getlist("cond_field"), form.getlist("cond_op"), form.getlist("cond_value")
-    for name, op, value in zip(fields, ops, values, strict=False):
-        name = str(name).strip()
-        if not name:
-            continue
-        row: dict[str, Any] = {"field": name, "op": str(op)}
-        if op not in ("empty", "not_empty"):
-            row["value"] = [v.strip() for v in str(value).split(",")] if op == "in" else str(value).strip()
-        rows.append(row)
-    return {mode: rows} if rows else None
 
 
 def parse_robot_form(cls: type[RobotKind], form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
@@ -177,7 +148,7 @@ def parse_robot_form(cls: type[RobotKind], form: FormData) -> tuple[dict[str, An
     key = str(form.get("key", "")).strip()
     data = {
         "name": str(form.get("name", "")).strip(), "key": key or None, "settings": settings,
-        "delay": forms.parse_delay(form), "condition": parse_condition(form, errors),
+        "delay": forms.parse_delay(form), "condition": condition_form.parse(form, errors),
         "after_previous": "after_previous" in form, "active": "active" in form,
     }
     return data, errors

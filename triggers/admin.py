@@ -14,6 +14,7 @@ from starlette.routing import Route
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.models import Invoice, Stage, User
 from kanban.services.pipelines import get_stage
+from kanban.web import condition_form
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render, templates
 from triggers import config
@@ -71,33 +72,28 @@ def _form_ctx(session: Session, stage: Stage, kind: type[TriggerKind], values: d
               errors: dict[str, str], trigger: Trigger | None) -> dict[str, Any]:
     people = list(session.scalars(select(User).where(User.role != "system", User.active.is_(True))
                                   .order_by(User.name)))
-    condition = values.get("condition") or {}
-    mode = "any" if "any" in condition else "all"
-    rows = [r for r in condition.get(mode, []) if isinstance(r, dict) and "field" in r]
-    rows = rows + [{"field": "", "op": "=", "value": ""}] * CONDITION_ROWS
+    cond = condition_form.editor(values.get("condition"))
+    rows = cond["rows"] + [{"field": "", "op": "=", "value": ""}] * CONDITION_ROWS
     return {"stage": stage, "kind": kind, "values": values, "errors": errors, "trigger": trigger,
-            "widgets": _widgets(kind, values.get("settings") or {}), "people": people, "mode": mode,
-            "rows": rows, "ops": sorted(set(OPS.values()))}
+            "widgets": _widgets(kind, values.get("settings") or {}), "people": people, "mode": cond["mode"],
+            "rows": rows, "cond_json": cond["json"], "ops": sorted(set(OPS.values()))}
 
 
-def _parse_form(form: FormData, kind: type[TriggerKind]) -> dict[str, Any]:
+def _parse_form(form: FormData, kind: type[TriggerKind]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The trigger's fields from the posted form, plus errors found while parsing (a condition's bad JSON)."""
     settings: dict[str, Any] = {}
     for name, info in kind.Settings.model_fields.items():
         if info.annotation is bool or info.annotation == "bool":
             settings[name] = form.get(f"settings.{name}") == "on"
         elif str(form.get(f"settings.{name}", "")).strip():
             settings[name] = str(form.get(f"settings.{name}")).strip()
-    items = []
-    for field, op, value in zip(form.getlist("cond_field"), form.getlist("cond_op"), form.getlist("cond_value"),
-                                strict=False):
-        if str(field).strip():
-            items.append({"field": str(field).strip(), "op": str(op), "value": str(value)})
-    mode = "any" if form.get("cond_mode") == "any" else "all"
+    errors: dict[str, str] = {}
     move_as = str(form.get("move_as_id", "")).strip()
-    return {"name": str(form.get("name", "")), "settings": settings,
-            "condition": {mode: items} if items else None, "allow_backward": form.get("allow_backward") == "on",
+    data = {"name": str(form.get("name", "")), "settings": settings,
+            "condition": condition_form.parse(form, errors), "allow_backward": form.get("allow_backward") == "on",
             "active": form.get("active") == "on",
             "move_as_id": int(move_as) if move_as.isdigit() and len(move_as) < 12 else None}
+    return data, errors
 
 
 async def new_trigger(request: Request) -> Response:
@@ -128,8 +124,10 @@ async def create_trigger(request: Request) -> Response:
         _admin(request, session)
         stage = _stage(session, stage_id)
         cls = config.kind_of(kind_name).__class__
-        data = _parse_form(form, cls)
+        data, problems = _parse_form(form, cls)
         try:
+            if problems:
+                raise ValidationError("invalid condition", problems)
             with session.begin_nested():
                 trigger, secret = config.create_trigger(session, stage.id, {"kind": kind_name, **data})
         except ValidationError as exc:
@@ -178,9 +176,11 @@ async def update_trigger(request: Request) -> Response:
         _admin(request, session)
         trigger = config.get_trigger(session, trigger_id)
         cls = config.kind_of(trigger.kind).__class__
-        data = _parse_form(form, cls)
+        data, problems = _parse_form(form, cls)
         stage = get_stage(session, trigger.stage_id)
         try:
+            if problems:
+                raise ValidationError("invalid condition", problems)
             with session.begin_nested():
                 config.update_trigger(session, trigger.id, data)
         except ValidationError as exc:

@@ -1,4 +1,9 @@
-"""The Dramatiq actor that executes robot runs (messages carry run ids only), and a drain helper for tests."""
+"""The Dramatiq actor that executes robot runs (messages carry run ids only), and a drain helper for tests.
+
+A message carries the due runs of one stage entry (a move into a stage with three robots is one message, not
+three): they would queue behind each other on the deal's row lock anyway, so one worker thread executes them
+in order, each in its own transaction, and the per-message broker cost is paid once.
+"""
 
 from __future__ import annotations
 
@@ -21,26 +26,27 @@ log = logging.getLogger(__name__)
 ACTOR_NAME = "robots.execute_run"
 
 
-def install(runtime: Any) -> Callable[[list[int]], None]:
-    """Declare the run actor on the runtime's broker; returns send(run_ids)."""
+def install(runtime: Any) -> Callable[[list[list[int]]], None]:
+    """Declare the run actor on the runtime's broker; returns send(batches): one message per batch of run ids."""
     broker = runtime.extras["broker"]
 
-    def execute(run_id: int) -> None:
-        try:
-            execute_run(runtime, run_id)
-        except Exception as exc:  # noqa: BLE001 - actor boundary: an unexpected error is a failed attempt
-            log.exception("robot run %s crashed", run_id)
-            record_crash(runtime, run_id, f"{type(exc).__name__}: {exc}")
+    def execute(run_ids: int | list[int]) -> None:
+        for run_id in run_ids if isinstance(run_ids, list) else [run_ids]:
+            try:
+                execute_run(runtime, run_id)
+            except Exception as exc:  # noqa: BLE001 - actor boundary: an unexpected error is a failed attempt
+                log.exception("robot run %s crashed", run_id)
+                record_crash(runtime, run_id, f"{type(exc).__name__}: {exc}")
 
     actor = dramatiq.actor(execute, broker=broker, actor_name=ACTOR_NAME, max_retries=0)
 
-    def send(run_ids: list[int]) -> None:
-        for run_id in run_ids:
+    def send(batches: list[list[int]]) -> None:
+        for batch in batches:
             try:
-                actor.send(run_id)
+                actor.send(list(batch))
             except (dramatiq.DramatiqError, RedisError, OSError):
                 # The broker is away: the dispatcher re-sends runs still scheduled, nothing is lost.
-                log.exception("could not send robot run %s; the dispatcher will re-send it", run_id)
+                log.exception("could not send robot runs %s; the dispatcher will re-send them", batch)
 
     runtime.extras["robots.actor"] = actor
     runtime.extras["robots.send"] = send

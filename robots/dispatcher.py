@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from kanban import clock
 from robots.models import RobotRun
+from robots.scheduling import batches
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 0.2
@@ -21,8 +22,11 @@ REQUEUE_AFTER_SECONDS = 30.0
 BATCH = 500
 
 
-def due_run_ids(session: Session, *, requeue_after: float = REQUEUE_AFTER_SECONDS, limit: int = BATCH) -> list[int]:
+def due_run_ids(session: Session, *, requeue_after: float = REQUEUE_AFTER_SECONDS,
+                limit: int = BATCH) -> list[list[int]]:
     """Claim the right to send due runs never sent, or sent long ago and still not done; marks them enqueued.
+
+    Returns the ids in per-stage-entry batches (one message each).
 
     A run stays `scheduled` until the transaction that executes it commits, so a run whose message was
     lost (worker SIGKILLed, Redis restarted empty) is simply found here again after `requeue_after`.
@@ -30,32 +34,33 @@ def due_run_ids(session: Session, *, requeue_after: float = REQUEUE_AFTER_SECOND
     now = clock.now()
     stale = now - timedelta(seconds=requeue_after)
     stmt = (
-        select(RobotRun.id)
+        select(RobotRun.id, RobotRun.stage_entry_id)
         .where(RobotRun.status == "scheduled", RobotRun.due_at <= now,
                or_(RobotRun.enqueued_at.is_(None), RobotRun.enqueued_at < stale))
-        .order_by(RobotRun.due_at)
+        .order_by(RobotRun.due_at, RobotRun.position)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         # Several dispatchers (one per worker process) share the work instead of sending twice.
         stmt = stmt.with_for_update(skip_locked=True)
-    ids = list(session.scalars(stmt))
-    if ids:
-        session.execute(update(RobotRun).where(RobotRun.id.in_(ids)).values(enqueued_at=now)
+    rows = session.execute(stmt).all()
+    if rows:
+        session.execute(update(RobotRun).where(RobotRun.id.in_([row.id for row in rows])).values(enqueued_at=now)
                         .execution_options(synchronize_session=False))
-    return ids
+    return batches((row.id, row.stage_entry_id) for row in rows)
 
 
-def tick(runtime: Any, send: Callable[[list[int]], None], *, requeue_after: float = REQUEUE_AFTER_SECONDS) -> int:
-    """One dispatcher pass: mark and send the due runs; returns how many were sent."""
+def tick(runtime: Any, send: Callable[[list[list[int]]], None], *,
+         requeue_after: float = REQUEUE_AFTER_SECONDS) -> int:
+    """One dispatcher pass: mark and send the due runs (a message per stage entry); returns how many runs."""
     with runtime.sessions() as session, session.begin():
-        ids = due_run_ids(session, requeue_after=requeue_after)
-    if ids:
-        send(ids)
-    return len(ids)
+        due = due_run_ids(session, requeue_after=requeue_after)
+    if due:
+        send(due)
+    return sum(len(batch) for batch in due)
 
 
-def make_loop(runtime: Any, send: Callable[[list[int]], None], *,
+def make_loop(runtime: Any, send: Callable[[list[list[int]]], None], *,
               interval: float = INTERVAL_SECONDS) -> Callable[[threading.Event], None]:
     """A background loop for runtime.background: tick every `interval` seconds until stopped.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -25,7 +26,7 @@ from robots.models import Robot, RobotRun
 from robots.registry import registry
 from robots.scheduling import LEFT_STAGE, due_at, send_after_commit
 from robots.templating import plain, render
-from robots.values import template_values
+from robots.values import values_of
 
 log = logging.getLogger(__name__)
 BACKOFF_SECONDS = (5, 30, 120, 600, 3600)
@@ -67,16 +68,33 @@ class _Undo(Exception):
         self.error, self.permanent = error, permanent
 
 
+@dataclass(frozen=True)
+class _RobotView:
+    """The robot columns a run needs (loaded with the run rather than as a mapped object: cheaper)."""
+
+    id: int
+    name: str
+    settings: dict[str, Any]
+    condition: dict[str, Any] | None
+    active: bool
+
+
 @lru_cache(maxsize=2)
 def _load_stmt(postgresql: bool) -> Any:
+    # Robot and stage are read as plain columns; the deal, contact and responsible are mapped objects
+    # because kinds look them up through the session (ctx.deal(), ctx.user()).
+    robots, stages = Robot.__table__, Stage.__table__
     other = aliased(RobotRun)
     has_waiting = (select(other.id).where(other.stage_entry_id == RobotRun.stage_entry_id,
                                           other.status == "waiting").exists())
     stmt = (
-        select(RobotRun, Deal, Robot, Stage, Contact, User, has_waiting.label("has_waiting")).select_from(RobotRun)
+        select(RobotRun, Deal, Contact, User, robots.c.name.label("robot_name"), robots.c.settings,
+               robots.c.condition, robots.c.active, stages.c.name.label("stage_name"),
+               has_waiting.label("has_waiting"))
+        .select_from(RobotRun)
         .join(Deal, Deal.id == RobotRun.deal_id)
-        .join(Robot, Robot.id == RobotRun.robot_id)
-        .join(Stage, Stage.id == RobotRun.stage_id)
+        .join(robots, robots.c.id == RobotRun.robot_id)
+        .join(stages, stages.c.id == RobotRun.stage_id)
         .outerjoin(Contact, Contact.id == Deal.contact_id)
         .outerjoin(User, User.id == Deal.responsible_id)
         .where(RobotRun.id == bindparam("run_id"))
@@ -85,9 +103,9 @@ def _load_stmt(postgresql: bool) -> Any:
 
 
 def _load(session: Session, run_id: int) -> Any:
-    """One query: the run, its deal (locked, so it cannot leave the stage while the robot acts), robot, stage,
-    contact, responsible, and whether a run of the entry waits for a previous one. The caller keeps the row:
-    the session's identity map only holds weak references.
+    """One query: the run, its deal (locked, so it cannot leave the stage while the robot acts), robot, stage
+    name, contact, responsible, and whether a run of the entry waits for a previous one. The caller keeps the
+    row: the session's identity map only holds weak references.
 
     The deal is locked before the run row is claimed: moves lock the deal and then cancel its runs, so
     taking the locks in the same order cannot deadlock.
@@ -104,10 +122,11 @@ def execute_run(runtime: Any, run_id: int) -> str | None:
             loaded = _load(session, run_id)
             if loaded is None:
                 return None
-            run, deal, robot = loaded[0], loaded[1], loaded[2]
+            run, deal = loaded[0], loaded[1]
             if run.status != "scheduled" or run.due_at is None or run.due_at > now or not claim(session, run, now):
                 return None  # duplicate, late or early delivery
-            status = _execute(runtime, session, run, deal, robot, now, bool(loaded.has_waiting))
+            robot = _RobotView(run.robot_id, loaded.robot_name, loaded.settings, loaded.condition, loaded.active)
+            status = _execute(runtime, session, run, deal, robot, now, loaded)
             publish_deal_changed(session, run.deal_id)
             return status
     except _Undo as undo:
@@ -116,21 +135,22 @@ def execute_run(runtime: Any, run_id: int) -> str | None:
         return record_failure(runtime, run_id, undo.error, permanent=undo.permanent)
 
 
-def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal, robot: Robot, now: datetime,
-             has_waiting: bool) -> str:
+def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal, robot: _RobotView, now: datetime,
+             loaded: Any) -> str:
     # Runs of this entry are read only when needed: for outputs of earlier robots, or to release/cancel a chain.
     wants_outputs = "robots." in f"{robot.settings}{robot.condition}"
-    entry_runs = _entry_runs(session, run) if has_waiting or wants_outputs else []
+    entry_runs = _entry_runs(session, run) if loaded.has_waiting or wants_outputs else []
     if deal.current_entry_id != run.stage_entry_id:
         return _finish(session, run, "cancelled", now, entry_runs, reason=LEFT_STAGE)
     if not robot.active:
         return _finish(session, run, "cancelled", now, entry_runs, reason="the robot was disabled before it was due")
     outputs_by_key = {r.robot_key: dict(r.outputs or {}) for r in entry_runs if r.status == "done"}
-    values = template_values(session, deal.id, run.stage_id, outputs_by_key, public_url=runtime.settings.public_url)
+    values = values_of(deal, loaded[2], loaded[3], run.stage_id, loaded.stage_name, outputs_by_key,
+                       public_url=runtime.settings.public_url)
     holds, details = evaluate(robot.condition, values)
     if not holds:
-        run.outputs = {"condition_values": plain(details)}
-        return _finish(session, run, "skipped", now, entry_runs, reason=explain(robot.condition, details))
+        return _finish(session, run, "skipped", now, entry_runs, reason=explain(robot.condition, details),
+                       outputs={"condition_values": plain(details)})
     try:
         outputs = _run_kind(runtime, session, run, robot, values, now)
     except LoopBlockedError as exc:
@@ -140,11 +160,10 @@ def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal, robot: R
         raise _Undo(str(exc) or type(exc).__name__, permanent=True) from exc
     except TransientError as exc:
         raise _Undo(str(exc) or type(exc).__name__, permanent=False) from exc
-    run.outputs = plain(outputs or {})
-    return _finish(session, run, "done", now, entry_runs)
+    return _finish(session, run, "done", now, entry_runs, outputs=plain(outputs or {}))
 
 
-def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: Robot, values: dict[str, Any],
+def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: _RobotView, values: dict[str, Any],
               now: datetime) -> dict[str, Any]:
     """Validate the settings and do the kind's work in the run's transaction."""
     try:
@@ -176,14 +195,28 @@ def _following(entry_runs: list[RobotRun], run: RobotRun) -> list[RobotRun]:
     return [r for r in entry_runs if r.position > run.position]
 
 
+@lru_cache(maxsize=8)
+def _outcome_stmt(names: tuple[str, ...]) -> Any:
+    # A Core UPDATE built once per column set: the unit-of-work flush of the run row costs more CPU.
+    runs = RobotRun.__table__
+    return (update(runs).where(runs.c.id == bindparam("run_id"))
+            .values({name: bindparam(f"new_{name}", type_=runs.c[name].type) for name in names}))
+
+
 def _finish(session: Session, run: RobotRun, status: str, now: datetime, entry_runs: list[RobotRun] | None = None,
-            *, reason: str | None = None, error: str | None = None, robot: Robot | None = None) -> str:
+            *, reason: str | None = None, error: str | None = None, robot: Any = None,
+            outputs: dict[str, Any] | None = None) -> str:
     """Store a final status; release the next run of the chain (done/skipped) or cancel the chain."""
-    run.status = status
-    run.finished_at = clock.now()  # the claim time is `now`; this is when the outcome was decided
-    run.reason = reason
+    values: dict[str, Any] = {"status": status, "finished_at": clock.now(), "reason": reason}
+    # finished_at: the claim time is `now`; this is when the outcome was decided.
     if error is not None:
-        run.error = error
+        values["error"] = error
+    if outputs is not None:
+        values["outputs"] = outputs
+    session.flush()  # pending changes of the run (a failed attempt's count) go first
+    session.execute(_outcome_stmt(tuple(values)), {"run_id": run.id, **{f"new_{k}": v for k, v in values.items()}})
+    for name, value in values.items():
+        set_committed_value(run, name, value)
     if status in ("failed", "blocked"):
         what = f"failed: {error}" if status == "failed" else "was blocked by the loop guard"
         name = robot.name if robot is not None else run.robot_key

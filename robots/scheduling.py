@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -22,13 +22,14 @@ LEFT_STAGE = "deal left the stage"
 MAX_DELAY_SECONDS = 10 * 366 * 86400  # keeps due_at a valid datetime whatever the stored delay says
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
-# Set by robots.wiring.install: sends run ids to the workers (after commit). Without it the dispatcher
-# still finds due runs in the database, only later.
-_sender: Callable[[list[int]], None] | None = None
+# Set by robots.wiring.install: sends batches of run ids to the workers, one message per batch (after
+# commit). Without it the dispatcher still finds due runs in the database, only later.
+_sender: Callable[[list[list[int]]], None] | None = None
+MAX_BATCH = 20  # runs of one stage entry per message; more robots in a stage make several messages
 
 
-def configure(sender: Callable[[list[int]], None] | None) -> None:
-    """Install the function that sends run ids to the workers."""
+def configure(sender: Callable[[list[list[int]]], None] | None) -> None:
+    """Install the function that sends batches of run ids to the workers."""
     global _sender
     _sender = sender
 
@@ -37,7 +38,7 @@ def send_after_commit(session: Session, runs: list[RobotRun]) -> None:
     """Mark due runs as enqueued and send their ids once the transaction commits.
 
     Call it before the flush that writes the runs, so enqueued_at goes out with the same statement;
-    ids are read after the commit.
+    ids are read after the commit. Runs of one stage entry travel in one message, in chain order.
     """
     if not runs or _sender is None:
         return
@@ -45,7 +46,18 @@ def send_after_commit(session: Session, runs: list[RobotRun]) -> None:
     for run in runs:
         run.enqueued_at = at
     sender = _sender
-    on_commit(session, lambda: sender([run.id for run in runs]))
+    on_commit(session, lambda: sender(batches((run.id, run.stage_entry_id) for run in runs)))
+
+
+def batches(runs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Group (run id, stage entry id) pairs into per-entry batches of at most MAX_BATCH ids, order kept."""
+    grouped: dict[int, list[list[int]]] = {}
+    for run_id, entry_id in runs:
+        chunks = grouped.setdefault(entry_id, [[]])
+        if len(chunks[-1]) >= MAX_BATCH:
+            chunks.append([])
+        chunks[-1].append(run_id)
+    return [chunk for chunks in grouped.values() for chunk in chunks]
 
 
 def _field_moment(deal: Deal | None, name: str) -> datetime | None:

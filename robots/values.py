@@ -108,11 +108,18 @@ def template_values(session: Session, deal_id: int, stage_id: int, outputs_by_ke
     contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
     responsible = session.get(User, deal.responsible_id) if deal.responsible_id else None
     stage = session.get(Stage, stage_id)
+    return values_of(deal, contact, responsible, stage_id, stage.name if stage else "", outputs_by_key,
+                     public_url=public_url)
+
+
+def values_of(deal: Deal, contact: Contact | None, responsible: User | None, stage_id: int, stage_name: str,
+              outputs_by_key: dict[str, dict[str, Any]], *, public_url: str = "") -> dict[str, Any]:
+    """template_values from rows the caller already holds (the engine loads them with the run)."""
     return {
         "deal": deal_values(deal, public_url),
         "contact": _contact(contact),
         "responsible": _person(responsible),
-        "stage": {"id": stage_id, "name": stage.name if stage else ""},
+        "stage": {"id": stage_id, "name": stage_name or ""},
         "robots": plain({key: dict(outputs or {}) for key, outputs in outputs_by_key.items()}),
     }
 

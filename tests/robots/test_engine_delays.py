@@ -45,17 +45,17 @@ def test_due_times(delay: Any, fields: dict[str, Any], expected: datetime) -> No
 def test_dispatcher_sends_runs_when_they_fall_due(runtime, clock, stages, add_robot, new_deal, runs) -> None:
     add_robot(stages["New"], "later", delay={"type": "after", "seconds": 120})
     deal_id = new_deal()
-    sent: list[int] = []
+    sent: list[list[int]] = []
     assert dispatcher.tick(runtime, sent.extend) == 0
     clock.advance(119)
     assert dispatcher.tick(runtime, sent.extend) == 0
     clock.advance(1)
     assert dispatcher.tick(runtime, sent.extend) == 1
-    assert sent == [runs(deal_id)[0].id]
+    assert sent == [[runs(deal_id)[0].id]]
     assert dispatcher.tick(runtime, sent.extend) == 0  # already enqueued: not sent twice
     clock.advance(dispatcher.REQUEUE_AFTER_SECONDS + 1)
     assert dispatcher.tick(runtime, sent.extend) == 1  # message lost? sent again
-    assert sent == [runs(deal_id)[0].id] * 2
+    assert sent == [[runs(deal_id)[0].id]] * 2
 
 
 def test_runs_whose_message_was_lost_are_recovered(runtime, clock, stages, add_robot, new_deal, runs) -> None:

@@ -32,6 +32,12 @@ NAMING = {
 }
 
 
+# Trigram GIN indexes serve the board's ILIKE text search on PostgreSQL (without them `q` reads every deal of
+# the pipeline); they need the pg_trgm extension, which the initial migration creates first (a trusted
+# extension: the database owner may create it). SQLite builds plain, unused b-tree indexes from them.
+TRGM = {"postgresql_using": "gin"}
+
+
 class Base(DeclarativeBase):
     """Declarative base shared by core, robots and triggers tables."""
 
@@ -102,6 +108,7 @@ class Stage(Base):
 
 class Contact(Base):
     __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_name_trgm", "name", postgresql_ops={"name": "gin_trgm_ops"}, **TRGM),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
@@ -115,6 +122,7 @@ class Deal(Base):
     __table_args__ = (
         Index("ix_deals_board", "pipeline_id", "stage_id", "rank"),
         Index("ix_deals_stage_amount", "stage_id", "currency", "amount"),
+        Index("ix_deals_title_trgm", "title", postgresql_ops={"title": "gin_trgm_ops"}, **TRGM),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
@@ -124,7 +132,8 @@ class Deal(Base):
     amount: Mapped[int] = mapped_column(BigInteger, default=0, active_history=True)
     currency: Mapped[str] = mapped_column(String(3), default="USD", active_history=True)
     responsible_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    # Indexed: text search matches contacts first, then finds their deals (kanban.queries).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tags: Mapped[list[Any]] = mapped_column(default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -150,11 +159,16 @@ class DealTag(Base):
 
 
 class StageTotal(Base):
-    """Deal count and amount sum per (stage, currency), kept in step by kanban.stage_totals (the board reads it)."""
+    """Deal count and amount sum per (stage, currency), kept in step by kanban.stage_totals (the board reads it).
+
+    Split over a few shard rows (deal id modulo kanban.stage_totals.SHARDS): concurrent moves between the same
+    stages then mostly lock different rows. Readers sum the shards.
+    """
 
     __tablename__ = "stage_totals"
     stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     deal_count: Mapped[int] = mapped_column(BigInteger, default=0)
     # numeric on PostgreSQL: a bigint sum of 10^15-unit amounts could overflow (SQLite integers are 64-bit).
     amount_sum: Mapped[int] = mapped_column(Numeric(38, 0).with_variant(BigInteger(), "sqlite"), default=0)

@@ -94,17 +94,26 @@ def stages_of(session: Session, pipeline_id: int) -> list[Stage]:
     ))
 
 
-def _conditions(filters: BoardFilters) -> list[ColumnElement[bool]]:
+def _conditions(session: Session, filters: BoardFilters) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if filters.responsible_id is not None:
         conds.append(Deal.responsible_id == filters.responsible_id)
     if filters.tag:
         conds.append(Deal.id.in_(select(DealTag.deal_id).where(DealTag.tag == filters.tag)))
     if filters.q:
-        pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        contacts = select(Contact.id).where(Contact.name.ilike(pattern, escape="\\"))
-        conds.append(or_(Deal.title.ilike(pattern, escape="\\"), Deal.contact_id.in_(contacts)))
+        conds.append(_text_search(session, filters.q))
     return conds
+
+
+def _text_search(session: Session, q: str) -> ColumnElement[bool]:
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    contacts = select(Contact.id).where(Contact.name.ilike(pattern, escape="\\"))
+    if session.get_bind().dialect.name == "postgresql":
+        # `= ANY(ARRAY(subquery))` (not IN) lets PostgreSQL OR the title trigram index with the contact_id
+        # index in one bitmap scan instead of filtering every deal of the stage.
+        matched = Deal.contact_id == func.any(func.array(contacts.scalar_subquery()))
+        return or_(Deal.title.ilike(pattern, escape="\\"), matched)
+    return or_(Deal.title.ilike(pattern, escape="\\"), Deal.contact_id.in_(contacts))
 
 
 def aggregates(session: Session, stage_ids: list[int], filters: BoardFilters) -> dict[int, tuple[int, list]]:
@@ -117,7 +126,7 @@ def aggregates(session: Session, stage_ids: list[int], filters: BoardFilters) ->
     # Filtering on stage_id (not pipeline_id) lets the (stage_id, currency, amount) index cover the scan.
     stmt = (
         select(Deal.stage_id, Deal.currency, func.count(), func.coalesce(func.sum(Deal.amount), 0))
-        .where(Deal.stage_id.in_(stage_ids), *_conditions(filters))
+        .where(Deal.stage_id.in_(stage_ids), *_conditions(session, filters))
         .group_by(Deal.stage_id, Deal.currency)
         .order_by(Deal.stage_id, Deal.currency)
     )
@@ -129,14 +138,14 @@ def aggregates(session: Session, stage_ids: list[int], filters: BoardFilters) ->
     return out
 
 
-def _card_query(filters: BoardFilters) -> Any:
+def _card_query(session: Session, filters: BoardFilters) -> Any:
     responsible = aliased(User)
     return (
         select(Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.stage_id, Deal.rank, Deal.version,
                Deal.tags, Deal.stage_entered_at, Contact.name, responsible.name)
         .outerjoin(Contact, Contact.id == Deal.contact_id)
         .outerjoin(responsible, responsible.id == Deal.responsible_id)
-        .where(*_conditions(filters))
+        .where(*_conditions(session, filters))
     )
 
 
@@ -154,7 +163,7 @@ def parse_cursor(cursor: str | None) -> tuple[float, int] | None:
 def cards(session: Session, stage: Stage, filters: BoardFilters, limit: int,
           after: tuple[float, int] | None = None) -> tuple[list[Card], bool]:
     """A page of a column's cards by (rank, id), after a keyset cursor; returns (cards, has_more)."""
-    stmt = _card_query(filters).where(Deal.pipeline_id == stage.pipeline_id, Deal.stage_id == stage.id)
+    stmt = _card_query(session, filters).where(Deal.pipeline_id == stage.pipeline_id, Deal.stage_id == stage.id)
     if after is not None:
         rank, deal_id = after
         stmt = stmt.where(or_(Deal.rank > rank, and_(Deal.rank == rank, Deal.id > deal_id)))

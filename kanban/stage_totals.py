@@ -2,10 +2,12 @@
 
 Every ORM flush that inserts, moves, re-prices or deletes a deal records a delta in ``session.info``
 (after_flush, so a failed flush records nothing); deltas made inside a savepoint that rolls back are dropped;
-just before the outermost commit they are applied as upserts, one row at a time in (stage_id, currency)
-order (concurrent movers lock rows in the same order, so they cannot deadlock) and as late as possible (the
-hot rows stay locked only for the upserts and the commit itself). Core statements that change deals'
-stage_id, amount or currency bypass this: call ``recount_stage_totals`` after them.
+just before the outermost commit they are applied as upserts, one row at a time in (stage_id, currency,
+shard) order (concurrent movers lock rows in the same order, so they cannot deadlock) and as late as possible
+(rows stay locked only for the upserts and the commit itself). Each (stage, currency) total is split over
+SHARDS rows by deal id, so concurrent moves between the same two stages rarely wait on one another; readers
+sum the shards. Core statements that change deals' stage_id, amount or currency bypass all this: call
+``recount_stage_totals`` after them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from kanban.models import Deal, Stage, StageTotal
 
 _KEY = "stage_total_deltas"
+SHARDS = 16
 _TRACKED = ("stage_id", "currency", "amount")
 
 
@@ -47,16 +50,16 @@ def _record(session: Session, _context: Any) -> None:
     deltas: list[tuple[Any, ...]] = []
     for obj in session.new:
         if isinstance(obj, Deal):
-            deltas.append((obj.stage_id, obj.currency, 1, obj.amount or 0))
+            deltas.append((obj.stage_id, obj.currency, obj.id % SHARDS, 1, obj.amount or 0))
     dirty = [(obj, False) for obj in session.dirty] + [(obj, True) for obj in session.deleted]
     for obj, deleted in dirty:
         if not isinstance(obj, Deal):
             continue
         old, new = _before_after(obj, deleted)
         if old is not None and old != new:
-            deltas.append((old[0], old[1], -1, -(old[2] or 0)))
+            deltas.append((old[0], old[1], obj.id % SHARDS, -1, -(old[2] or 0)))
         if new is not None and old != new:
-            deltas.append((new[0], new[1], 1, new[2] or 0))
+            deltas.append((new[0], new[1], obj.id % SHARDS, 1, new[2] or 0))
     if deltas:
         tx = _innermost(session)
         session.info.setdefault(_KEY, []).extend((tx, *d) for d in deltas)
@@ -89,37 +92,38 @@ def _apply_before_commit(session: Session) -> None:
     apply_pending(session)
 
 
-def _unapplied(session: Session) -> dict[tuple[int, str], list[int]]:
-    """The live transaction's recorded deltas summed per (stage_id, currency)."""
+def _unapplied(session: Session) -> dict[tuple[int, str, int], list[int]]:
+    """The live transaction's recorded deltas summed per (stage_id, currency, shard)."""
     root = session.get_transaction()
-    summed: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-    for tx, stage_id, currency, count, amount in session.info.get(_KEY, ()):
+    summed: dict[tuple[int, str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for tx, stage_id, currency, shard, count, amount in session.info.get(_KEY, ()):
         if root is None or not _within(tx, root):
             continue  # left over from a transaction that ended without a rollback event (closed session)
-        summed[(stage_id, currency)][0] += count
-        summed[(stage_id, currency)][1] += amount
+        summed[(stage_id, currency, shard)][0] += count
+        summed[(stage_id, currency, shard)][1] += amount
     return summed
 
 
 def apply_pending(session: Session) -> None:
-    """Upsert the recorded deltas into stage_totals, in (stage_id, currency) order; zero deltas are skipped."""
+    """Upsert the recorded deltas into stage_totals in (stage_id, currency, shard) order; zeros are skipped."""
     summed = _unapplied(session)
     session.info.pop(_KEY, None)
-    for (stage_id, currency), (count, amount) in sorted(summed.items()):
+    for key, (count, amount) in sorted(summed.items()):
         if count or amount:
-            session.execute(_upsert(session, stage_id, currency, count, amount))
+            session.execute(_upsert(session, key, count, amount))
 
 
-def _upsert(session: Session, stage_id: int, currency: str, count: int, amount: int) -> Any:
+def _upsert(session: Session, key: tuple[int, str, int], count: int, amount: int) -> Any:
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = dialect_insert(StageTotal).values(stage_id=stage_id, currency=currency, deal_count=count,
+    stage_id, currency, shard = key
+    stmt = dialect_insert(StageTotal).values(stage_id=stage_id, currency=currency, shard=shard, deal_count=count,
                                              amount_sum=amount)
     table = StageTotal.__table__
     return stmt.on_conflict_do_update(
-        index_elements=["stage_id", "currency"],
+        index_elements=["stage_id", "currency", "shard"],
         set_={"deal_count": table.c.deal_count + stmt.excluded.deal_count,
               "amount_sum": table.c.amount_sum + stmt.excluded.amount_sum},
     )
@@ -132,15 +136,18 @@ def totals(session: Session, stage_ids: list[int]) -> dict[int, tuple[int, list[
     """
     if not stage_ids:
         return {}
-    stmt = select(StageTotal.stage_id, StageTotal.currency, StageTotal.deal_count, StageTotal.amount_sum).where(
-        StageTotal.stage_id.in_(stage_ids)
+    stmt = (
+        select(StageTotal.stage_id, StageTotal.currency, func.sum(StageTotal.deal_count),
+               func.sum(StageTotal.amount_sum))
+        .where(StageTotal.stage_id.in_(stage_ids))
+        .group_by(StageTotal.stage_id, StageTotal.currency)
     )
     # Executing autoflushes first, so the deltas of pending ORM changes are recorded before they are read.
     found = {(stage, currency): [int(n), int(total)] for stage, currency, n, total in session.execute(stmt)}
     wanted = set(stage_ids)
-    for key, (count, amount) in _unapplied(session).items():
-        if key[0] in wanted:
-            row = found.setdefault(key, [0, 0])
+    for (stage_id, currency, _shard), (count, amount) in _unapplied(session).items():
+        if stage_id in wanted:
+            row = found.setdefault((stage_id, currency), [0, 0])
             row[0] += count
             row[1] += amount
     out: dict[int, tuple[int, list[tuple[str, int]]]] = {}
@@ -162,9 +169,11 @@ def recount_stage_totals(session: Session, pipeline_id: int | None = None) -> No
     if pipeline_id is not None:
         stages = stages.where(Stage.pipeline_id == pipeline_id)
     session.execute(delete(StageTotal).where(StageTotal.stage_id.in_(stages)))
+    shard = (Deal.id % SHARDS).label("shard")
     grouped = (
-        select(Deal.stage_id, Deal.currency, func.count(), func.coalesce(func.sum(Deal.amount), 0))
+        select(Deal.stage_id, Deal.currency, shard, func.count(), func.coalesce(func.sum(Deal.amount), 0))
         .where(Deal.stage_id.in_(stages))
-        .group_by(Deal.stage_id, Deal.currency)
+        .group_by(Deal.stage_id, Deal.currency, shard)
     )
-    session.execute(insert(StageTotal).from_select(["stage_id", "currency", "deal_count", "amount_sum"], grouped))
+    columns = ["stage_id", "currency", "shard", "deal_count", "amount_sum"]
+    session.execute(insert(StageTotal).from_select(columns, grouped))

@@ -31,12 +31,15 @@ def install(runtime: Any) -> Callable[[list[list[int]]], None]:
     broker = runtime.extras["broker"]
 
     def execute(run_ids: int | list[int]) -> None:
-        for run_id in run_ids if isinstance(run_ids, list) else [run_ids]:
-            try:
-                execute_run(runtime, run_id)
-            except Exception as exc:  # noqa: BLE001 - actor boundary: an unexpected error is a failed attempt
-                log.exception("robot run %s crashed", run_id)
-                record_crash(runtime, run_id, f"{type(exc).__name__}: {exc}")
+        # One pool checkout (and liveness ping) for the batch; each run is still its own transaction.
+        with runtime.engine.connect() as connection:
+            for run_id in run_ids if isinstance(run_ids, list) else [run_ids]:
+                try:
+                    execute_run(runtime, run_id, bind=connection)
+                except Exception as exc:  # noqa: BLE001 - actor boundary: an unexpected error is a failed attempt
+                    log.exception("robot run %s crashed", run_id)
+                    connection.rollback()
+                    record_crash(runtime, run_id, f"{type(exc).__name__}: {exc}")
 
     actor = dramatiq.actor(execute, broker=broker, actor_name=ACTOR_NAME, max_retries=0)
 

@@ -9,8 +9,8 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError as SettingsError
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kanban import clock
@@ -50,14 +50,22 @@ def _claim_stmt() -> Any:
     )
 
 
-def claim(session: Session, run: RobotRun, now: datetime) -> bool:
+def claim(session: Session, run: Any, now: datetime) -> bool:
     """Take a due scheduled run (scheduled → running, attempts+1); False for duplicate or early deliveries."""
     row = session.execute(_claim_stmt(), {"run_id": run.id, "due_by": now, "claim_at": now}).first()
     if row is None:
         return False
-    for name, value in (("status", "running"), ("attempts", row.attempts), ("started_at", now)):
-        set_committed_value(run, name, value)
+    _written(run, {"status": "running", "attempts": row.attempts, "started_at": now})
     return True
+
+
+def _written(run: Any, values: dict[str, Any]) -> None:
+    """Reflect values a Core statement stored on the in-memory run (a mapped run is not flushed again)."""
+    for name, value in values.items():
+        if isinstance(run, RobotRun):
+            set_committed_value(run, name, value)
+        else:
+            setattr(run, name, value)
 
 
 class _Undo(Exception):
@@ -66,6 +74,29 @@ class _Undo(Exception):
     def __init__(self, error: str, permanent: bool) -> None:
         super().__init__(error)
         self.error, self.permanent = error, permanent
+
+
+@dataclass
+class _RunView:
+    """The run columns the engine needs, read as plain values with the deal (cheaper than a mapped object)."""
+
+    id: int
+    robot_id: int
+    deal_id: int
+    stage_id: int
+    stage_entry_id: int
+    kind: str
+    robot_key: str
+    position: int
+    status: str
+    due_at: datetime | None
+    cause: list[Any]
+    attempts: int = 0
+    started_at: datetime | None = None
+
+
+_RUN_COLUMNS = ("id", "robot_id", "deal_id", "stage_id", "stage_entry_id", "kind", "robot_key", "position", "status",
+                "due_at", "cause")
 
 
 @dataclass(frozen=True)
@@ -81,23 +112,23 @@ class _RobotView:
 
 @lru_cache(maxsize=2)
 def _load_stmt(postgresql: bool) -> Any:
-    # Robot and stage are read as plain columns; the deal, contact and responsible are mapped objects
+    # Run, robot and stage are read as plain columns; the deal, contact and responsible are mapped objects
     # because kinds look them up through the session (ctx.deal(), ctx.user()).
-    robots, stages = Robot.__table__, Stage.__table__
-    other = aliased(RobotRun)
-    has_waiting = (select(other.id).where(other.stage_entry_id == RobotRun.stage_entry_id,
-                                          other.status == "waiting").exists())
+    runs, robots, stages = RobotRun.__table__, Robot.__table__, Stage.__table__
+    other = runs.alias("other_run")
+    has_waiting = (select(other.c.id).where(other.c.stage_entry_id == runs.c.stage_entry_id,
+                                            other.c.status == "waiting").exists())
     stmt = (
-        select(RobotRun, Deal, Contact, User, robots.c.name.label("robot_name"), robots.c.settings,
-               robots.c.condition, robots.c.active, stages.c.name.label("stage_name"),
-               has_waiting.label("has_waiting"))
-        .select_from(RobotRun)
-        .join(Deal, Deal.id == RobotRun.deal_id)
-        .join(robots, robots.c.id == RobotRun.robot_id)
-        .join(stages, stages.c.id == RobotRun.stage_id)
+        select(Deal, Contact, User, *(runs.c[name].label(f"run_{name}") for name in _RUN_COLUMNS),
+               robots.c.name.label("robot_name"), robots.c.settings, robots.c.condition, robots.c.active,
+               stages.c.name.label("stage_name"), has_waiting.label("has_waiting"))
+        .select_from(runs)
+        .join(Deal, Deal.id == runs.c.deal_id)
+        .join(robots, robots.c.id == runs.c.robot_id)
+        .join(stages, stages.c.id == runs.c.stage_id)
         .outerjoin(Contact, Contact.id == Deal.contact_id)
         .outerjoin(User, User.id == Deal.responsible_id)
-        .where(RobotRun.id == bindparam("run_id"))
+        .where(runs.c.id == bindparam("run_id"))
     )
     return stmt.with_for_update(of=Deal) if postgresql else stmt
 
@@ -114,15 +145,19 @@ def _load(session: Session, run_id: int) -> Any:
     return session.execute(_load_stmt(postgresql), {"run_id": run_id}).first()
 
 
-def execute_run(runtime: Any, run_id: int) -> str | None:
-    """Run one robot run in one transaction; returns its new status, or None when there was nothing to claim."""
+def execute_run(runtime: Any, run_id: int, *, bind: Connection | None = None) -> str | None:
+    """Run one robot run in one transaction; returns its new status, or None when there was nothing to claim.
+
+    `bind`: a connection the caller holds (not in a transaction) for several runs in a row, so each run
+    does not pay a pool checkout and its liveness ping.
+    """
     try:
-        with runtime.sessions() as session, session.begin():
+        with (runtime.sessions(bind=bind) if bind is not None else runtime.sessions()) as session, session.begin():
             now = clock.now()
             loaded = _load(session, run_id)
             if loaded is None:
                 return None
-            run, deal = loaded[0], loaded[1]
+            run, deal = _RunView(*(loaded._mapping[f"run_{name}"] for name in _RUN_COLUMNS)), loaded[0]
             if run.status != "scheduled" or run.due_at is None or run.due_at > now or not claim(session, run, now):
                 return None  # duplicate, late or early delivery
             robot = _RobotView(run.robot_id, loaded.robot_name, loaded.settings, loaded.condition, loaded.active)
@@ -135,7 +170,7 @@ def execute_run(runtime: Any, run_id: int) -> str | None:
         return record_failure(runtime, run_id, undo.error, permanent=undo.permanent)
 
 
-def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal, robot: _RobotView, now: datetime,
+def _execute(runtime: Any, session: Session, run: _RunView, deal: Deal, robot: _RobotView, now: datetime,
              loaded: Any) -> str:
     # Runs of this entry are read only when needed: for outputs of earlier robots, or to release/cancel a chain.
     wants_outputs = "robots." in f"{robot.settings}{robot.condition}"
@@ -145,7 +180,7 @@ def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal, robot: _
     if not robot.active:
         return _finish(session, run, "cancelled", now, entry_runs, reason="the robot was disabled before it was due")
     outputs_by_key = {r.robot_key: dict(r.outputs or {}) for r in entry_runs if r.status == "done"}
-    values = values_of(deal, loaded[2], loaded[3], run.stage_id, loaded.stage_name, outputs_by_key,
+    values = values_of(deal, loaded[1], loaded[2], run.stage_id, loaded.stage_name, outputs_by_key,
                        public_url=runtime.settings.public_url)
     holds, details = evaluate(robot.condition, values)
     if not holds:
@@ -163,7 +198,7 @@ def _execute(runtime: Any, session: Session, run: RobotRun, deal: Deal, robot: _
     return _finish(session, run, "done", now, entry_runs, outputs=plain(outputs or {}))
 
 
-def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: _RobotView, values: dict[str, Any],
+def _run_kind(runtime: Any, session: Session, run: _RunView, robot: _RobotView, values: dict[str, Any],
               now: datetime) -> dict[str, Any]:
     """Validate the settings and do the kind's work in the run's transaction."""
     try:
@@ -183,7 +218,7 @@ def _run_kind(runtime: Any, session: Session, run: RobotRun, robot: _RobotView, 
     return kind().run(ctx, settings) or {}
 
 
-def _entry_runs(session: Session, run: RobotRun) -> list[RobotRun]:
+def _entry_runs(session: Session, run: Any) -> list[RobotRun]:
     """Every run of the stage entry in chain order (outputs of the finished ones, the next one to release)."""
     return list(session.scalars(
         select(RobotRun).where(RobotRun.stage_entry_id == run.stage_entry_id)
@@ -191,7 +226,7 @@ def _entry_runs(session: Session, run: RobotRun) -> list[RobotRun]:
     ))
 
 
-def _following(entry_runs: list[RobotRun], run: RobotRun) -> list[RobotRun]:
+def _following(entry_runs: list[RobotRun], run: Any) -> list[RobotRun]:
     return [r for r in entry_runs if r.position > run.position]
 
 
@@ -203,7 +238,7 @@ def _outcome_stmt(names: tuple[str, ...]) -> Any:
             .values({name: bindparam(f"new_{name}", type_=runs.c[name].type) for name in names}))
 
 
-def _finish(session: Session, run: RobotRun, status: str, now: datetime, entry_runs: list[RobotRun] | None = None,
+def _finish(session: Session, run: Any, status: str, now: datetime, entry_runs: list[RobotRun] | None = None,
             *, reason: str | None = None, error: str | None = None, robot: Any = None,
             outputs: dict[str, Any] | None = None) -> str:
     """Store a final status; release the next run of the chain (done/skipped) or cancel the chain."""
@@ -215,8 +250,7 @@ def _finish(session: Session, run: RobotRun, status: str, now: datetime, entry_r
         values["outputs"] = outputs
     session.flush()  # pending changes of the run (a failed attempt's count) go first
     session.execute(_outcome_stmt(tuple(values)), {"run_id": run.id, **{f"new_{k}": v for k, v in values.items()}})
-    for name, value in values.items():
-        set_committed_value(run, name, value)
+    _written(run, values)
     if status in ("failed", "blocked"):
         what = f"failed: {error}" if status == "failed" else "was blocked by the loop guard"
         name = robot.name if robot is not None else run.robot_key
@@ -231,7 +265,7 @@ def _finish(session: Session, run: RobotRun, status: str, now: datetime, entry_r
     return status
 
 
-def _release_next(session: Session, run: RobotRun, following: list[RobotRun], now: datetime) -> None:
+def _release_next(session: Session, run: Any, following: list[RobotRun], now: datetime) -> None:
     """The next robot waits for this one: schedule it (its delay counts from now) if the deal is still here."""
     if not following or following[0].status != "waiting":
         return
@@ -246,7 +280,7 @@ def _release_next(session: Session, run: RobotRun, following: list[RobotRun], no
         send_after_commit(session, [nxt])
 
 
-def _cancel_chain(run: RobotRun, following: list[RobotRun], now: datetime) -> None:
+def _cancel_chain(run: Any, following: list[RobotRun], now: datetime) -> None:
     """Robots waiting (directly or transitively) for a run that did not finish well are cancelled."""
     for nxt in following:
         if nxt.status != "waiting":

@@ -122,6 +122,28 @@ def test_unexpected_exception_counts_as_a_failed_attempt(runtime, clock, stages,
     assert runs(deal_id)[0].status == "done"
 
 
+def test_runs_of_one_stage_entry_travel_in_one_message_and_a_crash_does_not_stop_the_rest(
+        runtime, clock, stages, add_robot, new_deal, runs, run_all) -> None:
+    FAILURES["first"] = ["crash"]
+    add_robot(stages["New"], "first", settings={"marker": "first"})
+    add_robot(stages["New"], "second")
+    add_robot(stages["New"], "third")
+    broker = runtime.extras["broker"]
+    before = sum(broker.queues[name].qsize() for name in broker.get_declared_queues())
+    deal_id = new_deal()
+    after = sum(broker.queues[name].qsize() for name in broker.get_declared_queues())
+    assert after - before == 1  # one message carries the entry's three runs
+    from robots.actors import _pump_stub
+
+    assert _pump_stub(broker) == 1  # that message alone, no dispatcher re-sends
+    first, second, third = runs(deal_id)
+    assert (first.status, first.attempts, first.error) == ("scheduled", 1, "RuntimeError: kind bug")
+    assert (second.status, third.status) == ("done", "done")
+    clock.advance(BACKOFF_SECONDS[0])
+    run_all()
+    assert runs(deal_id)[0].status == "done"
+
+
 def test_duplicate_deliveries_execute_once(runtime, stages, add_robot, new_deal, runs) -> None:
     add_robot(stages["New"], "once")
     deal_id = new_deal()

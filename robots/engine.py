@@ -1,4 +1,4 @@
-"""Executes one robot run: claim, re-check, condition, kind in a savepoint, outcome, next in chain — one commit."""
+"""Executes one robot run: claim, re-check, condition, kind, outcome, next in chain — all in one transaction."""
 
 from __future__ import annotations
 

@@ -207,3 +207,20 @@ def pipeline(runtime: Runtime) -> Any:
         ])
         _ = [st.id for st in p.stages]
         return p
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Any]:
+    """A private redis-server (skipped locally, failed on CI, when the binary is missing)."""
+    import subprocess
+
+    from tests.private_redis import PrivateRedis
+
+    try:
+        subprocess.run(["redis-server", "--version"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        service_missing("redis-server binary", exc)
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.kill()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,7 +31,8 @@ from kanban.services.pipelines import create_pipeline
 from robots.context import RunContext
 from robots.models import Robot, RobotRun
 from robots.registry import KindSettings, RobotKind, registry
-from tests.conftest import _truncate, service_missing
+from tests.conftest import _truncate
+from tests.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,59 +69,8 @@ WORKER_CODE = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """A private, non-persistent redis-server that can be killed and restarted empty on the same port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-            self.proc = None
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A private redis-server (skipped locally, failed on CI, when the binary is missing)."""
-    try:
-        subprocess.run(["redis-server", "--version"], check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        service_missing("redis-server binary", exc)
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-def fault_runtime(postgresql_database_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[Any]:
+def fault_runtime(postgresql_database_url: str, redis_server: PrivateRedis, tmp_path: Path) -> Iterator[Any]:
     """A producer runtime on PostgreSQL + the private Redis, with the counting kind registered."""
     env = {"DATABASE_URL": postgresql_database_url, "REDIS_URL": redis_server.url,
            "KANBAN_SECRET_KEY": "fault-test", "KANBAN_DATA_DIR": str(tmp_path)}
@@ -159,7 +108,7 @@ def _progress(runtime: Any) -> dict[str, int]:
         return dict(s.execute(select(RobotRun.status, func.count()).group_by(RobotRun.status)).all())
 
 
-def test_no_run_is_lost_or_duplicated_when_workers_and_redis_die(fault_runtime: Any, redis_server: RedisServer,
+def test_no_run_is_lost_or_duplicated_when_workers_and_redis_die(fault_runtime: Any, redis_server: PrivateRedis,
                                                                   tmp_path: Path) -> None:
     runtime = fault_runtime
     pipeline_id = _setup(runtime)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from kanban.bootstrap import bootstrap
 from kanban.config import load_settings
 from kanban.db import make_engine
 from kanban.services.pipelines import create_pipeline
-from tests.conftest import _truncate, service_missing
+from tests.conftest import _truncate
+from tests.private_redis import PrivateRedis
 from tests.triggers.conftest import (
     STRIPE_SECRETS,
     add_trigger,
@@ -33,54 +32,6 @@ from tests.triggers.conftest import (
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PrivateRedis:
-    """A non-persistent redis-server of this test only (other tests' workers never see its queues)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port, self.workdir, self.proc = _free_port(), workdir, None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.workdir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-            self.proc = None
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    try:
-        subprocess.run(["redis-server", "--version"], check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        service_missing("redis-server binary", exc)
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -133,7 +84,7 @@ def test_worker_processes_webhooks_and_recovers_a_lost_message(scaled, redis_ser
             _stop(worker)
             body = stripe_event(second_invoice, event_id="evt_b")
             assert client.post("/hooks/payments/stripe", content=body, headers=stripe_headers(body)).status_code == 200
-        redis_server.stop()  # the queued message dies with Redis
+        redis_server.kill()  # the queued message dies with Redis
         redis_server.start()
         worker = _worker(scaled["env"], log)
         [event] = settled(runtime, timeout=30, event_id="evt_b")  # worker start-up + the requeue loop

@@ -86,3 +86,15 @@ def browser_login(page: Any, base: str, email: str, password: str = "password123
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/board*")
+
+
+def drag(page: Any, source: str, target: str) -> None:
+    """Drag with real mouse events in small steps (SortableJS fallback mode follows the pointer)."""
+    box = page.locator(source).bounding_box()
+    dest = page.locator(target).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 10, box["y"] + 20, steps=5)
+    page.mouse.move(dest["x"] + dest["width"] / 2, dest["y"] + 20, steps=15)
+    page.mouse.move(dest["x"] + dest["width"] / 2, dest["y"] + 24, steps=3)
+    page.mouse.up()

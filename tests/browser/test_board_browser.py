@@ -10,7 +10,7 @@ from kanban.events import Actor
 from kanban.models import Deal
 from kanban.services.deals import create_deal
 from kanban.services.pipelines import create_pipeline
-from tests.browser.conftest import browser_login
+from tests.browser.conftest import browser_login, drag
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.browser
@@ -34,18 +34,6 @@ def board(live_runtime: Any) -> dict[str, Any]:
 def _stage_of(runtime: Any, deal_id: int) -> int:
     with runtime.sessions() as s:
         return s.get(Deal, deal_id).stage_id
-
-
-def drag(page: Any, source: str, target: str) -> None:
-    """Drag with real mouse events in small steps (SortableJS fallback mode follows the pointer)."""
-    box = page.locator(source).bounding_box()
-    dest = page.locator(target).bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 12)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] / 2 + 10, box["y"] + 20, steps=5)
-    page.mouse.move(dest["x"] + dest["width"] / 2, dest["y"] + 20, steps=15)
-    page.mouse.move(dest["x"] + dest["width"] / 2, dest["y"] + 24, steps=3)
-    page.mouse.up()
 
 
 def test_drag_card_to_another_column_persists(browser, live_server, live_runtime, board):

@@ -11,7 +11,7 @@ from kanban.events import Actor
 from kanban.services.deals import create_deal
 from kanban.services.pipelines import create_pipeline
 from robots.models import Robot
-from tests.browser.conftest import browser_login
+from tests.browser.conftest import browser_login, drag
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.browser
@@ -52,18 +52,6 @@ def drag_to_top(page: Any, stage_id: int, index: int) -> None:
     page.mouse.move(handle["x"] + 5, handle["y"] - 10, steps=5)
     page.mouse.move(first["x"] + first["width"] / 2, first["y"] + 4, steps=20)
     page.mouse.move(first["x"] + first["width"] / 2, first["y"] + 2, steps=3)
-    page.mouse.up()
-
-
-def drag_card(page: Any, source: str, target: str) -> None:
-    """Drag a board card into a column with real mouse events in small steps."""
-    box = page.locator(source).bounding_box()
-    dest = page.locator(target).bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 12)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] / 2 + 10, box["y"] + 20, steps=5)
-    page.mouse.move(dest["x"] + dest["width"] / 2, dest["y"] + 20, steps=15)
-    page.mouse.move(dest["x"] + dest["width"] / 2, dest["y"] + 24, steps=3)
     page.mouse.up()
 
 
@@ -109,7 +97,7 @@ def test_chained_robots_configured_in_the_ui_run_when_a_deal_is_dragged_in(brows
     assert robot_keys(live_runtime, qualified) == ["note", "chat", "send_chat_message_1"]
 
     page.goto(f"{live_server}/board?pipeline_id={sales['pipeline_id']}")
-    drag_card(page, f"#deal-{sales['deal']} .card-amount", f"#col-{qualified} ol.cards")
+    drag(page, f"#deal-{sales['deal']} .card-amount", f"#col-{qualified} ol.cards")
     page.wait_for_selector("#board-message.message-ok")
 
     page.goto(f"{live_server}/deals/{sales['deal']}")

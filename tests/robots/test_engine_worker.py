@@ -18,7 +18,7 @@ from kanban.events import Actor
 from kanban.services.deals import create_deal
 from kanban.services.pipelines import create_pipeline
 from robots.models import Robot, RobotRun
-from tests.robots.test_fault import ROOT, fault_runtime, redis_server  # noqa: F401 - fixtures
+from tests.robots.test_fault import ROOT, fault_runtime  # noqa: F401 - fixture (redis_server comes from tests/conftest.py)
 
 
 def test_worker_needs_redis(tmp_path: Any) -> None:

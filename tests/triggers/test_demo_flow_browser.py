@@ -41,7 +41,8 @@ def test_pay_page_moves_deal_to_paid_live(browser: Any, live_server: str, live_r
     page = browser.new_page()
     browser_login(page, base, "admin@example.com")
     page.goto(f"{base}/deals/{deal_id}")
-    page.wait_for_selector("body[data-live=on]", state="attached")  # subscribed: the robot's result cannot slip past the page
+    # Subscribed before the move: the robot's result cannot slip past the page.
+    page.wait_for_selector("body[data-live=on]", state="attached")
     with live_runtime.sessions() as s, s.begin():
         move_deal(s, deal_id, demo["stages"]["Invoice"], actor=Actor.user(demo["admin"].id))
     link = page.locator(".invoices-panel a.pay-link")

@@ -2,7 +2,8 @@
 
 A message carries the due runs of one stage entry (a move into a stage with three robots is one message, not
 three): they would queue behind each other on the deal's row lock anyway, so one worker thread executes them
-in order, each in its own transaction, and the per-message broker cost is paid once.
+in order and the per-message broker cost is paid once. They share one transaction (one commit) while all of
+them succeed; if one fails, the batch is rolled back and every run is executed in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 
 from kanban import clock
 from robots import dispatcher
-from robots.engine import execute_run, record_crash
+from robots.engine import RunUndoneError, execute_batch, execute_run, record_crash, record_failure
 from robots.models import RobotRun
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,29 @@ def install(runtime: Any) -> Callable[[list[list[int]]], None]:
     broker = runtime.extras["broker"]
 
     def execute(run_ids: int | list[int]) -> None:
-        # One pool checkout (and liveness ping) for the batch; each run is still its own transaction.
+        ids = run_ids if isinstance(run_ids, list) else [run_ids]
+        # One pool checkout (and liveness ping) for the whole message.
         with runtime.engine.connect() as connection:
-            for run_id in run_ids if isinstance(run_ids, list) else [run_ids]:
-                try:
-                    execute_run(runtime, run_id, bind=connection)
-                except Exception as exc:  # noqa: BLE001 - actor boundary: an unexpected error is a failed attempt
-                    log.exception("robot run %s crashed", run_id)
-                    connection.rollback()
-                    record_crash(runtime, run_id, f"{type(exc).__name__}: {exc}")
+            while ids:
+                handled = 0
+                if len(ids) > 1:
+                    try:
+                        handled = execute_batch(runtime, ids, bind=connection)
+                    except RunUndoneError as exc:  # the batch rolled back; that run's attempt is recorded below
+                        if exc.crash:
+                            log.error("robot run %s crashed", exc.run_id, exc_info=exc.__cause__)
+                        connection.rollback()
+                        _one_by_one(runtime, ids, connection, undone=exc)
+                        return
+                    except Exception:  # noqa: BLE001 - actor boundary: the batch rolled back; each run goes alone
+                        log.exception("robot runs %s: the batch failed; executing them one by one", ids)
+                        connection.rollback()
+                        _one_by_one(runtime, ids, connection)
+                        return
+                if handled == 0:  # a single run
+                    _one_by_one(runtime, ids[:1], connection)
+                    handled = 1
+                ids = ids[handled:]
 
     actor = dramatiq.actor(execute, broker=broker, actor_name=ACTOR_NAME, max_retries=0)
 
@@ -54,6 +69,21 @@ def install(runtime: Any) -> Callable[[list[list[int]]], None]:
     runtime.extras["robots.actor"] = actor
     runtime.extras["robots.send"] = send
     return send
+
+
+def _one_by_one(runtime: Any, ids: list[int], connection: Any, undone: RunUndoneError | None = None) -> None:
+    """Each run in a transaction of its own; `undone` names a run whose failed attempt is only recorded
+    (it already ran once, in a batch that was rolled back)."""
+    for run_id in ids:
+        try:
+            if undone is not None and run_id == undone.run_id:
+                record_failure(runtime, run_id, undone.error, permanent=undone.permanent)
+            else:
+                execute_run(runtime, run_id, bind=connection)
+        except Exception as exc:  # noqa: BLE001 - actor boundary: an unexpected error is a failed attempt
+            log.exception("robot run %s crashed", run_id)
+            connection.rollback()
+            record_crash(runtime, run_id, f"{type(exc).__name__}: {exc}")
 
 
 def _pending_due(runtime: Any) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from kanban.config import Settings
@@ -109,6 +110,10 @@ class RunContext:
             return None
         return self.session.get(User, dept.head_id)
 
+    def insert(self, model: Any, **values: Any) -> int:
+        """Write one row of `model` at once and return its id (a Core INSERT: far cheaper than add + flush)."""
+        return int(self.session.execute(_insert_returning_id(model), values).scalar_one())
+
     def timeline(self, kind: str, text: str, **data: Any) -> Any:
         """Write a timeline entry on the deal as this robot."""
         return timeline(self.session, self.deal_id, kind, text, self.actor, run_id=self.run_id, **data)
@@ -124,3 +129,10 @@ class RunContext:
     def next_cause(self) -> tuple[dict[str, Any], ...]:
         """The cause chain for an automatic action taken by this run."""
         return (*self.cause, {"type": "robot", "id": self.robot_id, "run_id": self.run_id})
+
+
+@lru_cache(maxsize=64)
+def _insert_returning_id(model: Any) -> Any:
+    # Built once per model: constructing statements costs more CPU than executing them.
+    table = model.__table__
+    return insert(table).returning(table.c.id)

@@ -1,9 +1,9 @@
-"""Executes one robot run: claim, re-check, condition, kind, outcome, next in chain — all in one transaction."""
+"""Executes robot runs: claim, re-check, condition, kind, outcome, next in chain — each run wholly inside one
+transaction; the due runs of one stage entry may share it (execute_batch)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -17,8 +17,9 @@ from kanban import clock
 from kanban.errors import ConflictError, NotFoundError
 from kanban.events import Actor
 from kanban.live import publish_deal_changed
-from kanban.models import Contact, Deal, Stage, User
+from kanban.models import Contact, Deal, User
 from kanban.services.deals import timeline
+from robots.claiming import LoadedRun, RobotView, RunView, claim, load
 from robots.conditions import evaluate, explain
 from robots.context import RunContext
 from robots.errors import LoopBlockedError, PermanentError, TransientError
@@ -35,30 +36,6 @@ CHAIN_CANCELLED = "the robot above did not finish"
 FINAL = ("done", "skipped", "cancelled", "failed", "blocked")
 
 
-@lru_cache(maxsize=1)
-def _claim_stmt() -> Any:
-    # Built once: constructing ORM statements costs more CPU than executing them.
-    # A Core (not ORM-enabled) UPDATE: the in-session run is updated by hand below.
-    runs = RobotRun.__table__
-    return (
-        update(runs)
-        .where(runs.c.id == bindparam("run_id"), runs.c.status == "scheduled",
-               runs.c.due_at <= bindparam("due_by", type_=runs.c.due_at.type))
-        .values(status="running", attempts=runs.c.attempts + 1,
-                started_at=bindparam("claim_at", type_=runs.c.started_at.type))
-        .returning(runs.c.attempts)
-    )
-
-
-def claim(session: Session, run: Any, now: datetime) -> bool:
-    """Take a due scheduled run (scheduled → running, attempts+1); False for duplicate or early deliveries."""
-    row = session.execute(_claim_stmt(), {"run_id": run.id, "due_by": now, "claim_at": now}).first()
-    if row is None:
-        return False
-    _written(run, {"status": "running", "attempts": row.attempts, "started_at": now})
-    return True
-
-
 def _written(run: Any, values: dict[str, Any]) -> None:
     """Reflect values a Core statement stored on the in-memory run (a mapped run is not flushed again)."""
     for name, value in values.items():
@@ -68,81 +45,17 @@ def _written(run: Any, values: dict[str, Any]) -> None:
             setattr(run, name, value)
 
 
-class _Undo(Exception):
-    """Raised out of the run's transaction to roll back everything the kind did; the outcome is recorded after."""
+class RunUndoneError(Exception):
+    """Raised out of the run's transaction to roll back everything the kind did; the outcome is recorded after
+    (record_failure), without executing the run again."""
 
-    def __init__(self, error: str, permanent: bool) -> None:
+    def __init__(self, run_id: int, error: str, permanent: bool, *, crash: bool = False) -> None:
         super().__init__(error)
-        self.error, self.permanent = error, permanent
+        self.run_id, self.error, self.permanent, self.crash = run_id, error, permanent, crash
 
 
-@dataclass
-class _RunView:
-    """The run columns the engine needs, read as plain values with the deal (cheaper than a mapped object)."""
-
-    id: int
-    robot_id: int
-    deal_id: int
-    stage_id: int
-    stage_entry_id: int
-    kind: str
-    robot_key: str
-    position: int
-    status: str
-    due_at: datetime | None
-    cause: list[Any]
-    attempts: int = 0
-    started_at: datetime | None = None
-
-
-_RUN_COLUMNS = ("id", "robot_id", "deal_id", "stage_id", "stage_entry_id", "kind", "robot_key", "position", "status",
-                "due_at", "cause")
-
-
-@dataclass(frozen=True)
-class _RobotView:
-    """The robot columns a run needs (loaded with the run rather than as a mapped object: cheaper)."""
-
-    id: int
-    name: str
-    settings: dict[str, Any]
-    condition: dict[str, Any] | None
-    active: bool
-
-
-@lru_cache(maxsize=2)
-def _load_stmt(postgresql: bool) -> Any:
-    # Run, robot and stage are read as plain columns; the deal, contact and responsible are mapped objects
-    # because kinds look them up through the session (ctx.deal(), ctx.user()).
-    runs, robots, stages = RobotRun.__table__, Robot.__table__, Stage.__table__
-    other = runs.alias("other_run")
-    has_waiting = (select(other.c.id).where(other.c.stage_entry_id == runs.c.stage_entry_id,
-                                            other.c.status == "waiting").exists())
-    stmt = (
-        select(Deal, Contact, User, *(runs.c[name].label(f"run_{name}") for name in _RUN_COLUMNS),
-               robots.c.name.label("robot_name"), robots.c.settings, robots.c.condition, robots.c.active,
-               stages.c.name.label("stage_name"), has_waiting.label("has_waiting"))
-        .select_from(runs)
-        .join(Deal, Deal.id == runs.c.deal_id)
-        .join(robots, robots.c.id == runs.c.robot_id)
-        .join(stages, stages.c.id == runs.c.stage_id)
-        .outerjoin(Contact, Contact.id == Deal.contact_id)
-        .outerjoin(User, User.id == Deal.responsible_id)
-        .where(runs.c.id == bindparam("run_id"))
-    )
-    return stmt.with_for_update(of=Deal) if postgresql else stmt
-
-
-def _load(session: Session, run_id: int) -> Any:
-    """One query: the run, its deal (locked, so it cannot leave the stage while the robot acts), robot, stage
-    name, contact, responsible, and whether a run of the entry waits for a previous one. The caller keeps the
-    row: the session's identity map only holds weak references.
-
-    The deal is locked before the run row is claimed: moves lock the deal and then cancel its runs, so
-    taking the locks in the same order cannot deadlock.
-    """
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    return session.execute(_load_stmt(postgresql), {"run_id": run_id}).first()
+def _session(runtime: Any, bind: Connection | None) -> Session:
+    return runtime.sessions(bind=bind) if bind is not None else runtime.sessions()
 
 
 def execute_run(runtime: Any, run_id: int, *, bind: Connection | None = None) -> str | None:
@@ -152,35 +65,83 @@ def execute_run(runtime: Any, run_id: int, *, bind: Connection | None = None) ->
     does not pay a pool checkout and its liveness ping.
     """
     try:
-        with (runtime.sessions(bind=bind) if bind is not None else runtime.sessions()) as session, session.begin():
-            now = clock.now()
-            loaded = _load(session, run_id)
-            if loaded is None:
-                return None
-            run, deal = _RunView(*(loaded._mapping[f"run_{name}"] for name in _RUN_COLUMNS)), loaded[0]
-            if run.status != "scheduled" or run.due_at is None or run.due_at > now or not claim(session, run, now):
-                return None  # duplicate, late or early delivery
-            robot = _RobotView(run.robot_id, loaded.robot_name, loaded.settings, loaded.condition, loaded.active)
-            status = _execute(runtime, session, run, deal, robot, now, loaded)
-            publish_deal_changed(session, run.deal_id)
-            return status
-    except _Undo as undo:
+        with _session(runtime, bind) as session, session.begin():
+            statuses = _execute_runs(runtime, session, [run_id], batched=False)
+            return statuses[0] if statuses else None
+    except RunUndoneError as undo:
         # The kind's partial work is rolled back with the whole transaction (cheaper than a savepoint on
         # the success path); the failed attempt is recorded in a fresh one.
         return record_failure(runtime, run_id, undo.error, permanent=undo.permanent)
 
 
-def _execute(runtime: Any, session: Session, run: _RunView, deal: Deal, robot: _RobotView, now: datetime,
-             loaded: Any) -> str:
+def execute_batch(runtime: Any, run_ids: list[int], *, bind: Connection | None = None) -> int:
+    """Execute the due runs of one stage entry, in order, in ONE transaction; returns how many it handled.
+
+    Loading, locking and claiming are done once for the batch; each run is then re-checked, conditioned,
+    executed and finished exactly as by execute_run, and the commit is shared. A kind that calls the
+    outside world gets a transaction of its own (a rollback cannot take an HTTP call back): the batch stops
+    before it, or holds it alone; the caller passes the rest in the next call. Any failure rolls the whole
+    batch back and propagates; the caller then executes the runs one per transaction, so the others are not
+    held back by it. A RunUndoneError names the run that failed (an unexpected exception becomes one with
+    crash=True): the caller records that attempt (record_failure) instead of running it again.
+    """
+    with _session(runtime, bind) as session, session.begin():
+        return len(_execute_runs(runtime, session, run_ids, batched=True))
+
+
+def _execute_runs(runtime: Any, session: Session, run_ids: list[int], *, batched: bool) -> list[str | None]:
+    """Load, claim and execute runs in the session's transaction, in order; returns the statuses of the
+    leading runs it handled (None: nothing to claim). An outside-calling kind is never batched with others:
+    the batch stops before it, or it is alone."""
+    now = clock.now()
+    loaded = load(session, run_ids)
+    handled: list[int] = []
+    for run_id in run_ids:
+        outside = batched and run_id in loaded and _external(loaded[run_id].run.kind)
+        if outside and handled:
+            break  # it gets a transaction of its own, the next one
+        handled.append(run_id)
+        if outside:
+            break  # alone in this one
+    claimed = {run_id for run_id in handled if run_id in loaded and claim(loaded[run_id], now)}
+    statuses: list[str | None] = []
+    for run_id in handled:
+        if run_id not in claimed:
+            statuses.append(None)  # duplicate, late or early delivery
+            continue
+        try:
+            statuses.append(_execute(runtime, session, loaded[run_id], now))
+        except RunUndoneError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - re-raised, named after its run, for the actor boundary
+            if not batched:
+                raise
+            raise RunUndoneError(run_id, f"{type(exc).__name__}: {exc}", permanent=False, crash=True) from exc
+    for deal_id in {loaded[run_id].run.deal_id for run_id in claimed}:
+        publish_deal_changed(session, deal_id)
+    return statuses
+
+
+def _external(kind: str) -> bool:
+    return kind in registry and registry.get(kind).effect != "db"
+
+
+def _execute(runtime: Any, session: Session, loaded: LoadedRun, now: datetime) -> str:
+    run, robot, deal = loaded.run, loaded.robot, loaded.deal
     # Runs of this entry are read only when needed: for outputs of earlier robots, or to release/cancel a chain.
     wants_outputs = "robots." in f"{robot.settings}{robot.condition}"
     entry_runs = _entry_runs(session, run) if loaded.has_waiting or wants_outputs else []
     if deal.current_entry_id != run.stage_entry_id:
-        return _finish(session, run, "cancelled", now, entry_runs, reason=LEFT_STAGE)
+        # An earlier run of the batch moved the deal on (change_stage): this one never started.
+        return _finish(session, run, "cancelled", now, entry_runs, reason=LEFT_STAGE, unclaim=True)
     if not robot.active:
-        return _finish(session, run, "cancelled", now, entry_runs, reason="the robot was disabled before it was due")
+        return _finish(session, run, "cancelled", now, entry_runs, reason="the robot was disabled before it was due",
+                       unclaim=True)
     outputs_by_key = {r.robot_key: dict(r.outputs or {}) for r in entry_runs if r.status == "done"}
-    values = values_of(deal, loaded[1], loaded[2], run.stage_id, loaded.stage_name, outputs_by_key,
+    # Contact and responsible as they are now: an earlier run of the batch may have changed them.
+    contact = _current(session, Contact, deal.contact_id, loaded.contact)
+    responsible = _current(session, User, deal.responsible_id, loaded.responsible)
+    values = values_of(deal, contact, responsible, run.stage_id, loaded.stage_name, outputs_by_key,
                        public_url=runtime.settings.public_url)
     holds, details = evaluate(robot.condition, values)
     if not holds:
@@ -192,13 +153,20 @@ def _execute(runtime: Any, session: Session, run: _RunView, deal: Deal, robot: _
         # Keep what the refused move wrote (the core's loop_blocked timeline entry): a blocked run is final.
         return _finish(session, run, "blocked", now, entry_runs, reason=exc.reason, robot=robot)
     except PermanentError as exc:
-        raise _Undo(str(exc) or type(exc).__name__, permanent=True) from exc
+        raise RunUndoneError(run.id, str(exc) or type(exc).__name__, permanent=True) from exc
     except TransientError as exc:
-        raise _Undo(str(exc) or type(exc).__name__, permanent=False) from exc
+        raise RunUndoneError(run.id, str(exc) or type(exc).__name__, permanent=False) from exc
     return _finish(session, run, "done", now, entry_runs, outputs=plain(outputs or {}))
 
 
-def _run_kind(runtime: Any, session: Session, run: _RunView, robot: _RobotView, values: dict[str, Any],
+def _current(session: Session, model: Any, row_id: int | None, loaded: Any) -> Any:
+    """The row the deal points at now: the one loaded with it, or (after a change) the new one."""
+    if row_id is None:
+        return None
+    return loaded if loaded is not None and loaded.id == row_id else session.get(model, row_id)
+
+
+def _run_kind(runtime: Any, session: Session, run: RunView, robot: RobotView, values: dict[str, Any],
               now: datetime) -> dict[str, Any]:
     """Validate the settings and do the kind's work in the run's transaction."""
     try:
@@ -220,9 +188,10 @@ def _run_kind(runtime: Any, session: Session, run: _RunView, robot: _RobotView, 
 
 def _entry_runs(session: Session, run: Any) -> list[RobotRun]:
     """Every run of the stage entry in chain order (outputs of the finished ones, the next one to release)."""
+    # populate_existing: runs of the entry already in this session (a batch) were changed by Core statements.
     return list(session.scalars(
         select(RobotRun).where(RobotRun.stage_entry_id == run.stage_entry_id)
-        .order_by(RobotRun.position, RobotRun.id)
+        .order_by(RobotRun.position, RobotRun.id).execution_options(populate_existing=True)
     ))
 
 
@@ -240,10 +209,16 @@ def _outcome_stmt(names: tuple[str, ...]) -> Any:
 
 def _finish(session: Session, run: Any, status: str, now: datetime, entry_runs: list[RobotRun] | None = None,
             *, reason: str | None = None, error: str | None = None, robot: Any = None,
-            outputs: dict[str, Any] | None = None) -> str:
-    """Store a final status; release the next run of the chain (done/skipped) or cancel the chain."""
+            outputs: dict[str, Any] | None = None, unclaim: bool = False) -> str:
+    """Store a final status; release the next run of the chain (done/skipped) or cancel the chain.
+
+    A claimed RunView's attempt count and start time are written here too, with the outcome, unless
+    `unclaim`: the run was claimed but is cancelled before it started, so its claim is not an attempt.
+    """
     values: dict[str, Any] = {"status": status, "finished_at": clock.now(), "reason": reason}
     # finished_at: the claim time is `now`; this is when the outcome was decided.
+    if isinstance(run, RunView) and not unclaim:
+        values.update(attempts=run.attempts, started_at=run.started_at)
     if error is not None:
         values["error"] = error
     if outputs is not None:
@@ -307,7 +282,7 @@ def record_failure(runtime: Any, run_id: int, error: str, *, permanent: bool = F
     """After the run's transaction was rolled back: count the attempt, then fail it or back off."""
     with runtime.sessions() as session, session.begin():
         now = clock.now()
-        run = session.get(RobotRun, run_id)
+        run = _locked_run(session, run_id)
         if run is None or run.status != "scheduled" or run.due_at is None or run.due_at > now:
             return None  # finished or rescheduled meanwhile by another delivery
         run.attempts += 1
@@ -321,6 +296,15 @@ def record_failure(runtime: Any, run_id: int, error: str, *, permanent: bool = F
         return status
 
 
+def _locked_run(session: Session, run_id: int) -> RobotRun | None:
+    """The run, with its deal and then itself locked (the order moves and executing runs use: no deadlock)."""
+    deal_id = session.scalar(select(RobotRun.deal_id).where(RobotRun.id == run_id))
+    if deal_id is None:
+        return None
+    session.execute(select(Deal.id).where(Deal.id == deal_id).with_for_update())
+    return session.get(RobotRun, run_id, with_for_update=True, populate_existing=True)
+
+
 def record_crash(runtime: Any, run_id: int, error: str) -> str | None:
     """An unexpected exception (at the actor boundary) is a failed attempt: retried with backoff."""
     return record_failure(runtime, run_id, error, permanent=False)
@@ -328,7 +312,7 @@ def record_crash(runtime: Any, run_id: int, error: str) -> str | None:
 
 def retry_run(session: Session, run_id: int) -> RobotRun:
     """Admin retry of a failed run: scheduled now, attempts reset; robots cancelled behind it wait again."""
-    run = session.get(RobotRun, run_id)
+    run = _locked_run(session, run_id)
     if run is None:
         raise NotFoundError(f"run {run_id} not found")
     if run.status != "failed":

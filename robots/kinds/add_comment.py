@@ -30,10 +30,8 @@ class AddComment(RobotKind):
     def run(self, ctx: RunContext, settings: AddCommentSettings) -> dict[str, Any]:
         """One timeline comment, unique per run (timeline_entries.run_id)."""
         author = ctx.user(settings.author_id)
-        entry = TimelineEntry(deal_id=ctx.deal_id, kind="comment", at=ctx.now, actor_type="user",
-                              actor_id=author.id, text=ctx.render(settings.text), run_id=ctx.run_id,
-                              data={"robot_id": ctx.robot_id, "robot_key": ctx.robot_key, "author_id": author.id,
-                                    "author_name": author.name})
-        ctx.session.add(entry)
-        ctx.session.flush()
-        return {"comment_id": entry.id}
+        comment_id = ctx.insert(TimelineEntry, deal_id=ctx.deal_id, kind="comment", at=ctx.now, actor_type="user",
+                                actor_id=author.id, text=ctx.render(settings.text), run_id=ctx.run_id,
+                                data={"robot_id": ctx.robot_id, "robot_key": ctx.robot_key,
+                                      "author_id": author.id, "author_name": author.name})
+        return {"comment_id": comment_id}

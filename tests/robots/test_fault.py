@@ -1,6 +1,7 @@
 """Fault test: real Redis + PostgreSQL, `kanban worker` processes SIGKILLed and Redis restarted empty.
 
-1,000 robot runs (500 deals × a chain of two robots, the second delayed) execute while worker processes
+1,050 robot runs (350 deals × three robots: two that start together and so travel in one message and
+share one transaction, then a third that waits for them and is delayed) execute while worker processes
 are killed with SIGKILL several times and the private Redis server is killed and restarted empty once.
 The side effect is a timeline row written in the run's transaction WITHOUT any unique key, so a run
 executed twice would show up as two rows: afterwards every run is done and has exactly one row.
@@ -36,7 +37,8 @@ from tests.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-DEALS = 500
+DEALS = 350
+ROBOTS = 3
 REQUEUE_AFTER = 2.0
 
 
@@ -99,6 +101,8 @@ def _setup(runtime: Any) -> int:
         s.add(Robot(stage_id=stage_id, kind="fault_count", name="first", key="first", position=0,
                     settings={"pause_ms": 5}))
         s.add(Robot(stage_id=stage_id, kind="fault_count", name="second", key="second", position=1,
+                    settings={"pause_ms": 5}))
+        s.add(Robot(stage_id=stage_id, kind="fault_count", name="third", key="third", position=2,
                     after_previous=True, delay={"type": "after", "seconds": 1}, settings={"pause_ms": 5}))
         return pipeline.id
 
@@ -123,13 +127,13 @@ def test_no_run_is_lost_or_duplicated_when_workers_and_redis_die(fault_runtime: 
             with runtime.sessions() as s, s.begin():
                 for n in range(25):
                     create_deal(s, title=f"deal {batch}-{n}", pipeline_id=pipeline_id, actor=Actor("system"))
-            if batch % 4 == 3:
+            if batch % 2 == 1:
                 victim = rng.randrange(len(workers))
                 os.killpg(workers[victim].pid, signal.SIGKILL)
                 workers[victim].wait(10)
                 kills += 1
                 workers[victim] = _worker(env, log)
-            if batch == 10:
+            if batch == 6:
                 redis_server.kill()
                 time.sleep(0.5)
                 redis_server.start()  # empty: every queued message is gone
@@ -138,7 +142,7 @@ def test_no_run_is_lost_or_duplicated_when_workers_and_redis_die(fault_runtime: 
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
             progress = _progress(runtime)
-            if progress.get("done", 0) == 2 * DEALS:
+            if progress.get("done", 0) == ROBOTS * DEALS:
                 break
             time.sleep(0.5)
     finally:
@@ -154,7 +158,7 @@ def test_no_run_is_lost_or_duplicated_when_workers_and_redis_die(fault_runtime: 
     elapsed = time.monotonic() - started
     assert kills >= 5 and restarts == 1
     progress = _progress(runtime)
-    assert progress == {"done": 2 * DEALS}, f"after {elapsed:.0f}s: {progress}; see {tmp_path / 'workers.log'}"
+    assert progress == {"done": ROBOTS * DEALS}, f"after {elapsed:.0f}s: {progress}; see {tmp_path / 'workers.log'}"
     with runtime.sessions() as s:
         per_run = dict(s.execute(select(TimelineEntry.text, func.count()).where(TimelineEntry.kind == "fault_count")
                                  .group_by(TimelineEntry.text)).all())
@@ -163,6 +167,6 @@ def test_no_run_is_lost_or_duplicated_when_workers_and_redis_die(fault_runtime: 
     lost = run_ids - set(per_run)
     duplicated = {run: n for run, n in per_run.items() if n != 1}
     assert (len(lost), len(duplicated)) == (0, 0), f"lost {sorted(lost)[:10]}, duplicated {duplicated}"
-    assert set(per_run) == run_ids and outputs_ok == 2 * DEALS
-    print(f"\nfault test: {2 * DEALS} runs, {kills} SIGKILLs, {restarts} Redis restart, {elapsed:.1f}s, "
+    assert set(per_run) == run_ids and outputs_ok == ROBOTS * DEALS
+    print(f"\nfault test: {ROBOTS * DEALS} runs, {kills} SIGKILLs, {restarts} Redis restart, {elapsed:.1f}s, "
           "0 lost, 0 duplicated")

@@ -314,7 +314,8 @@ class Invoice(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(String(500), default="")
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | paid | void
+    # pending (a provider's link not created yet) | open | paid | void
+    status: Mapped[str] = mapped_column(String(20), default="open")
     provider: Mapped[str] = mapped_column(String(40), default="embedded")
     payment_link_id: Mapped[str | None] = mapped_column(String(200))
     pay_token: Mapped[str | None] = mapped_column(String(100), unique=True)

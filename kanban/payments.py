@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban.models import Deal, Invoice
 from kanban.outbound import Http, OutboundError, check_status
+
+Outside = Callable[[Callable[[], Any]], Any]
+
+
+def _direct(call: Callable[[], Any]) -> Any:
+    return call()
 
 
 class PaymentProvider(Protocol):
@@ -19,9 +27,12 @@ class PaymentProvider(Protocol):
     name: str
 
     def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
-                            idempotency_key: str, *, run_id: int | None = None,
-                            at: datetime | None = None) -> Invoice:
-        """An open invoice (flushed in `session`) with its payment URL; raises OutboundError."""
+                            idempotency_key: str, *, run_id: int | None = None, at: datetime | None = None,
+                            outside: Outside = _direct) -> Invoice:
+        """An open invoice (flushed in `session`) with its payment URL; raises OutboundError.
+
+        A call to the provider goes through `outside` (a robot run's: made with no transaction open).
+        """
         ...
 
 
@@ -45,9 +56,9 @@ class EmbeddedPayments:
         self.base = public_url.rstrip("/")
 
     def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
-                            idempotency_key: str, *, run_id: int | None = None,
-                            at: datetime | None = None) -> Invoice:
-        """An open invoice with an unguessable pay token; the whole effect is this row."""
+                            idempotency_key: str, *, run_id: int | None = None, at: datetime | None = None,
+                            outside: Outside = _direct) -> Invoice:
+        """An open invoice with an unguessable pay token; the whole effect is this row (no outside call)."""
         invoice = _invoice(deal, amount, currency, description, self.name, run_id, at)
         invoice.pay_token = secrets.token_urlsafe(24)
         invoice.url = f"{self.base}/pay/{invoice.pay_token}"
@@ -73,12 +84,22 @@ class StripePayments:
         self.pause = pause
 
     def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
-                            idempotency_key: str, *, run_id: int | None = None,
-                            at: datetime | None = None) -> Invoice:
-        """Create the invoice row, then the provider's checkout session naming it; stores its id and URL."""
-        invoice = _invoice(deal, amount, currency, description, self.name, run_id, at)
-        session.add(invoice)
-        session.flush()
+                            idempotency_key: str, *, run_id: int | None = None, at: datetime | None = None,
+                            outside: Outside = _direct) -> Invoice:
+        """Create the invoice row, then the provider's checkout session naming it; stores its id and URL.
+
+        A run tried again after its worker died during the call finds its invoice (committed before the
+        call) and asks again with the same idempotency key, so the provider returns the same session.
+        """
+        invoice = None
+        if run_id is not None:
+            invoice = session.scalars(select(Invoice).where(Invoice.run_id == run_id,
+                                                            Invoice.status == "pending")).first()
+        if invoice is None:
+            invoice = _invoice(deal, amount, currency, description, self.name, run_id, at)
+            invoice.status = "pending"  # open once the provider has given it a payment link
+            session.add(invoice)
+            session.flush()
         form = {
             "mode": "payment",
             "line_items[0][quantity]": "1",
@@ -94,11 +115,12 @@ class StripePayments:
         # and a provider refuses a reused key with different parameters.
         headers = {"Authorization": f"Bearer {self.api_key}",
                    "Idempotency-Key": f"{idempotency_key}-invoice-{invoice.id}"}
-        data = self._post(form, headers)
+        data = outside(lambda: self._post(form, headers))
         if not isinstance(data, dict) or not data.get("id") or not data.get("url"):
             raise OutboundError("payment provider returned no session id or url", transient=True)
         invoice.payment_link_id = str(data["id"])[:200]
         invoice.url = str(data["url"])[:1000]
+        invoice.status = "open"
         session.flush()
         return invoice
 

@@ -77,7 +77,7 @@ def _one_by_one(runtime: Any, ids: list[int], connection: Any, undone: RunUndone
     for run_id in ids:
         try:
             if undone is not None and run_id == undone.run_id:
-                record_failure(runtime, run_id, undone.error, permanent=undone.permanent)
+                record_failure(runtime, run_id, undone.error, permanent=undone.permanent, attempt=undone.attempt)
             else:
                 execute_run(runtime, run_id, bind=connection)
         except Exception as exc:  # noqa: BLE001 - actor boundary: an unexpected error is a failed attempt

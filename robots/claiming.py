@@ -40,6 +40,7 @@ class RunView:
     cause: list[Any]
     attempts: int = 0
     started_at: datetime | None = None
+    running_committed: bool = False  # an outside call committed it as running (robots.engine.outside_call)
 
 
 _RUN_COLUMNS = ("id", "robot_id", "deal_id", "stage_id", "stage_entry_id", "kind", "robot_key", "position", "status",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -17,6 +17,8 @@ from kanban.models import Deal, Department, User
 from kanban.services.deals import MoveResult, move_deal, timeline, update_deal
 from kanban.services.users import system_user
 from robots.errors import PermanentError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,6 +38,8 @@ class RunContext:
     render_fn: Callable[[str, str, dict[str, Any]], str]  # (template, channel, values) -> text
     cause: tuple[dict[str, Any], ...] = ()
     services: dict[str, Any] = field(default_factory=dict)  # mailer, sms, payments, http
+    # Set by the engine for kinds whose effect is "external": see outside().
+    outside_fn: Callable[[Callable[[], Any]], Any] = field(default=lambda call: call())
 
     @property
     def actor(self) -> Actor:
@@ -109,6 +113,16 @@ class RunContext:
         if dept is None or dept.head_id is None or dept.head_id == user.id:
             return None
         return self.session.get(User, dept.head_id)
+
+    def outside(self, call: Callable[[], T]) -> T:
+        """Make a call to the outside world (HTTP, a provider) with no database transaction open during it.
+
+        The engine commits the run as `running` first (rows added before are committed with it) and locks the
+        deal and the run again afterwards, so a slow target holds up neither the deal nor, on SQLite, the
+        database. If the worker dies during the call, the run is tried again later with the same run id, so
+        calls must carry it as their idempotency key.
+        """
+        return cast(T, self.outside_fn(call))
 
     def insert(self, model: Any, **values: Any) -> int:
         """Write one row of `model` at once and return its id (a Core INSERT: far cheaper than add + flush)."""

@@ -13,12 +13,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kanban import clock
-from robots.models import RobotRun
+from kanban.live import publish_deal_changed
+from robots.engine import locked_run, retry_later
+from robots.models import Robot, RobotRun
 from robots.scheduling import batches
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 0.2
 REQUEUE_AFTER_SECONDS = 30.0
+STALLED_AFTER_SECONDS = 300.0  # far beyond an outside call's timeouts (robots.outside / kanban.outbound)
 BATCH = 500
 
 
@@ -50,9 +53,32 @@ def due_run_ids(session: Session, *, requeue_after: float = REQUEUE_AFTER_SECOND
     return batches((row.id, row.stage_entry_id) for row in rows)
 
 
+STALLED = "the worker stopped during an outside call; it is made again with the same idempotency key"
+
+
+def recover_stalled(runtime: Any, *, stalled_after: float = STALLED_AFTER_SECONDS) -> int:
+    """Runs left `running` by an outside call whose worker died (the call's outcome is unknown): scheduled
+    again after the backoff, the call carrying the same run id as idempotency key, or failed after the last
+    attempt. Each in a transaction of its own, deal locked first. Returns how many."""
+    cutoff = clock.now() - timedelta(seconds=stalled_after)
+    with runtime.sessions() as session:
+        ids = list(session.scalars(select(RobotRun.id).where(RobotRun.status == "running",
+                                                             RobotRun.started_at < cutoff).limit(BATCH)))
+    for run_id in ids:
+        with runtime.sessions() as session, session.begin():
+            run = locked_run(session, run_id)
+            if run is None or run.status != "running" or run.started_at is None or run.started_at >= cutoff:
+                continue  # finished, or taken over, meanwhile
+            retry_later(session, run, STALLED, clock.now(), robot=session.get(Robot, run.robot_id))
+            publish_deal_changed(session, run.deal_id)
+    return len(ids)
+
+
 def tick(runtime: Any, send: Callable[[list[list[int]]], None], *,
          requeue_after: float = REQUEUE_AFTER_SECONDS) -> int:
-    """One dispatcher pass: mark and send the due runs (a message per stage entry); returns how many runs."""
+    """One dispatcher pass: recover stalled outside calls, then mark and send the due runs (a message per stage
+    entry); returns how many runs it sent."""
+    recover_stalled(runtime)
     with runtime.sessions() as session, session.begin():
         due = due_run_ids(session, requeue_after=requeue_after)
     if due:

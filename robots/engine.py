@@ -4,9 +4,11 @@ transaction; the due runs of one stage entry may share it (execute_batch)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, partial
+from typing import Any, TypeVar
 
 from pydantic import ValidationError as SettingsError
 from sqlalchemy import Connection, bindparam, select, update
@@ -30,6 +32,7 @@ from robots.templating import plain, render
 from robots.values import values_of
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 BACKOFF_SECONDS = (5, 30, 120, 600, 3600)
 MAX_ATTEMPTS = 5
 CHAIN_CANCELLED = "the robot above did not finish"
@@ -47,15 +50,31 @@ def _written(run: Any, values: dict[str, Any]) -> None:
 
 class RunUndoneError(Exception):
     """Raised out of the run's transaction to roll back everything the kind did; the outcome is recorded after
-    (record_failure), without executing the run again."""
+    (record_failure), without executing the run again. `attempt`: the attempt an outside call committed as
+    running (it is already counted), else None."""
 
-    def __init__(self, run_id: int, error: str, permanent: bool, *, crash: bool = False) -> None:
+    def __init__(self, run_id: int, error: str, permanent: bool, *, crash: bool = False,
+                 attempt: int | None = None) -> None:
         super().__init__(error)
-        self.run_id, self.error, self.permanent, self.crash = run_id, error, permanent, crash
+        self.run_id, self.error, self.permanent, self.crash, self.attempt = run_id, error, permanent, crash, attempt
 
 
-def _session(runtime: Any, bind: Connection | None) -> Session:
-    return runtime.sessions(bind=bind) if bind is not None else runtime.sessions()
+class RunTakenOverError(Exception):
+    """After an outside call the run is no longer this execution's (it stalled so long that the dispatcher
+    scheduled it again): nothing more is written for it here."""
+
+
+@contextmanager
+def _transaction(runtime: Any, bind: Connection | None) -> Iterator[Session]:
+    """A session whose work commits at the end (or rolls back on an exception); unlike session.begin() it
+    may also commit in the middle (an outside call), the rest going on in a new transaction."""
+    with (runtime.sessions(bind=bind) if bind is not None else runtime.sessions()) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def execute_run(runtime: Any, run_id: int, *, bind: Connection | None = None) -> str | None:
@@ -65,13 +84,18 @@ def execute_run(runtime: Any, run_id: int, *, bind: Connection | None = None) ->
     does not pay a pool checkout and its liveness ping.
     """
     try:
-        with _session(runtime, bind) as session, session.begin():
+        with _transaction(runtime, bind) as session:
             statuses = _execute_runs(runtime, session, [run_id], batched=False)
             return statuses[0] if statuses else None
     except RunUndoneError as undo:
         # The kind's partial work is rolled back with the whole transaction (cheaper than a savepoint on
         # the success path); the failed attempt is recorded in a fresh one.
-        return record_failure(runtime, run_id, undo.error, permanent=undo.permanent)
+        if undo.crash:
+            log.error("robot run %s crashed", run_id, exc_info=undo.__cause__)
+        return record_failure(runtime, run_id, undo.error, permanent=undo.permanent, attempt=undo.attempt)
+    except RunTakenOverError:
+        log.warning("robot run %s: taken over by a later execution after a stalled outside call", run_id)
+        return None
 
 
 def execute_batch(runtime: Any, run_ids: list[int], *, bind: Connection | None = None) -> int:
@@ -85,8 +109,12 @@ def execute_batch(runtime: Any, run_ids: list[int], *, bind: Connection | None =
     held back by it. A RunUndoneError names the run that failed (an unexpected exception becomes one with
     crash=True): the caller records that attempt (record_failure) instead of running it again.
     """
-    with _session(runtime, bind) as session, session.begin():
-        return len(_execute_runs(runtime, session, run_ids, batched=True))
+    try:
+        with _transaction(runtime, bind) as session:
+            return len(_execute_runs(runtime, session, run_ids, batched=True))
+    except RunTakenOverError:  # only an outside-calling run, which is always alone in its batch
+        log.warning("robot run %s: taken over by a later execution after a stalled outside call", run_ids[0])
+        return 1
 
 
 def _execute_runs(runtime: Any, session: Session, run_ids: list[int], *, batched: bool) -> list[str | None]:
@@ -109,17 +137,41 @@ def _execute_runs(runtime: Any, session: Session, run_ids: list[int], *, batched
         if run_id not in claimed:
             statuses.append(None)  # duplicate, late or early delivery
             continue
+        run = loaded[run_id].run
         try:
             statuses.append(_execute(runtime, session, loaded[run_id], now))
-        except RunUndoneError:
+        except (RunUndoneError, RunTakenOverError):
             raise
         except Exception as exc:  # noqa: BLE001 - re-raised, named after its run, for the actor boundary
-            if not batched:
-                raise
-            raise RunUndoneError(run_id, f"{type(exc).__name__}: {exc}", permanent=False, crash=True) from exc
+            raise _undone(run, f"{type(exc).__name__}: {exc}", permanent=False, crash=True) from exc
     for deal_id in {loaded[run_id].run.deal_id for run_id in claimed}:
         publish_deal_changed(session, deal_id)
     return statuses
+
+
+def _undone(run: RunView, error: str, *, permanent: bool, crash: bool = False) -> RunUndoneError:
+    return RunUndoneError(run.id, error, permanent, crash=crash,
+                          attempt=run.attempts if run.running_committed else None)
+
+
+def outside_call(session: Session, run: RunView, call: Callable[[], T]) -> T:
+    """RunContext.outside for the engine: commit the run as running, make the call with no transaction open,
+    then lock the deal and the run again (raising RunTakenOverError if the run is no longer ours)."""
+    values = {"status": "running", "attempts": run.attempts, "started_at": run.started_at}
+    session.execute(_outcome_stmt(tuple(values)), {"run_id": run.id, **{f"new_{k}": v for k, v in values.items()}})
+    publish_deal_changed(session, run.deal_id)
+    session.commit()  # users see it running; the deal and (on SQLite) the database are free during the call
+    run.running_committed = True
+    try:
+        return call()
+    finally:
+        # A new transaction: the deal (refreshed: it may have changed meanwhile) and the run, locked again.
+        session.execute(select(Deal).where(Deal.id == run.deal_id).with_for_update()
+                        .execution_options(populate_existing=True))
+        now_at = session.execute(select(RobotRun.status, RobotRun.attempts).where(RobotRun.id == run.id)
+                                 .with_for_update()).first()
+        if now_at is None or tuple(now_at) != ("running", run.attempts):
+            raise RunTakenOverError(run.id)
 
 
 def _external(kind: str) -> bool:
@@ -153,9 +205,9 @@ def _execute(runtime: Any, session: Session, loaded: LoadedRun, now: datetime) -
         # Keep what the refused move wrote (the core's loop_blocked timeline entry): a blocked run is final.
         return _finish(session, run, "blocked", now, entry_runs, reason=exc.reason, robot=robot)
     except PermanentError as exc:
-        raise RunUndoneError(run.id, str(exc) or type(exc).__name__, permanent=True) from exc
+        raise _undone(run, str(exc) or type(exc).__name__, permanent=True) from exc
     except TransientError as exc:
-        raise RunUndoneError(run.id, str(exc) or type(exc).__name__, permanent=False) from exc
+        raise _undone(run, str(exc) or type(exc).__name__, permanent=False) from exc
     return _finish(session, run, "done", now, entry_runs, outputs=plain(outputs or {}))
 
 
@@ -183,6 +235,8 @@ def _run_kind(runtime: Any, session: Session, run: RunView, robot: RobotView, va
         deal_id=run.deal_id, stage_id=run.stage_id, stage_entry_id=run.stage_entry_id, now=now, values=values,
         render_fn=render, cause=tuple(run.cause or ()), services=runtime.extras.get("services", {}),
     )
+    if kind.effect != "db":
+        ctx.outside_fn = partial(outside_call, session, run)
     return kind().run(ctx, settings) or {}
 
 
@@ -278,15 +332,24 @@ def retry_later(session: Session, run: RobotRun, error: str, now: datetime, *, r
     return "scheduled"
 
 
-def record_failure(runtime: Any, run_id: int, error: str, *, permanent: bool = False) -> str | None:
-    """After the run's transaction was rolled back: count the attempt, then fail it or back off."""
+def record_failure(runtime: Any, run_id: int, error: str, *, permanent: bool = False,
+                   attempt: int | None = None) -> str | None:
+    """After the run's transaction was rolled back: count the attempt, then fail it or back off.
+
+    `attempt`: the attempt an outside call already committed as running (counted then): it must still be
+    the run's current one.
+    """
     with runtime.sessions() as session, session.begin():
         now = clock.now()
-        run = _locked_run(session, run_id)
-        if run is None or run.status != "scheduled" or run.due_at is None or run.due_at > now:
+        run = locked_run(session, run_id)
+        if attempt is not None:
+            if run is None or run.status != "running" or run.attempts != attempt:
+                return None  # taken over by a later execution
+        elif run is None or run.status != "scheduled" or run.due_at is None or run.due_at > now:
             return None  # finished or rescheduled meanwhile by another delivery
-        run.attempts += 1
-        run.started_at = now
+        else:
+            run.attempts += 1
+            run.started_at = now
         robot = session.get(Robot, run.robot_id)
         if permanent:
             status = _finish(session, run, "failed", now, error=error, robot=robot)
@@ -296,7 +359,7 @@ def record_failure(runtime: Any, run_id: int, error: str, *, permanent: bool = F
         return status
 
 
-def _locked_run(session: Session, run_id: int) -> RobotRun | None:
+def locked_run(session: Session, run_id: int) -> RobotRun | None:
     """The run, with its deal and then itself locked (the order moves and executing runs use: no deadlock)."""
     deal_id = session.scalar(select(RobotRun.deal_id).where(RobotRun.id == run_id))
     if deal_id is None:
@@ -312,7 +375,7 @@ def record_crash(runtime: Any, run_id: int, error: str) -> str | None:
 
 def retry_run(session: Session, run_id: int) -> RobotRun:
     """Admin retry of a failed run: scheduled now, attempts reset; robots cancelled behind it wait again."""
-    run = _locked_run(session, run_id)
+    run = locked_run(session, run_id)
     if run is None:
         raise NotFoundError(f"run {run_id} not found")
     if run.status != "failed":

@@ -33,7 +33,8 @@ class CreatePaymentLink(RobotKind):
     effect = "external"
 
     def run(self, ctx: RunContext, settings: CreatePaymentLinkSettings) -> dict[str, Any]:
-        """One invoice per run (invoices.run_id is unique); the provider call carries the run's idempotency key."""
+        """One invoice per run (invoices.run_id is unique); the provider call is made with no transaction open and
+        carries the run's idempotency key."""
         payments = service(ctx, "payments")
         deal: Deal = ctx.deal()
         amount = settings.amount if settings.amount is not None else deal.amount
@@ -42,7 +43,8 @@ class CreatePaymentLink(RobotKind):
         description = " ".join(ctx.render(settings.description).split()) if settings.description else deal.title
         try:
             invoice = payments.create_payment_link(ctx.session, deal, amount, deal.currency, description[:500],
-                                                   f"run-{ctx.run_id}", run_id=ctx.run_id, at=ctx.now)
+                                                   f"run-{ctx.run_id}", run_id=ctx.run_id, at=ctx.now,
+                                                   outside=ctx.outside)
         except OutboundError as exc:
             raise robot_error(exc) from exc
         shown = f"{format_amount(amount, deal.currency)} {deal.currency}"

@@ -30,7 +30,8 @@ class Webhook(RobotKind):
     effect = "external"
 
     def run(self, ctx: RunContext, settings: WebhookSettings) -> dict[str, Any]:
-        """POST {event, run_id, deal, contact, responsible, stage, sent_at}; the run id is the idempotency key."""
+        """POST {event, run_id, deal, contact, responsible, stage, sent_at} with no transaction open; the run id is
+        the idempotency key (a call cut short by a dying worker is made again with it)."""
         http = service(ctx, "http")
         url = ctx.render(settings.url).strip()
         payload = {
@@ -46,8 +47,9 @@ class Webhook(RobotKind):
         key = f"run_{ctx.run_id}"
         headers = {"Idempotency-Key": key, "webhook-id": key, "User-Agent": "kanban-crm-webhook/1"}
         try:
-            response = http.post_json_guarded(url, payload, headers, allow_private=settings.allow_private)
-            check_status(response, "the webhook target")
+            response = ctx.outside(lambda: check_status(
+                http.post_json_guarded(url, payload, headers, allow_private=settings.allow_private),
+                "the webhook target"))
         except OutboundError as exc:
             raise robot_error(exc) from exc
         return {"status": response.status_code}

@@ -2,7 +2,8 @@
 
 Notices are small dicts:
 - ``{"type": "board", "pipeline_id": P, "stage_ids": [..], "deal_ids": [..]}``: columns of a board changed;
-- ``{"type": "deal", "deal_id": D}``: an open deal page should refresh its timeline and panels.
+- ``{"type": "deal", "deal_id": D}``: an open deal page should refresh its timeline and panels;
+- ``{"type": "notifications", "user_ids": [..]}``: these users' notifications changed (the bell's count).
 
 They are queued during a transaction and published only after it commits (dropped on rollback), merged
 per transaction so a bulk change sends one notice per board and deal.
@@ -15,15 +16,16 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, object_session
 
 from kanban.db import on_commit
 from kanban.events import DealFieldsChanged, DealMoved, bus
-from kanban.models import Deal
+from kanban.models import Deal, Notification
 
 log = logging.getLogger(__name__)
 CHANNEL = "kanban:live"
@@ -37,6 +39,7 @@ class Subscription:
     loop: asyncio.AbstractEventLoop
     pipeline_id: int | None = None
     deal_id: int | None = None
+    user_id: int | None = None  # whose notifications (every page's stream carries its user's)
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
 
     def wants(self, notice: dict[str, Any]) -> bool:
@@ -45,6 +48,8 @@ class Subscription:
             return self.pipeline_id is not None and notice.get("pipeline_id") == self.pipeline_id
         if notice.get("type") == "deal":
             return self.deal_id is not None and notice.get("deal_id") == self.deal_id
+        if notice.get("type") == "notifications":
+            return self.user_id is not None and self.user_id in (notice.get("user_ids") or ())
         return False
 
     def _push(self, notice: dict[str, Any]) -> None:
@@ -74,9 +79,10 @@ class LiveHub:
 
             self._redis = redis.Redis.from_url(redis_url, socket_timeout=5)
 
-    def subscribe(self, *, pipeline_id: int | None = None, deal_id: int | None = None) -> Subscription:
+    def subscribe(self, *, pipeline_id: int | None = None, deal_id: int | None = None,
+                  user_id: int | None = None) -> Subscription:
         """Register a listener on the running event loop (call unsubscribe when done)."""
-        sub = Subscription(asyncio.get_running_loop(), pipeline_id, deal_id)
+        sub = Subscription(asyncio.get_running_loop(), pipeline_id, deal_id, user_id)
         with self._lock:
             self._subs.add(sub)
         return sub
@@ -176,7 +182,7 @@ def _pending(session: Session) -> dict[str, Any]:
     pending = session.info.get("live_pending")
     callbacks = session.info.get("after_commit", [])
     if pending is None or pending["flush"] not in callbacks:
-        pending = {"boards": {}, "deals": set()}
+        pending = {"boards": {}, "deals": set(), "users": set()}
         target = _hub
 
         def flush() -> None:
@@ -197,6 +203,8 @@ def _notices(pending: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"type": "board", "pipeline_id": pipeline_id, "stage_ids": sorted(stages),
                     "deal_ids": sorted(deals)})
     out.extend({"type": "deal", "deal_id": d} for d in sorted(pending["deals"]))
+    if pending["users"]:
+        out.append({"type": "notifications", "user_ids": sorted(pending["users"])})
     return out
 
 
@@ -216,6 +224,21 @@ def publish_deal_changed(session: Session, deal_id: int) -> None:
     rolls back, and several calls in one transaction send one notice. No-op before ``install``.
     """
     _pending(session)["deals"].add(deal_id)
+
+
+def publish_notifications_changed(session: Session, user_ids: Iterable[int]) -> None:
+    """After the session commits, tell these users' open pages that their notifications changed.
+
+    New notification rows are announced by themselves (a mapper event); call this for other changes
+    (marked read).
+    """
+    _pending(session)["users"].update(user_ids)
+
+
+def _on_notification_inserted(_mapper: Any, _connection: Any, target: Notification) -> None:
+    session = object_session(target)
+    if session is not None and target.user_id is not None:
+        publish_notifications_changed(session, [target.user_id])
 
 
 def _on_moved(session: Session, event: DealMoved) -> None:
@@ -242,6 +265,8 @@ def install(runtime: Any) -> LiveHub:
     runtime.extras["live"] = live
     bus.subscribe(DealMoved, _on_moved)
     bus.subscribe(DealFieldsChanged, _on_fields_changed)
+    if not event.contains(Notification, "after_insert", _on_notification_inserted):
+        event.listen(Notification, "after_insert", _on_notification_inserted)
     starter: Callable[[], None] = live.start
     runtime.startup.append(starter)
     runtime.shutdown.append(live.stop)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from kanban import clock
 from kanban.errors import NotFoundError, PermissionDeniedError
+from kanban.live import publish_notifications_changed
 from kanban.models import Chat, ChatMember, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage, User
 
 
@@ -42,6 +43,8 @@ def mark_read(session: Session, user: User, notification_id: int | None = None) 
             raise NotFoundError(f"notification {notification_id} not found")
         stmt = stmt.where(Notification.id == notification_id)
     result = session.execute(stmt.values(read_at=clock.now()).execution_options(synchronize_session="fetch"))
+    if result.rowcount:
+        publish_notifications_changed(session, [user.id])  # the bell in the user's other tabs
     return result.rowcount or 0
 
 

@@ -1,4 +1,4 @@
-"""The SSE endpoint: streams live notices for one board (pipeline) or one deal page."""
+"""The SSE endpoint: streams live notices for one board (pipeline) or one deal page, and the user's bell."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kanban.errors import BadRequestError
 from kanban.live import LiveHub
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import optional_int
@@ -21,18 +20,17 @@ PING_SECONDS = 15
 
 
 async def events(request: Request) -> Response:
-    """GET /events?pipeline_id= or ?deal_id= — server-sent "board" and "deal" notices."""
+    """GET /events[?pipeline_id=|?deal_id=] — server-sent "board" and "deal" notices for that page, and
+    "notifications" notices for the signed-in user (the only ones without a pipeline or deal)."""
     pipeline_id = optional_int(request.query_params, "pipeline_id")
     deal_id = optional_int(request.query_params, "deal_id")
-    if pipeline_id is None and deal_id is None:
-        raise BadRequestError("give pipeline_id or deal_id", {"pipeline_id": "required without deal_id"})
 
-    def check(session: Session) -> None:
-        web_user(request, session)
+    def check(session: Session) -> int:
+        return int(web_user(request, session).id)
 
-    await in_tx(request, check)
+    user_id = await in_tx(request, check)
     hub: LiveHub = request.app.state.runtime.extras["live"]
-    sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id)
+    sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id, user_id=user_id)
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
         try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from kanban.events import Actor
-from kanban.models import Deal
+from kanban.models import Deal, Notification, User
 from kanban.services.deals import create_deal
 from kanban.services.pipelines import create_pipeline
 from tests.browser.conftest import browser_login, drag
@@ -137,6 +138,20 @@ def test_deal_page_timeline_refreshes_live(browser, live_server, live_runtime, b
         move_deal(s, deal, won, actor=Actor("trigger", 9))
     page.wait_for_selector("#deal-live .tl-stage_changed", timeout=5000)
     assert "Moved from “New” to “Won”" in page.inner_text("#deal-live")
+    page.close()
+
+
+def test_the_bell_counts_new_notifications_without_a_reload(browser, live_server, live_runtime, board):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    browser_login(page, live_server, "rep@example.com")
+    page.goto(f"{live_server}/feed")  # a page with neither board nor deal still listens for the bell
+    page.wait_for_selector("body[data-live='on']", state="attached")
+    assert page.locator(".bell-count").count() == 0
+    with live_runtime.sessions() as s, s.begin():
+        rep = s.scalars(select(User).where(User.email == "rep@example.com")).one()
+        s.add_all([Notification(user_id=rep.id, text="A robot notified you"),
+                   Notification(user_id=rep.id, text="And again")])
+    page.wait_for_selector(".bell-count[data-unread='2']", timeout=5000)
     page.close()
 
 

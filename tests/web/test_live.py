@@ -11,6 +11,8 @@ import pytest
 from kanban import live
 from kanban.events import Actor
 from kanban.live import LiveHub
+from kanban.models import Notification, User
+from kanban.records import mark_read
 from kanban.services.deals import create_deal, move_deal, update_deal
 from tests.browser.conftest import live_runtime, live_server  # noqa: F401 - fixtures
 from tests.conftest import REDIS_TEST_URL, make_user, service_missing
@@ -135,7 +137,6 @@ def test_sse_stream_delivers_board_notices(live_server, live_runtime):  # noqa: 
     with httpx.Client(base_url=live_server, timeout=10) as http:
         token = http.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         http.post("/login", data={"email": "sse@example.com", "password": "password123", "csrf_token": token})
-        assert http.get("/events").status_code == 400
         with http.stream("GET", f"/events?pipeline_id={pipeline.id}") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             lines = stream.iter_lines()
@@ -150,6 +151,48 @@ def test_sse_stream_delivers_board_notices(live_server, live_runtime):  # noqa: 
                     data = json.loads(line[6:])
                     break
     assert data == {"type": "board", "pipeline_id": pipeline.id, "stage_ids": stages, "deal_ids": [deal.id]}
+
+
+def test_new_notifications_and_marking_them_read_tell_only_their_user(runtime, rep, admin):
+    def notify():
+        with runtime.sessions() as s, s.begin():
+            s.add_all([Notification(user_id=rep.id, text="one"), Notification(user_id=rep.id, text="two")])
+
+    assert _collect(runtime, notify, user_id=rep.id) == [{"type": "notifications", "user_ids": [rep.id]}]
+    assert _collect(runtime, notify, user_id=admin.id) == []
+
+    marked = []
+
+    def read_all():
+        with runtime.sessions() as s, s.begin():
+            marked.append(mark_read(s, s.get(User, rep.id)))
+
+    assert _collect(runtime, read_all, user_id=rep.id) == [{"type": "notifications", "user_ids": [rep.id]}]
+    assert _collect(runtime, read_all, user_id=rep.id) == []  # nothing left to mark: nothing changed
+    assert marked == [4, 0]
+
+
+def test_every_page_stream_carries_the_users_notifications(live_server, live_runtime):  # noqa: F811
+    user = make_user(live_runtime, "bell@example.com", "rep", "Bell Rep")
+    other = make_user(live_runtime, "quiet@example.com", "rep", "Quiet Rep")
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        token = http.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        http.post("/login", data={"email": "bell@example.com", "password": "password123", "csrf_token": token})
+        with http.stream("GET", "/events") as stream:  # a page with neither board nor deal: the bell only
+            lines = stream.iter_lines()
+            assert next(lines) == "event: ready"
+            with live_runtime.sessions() as s, s.begin():
+                s.add(Notification(user_id=other.id, text="not for you"))
+            with live_runtime.sessions() as s, s.begin():
+                s.add(Notification(user_id=user.id, text="Robot says hi"))
+            events = []
+            for line in lines:
+                if line.startswith("event: "):
+                    events.append(line[7:])
+                elif line.startswith("data: ") and events and events[-1] == "notifications":
+                    data = json.loads(line[6:])
+                    break
+    assert events == ["notifications"] and data == {"type": "notifications", "user_ids": [user.id]}
 
 
 def test_sse_requires_login(live_server):  # noqa: F811

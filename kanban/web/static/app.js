@@ -164,14 +164,23 @@
       .then(function (html) { if (html) { applyFragment(html, null); } });
   }
 
+  function refreshBell() {
+    var bell = document.querySelector(".bell");
+    if (bell && window.htmx) { window.htmx.trigger(bell, "refresh"); }
+  }
+
+  // One stream per page: the page's own notices (board or deal) and the signed-in user's notifications.
   function listen(url, type, handler) {
     if (!window.EventSource || !url) { return; }
     var source = new EventSource(url);
-    source.addEventListener(type, function (event) {
-      var notice;
-      try { notice = JSON.parse(event.data); } catch (err) { return; }
-      handler(notice);
-    });
+    if (type) {
+      source.addEventListener(type, function (event) {
+        var notice;
+        try { notice = JSON.parse(event.data); } catch (err) { return; }
+        handler(notice);
+      });
+    }
+    source.addEventListener("notifications", refreshBell);
     source.addEventListener("ready", function () { document.body.dataset.live = "on"; });
     window.addEventListener("pagehide", function () { source.close(); });
   }
@@ -189,5 +198,6 @@
     }
     var page = document.querySelector(".deal-page");
     if (page) { listen(page.dataset.liveUrl, "deal", function () { refreshDeal(page); }); }
+    if (!b && !page && document.querySelector(".bell")) { listen("/events", null, null); }
   });
 })();

@@ -3,7 +3,8 @@
 A message carries the due runs of one stage entry (a move into a stage with three robots is one message, not
 three): they would queue behind each other on the deal's row lock anyway, so one worker thread executes them
 in order and the per-message broker cost is paid once. They share one transaction (one commit) while all of
-them succeed; if one fails, the batch is rolled back and every run is executed in a transaction of its own.
+them succeed; if one fails, the batch is rolled back and every run is executed in a transaction of its own
+(the failed one is only recorded). A robot that calls the outside world always has a transaction of its own.
 """
 
 from __future__ import annotations

@@ -93,6 +93,16 @@ def widget_kind(name: str, core: dict[str, Any], cls: type[RobotKind], defs: dic
     return "text" if kind == "string" else "json"
 
 
+_ACRONYMS = {"url": "URL", "sms": "SMS", "html": "HTML", "id": "ID"}
+
+
+def _label(name: str) -> str:
+    """A setting's label from its name: "author_id" → "Author", "url" → "URL"."""
+    words = name.removesuffix("_id").split("_")
+    text = " ".join(_ACRONYMS.get(word, word) for word in words)
+    return text if text[:1].isupper() else text[:1].upper() + text[1:]
+
+
 def widgets(cls: type[RobotKind], settings: dict[str, Any]) -> list[Widget]:
     """The settings inputs of a kind, filled with `settings`."""
     spec = cls.Settings.model_json_schema()
@@ -105,7 +115,7 @@ def widgets(cls: type[RobotKind], settings: dict[str, Any]) -> list[Widget]:
         options = list(core.get("enum") or ([core["const"]] if "const" in core else []))
         value = settings.get(name, core.get("default", prop.get("default")))
         chosen = [recipient_value(r) for r in value] if kind == "recipients" and isinstance(value, list) else []
-        label = name.removesuffix("_id").replace("_", " ").capitalize()
+        label = _label(name)
         out.append(Widget(name=name, label=label, kind=kind,
                           required=name in required, value=value, options=options,
                           template=name in cls.templates or f"{name}.*" in cls.templates,

@@ -122,6 +122,7 @@ def _execute_runs(runtime: Any, session: Session, run_ids: list[int], *, batched
     leading runs it handled (None: nothing to claim). An outside-calling kind is never batched with others:
     the batch stops before it, or it is alone."""
     now = clock.now()
+    run_ids = list(dict.fromkeys(run_ids))  # a run named twice is still executed once
     loaded = load(session, run_ids)
     handled: list[int] = []
     for run_id in run_ids:

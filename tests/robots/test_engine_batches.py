@@ -123,3 +123,16 @@ def test_a_robot_that_calls_outside_gets_its_own_transaction(runtime, stages, ad
     # The run before it is committed before the call; the call's own outcome commits right after it.
     assert commits == ["commit", "outside call", "commit", "commit"]
     assert [r.status for r in runs(deal_id)] == ["done", "done", "done"]
+
+
+def test_a_run_named_twice_in_one_message_runs_once(runtime, stages, add_robot, new_deal, runs, commits) -> None:
+    add_robot(stages["New"], "a")
+    add_robot(stages["New"], "b")
+    deal_id = new_deal()
+    runtime.extras["broker"].flush_all()
+    a, b = runs(deal_id)
+    runtime.extras["robots.actor"].send([a.id, b.id, a.id])
+    _deliver(runtime, commits)
+    with runtime.sessions() as s:
+        comments = list(s.scalars(select(TimelineEntry.run_id).where(TimelineEntry.kind == "comment")))
+    assert sorted(comments) == sorted([a.id, b.id]) and [r.status for r in runs(deal_id)] == ["done", "done"]

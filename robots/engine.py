@@ -39,8 +39,10 @@ CHAIN_CANCELLED = "the robot above did not finish"
 FINAL = ("done", "skipped", "cancelled", "failed", "blocked")
 
 
-def _written(run: Any, values: dict[str, Any]) -> None:
-    """Reflect values a Core statement stored on the in-memory run (a mapped run is not flushed again)."""
+def _write(session: Session, run: Any, values: dict[str, Any]) -> None:
+    """Store values on the run's row with one Core UPDATE and reflect them on the in-memory run (a mapped run
+    is not flushed again)."""
+    session.execute(_outcome_stmt(tuple(values)), {"run_id": run.id, **{f"new_{k}": v for k, v in values.items()}})
     for name, value in values.items():
         if isinstance(run, RobotRun):
             set_committed_value(run, name, value)
@@ -158,8 +160,7 @@ def _undone(run: RunView, error: str, *, permanent: bool, crash: bool = False) -
 def outside_call(session: Session, run: RunView, call: Callable[[], T]) -> T:
     """RunContext.outside for the engine: commit the run as running, make the call with no transaction open,
     then lock the deal and the run again (raising RunTakenOverError if the run is no longer ours)."""
-    values = {"status": "running", "attempts": run.attempts, "started_at": run.started_at}
-    session.execute(_outcome_stmt(tuple(values)), {"run_id": run.id, **{f"new_{k}": v for k, v in values.items()}})
+    _write(session, run, {"status": "running", "attempts": run.attempts, "started_at": run.started_at})
     publish_deal_changed(session, run.deal_id)
     session.commit()  # users see it running; the deal and (on SQLite) the database are free during the call
     run.running_committed = True
@@ -279,8 +280,7 @@ def _finish(session: Session, run: Any, status: str, now: datetime, entry_runs: 
     if outputs is not None:
         values["outputs"] = outputs
     session.flush()  # pending changes of the run (a failed attempt's count) go first
-    session.execute(_outcome_stmt(tuple(values)), {"run_id": run.id, **{f"new_{k}": v for k, v in values.items()}})
-    _written(run, values)
+    _write(session, run, values)
     if status in ("failed", "blocked"):
         what = f"failed: {error}" if status == "failed" else "was blocked by the loop guard"
         name = robot.name if robot is not None else run.robot_key

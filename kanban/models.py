@@ -322,3 +322,7 @@ class Invoice(Base):
     url: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=now)
     paid_at: Mapped[datetime | None]
+
+
+# Tables of core modules that live beside this one register on the shared metadata when models are imported.
+from kanban import domain_events  # noqa: E402,F401

@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 import kanban.stage_totals  # noqa: F401 - its session hooks keep stage_totals in step with every deal write
 from kanban import clock
+from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor, DealFieldsChanged, DealMoved, bus
 from kanban.models import Contact, Deal, DealTag, Stage, StageEntry, TimelineEntry, User
@@ -210,6 +211,13 @@ def create_deal(
     timeline(session, deal.id, "created", f"Deal created in “{stage.name}”", actor, stage_id=stage.id)
     session.flush()
     bus.publish(session, DealMoved(deal.id, None, stage.id, entry.id, None, actor, (), created=True))
+    record_event(session, "deal.created", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
+                 pipeline_id=deal.pipeline_id, actor=actor, new=deal_snapshot(deal), data={"to": stage.id})
+    if responsible_id is not None:
+        record_event(session, "deal.assigned", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
+                     pipeline_id=deal.pipeline_id, actor=actor, changed=["responsible_id"],
+                     old={"responsible_id": None}, new={"responsible_id": responsible_id},
+                     data={"to": responsible_id})
     return deal
 
 
@@ -286,6 +294,10 @@ def move_deal(
     session.flush()
     bus.publish(session, DealMoved(deal.id, from_stage_id, target.id, entry.id, previous_entry_id, actor,
                                    tuple(cause)))
+    record_event(session, "deal.stage_changed", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
+                 pipeline_id=deal.pipeline_id, actor=actor, changed=["stage_id"],
+                 old={"stage_id": from_stage_id}, new={"stage_id": target.id},
+                 data={"to": target.id, "from": from_stage_id}, cause=cause)
     return MoveResult(deal, moved=True, entry=entry)
 
 
@@ -353,7 +365,29 @@ def update_deal(
              changes={k: [_plain(v[0]), _plain(v[1])] for k, v in diff.items()})
     session.flush()
     bus.publish(session, DealFieldsChanged(deal.id, diff, actor, tuple(cause)))
+    _record_update_events(session, deal, diff, actor, cause)
     return deal
+
+
+def _record_update_events(session: Session, deal: Deal, diff: dict[str, tuple[Any, Any]], actor: Actor,
+                          cause: tuple[dict[str, Any], ...]) -> None:
+    """deal.updated for any change, plus deal.assigned / deal.unassigned when the responsible changed."""
+    common = {"entity_type": "deal", "entity_id": deal.id, "deal_id": deal.id, "pipeline_id": deal.pipeline_id,
+              "actor": actor, "cause": cause}
+    record_event(session, "deal.updated", changed=sorted(diff), old={k: v[0] for k, v in diff.items()},
+                 new={k: v[1] for k, v in diff.items()}, **common)
+    if "responsible_id" in diff:
+        old, new = diff["responsible_id"]
+        kind = "deal.assigned" if new is not None else "deal.unassigned"
+        record_event(session, kind, changed=["responsible_id"], old={"responsible_id": old},
+                     new={"responsible_id": new}, data={"to": new, "from": old}, **common)
+
+
+def deal_snapshot(deal: Deal) -> dict[str, Any]:
+    """The plain values of a deal an event carries."""
+    return {"title": deal.title, "amount": deal.amount, "currency": deal.currency, "stage_id": deal.stage_id,
+            "pipeline_id": deal.pipeline_id, "responsible_id": deal.responsible_id,
+            "fields": dict(deal.fields or {}), "tags": list(deal.tags or [])}
 
 
 def _apply_contact(session: Session, deal: Deal, new: Contact | None) -> dict[str, tuple[Any, Any]]:

@@ -76,6 +76,51 @@ def served(database_url: str, *, workers: int = 2, extra_env: dict[str, str] | N
         proc.wait(timeout=20)
 
 
+@contextmanager
+def served_bare(database_url: str, *, workers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """The bare baseline app (bench.bare_app) under uvicorn with the app's worker count; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, **(extra_env or {})}
+    cmd = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--workers", str(workers),
+           "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base + "/bare/healthz")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _wait_ready(url: str) -> None:
+    for _ in range(200):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not start: {url}")
+
+
+# A trivial endpoint under this many req/s on 2 cores means the machine was busy: every ratio is suspect.
+PLAUSIBLE_TRIVIAL_RPS = 3000.0
+
+
+def machine_report(trivial: dict[str, float] | None = None) -> str:
+    """The load average, and a loud warning when the trivial endpoint's figure is implausibly low."""
+    one, five, fifteen = os.getloadavg()
+    lines = [f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"]
+    if trivial is not None and trivial["rps"] < PLAUSIBLE_TRIVIAL_RPS:
+        lines.append(f"WARNING: the trivial endpoint did only {trivial['rps']:.0f} req/s "
+                     f"(< {PLAUSIBLE_TRIVIAL_RPS:.0f}): the machine was busy, the baselines are not trustworthy"
+                     " — rerun on a quiet machine")
+    if one > (os.cpu_count() or 1) * 0.5:
+        lines.append("WARNING: the machine was loaded before this run; rerun when it is quiet")
+    return "\n".join(lines)
+
+
 def seed_users(database_url: str) -> tuple[str, int]:
     """An admin with an API token; returns (token, user id)."""
     rt = bootstrap(load_settings(DATABASE_URL=database_url, KANBAN_SECRET_KEY="bench"))

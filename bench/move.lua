@@ -1,6 +1,6 @@
 -- wrk script: each request moves the next deal of this thread's share to the other stage.
 local counter = 0
-local first, count, stage_a, stage_b, token, threads
+local first, count, stage_a, stage_b, token, threads, prefix
 local thread_no = 0
 
 function setup(thread)
@@ -15,6 +15,7 @@ function init(args)
   stage_b = os.getenv("BENCH_STAGE_B")
   token = os.getenv("BENCH_TOKEN")
   threads = 2
+  prefix = os.getenv("BENCH_MOVE_PREFIX") or "/api/v1/deals/"
 end
 
 function request()
@@ -25,5 +26,5 @@ function request()
   local stage = (pass % 2 == 0) and stage_b or stage_a
   local body = '{"stage_id": ' .. stage .. '}'
   local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
-  return wrk.format("POST", "/api/v1/deals/" .. (first + i) .. "/move", headers, body)
+  return wrk.format("POST", prefix .. (first + i) .. "/move", headers, body)
 end

@@ -16,7 +16,7 @@ function init(args)
   for line in io.lines(os.getenv("BENCH_FILE")) do
     if n % threads == tid then
       local body, sig = line:match("^(.-)\t(.*)$")
-      reqs[#reqs + 1] = wrk.format("POST", "/hooks/payments/stripe",
+      reqs[#reqs + 1] = wrk.format("POST", os.getenv("BENCH_HOOK_PATH") or "/hooks/payments/stripe",
         {["Content-Type"] = "application/json", ["Stripe-Signature"] = sig}, body)
     end
     n = n + 1

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from bench.harness import fresh_database, seed_users, served, wrk
+from bench.harness import fresh_database, machine_report, seed_users, served, served_bare, wrk
 from kanban.bootstrap import bootstrap
 from kanban.config import load_settings
 from kanban.events import Actor
@@ -56,13 +56,18 @@ def write_requests(path: Path, count: int) -> None:
             out.write(body.decode() + "\t" + stripe_signature(SECRET, body, now) + "\n")
 
 
-def intake(url: str) -> tuple[dict[str, float], dict[str, float], int]:
-    """(trivial figures, webhook figures, events stored)."""
+def intake(url: str) -> tuple[dict[str, float], dict[str, float], dict[str, float], int]:
+    """(trivial figures, bare intake figures, webhook figures, events stored by the app)."""
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "requests.tsv"
         write_requests(file, 4000 * SECONDS + 10_000)
         env = {**ENV, "KANBAN_EMBEDDED_WORKER": "0"}
         script = str(Path(__file__).with_name("webhooks.lua"))
+        with served_bare(url, workers=2, extra_env=env) as base:
+            wrk(base + "/bare/healthz", seconds=2)  # warm-up
+            bare = wrk(base + "/", seconds=SECONDS, script=script,
+                       env={"BENCH_FILE": str(file), "BENCH_THREADS": "2", "BENCH_HOOK_PATH": "/bare/hooks/stripe"})
+        _clear_events(url)  # the app must store the same events anew
         with served(url, workers=2, extra_env=env) as base:
             wrk(base + "/healthz", seconds=2)  # warm-up
             trivial = wrk(base + "/healthz", seconds=SECONDS)
@@ -71,10 +76,17 @@ def intake(url: str) -> tuple[dict[str, float], dict[str, float], int]:
     engine = create_engine(url)
     with engine.begin() as conn:
         stored = conn.execute(text("select count(*) from inbound_events where provider='stripe'")).scalar() or 0
-        # Their invoices do not exist; left pending they would be re-sent into phase 2 as a backlog.
+    engine.dispose()
+    # Their invoices do not exist; left pending they would be re-sent into phase 2 as a backlog.
+    _clear_events(url)
+    return trivial, bare, hooks, stored
+
+
+def _clear_events(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
         conn.execute(text("delete from inbound_events"))
     engine.dispose()
-    return trivial, hooks, stored
 
 
 def seed_e2e(url: str, user_id: int) -> tuple[list[tuple[int, int]], int]:
@@ -149,13 +161,17 @@ def main() -> None:
     """Print intake vs trivial, the ratio, and end-to-end latency percentiles."""
     with fresh_database() as url:
         _, uid = seed_users(url)
-        trivial, hooks, stored = intake(url)
+        print(machine_report())
+        trivial, bare, hooks, stored = intake(url)
         latencies = end_to_end(url, uid)
-    t, h = trivial, hooks
-    print(f"trivial GET /healthz           : {t['rps']:8.0f} req/s  p50 {t['p50']:.1f} ms  p99 {t['p99']:.1f} ms")
-    print(f"POST /hooks/payments/stripe    : {h['rps']:8.0f} req/s  p50 {h['p50']:.1f} ms  p99 {h['p99']:.1f} ms"
+    t, b, h = trivial, bare, hooks
+    print(f"app  GET /healthz              : {t['rps']:8.0f} req/s  p50 {t['p50']:.1f} ms  p99 {t['p99']:.1f} ms")
+    print(f"bare POST intake (verify+store): {b['rps']:8.0f} req/s  p50 {b['p50']:.1f} ms  p99 {b['p99']:.1f} ms"
+          f"  non-2xx {int(b['errors'])}")
+    print(f"app  POST /hooks/payments/stripe: {h['rps']:7.0f} req/s  p50 {h['p50']:.1f} ms  p99 {h['p99']:.1f} ms"
           f"  non-2xx {int(h['errors'])}  events stored {stored}")
-    print(f"ratio webhook/trivial          : {h['rps'] / t['rps']:.2f}  (target >= 0.25)")
+    print(f"ratio app intake / bare intake : {h['rps'] / b['rps']:.2f}  (target >= 0.8)")
+    print(machine_report(t))
     if latencies:
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
         print(f"webhook -> first robot done    : p50 {statistics.median(latencies):.0f} ms  p99 {p99:.0f} ms"

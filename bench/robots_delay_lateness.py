@@ -5,7 +5,8 @@ The robot has an "after a deal date field" delay; each deal's date field is a ra
 that starts 10 s after scheduling, so every run waits in the database for the dispatcher. The runs are
 created by the admin action "run for the deals already in this stage" (one transaction).
 
-Run: python -m bench.robots_delay_lateness        (BENCH_RUNS=500)
+Run: python -m bench.robots_delay_lateness        (BENCH_RUNS=500; target p99 < 1 s)
+     BENCH_RUNS=10000 python -m bench.robots_delay_lateness   (the burst of issue 11; target p99 <= 2 s)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 
-from bench.harness import fresh_database
+from bench.harness import fresh_database, machine_report
 from bench.robots_support import kanban_workers, private_redis, producer, seed, wait_done
 from kanban.models import Deal
 from robots.models import Robot, RobotRun
@@ -61,7 +62,8 @@ def main() -> None:
     p99 = late[min(len(late) - 1, int(len(late) * 0.99))]
     print(f"delay lateness over {len(late)} runs due within one minute (2 worker processes x 8 threads):")
     print(f"p50 {p50 * 1000:.0f} ms   p99 {p99 * 1000:.0f} ms   max {late[-1] * 1000:.0f} ms"
-          f"   early runs: {sum(1 for x in late if x < 0)}   (target p99 < 1000 ms)")
+          f"   early runs: {sum(1 for x in late if x < 0)}   (target p99 {'<= 2000' if RUNS > 500 else '< 1000'} ms)")
+    print(machine_report())
 
 
 if __name__ == "__main__":

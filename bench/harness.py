@@ -55,6 +55,14 @@ def free_port() -> int:
 @contextmanager
 def served(database_url: str, *, workers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`kanban serve` in a subprocess; yields its base URL."""
+    with served_process(database_url, workers=workers, extra_env=extra_env) as (base, _pid):
+        yield base
+
+
+@contextmanager
+def served_process(database_url: str, *, workers: int = 2,
+                   extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """`kanban serve` in a subprocess; yields (base URL, pid of the serving process)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "KANBAN_SECRET_KEY": "bench", **(extra_env or {})}
     env.pop("REDIS_URL", None) if "REDIS_URL" not in (extra_env or {}) else None
@@ -62,15 +70,8 @@ def served(database_url: str, *, workers: int = 2, extra_env: dict[str, str] | N
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
-        yield base
+        _wait_ready(base + "/healthz")
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -85,7 +85,7 @@ def _validate_core(session: Session, values: dict[str, Any]) -> dict[str, str]:
         if not isinstance(title, str) or not title.strip():
             errors["title"] = "title is required"
         elif len(title) > 300:
-            errors["title"] = "title is at most 300 characters"
+            errors["title"] = f"title is at most 300 characters (this one has {len(title)})"
     if "amount" in values:
         amount = values["amount"]
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:

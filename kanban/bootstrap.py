@@ -27,6 +27,8 @@ class Runtime:
     deal_panels: list[Callable[..., Any]] = field(default_factory=list)  # (request, session, deal) -> html
     nav_links: list[tuple[str, str, bool]] = field(default_factory=list)  # (label, path, admin_only)
     column_panels: list[Callable[..., Any]] = field(default_factory=list)
+    # (session, stage_id) -> list[kanban.services.pipelines.AutomationItem]: a stage's robots / triggers.
+    stage_automation: list[Callable[..., Any]] = field(default_factory=list)
     # Loops run until the event is set: in `kanban serve` (embedded mode) and in `kanban worker`.
     background: list[Callable[[threading.Event], None]] = field(default_factory=list)
     startup: list[Callable[[], None]] = field(default_factory=list)

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -22,8 +23,8 @@ def _runtime():  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def _transaction() -> Iterator[Session]:
-    """A session in one transaction on a runtime built for this command (embedded SQLite is migrated first)."""
+def _command_runtime() -> Iterator[Any]:
+    """A runtime built for this command (embedded SQLite is migrated first), disposed at the end."""
     settings = load_settings()
     if settings.is_sqlite:
         from kanban.migrate import upgrade
@@ -32,13 +33,19 @@ def _transaction() -> Iterator[Session]:
         upgrade(settings.db_url)
     runtime = _runtime()
     try:
-        with runtime.sessions() as session, session.begin():
-            yield session
+        yield runtime
     except (OperationalError, ProgrammingError) as exc:
         click.echo(f"error: database unavailable or not migrated (run `kanban migrate`): {exc.orig}", err=True)
         sys.exit(1)
     finally:
         runtime.engine.dispose()
+
+
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    """A session in one transaction on a runtime built for this command."""
+    with _command_runtime() as runtime, runtime.sessions() as session, session.begin():
+        yield session
 
 
 def _fail(exc: KanbanError) -> None:
@@ -123,13 +130,8 @@ def serve(host: str, port: int, workers: int) -> None:
 
         upgrade(settings.db_url)
         workers = 1
-    if settings.demo:
-        from kanban.demo import seed_demo
-
-        with _transaction() as session:
-            created = seed_demo(session)
-        if created:
-            click.echo("demo data created: log in as admin@demo.local / demo-admin")
+    if settings.demo and _seed_demo():
+        click.echo("demo data created: log in as admin@demo.local / demo-admin (reps: demo-rep, see README)")
     click.echo(f"Kanban CRM on http://{host}:{port}/ ({'embedded' if settings.is_sqlite else 'PostgreSQL'})")
     uvicorn.run("kanban.asgi:app", host=host, port=port, workers=workers, factory=False,
                 log_level="info", proxy_headers=True)
@@ -150,12 +152,20 @@ def worker(processes: int, threads: int, requeue_after: float) -> None:
 @main.command()
 def demo() -> None:
     """Seed demo data (idempotent)."""
-    from kanban.demo import seed_demo
+    click.echo("demo data created: log in as admin@demo.local / demo-admin (reps: demo-rep, see README)"
+               if _seed_demo() else "demo data already present")
 
-    with _transaction() as session:
-        created = seed_demo(session)
-    click.echo("demo data created: log in as admin@demo.local / demo-admin (reps: demo-rep)" if created
-               else "demo data already present")
+
+def _seed_demo() -> bool:
+    """Seed the demo data, then give it history by running its robots; True when it was created now."""
+    from kanban.demo import play_history, seed_demo
+
+    with _command_runtime() as runtime:
+        with runtime.sessions() as session, session.begin():
+            created = seed_demo(session)
+        if created:
+            play_history(runtime)
+    return created
 
 
 if __name__ == "__main__":

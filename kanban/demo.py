@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban import clock
+from kanban.chats import post_message
 from kanban.events import Actor
-from kanban.models import Deal, Department, Pipeline, StageEntry, TimelineEntry, User
+from kanban.models import Chat, ChatMember, Deal, Department, Pipeline, StageEntry, TimelineEntry, User
 from kanban.services.deals import create_deal, move_deal
 from kanban.services.pipelines import create_pipeline
 from kanban.services.users import create_user
@@ -25,6 +26,11 @@ PIPELINE_NAME = "Sales"
 # Called with the session after the core demo data exists (same transaction); the composition root
 # appends seeders here, e.g. robots and triggers for the demo pipeline.
 EXTRA_SEEDS: list[Callable[[Session], None]] = []
+# Called with the runtime after each step of play_history: run in this process whatever automation is due
+# (robots registers its engine here), so the history is made by the demo's real robots.
+SETTLERS: list[Callable[[Any], None]] = []
+# play_history's moves, last stage first so no deal moves twice: the newest deal of each stage moves on.
+HISTORY_MOVES = [("Invoice", "Paid"), ("Proposal", "Invoice"), ("Qualified", "Proposal"), ("New lead", "Qualified")]
 
 # (email, name, role, department, phone, heads its department)
 PEOPLE = [
@@ -77,6 +83,41 @@ def seed_demo(session: Session) -> bool:
         seed(session)
     session.flush()
     return True
+
+
+def play_history(runtime: Any) -> None:
+    """Give a freshly seeded demo recent history made by its own automation: a few deals move one stage on
+    (their robots really run: emails, a payment link, SMS, a deal chat, a feed post, notifications), then
+    the responsible replies in the new deal chat, @mentioning the admin."""
+    with runtime.sessions() as session, session.begin():
+        pipeline = demo_pipeline(session)
+        if pipeline is None:
+            return
+        stages = {stage.name: stage.id for stage in pipeline.stages}
+        for source, target in HISTORY_MOVES:
+            deal = session.scalars(select(Deal).where(Deal.stage_id == stages[source])
+                                   .order_by(Deal.id.desc())).first()
+            if deal is not None:
+                move_deal(session, deal.id, stages[target], actor=Actor.user(deal.responsible_id or 0))
+    _settle(runtime)
+    with runtime.sessions() as session, session.begin():
+        chat = session.scalars(select(Chat).where(Chat.deal_id.is_not(None)).order_by(Chat.id.desc())).first()
+        member = chat and session.scalars(select(User).join(ChatMember, ChatMember.user_id == User.id).where(
+            ChatMember.chat_id == chat.id, User.role == "rep").order_by(User.id)).first()
+        if chat is not None and member is not None:
+            post_message(session, member, chat.id, f"Thanks! @{ADMIN_EMAIL} can we offer them a 5% discount?")
+    _settle(runtime)
+
+
+def _settle(runtime: Any) -> None:
+    for settle in SETTLERS:
+        settle(runtime)
+
+
+def add_settler(settle: Callable[[Any], None]) -> None:
+    """Run this after each step of play_history; adding the same one again changes nothing."""
+    if settle not in SETTLERS:
+        SETTLERS.append(settle)
 
 
 def demo_pipeline(session: Session) -> Pipeline | None:

@@ -44,6 +44,7 @@ class DealMoved:
     actor: Actor
     cause: tuple[dict[str, Any], ...] = ()
     created: bool = False
+    run_robots: bool = True  # False: the new stage's robots are not started (an admin chose so)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Notices are small dicts:
 - ``{"type": "board", "pipeline_id": P, "stage_ids": [..], "deal_ids": [..]}``: columns of a board changed;
 - ``{"type": "deal", "deal_id": D}``: an open deal page should refresh its timeline and panels;
-- ``{"type": "notifications", "user_ids": [..]}``: these users' notifications changed (the bell's count).
+- ``{"type": "notifications", "user_ids": [..]}``: these users' notifications changed (the bell's count);
+- ``{"type": "chat", "chat_id": C}``: a message was posted in a chat (its open pages show it).
 
 They are queued during a transaction and published only after it commits (dropped on rollback), merged
 per transaction so a bulk change sends one notice per board and deal.
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session, object_session
 
 from kanban.db import on_commit
 from kanban.events import DealFieldsChanged, DealMoved, bus
-from kanban.models import Deal, Notification
+from kanban.models import ChatMessage, Deal, Notification
 
 log = logging.getLogger(__name__)
 CHANNEL = "kanban:live"
@@ -40,6 +41,7 @@ class Subscription:
     pipeline_id: int | None = None
     deal_id: int | None = None
     user_id: int | None = None  # whose notifications (every page's stream carries its user's)
+    chat_id: int | None = None
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
 
     def wants(self, notice: dict[str, Any]) -> bool:
@@ -50,6 +52,8 @@ class Subscription:
             return self.deal_id is not None and notice.get("deal_id") == self.deal_id
         if notice.get("type") == "notifications":
             return self.user_id is not None and self.user_id in (notice.get("user_ids") or ())
+        if notice.get("type") == "chat":
+            return self.chat_id is not None and notice.get("chat_id") == self.chat_id
         return False
 
     def _push(self, notice: dict[str, Any]) -> None:
@@ -80,9 +84,9 @@ class LiveHub:
             self._redis = redis.Redis.from_url(redis_url, socket_timeout=5)
 
     def subscribe(self, *, pipeline_id: int | None = None, deal_id: int | None = None,
-                  user_id: int | None = None) -> Subscription:
+                  user_id: int | None = None, chat_id: int | None = None) -> Subscription:
         """Register a listener on the running event loop (call unsubscribe when done)."""
-        sub = Subscription(asyncio.get_running_loop(), pipeline_id, deal_id, user_id)
+        sub = Subscription(asyncio.get_running_loop(), pipeline_id, deal_id, user_id, chat_id)
         with self._lock:
             self._subs.add(sub)
         return sub
@@ -182,7 +186,7 @@ def _pending(session: Session) -> dict[str, Any]:
     pending = session.info.get("live_pending")
     callbacks = session.info.get("after_commit", [])
     if pending is None or pending["flush"] not in callbacks:
-        pending = {"boards": {}, "deals": set(), "users": set()}
+        pending = {"boards": {}, "deals": set(), "users": set(), "chats": set()}
         target = _hub
 
         def flush() -> None:
@@ -205,6 +209,7 @@ def _notices(pending: dict[str, Any]) -> list[dict[str, Any]]:
     out.extend({"type": "deal", "deal_id": d} for d in sorted(pending["deals"]))
     if pending["users"]:
         out.append({"type": "notifications", "user_ids": sorted(pending["users"])})
+    out.extend({"type": "chat", "chat_id": c} for c in sorted(pending["chats"]))
     return out
 
 
@@ -233,6 +238,18 @@ def publish_notifications_changed(session: Session, user_ids: Iterable[int]) -> 
     (marked read).
     """
     _pending(session)["users"].update(user_ids)
+
+
+def publish_chat_changed(session: Session, chat_id: int) -> None:
+    """After the session commits, tell open pages of the chat that it has a new message (new message rows
+    announce themselves through a mapper event, from people and robots alike)."""
+    _pending(session)["chats"].add(chat_id)
+
+
+def _on_message_inserted(_mapper: Any, _connection: Any, target: ChatMessage) -> None:
+    session = object_session(target)
+    if session is not None:
+        publish_chat_changed(session, target.chat_id)
 
 
 def _on_notification_inserted(_mapper: Any, _connection: Any, target: Notification) -> None:
@@ -267,6 +284,8 @@ def install(runtime: Any) -> LiveHub:
     bus.subscribe(DealFieldsChanged, _on_fields_changed)
     if not event.contains(Notification, "after_insert", _on_notification_inserted):
         event.listen(Notification, "after_insert", _on_notification_inserted)
+    if not event.contains(ChatMessage, "after_insert", _on_message_inserted):
+        event.listen(ChatMessage, "after_insert", _on_message_inserted)
     starter: Callable[[], None] = live.start
     runtime.startup.append(starter)
     runtime.shutdown.append(live.stop)

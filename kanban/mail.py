@@ -17,6 +17,8 @@ from kanban.outbound import OutboundError
 _TAGS = re.compile(r"<[^>]+>")
 _BLOCKS = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", re.IGNORECASE)
 _HIDDEN = re.compile(r"<(style|script|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_ANCHOR = re.compile(r"""<a\b[^>]*?\bhref\s*=\s*(["'])(https?://[^"'<>\s]+)\1[^>]*>(.*?)</a\s*>""",
+                     re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,20 @@ class SmtpConfig:
 
 
 def html_to_text(body_html: str) -> str:
-    """A plain-text alternative of an HTML body (tags dropped, block ends become line breaks)."""
-    text = _HIDDEN.sub("", body_html)
+    """A plain-text alternative of an HTML body (tags dropped, block ends become line breaks, links keep
+    their URL: "pay online (https://…)")."""
+    text = _ANCHOR.sub(_link_text, _HIDDEN.sub("", body_html))
     text = _BLOCKS.sub("\n", text)
     text = html.unescape(_TAGS.sub("", text))
     return "\n".join(line.strip() for line in text.splitlines()).strip()
+
+
+def _link_text(match: re.Match[str]) -> str:
+    """An anchor as "label (URL)"; a label that already is the URL is not repeated."""
+    label, url = match.group(3), match.group(2)
+    if html.unescape(_TAGS.sub("", label)).strip() == html.unescape(url):
+        return label
+    return f"{label} ({url})"
 
 
 def one_line(value: str, limit: int = 500) -> str:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kanban import demo
+from kanban import clock, demo
 from robots.config import create_robot
+from robots.engine import execute_run
+from robots.models import RobotRun
 
 RESPONSIBLE = [{"type": "responsible"}]
 ADMINS = [{"type": "role", "role": "admin"}]
+MAX_ROUNDS = 20  # chains are a few robots long; a bound keeps a misbehaving chain from looping for ever
 
 # (stage name, robot data) in list order; after_previous robots use the outputs of the one above.
 DEMO_ROBOTS: list[tuple[str, dict[str, Any]]] = [
@@ -53,6 +57,20 @@ def seed_robots(session: Session) -> None:
     demo.seed_stages(session, DEMO_ROBOTS, create_robot)
 
 
+def settle(runtime: Any) -> None:
+    """Execute the due robot runs in this process, oldest first, until none is due (a finished run releases
+    the next of its chain); used by kanban.demo.play_history. Runs due later (delays) are left to the worker."""
+    for _ in range(MAX_ROUNDS):
+        with runtime.sessions() as session:
+            due = list(session.scalars(select(RobotRun.id).where(
+                RobotRun.status == "scheduled", RobotRun.due_at <= clock.now()).order_by(RobotRun.id)))
+        if not due:
+            return
+        for run_id in due:
+            execute_run(runtime, run_id)
+
+
 def install() -> None:
-    """Register the seeder once per process."""
+    """Register the seeder and the settler once per process."""
     demo.add_seed(seed_robots)
+    demo.add_settler(settle)

@@ -121,9 +121,12 @@ def cancel_pending(session: Session, entry_id: int, reason: str = LEFT_STAGE) ->
 
 
 def on_deal_moved(session: Session, event: DealMoved) -> None:
-    """Cancel the previous entry's pending runs and create one run per active robot of the new stage."""
+    """Cancel the previous entry's pending runs and create one run per active robot of the new stage
+    (none when the move was made without running robots)."""
     if event.previous_entry_id is not None:
         cancel_pending(session, event.previous_entry_id)
+    if not event.run_robots:
+        return
     robots = list(session.scalars(
         select(Robot).where(Robot.stage_id == event.to_stage_id, Robot.active.is_(True))
         .order_by(Robot.position, Robot.id)

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from kanban import queries
 from kanban.events import DealMoved, bus
+from kanban.services.pipelines import AutomationItem
 from robots.models import Robot
+from robots.registry import registry
 
 
 def install(runtime: Any) -> None:
@@ -34,6 +36,14 @@ def install(runtime: Any) -> None:
 
     demo.install()
     queries.ACTOR_NAMES["robot"] = robot_names
+    runtime.stage_automation.append(stage_robots)
+
+
+def stage_robots(session: Session, stage_id: int) -> list[AutomationItem]:
+    """A stage's robots in chain order (what a deal entering it starts, when active)."""
+    rows = session.scalars(select(Robot).where(Robot.stage_id == stage_id).order_by(Robot.position, Robot.id))
+    return [AutomationItem("robot", r.id, r.name, registry.get(r.kind).title if r.kind in registry else r.kind,
+                           r.active) for r in rows]
 
 
 def robot_names(session: Session, ids: set[int]) -> dict[int, str]:

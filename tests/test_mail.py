@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 
 from kanban import clock
 from kanban.delivery import MAX_ATTEMPTS, claim, deliver_emails
-from kanban.mail import Mailer, SmtpConfig
+from kanban.mail import Mailer, SmtpConfig, html_to_text
 from kanban.models import EmailMessage
 from tests.fake_smtp import Inbox, free_port, smtp_server
 
@@ -187,3 +187,9 @@ def test_concurrent_senders_deliver_each_email_once(runtime, smtp):
     recipients = sorted(rcpt for _, rcpts, _ in smtp.messages for rcpt in rcpts)
     assert recipients == sorted(f"client{n}@client.example" for n in range(24))
     assert {(_row(runtime, i).status, _row(runtime, i).attempts) for i in ids} == {("sent", 1)}
+
+
+def test_html_to_text_keeps_link_urls():
+    body = ('<p>Pay <a class="x" href="https://pay.example/p?a=1&amp;b=2"><b>online</b></a>.</p>'
+            '<p><a href="https://site.example/">https://site.example/</a></p>')
+    assert html_to_text(body) == "Pay online (https://pay.example/p?a=1&b=2).\nhttps://site.example/"

@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from kanban import queries
 from kanban.events import DealFieldsChanged, bus
+from kanban.services.pipelines import AutomationItem
 from triggers import actors, admin, api, demo, web
 from triggers.intake import IntakeOptions, RateLimiter
 from triggers.models import Trigger
-from triggers.registry import Occurrence, load_kinds
+from triggers.registry import Occurrence, load_kinds, registry
 from triggers.resolution import fire
 
 
@@ -46,3 +47,12 @@ def install(runtime: Any) -> None:
     runtime.deal_panels.append(admin.deal_panel)
     demo.install()
     queries.ACTOR_NAMES["trigger"] = trigger_names
+    runtime.stage_automation.append(stage_triggers)
+
+
+def stage_triggers(session: Session, stage_id: int) -> list[AutomationItem]:
+    """A stage's triggers (what moves deals into it)."""
+    rows = session.scalars(select(Trigger).where(Trigger.stage_id == stage_id)
+                           .order_by(Trigger.position, Trigger.id))
+    return [AutomationItem("trigger", t.id, t.name, registry.get(t.kind).title if t.kind in registry else t.kind,
+                           t.active) for t in rows]

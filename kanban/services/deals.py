@@ -85,7 +85,7 @@ def _validate_core(session: Session, values: dict[str, Any]) -> dict[str, str]:
         if not isinstance(title, str) or not title.strip():
             errors["title"] = "title is required"
         elif len(title) > 300:
-            errors["title"] = "title is at most 300 characters"
+            errors["title"] = f"title is at most 300 characters (this one has {len(title)})"
     if "amount" in values:
         amount = values["amount"]
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
@@ -250,8 +250,14 @@ def move_deal(
     expected_version: int | None = None,
     cause: tuple[dict[str, Any], ...] = (),
     rank: float | None = None,
+    run_robots: bool = True,
+    note: str = "",
 ) -> MoveResult:
-    """Move a deal to a stage of its pipeline in the caller's transaction."""
+    """Move a deal to a stage of its pipeline in the caller's transaction.
+
+    run_robots=False enters the stage without starting its robots (said on the timeline); `note` says why
+    the deal moved, on its timeline entry.
+    """
     deal = get_deal(session, deal_id, for_update=True)
     if expected_version is not None and expected_version != deal.version:
         raise ConflictError(
@@ -288,16 +294,19 @@ def move_deal(
     deal.current_entry_id = entry.id
     deal.rank = rank if rank is not None else _top_rank(session, target.id)
     _flush(session, deal)
+    notes = [n for n in (note, "" if run_robots else f"the robots of “{target.name}” were not run") if n]
+    extra = {} if run_robots else {"run_robots": False}
     timeline(session, deal.id, "stage_changed",
-             f"Moved from “{source.name if source else '?'}” to “{target.name}”", actor,
-             from_stage_id=from_stage_id, to_stage_id=target.id, cause=list(cause))
+             f"Moved from “{source.name if source else '?'}” to “{target.name}”"
+             + (f" ({'; '.join(notes)})" if notes else ""), actor,
+             from_stage_id=from_stage_id, to_stage_id=target.id, cause=list(cause), **extra)
     session.flush()
     bus.publish(session, DealMoved(deal.id, from_stage_id, target.id, entry.id, previous_entry_id, actor,
-                                   tuple(cause)))
+                                   tuple(cause), run_robots=run_robots))
     record_event(session, "deal.stage_changed", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
                  pipeline_id=deal.pipeline_id, actor=actor, changed=["stage_id"],
                  old={"stage_id": from_stage_id}, new={"stage_id": target.id},
-                 data={"to": target.id, "from": from_stage_id}, cause=cause)
+                 data={"to": target.id, "from": from_stage_id, **extra}, cause=cause)
     return MoveResult(deal, moved=True, entry=entry)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -146,22 +148,73 @@ def stage_deal_count(session: Session, stage_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Deal).where(Deal.stage_id == stage_id)) or 0
 
 
-def delete_stage(session: Session, stage_id: int, *, actor: Actor, move_to: int | None = None) -> None:
-    """Delete a stage; its deals must be given a destination stage of the same pipeline."""
+@dataclass(frozen=True)
+class AutomationItem:
+    """A robot or trigger of a stage, as a stage deletion names it (robots and triggers describe their own)."""
+
+    type: str  # robot | trigger
+    id: int
+    name: str
+    kind: str  # the kind's title, e.g. "Email the client"
+    active: bool
+
+
+# (session, stage_id) -> the stage's robots or triggers: filled from Runtime.stage_automation (core never
+# imports robots/triggers).
+StageAutomation = Callable[[Session, int], list[AutomationItem]]
+
+
+@dataclass
+class DeletionPreview:
+    """What deleting a stage does: deals moved, the destination's robots they start, automation removed."""
+
+    stage: Stage
+    deals: int
+    destination: Stage | None
+    will_run: list[AutomationItem] = field(default_factory=list)  # active robots of the destination
+    removed: list[AutomationItem] = field(default_factory=list)  # the deleted stage's robots and triggers
+
+
+def _destination(session: Session, stage: Stage, move_to: int | None, count: int) -> Stage | None:
+    if not count:
+        return None
+    if move_to is None:
+        raise ValidationError(f"the stage holds {count} deals: choose where they go",
+                              {"move_to": f"choose a stage for its {count} deals"})
+    dest = session.get(Stage, move_to)
+    if dest is None or dest.archived or dest.pipeline_id != stage.pipeline_id or dest.id == stage.id:
+        raise ValidationError("invalid destination", {"move_to": "another stage of the same pipeline"})
+    return dest
+
+
+def deletion_preview(session: Session, stage_id: int, move_to: int | None,
+                     sources: Iterable[StageAutomation]) -> DeletionPreview:
+    """Say what delete_stage would do (ValidationError for a missing or wrong destination, as it does)."""
+    stage = get_stage(session, stage_id)
+    count = stage_deal_count(session, stage_id)
+    dest = _destination(session, stage, move_to, count)
+    sources = list(sources)
+    removed = [item for source in sources for item in source(session, stage.id)]
+    will_run = [item for source in sources for item in (source(session, dest.id) if dest else [])
+                if item.type == "robot" and item.active]
+    return DeletionPreview(stage, count, dest, will_run, removed)
+
+
+def delete_stage(session: Session, stage_id: int, *, actor: Actor, move_to: int | None = None,
+                 run_robots: bool = True) -> None:
+    """Delete a stage; its deals must be given a destination stage of the same pipeline.
+
+    run_robots=False moves them without starting the destination's robots (each timeline entry says so).
+    """
     stage = get_stage(session, stage_id)
     stages = _stages(session, stage.pipeline_id)
     if len(stages) == 1:
         raise ConflictError("a pipeline keeps at least one stage")
-    count = stage_deal_count(session, stage_id)
-    if count:
-        if move_to is None:
-            raise ValidationError(f"the stage holds {count} deals: choose where they go",
-                                  {"move_to": f"choose a stage for its {count} deals"})
-        dest = session.get(Stage, move_to)
-        if dest is None or dest.archived or dest.pipeline_id != stage.pipeline_id or dest.id == stage.id:
-            raise ValidationError("invalid destination", {"move_to": "another stage of the same pipeline"})
+    dest = _destination(session, stage, move_to, stage_deal_count(session, stage_id))
+    if dest is not None:
+        note = f"stage “{stage.name}” deleted"
         for deal_id in session.scalars(select(Deal.id).where(Deal.stage_id == stage_id)).all():
-            move_deal(session, deal_id, dest.id, actor=actor)
+            move_deal(session, deal_id, dest.id, actor=actor, run_robots=run_robots, note=note)
     # Archived, not deleted: stage entries and timeline rows still name it.
     stage.archived = True
     stage.position = -1

@@ -138,24 +138,40 @@ async def move_stage(request: Request) -> Response:
     return await _act(request, _move_stage, "move_stage")
 
 
+def _delete_context(request: Request, session: Session, stage_id: int, move_to: int | None,
+                    errors: dict[str, str]) -> dict[str, Any]:
+    """The confirm page: where the deals may go, and (once a destination is chosen) what will run there."""
+    stage = svc.get_stage(session, stage_id)
+    others = [s for s in queries.stages_of(session, stage.pipeline_id) if s.id != stage.id]
+    sources = request.app.state.runtime.stage_automation
+    try:
+        preview = svc.deletion_preview(session, stage.id, move_to, sources)
+    except ValidationError as exc:  # no destination chosen yet (or a wrong one): name what goes away only
+        errors = {**exc.fields, **errors} if move_to is not None else errors
+        preview = svc.DeletionPreview(stage, svc.stage_deal_count(session, stage.id), None,
+                                      removed=[i for source in sources for i in source(session, stage.id)])
+    return {"stage": stage, "others": others, "count": preview.deals, "preview": preview,
+            "pipeline": session.get(Pipeline, stage.pipeline_id), "errors": errors}
+
+
 async def delete_stage_page(request: Request) -> Response:
-    """GET /admin/stages/{id}/delete — confirm, and choose where the stage's deals go."""
+    """GET /admin/stages/{id}/delete?move_to= — confirm; choosing a destination shows the robots that will run."""
     stage_id = request.path_params["stage_id"]
+    move_to = optional_int(request.query_params, "move_to", {})
 
     def load(session: Session) -> dict[str, Any]:
         require_admin(web_user(request, session))
-        stage = svc.get_stage(session, stage_id)
-        others = [s for s in queries.stages_of(session, stage.pipeline_id) if s.id != stage.id]
-        return {"stage": stage, "others": others, "count": svc.stage_deal_count(session, stage.id),
-                "pipeline": session.get(Pipeline, stage.pipeline_id), "errors": {}}
+        return _delete_context(request, session, stage_id, move_to, {})
 
     return render(request, "admin/delete_stage.html", await in_tx(request, load))
 
 
 async def delete_stage(request: Request) -> Response:
-    """POST /admin/stages/{id}/delete — archive the stage, moving its deals to `move_to` first."""
+    """POST /admin/stages/{id}/delete — archive the stage, moving its deals to `move_to` first (with or
+    without running that stage's robots: `run_robots`)."""
     stage_id = request.path_params["stage_id"]
     form = await request.form()
+    run_robots = text(form, "run_robots") != "0"
 
     def work(session: Session) -> tuple[int, str]:
         user = require_admin(web_user(request, session))
@@ -164,7 +180,7 @@ async def delete_stage(request: Request) -> Response:
         move_to = optional_int(form, "move_to", errors)
         if errors:
             raise ValidationError("invalid destination", {"move_to": "choose a stage"})
-        svc.delete_stage(session, stage.id, actor=Actor.user(user.id), move_to=move_to)
+        svc.delete_stage(session, stage.id, actor=Actor.user(user.id), move_to=move_to, run_robots=run_robots)
         return stage.pipeline_id, f"Stage “{stage.name}” deleted."
 
     try:
@@ -174,10 +190,7 @@ async def delete_stage(request: Request) -> Response:
 
         def reload(session: Session) -> dict[str, Any]:
             require_admin(web_user(request, session))
-            stage = svc.get_stage(session, stage_id)
-            others = [s for s in queries.stages_of(session, stage.pipeline_id) if s.id != stage.id]
-            return {"stage": stage, "others": others, "count": svc.stage_deal_count(session, stage.id),
-                    "pipeline": session.get(Pipeline, stage.pipeline_id), "errors": fields}
+            return _delete_context(request, session, stage_id, optional_int(form, "move_to", {}), fields)
 
         return render(request, "admin/delete_stage.html", await in_tx(request, reload), status_code=422)
     request.session["flash"] = (done, "ok")

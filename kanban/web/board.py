@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -10,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban import queries
-from kanban.errors import NotFoundError, ValidationError
+from kanban.errors import BadRequestError, NotFoundError, ValidationError
 from kanban.events import Actor
 from kanban.models import Pipeline, Stage
 from kanban.queries import BoardFilters
@@ -126,12 +127,24 @@ def _new_deal_values(form: Any, errors: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _return_filters(return_to: str) -> BoardFilters:
+    """The board filters of the page a form came from (its return_to URL); none when it names no board."""
+    parts = urlsplit(return_to)
+    if parts.path != "/board" or parts.netloc:
+        return BoardFilters()
+    try:
+        return filters_from(dict(parse_qsl(parts.query)))
+    except BadRequestError:
+        return BoardFilters()
+
+
 async def create_in_column(request: Request) -> Response:
     """POST /board/deals — "+ deal" in a column; errors re-render the board with the form open."""
     form = await request.form()
     errors: dict[str, str] = {}
     stage_id = optional_int(form, "stage_id")
-    filters = filters_from(form)
+    # The board's own filters travel in return_to: the form's responsible_id is the new deal's, not a filter.
+    filters = _return_filters(text(form, "return_to"))
     values = _new_deal_values(form, errors)
 
     def work(session: Session) -> tuple[Stage, int]:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kanban import records
 from kanban.live import LiveHub
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import optional_int
@@ -20,17 +21,21 @@ PING_SECONDS = 15
 
 
 async def events(request: Request) -> Response:
-    """GET /events[?pipeline_id=|?deal_id=] — server-sent "board" and "deal" notices for that page, and
-    "notifications" notices for the signed-in user (the only ones without a pipeline or deal)."""
+    """GET /events[?pipeline_id=|?deal_id=|?chat_id=] — server-sent "board", "deal" and "chat" notices for
+    that page, and "notifications" notices for the signed-in user (the only ones without a page)."""
     pipeline_id = optional_int(request.query_params, "pipeline_id")
     deal_id = optional_int(request.query_params, "deal_id")
+    chat_id = optional_int(request.query_params, "chat_id")
 
     def check(session: Session) -> int:
-        return int(web_user(request, session).id)
+        user = web_user(request, session)
+        if chat_id is not None:
+            records.get_chat(session, user, chat_id)  # 404 unless the user may read the chat
+        return int(user.id)
 
     user_id = await in_tx(request, check)
     hub: LiveHub = request.app.state.runtime.extras["live"]
-    sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id, user_id=user_id)
+    sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id, user_id=user_id, chat_id=chat_id)
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
         try:

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import records
-from kanban.errors import NotFoundError
+from kanban import chats, records
+from kanban.errors import NotFoundError, ValidationError
 from kanban.models import Chat, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage
 from kanban.web.deps import in_tx, web_user
 from kanban.web.templating import render
@@ -85,18 +85,44 @@ async def chats_page(request: Request) -> Response:
     return render(request, "records/chats.html", await in_tx(request, load))
 
 
+def _chat_context(session: Session, request: Request, chat_id: int, **extra: Any) -> dict[str, Any]:
+    """What chat.html needs: the chat, members, latest messages, and the reply form's state."""
+    user = web_user(request, session)
+    chat, members = records.get_chat(session, user, chat_id)
+    # The latest PAGE_SIZE messages, shown oldest first.
+    latest = _rows(session, records.messages_query(session, user, chat_id), ChatMessage.id)[::-1]
+    ids = {m.user_id for m in members} | {m.sender_id for m in latest}
+    return {"chat": chat, "members": members, "messages": latest, "names": records.names(session, ids),
+            "is_member": user.id in {m.user_id for m in members}, "errors": {}, "draft": "", **extra}
+
+
 async def chat_page(request: Request) -> Response:
-    """GET /chats/{id} — members and messages of a chat I may read."""
+    """GET /chats/{id} — members and messages of a chat I may read, and the reply form for members."""
     chat_id = request.path_params["chat_id"]
+    return render(request, "records/chat.html", await in_tx(request, _chat_context, request, chat_id))
 
-    def load(session: Session) -> dict[str, Any]:
-        user = web_user(request, session)
-        chat, members = records.get_chat(session, user, chat_id)
-        messages = _rows(session, records.messages_query(session, user, chat_id), ChatMessage.id, descending=False)
-        ids = {m.user_id for m in members} | {m.sender_id for m in messages}
-        return {"chat": chat, "members": members, "messages": messages, "names": records.names(session, ids)}
 
-    return render(request, "records/chat.html", await in_tx(request, load))
+async def chat_messages(request: Request) -> Response:
+    """GET /chats/{id}/messages — the messages fragment (live updates replace it)."""
+    chat_id = request.path_params["chat_id"]
+    return render(request, "records/_chat_messages.html", await in_tx(request, _chat_context, request, chat_id))
+
+
+async def post_chat_message(request: Request) -> Response:
+    """POST /chats/{id}/messages — a member's reply; @email mentions notify those members."""
+    chat_id = request.path_params["chat_id"]
+    form = await request.form()
+    draft = form.get("text") if isinstance(form.get("text"), str) else ""
+
+    def act(session: Session) -> None:
+        chats.post_message(session, web_user(request, session), chat_id, str(draft))
+
+    try:
+        await in_tx(request, act)
+    except ValidationError as exc:
+        ctx = await in_tx(request, _chat_context, request, chat_id, errors=exc.fields, draft=draft)
+        return render(request, "records/chat.html", ctx, status_code=422)
+    return RedirectResponse(f"/chats/{chat_id}#reply", status_code=303)
 
 
 async def mailbox_page(request: Request) -> Response:
@@ -143,6 +169,8 @@ routes = [
     Route("/feed", feed_page, methods=["GET"]),
     Route("/chats", chats_page, methods=["GET"]),
     Route("/chats/{chat_id:int}", chat_page, methods=["GET"]),
+    Route("/chats/{chat_id:int}/messages", chat_messages, methods=["GET"]),
+    Route("/chats/{chat_id:int}/messages", post_chat_message, methods=["POST"]),
     Route("/mailbox", mailbox_page, methods=["GET"]),
     Route("/mailbox/{email_id:int}", email_page, methods=["GET"]),
     Route("/sms", sms_page, methods=["GET"]),

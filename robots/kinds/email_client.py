@@ -42,12 +42,13 @@ class EmailClient(RobotKind):
         subject = one_line(ctx.render(settings.subject))
         body = ctx.render(settings.body, "html")
         token = new_email_token()
+        # The text part is made from the tracked HTML: its links keep their URLs and are tracked the same way.
         tracked, links = prepare_html(body, secret=ctx.settings.secret, public_url=ctx.settings.public_url,
                                       email_token=token)
         sender = from_header(ctx.user(settings.sender_id).name, ctx.settings.mail_from)
         row = EmailMessage(run_id=ctx.run_id, deal_id=deal.id, kind="client", from_address=sender,
                            to_address=contact.email, subject=subject, body_html=tracked,
-                           body_text=html_to_text(body), status=mailer.initial_status(), tracking_token=token,
+                           body_text=html_to_text(tracked), status=mailer.initial_status(), tracking_token=token,
                            links=links, created_at=ctx.now)
         ctx.session.add(row)
         ctx.session.flush()

@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import Route
 
+from kanban.errors import ValidationError
 from kanban.events import Actor
 from kanban.models import Pipeline
 from kanban.services import pipelines as svc
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
-from kanban.web.api.schema import INT, STR, arr, obj, page_of
+from kanban.web.api.schema import BOOL, INT, STR, arr, nullable, obj, page_of
 from kanban.web.api.views import PIPELINE, STAGE, pipeline_view, stage_view
 
 KIND = {"type": "string", "enum": list(svc.STAGE_KINDS)}
@@ -21,6 +22,12 @@ STAGE_CHANGES = obj({"name": STR, "kind": KIND})
 STAGE_ORDER = obj({"ids": arr(INT)}, ["ids"])
 MOVE_TO = {"name": "move_to", "in": "query", "schema": INT,
            "description": "stage (same pipeline) that receives the deals of the deleted stage"}
+RUN_ROBOTS = {"name": "run_robots", "in": "query", "schema": {"type": "integer", "enum": [0, 1]},
+              "description": "0: move the deals without running the destination's robots (default 1)"}
+ITEM = obj({"type": {"type": "string", "enum": ["robot", "trigger"]}, "id": INT, "name": STR, "kind": STR,
+            "active": BOOL}, ["type", "id", "name", "kind", "active"])
+PREVIEW = obj({"stage_id": INT, "deals": INT, "move_to": nullable(INT), "will_run": arr(ITEM),
+               "removed": arr(ITEM)}, ["stage_id", "deals", "move_to", "will_run", "removed"])
 
 
 @endpoint("List pipelines with their stages", response=page_of(PIPELINE), params=PAGE_PARAMS)
@@ -60,11 +67,30 @@ def update_stage(call: Call) -> dict[str, Any]:
     return stage_view(stage)
 
 
-@endpoint("Delete a stage; its deals move to `move_to`", status=204, admin=True, params=[MOVE_TO])
+def _item(item: svc.AutomationItem) -> dict[str, Any]:
+    return {"type": item.type, "id": item.id, "name": item.name, "kind": item.kind, "active": item.active}
+
+
+@endpoint("What deleting a stage would do: the destination's robots that would run, the stage's own robots "
+          "and triggers that go away", admin=True, params=[MOVE_TO], response=PREVIEW)
+def deletion_preview(call: Call) -> dict[str, Any]:
+    """The preview of DELETE /stages/{id} with the same move_to."""
+    preview = svc.deletion_preview(call.session, call.path_int("stage_id"), call.query_int("move_to"),
+                                   call.request.app.state.runtime.stage_automation)
+    return {"stage_id": preview.stage.id, "deals": preview.deals,
+            "move_to": preview.destination.id if preview.destination else None,
+            "will_run": [_item(i) for i in preview.will_run], "removed": [_item(i) for i in preview.removed]}
+
+
+@endpoint("Delete a stage; its deals move to `move_to` (its robots run unless run_robots=0)", status=204,
+          admin=True, params=[MOVE_TO, RUN_ROBOTS])
 def delete_stage(call: Call) -> None:
     """Archive a stage after moving its deals."""
+    run_robots = call.query_int("run_robots", 1)
+    if run_robots not in (0, 1):
+        raise ValidationError("run_robots is 0 or 1", {"run_robots": "0 or 1"})
     svc.delete_stage(call.session, call.path_int("stage_id"), actor=Actor.user(call.user.id),
-                     move_to=call.query_int("move_to"))
+                     move_to=call.query_int("move_to"), run_robots=bool(run_robots))
 
 
 @endpoint("Set the order of a pipeline's stages", admin=True, body=STAGE_ORDER, response=PIPELINE)
@@ -84,4 +110,5 @@ routes = [
     Route("/api/v1/pipelines/{pipeline_id:int}/stages/order", reorder_stages, methods=["PUT"]),
     Route("/api/v1/stages/{stage_id:int}", update_stage, methods=["PATCH"]),
     Route("/api/v1/stages/{stage_id:int}", delete_stage, methods=["DELETE"]),
+    Route("/api/v1/stages/{stage_id:int}/deletion", deletion_preview, methods=["GET"]),
 ]

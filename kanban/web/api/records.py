@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from kanban import records
+from kanban import chats, records
 from kanban.models import Chat, ChatMember, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, iso, page, paginate
 from kanban.web.api.schema import BOOL, INT, STR, TIME, arr, component, nullable, obj, page_of
@@ -140,6 +140,13 @@ def list_messages(call: Call) -> dict[str, Any]:
     return page([message_view(m) for m in rows], nxt)
 
 
+@endpoint("Post a message in a chat (members only); @email mentions notify those members", status=201,
+          body=obj({"text": STR}, ["text"]), response=MESSAGE)
+def post_message(call: Call) -> dict[str, Any]:
+    """The new message."""
+    return message_view(chats.post_message(call.session, call.user, call.path_int("chat_id"), call.body()["text"]))
+
+
 @endpoint("Email outbox (dev mailbox)", response=page_of(EMAIL), params=[*PAGE_PARAMS, DEAL_PARAM])
 def list_emails(call: Call) -> dict[str, Any]:
     """Newest first, optionally for one deal."""
@@ -162,6 +169,7 @@ routes = [
     Route("/api/v1/chats", list_chats, methods=["GET"]),
     Route("/api/v1/chats/{chat_id:int}", get_chat, methods=["GET"]),
     Route("/api/v1/chats/{chat_id:int}/messages", list_messages, methods=["GET"]),
+    Route("/api/v1/chats/{chat_id:int}/messages", post_message, methods=["POST"]),
     Route("/api/v1/outbox/emails", list_emails, methods=["GET"]),
     Route("/api/v1/outbox/sms", list_sms, methods=["GET"]),
 ]

@@ -164,6 +164,12 @@
       .then(function (html) { if (html) { applyFragment(html, null); } });
   }
 
+  function refreshChat(chat) {
+    fetch("/chats/" + chat.dataset.chatId + "/messages", {credentials: "same-origin", headers: {"HX-Request": "true"}})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html) { applyFragment(html, null); } });
+  }
+
   function refreshBell() {
     var bell = document.querySelector(".bell");
     if (bell && window.htmx) { window.htmx.trigger(bell, "refresh"); }
@@ -198,6 +204,8 @@
     }
     var page = document.querySelector(".deal-page");
     if (page) { listen(page.dataset.liveUrl, "deal", function () { refreshDeal(page); }); }
-    if (!b && !page && document.querySelector(".bell")) { listen("/events", null, null); }
+    var chat = document.querySelector(".chat[data-live-url]");
+    if (chat) { listen(chat.dataset.liveUrl, "chat", function () { refreshChat(chat); }); }
+    if (!b && !page && !chat && document.querySelector(".bell")) { listen("/events", null, null); }
   });
 })();

@@ -68,3 +68,13 @@ def test_email_client_without_contact_email_fails_permanently(kit, admin):
     with pytest.raises(PermanentError, match="no email address"):
         kit.run("email_client", {"subject": "s", "body": "<p>b</p>"})
     assert _emails(kit) == []
+
+
+def test_email_client_text_part_keeps_tracked_link_urls(kit):
+    body = '<p>You can pay here: <a href="https://pay.example/inv?id=7&amp;k=1">pay online</a>.</p>'
+    kit.run("email_client", {"subject": "Invoice", "body": body})
+    [mail] = _emails(kit)
+    tracked = "http://testserver/t/c/" + mail.body_html.split('href="http://testserver/t/c/', 1)[1].split('"')[0]
+    # The text part names the same tracked URL as the HTML part (a click on either is counted).
+    assert f"You can pay here: pay online ({tracked})." in mail.body_text
+    assert mail.links == ["https://pay.example/inv?id=7&k=1"]

@@ -51,10 +51,12 @@ async def save_settings(request: Request) -> Response:
 
     try:
         await in_tx(request, act)
-    except ValidationError:
+    except ValidationError as exc:
+        problem = (exc.fields, exc.message)
+
         def load(session: Session) -> dict[str, Any]:
             page = _page(session, request, web_user(request, session).id)
-            return {**page, "channels": channels, "errors": exc.fields, "flash": (exc.message, "error")}
+            return {**page, "channels": channels, "errors": problem[0], "flash": (problem[1], "error")}
 
         return render(request, "notifications/settings.html", await in_tx(request, load), status_code=422)
     request.session["flash"] = ("Notification settings saved.", "ok")

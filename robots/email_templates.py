@@ -52,7 +52,8 @@ def list_templates(session: Session) -> list[EmailTemplate]:
 
 def get_template(session: Session, template_id: Any) -> EmailTemplate:
     """One template, or NotFoundError."""
-    row = session.get(EmailTemplate, template_id) if isinstance(template_id, int) else None
+    valid = isinstance(template_id, int) and 0 < template_id < 2**31
+    row = session.get(EmailTemplate, template_id) if valid else None
     if row is None:
         raise NotFoundError(f"email template {template_id} not found")
     return row

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kanban import clock, notifications, push
 from kanban.channels import PushMessage, PushSubscription
+from kanban.domain_events import EventRecorded
+from kanban.events import bus
 from kanban.mail import Mailer
 from kanban.models import EmailMessage, SmsMessage
 from kanban.outbound import Http, OutboundError
@@ -156,6 +158,7 @@ def install(runtime: Any) -> None:
     sms = make_sms_provider(settings.sms_url, settings.sms_token, http)
     payments = make_payments(settings.public_url, settings.stripe_api_base, settings.stripe_api_key, http)
     vapid = push.Vapid(settings)
+    bus.subscribe(EventRecorded, notifications.notify_assignment(settings, mailer))
     runtime.extras["services"] = {"mailer": mailer, "sms": sms, "payments": payments, "http": http, "vapid": vapid}
     runtime.background.append(delivery_loop(
         lambda: deliver_push(runtime.sessions, http, vapid, allow_private=settings.push_allow_private), "push"))

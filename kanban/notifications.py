@@ -3,6 +3,7 @@ and `deliver_notification`, the one function that sends a notification the way i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from kanban.channels import DigestItem, NotificationSetting, PushMessage, PushSubscription
 from kanban.config import Settings
+from kanban.domain_events import EventRecorded
 from kanban.errors import ValidationError
 from kanban.mail import Mailer, from_header, one_line
-from kanban.models import EmailMessage, Notification, User
+from kanban.models import Deal, EmailMessage, Notification, User
 
 # Kinds of notification a user can route; `default` applies to every kind without its own choice.
 KINDS = {
@@ -27,6 +29,8 @@ KINDS = {
 CHANNELS = {"in_app": "In the app (bell)", "email": "Email, at once", "email_digest": "Email, daily digest",
             "push": "Browser push"}
 DEFAULT_CHANNELS = ["in_app"]  # what users had before channels existed
+# Kinds that did not exist before channels stay silent until the user chooses (own choice or `default`).
+OPT_IN = {"assignment": []}
 
 
 @dataclass
@@ -84,7 +88,7 @@ def channels_for(session: Session, user_id: int, kind: str) -> list[str]:
     rows = {row.kind: row.channels for row in session.scalars(
         select(NotificationSetting).where(NotificationSetting.user_id == user_id,
                                           NotificationSetting.kind.in_((kind, "default"))))}
-    return list(rows.get(kind, rows.get("default", DEFAULT_CHANNELS)))
+    return list(rows.get(kind, rows.get("default", OPT_IN.get(kind, DEFAULT_CHANNELS))))
 
 
 def deliver_notification(session: Session, settings: Settings, mailer: Mailer, *, user: User, kind: str, text: str,
@@ -113,6 +117,26 @@ def deliver_notification(session: Session, settings: Settings, mailer: Mailer, *
     if "push" in chosen:
         out.push_ids = _push(session, settings, user, text, at, deal_id, run_id)
     return out
+
+
+def notify_assignment(settings: Settings, mailer: Mailer) -> Callable[[Session, EventRecorded], None]:
+    """A bus handler: the new responsible of a deal hears of it (kind `assignment`) unless they did it."""
+
+    def handle(session: Session, recorded: EventRecorded) -> None:
+        event = recorded.event
+        to = event.data.get("to")
+        if event.type != "deal.assigned" or not isinstance(to, int):
+            return
+        if event.actor_type == "user" and event.actor_id == to:
+            return
+        user, deal = session.get(User, to), session.get(Deal, event.deal_id)
+        if user is None or not user.active or deal is None:
+            return
+        sender = session.get(User, event.actor_id) if event.actor_type == "user" and event.actor_id else None
+        deliver_notification(session, settings, mailer, user=user, kind="assignment", at=event.created_at,
+                             text=f"Deal “{deal.title}” was assigned to you", deal_id=deal.id, sender=sender)
+
+    return handle
 
 
 def deal_link(settings: Settings, deal_id: int | None) -> str:

@@ -104,3 +104,22 @@ def test_settings_page_saves_the_form_and_explains_a_bad_choice(runtime, client,
     assert bad.status_code == 422 and "not both" in bad.text
     with runtime.sessions() as s:
         assert channels_for(s, rep.id, "mention") == ["email"]  # unchanged
+
+
+def test_assignment_notifications_are_opt_in_and_skip_self_assignment(runtime, pipeline, admin, rep):
+    from kanban.events import Actor
+    from kanban.services.deals import create_deal, update_deal
+
+    with runtime.sessions() as s, s.begin():
+        deal = create_deal(s, title="Quiet", pipeline_id=pipeline.id, actor=Actor.user(admin.id), responsible_id=rep.id)
+    assert _all(runtime, Notification) == []  # nobody chose assignment notifications: as before
+    with runtime.sessions() as s, s.begin():
+        save_settings(s, rep.id, {"channels": {"assignment": ["in_app", "email"]}})
+        save_settings(s, admin.id, {"channels": {"assignment": ["in_app"]}})
+        update_deal(s, deal.id, {"responsible_id": admin.id}, actor=Actor.user(admin.id))  # self: no notice
+        update_deal(s, deal.id, {"responsible_id": rep.id}, actor=Actor.user(admin.id))
+    [note] = _all(runtime, Notification)
+    assert (note.user_id, note.sender_id, note.deal_id) == (rep.id, admin.id, deal.id)
+    assert note.text == "Deal “Quiet” was assigned to you"
+    [mail] = _all(runtime, EmailMessage)
+    assert mail.to_address == "rep@example.com" and mail.kind == "notification"

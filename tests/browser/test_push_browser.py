@@ -1,9 +1,10 @@
 """Push subscription in real Chromium: permission, service worker registration, subscribe, server-side storage.
 
-Headless Chromium cannot subscribe for real (PushManager.subscribe() is rejected with "Registration failed -
-permission denied" even with the notifications permission granted: there is no push service), so the second test replaces only that one browser call with a subscription made by the test's
-local push service; everything around it — permission request, /sw.js registration with its root scope, the
-VAPID key handed to subscribe(), the CSRF-protected POST and the stored row — runs for real.
+Headless Chromium cannot subscribe for real: PushManager.subscribe() is rejected with "Registration failed -
+permission denied" even with the notifications permission granted (there is no push service). So the second
+test replaces only that one browser call with a subscription made by the test's local push service; all
+around it (permission request, /sw.js registration with its root scope, the VAPID key handed to subscribe(),
+the CSRF-protected POST and the stored row) runs for real.
 """
 
 from __future__ import annotations

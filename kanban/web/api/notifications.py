@@ -27,9 +27,9 @@ def get_settings(call: Call) -> dict[str, Any]:
 
 
 @endpoint("Replace my notification channels", response=SETTINGS,
-          body=schema.obj({"channels": schema.ANY_OBJ}, ["channels"]))
+          body=schema.obj({"channels": schema.ANY_OBJ}, ["channels"], closed=False))
 def put_settings(call: Call) -> dict[str, Any]:
-    """Kinds left out follow `default` (in-app when `default` is left out too)."""
+    """Kinds left out follow `default` (in-app when `default` is left out too); a GET's answer can be PUT back."""
     return notifications.save_settings(call.session, call.user.id, call.body())
 
 

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = Field(default=None, alias="KANBAN_SECURE_COOKIES")
     embedded_worker: bool | None = Field(default=None, alias="KANBAN_EMBEDDED_WORKER")
     board_page_size: int = Field(default=20, alias="KANBAN_BOARD_PAGE_SIZE")
+    # Web Push: the VAPID key (PEM or raw base64url; generated once into the data dir when unset), the
+    # contact the push services see, and whether endpoints on private addresses are allowed (tests, intranets).
+    vapid_private_key: str | None = Field(default=None, alias="KANBAN_VAPID_PRIVATE_KEY")
+    vapid_subject: str | None = Field(default=None, alias="KANBAN_VAPID_SUBJECT")
+    push_allow_private: bool = Field(default=False, alias="KANBAN_PUSH_ALLOW_PRIVATE")
+    digest_hour: int = Field(default=8, ge=0, le=23, alias="KANBAN_DIGEST_HOUR")  # daily digest time, UTC
 
     @cached_property
     def db_url(self) -> str:

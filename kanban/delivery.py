@@ -8,10 +8,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from kanban import clock
+from kanban import clock, notifications, push
+from kanban.channels import PushMessage, PushSubscription
+from kanban.domain_events import EventRecorded
+from kanban.events import bus
 from kanban.mail import Mailer
 from kanban.models import EmailMessage, SmsMessage
 from kanban.outbound import Http, OutboundError
@@ -20,7 +23,7 @@ from kanban.sms import make_sms_provider
 
 log = logging.getLogger(__name__)
 
-Outbox = type[EmailMessage] | type[SmsMessage]
+Outbox = type[EmailMessage] | type[SmsMessage] | type[PushMessage]
 LEASE = timedelta(minutes=2)  # a row still `sending` after this was lost with its process: send it again
 BACKOFF = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 MAX_ATTEMPTS = len(BACKOFF) + 1
@@ -101,6 +104,35 @@ def deliver_sms(sessions: sessionmaker[Session], provider: Any, limit: int = BAT
     return len(claimed)
 
 
+def deliver_push(sessions: sessionmaker[Session], http: Http, vapid: push.Vapid, *, allow_private: bool,
+                 limit: int = BATCH) -> int:
+    """Send due queued pushes once; a subscription the push service calls gone (404/410) is deleted."""
+    claimed = claim(sessions, PushMessage, limit)
+    for row_id, attempt in claimed:
+        with sessions() as session:
+            row = session.get(PushMessage, row_id)
+            sub = session.get(PushSubscription, row.subscription_id) if row and row.subscription_id else None
+        error = None
+        try:
+            if sub is None:
+                raise OutboundError("the push subscription was removed", transient=False)
+            push.send(http, vapid, sub, row.payload, clock.now(), allow_private=allow_private)
+        except OutboundError as exc:
+            error = exc
+        if error is not None and error.status in push.GONE and sub is not None:
+            with sessions() as session, session.begin():
+                session.execute(delete(PushSubscription).where(PushSubscription.id == sub.id))
+        _finish(sessions, PushMessage, row_id, attempt, _outcome(error, attempt, {}))
+    return len(claimed)
+
+
+def digest_step(sessions: sessionmaker[Session], settings: Any, mailer: Mailer) -> int:
+    """Write the daily digest emails that are due (0 almost always: the loop then naps)."""
+    with sessions() as session, session.begin():
+        notifications.send_digests(session, settings, mailer, clock.now())
+    return 0  # digests are written in one go; nothing left to hurry for
+
+
 def delivery_loop(step: Callable[[], int], name: str, idle: float = 0.5) -> Callable[[threading.Event], None]:
     """A background loop calling `step` until stopped; it naps only when there was nothing to send."""
 
@@ -125,7 +157,13 @@ def install(runtime: Any) -> None:
     mailer = Mailer(settings.smtp_url, settings.mail_from, settings.public_url)
     sms = make_sms_provider(settings.sms_url, settings.sms_token, http)
     payments = make_payments(settings.public_url, settings.stripe_api_base, settings.stripe_api_key, http)
-    runtime.extras["services"] = {"mailer": mailer, "sms": sms, "payments": payments, "http": http}
+    vapid = push.Vapid(settings)
+    bus.subscribe(EventRecorded, notifications.notify_assignment(settings, mailer))
+    runtime.extras["services"] = {"mailer": mailer, "sms": sms, "payments": payments, "http": http, "vapid": vapid}
+    runtime.background.append(delivery_loop(
+        lambda: deliver_push(runtime.sessions, http, vapid, allow_private=settings.push_allow_private), "push"))
+    runtime.background.append(delivery_loop(lambda: digest_step(runtime.sessions, settings, mailer), "digest",
+                                            idle=60.0))
     if mailer.configured:
         runtime.background.append(delivery_loop(lambda: deliver_emails(runtime.sessions, mailer), "email"))
     if sms.delivers:

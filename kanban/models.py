@@ -265,10 +265,13 @@ class EmailMessage(Base):
     """Email outbox: written with the run, delivered by SMTP or shown in the dev mailbox."""
 
     __tablename__ = "email_outbox"
+    # Notification emails are keyed by (run, user): a run emails each recipient at most once.
+    __table_args__ = (UniqueConstraint("run_id", "user_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int | None] = mapped_column(index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"), index=True)
-    kind: Mapped[str] = mapped_column(String(20), default="employee")  # employee | client
+    kind: Mapped[str] = mapped_column(String(20), default="employee")  # employee | client | notification | digest | rep
     from_address: Mapped[str] = mapped_column(String(320))
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(500))
@@ -325,4 +328,4 @@ class Invoice(Base):
 
 
 # Tables of core modules that live beside this one register on the shared metadata when models are imported.
-from kanban import domain_events  # noqa: E402,F401
+from kanban import channels, domain_events  # noqa: E402,F401

@@ -18,6 +18,7 @@ from kanban.services.pipelines import get_stage
 from robots import references, scheduling
 from robots.conditions import validate as validate_condition
 from robots.cycles import cycle_warnings
+from robots.email_templates import EmailTemplate
 from robots.models import Robot, RobotRun
 from robots.registry import RobotKind, load_kinds
 
@@ -205,6 +206,7 @@ def _clean(session: Session, stage: Stage, cls: type[RobotKind], draft: dict[str
     clean["settings"] = settings
     if settings is not None:
         _check_target_stage(session, stage, cls, settings, errors)
+        _check_email_template(session, settings, errors)
         chain = references.reachable(above, bool(clean["after_previous"]))
         for path, message in references.template_errors(cls, settings, chain, above).items():
             errors.setdefault(f"settings.{path}", message)
@@ -308,6 +310,13 @@ def _check_target_stage(session: Session, stage: Stage, cls: type[RobotKind], se
         errors["settings.stage_id"] = "choose a stage of the same pipeline"
     elif target.id == stage.id:
         errors["settings.stage_id"] = "a robot cannot move a deal to its own stage"
+
+
+def _check_email_template(session: Session, settings: dict[str, Any], errors: dict[str, str]) -> None:
+    # As for stages: the configuration layer, not the kind, checks that a chosen email template exists.
+    template_id = settings.get("template_id")
+    if template_id is not None and session.get(EmailTemplate, template_id) is None:
+        errors["settings.template_id"] = f"no email template {template_id}"
 
 
 def _check_stage(ordered: list[Robot], message: str, field_name: str | None = None) -> None:

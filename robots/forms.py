@@ -22,7 +22,7 @@ class Widget:
 
     name: str
     label: str
-    kind: str  # text|textarea|number|checkbox|select|user|users|stage|recipients|list|mapping|json
+    kind: str  # text|textarea|number|checkbox|select|user|users|stage|email_template|recipients|list|mapping|json
     required: bool
     value: Any = None
     options: list[Any] = field(default_factory=list)
@@ -72,6 +72,8 @@ def widget_kind(name: str, core: dict[str, Any], cls: type[RobotKind], defs: dic
         return "mapping"
     if name == "stage_id":
         return "stage"
+    if name == "template_id":
+        return "email_template"
     kind = core.get("type")
     if kind == "array":
         items = _unwrap(core.get("items", {}), defs)
@@ -171,7 +173,7 @@ def parse_settings(cls: type[RobotKind], form: FormData) -> tuple[dict[str, Any]
                 out[widget.name] = value
         elif raw == "":
             continue
-        elif widget.kind in ("number", "user", "stage"):
+        elif widget.kind in ("number", "user", "stage", "email_template"):
             out[widget.name] = _number(raw)
         elif widget.kind == "select":
             out[widget.name] = next((o for o in widget.options if str(o) == raw), raw)

@@ -58,3 +58,7 @@ class RobotRun(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     cause: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+# The email template library lives in its own module; importing it here puts its table on the shared metadata.
+from robots import email_templates  # noqa: E402,F401

@@ -22,6 +22,7 @@ from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render
 from robots import config, forms, references, runlog
 from robots.cycles import cycle_warnings
+from robots.email_templates import list_templates
 from robots.models import Robot
 from robots.registry import RobotKind, load_kinds
 from robots.values import KNOWN_PLACEHOLDERS
@@ -127,6 +128,8 @@ def form_context(session: Session, stage: Stage, cls: type[RobotKind], values: d
             chosen = [i for i in widget.value or [] if isinstance(i, int)]
             by_id = {p.id: p for p in people}
             widget.options = [by_id[i] for i in chosen if i in by_id] + [p for p in people if p.id not in chosen]
+        elif widget.kind == "email_template":
+            widget.options = list_templates(session)
     stages = [s for s in session.get(Pipeline, stage.pipeline_id).stages if s.id != stage.id]
     cond = condition_form.editor(values.get("condition"))
     return {

@@ -35,6 +35,12 @@ def install(runtime: Any) -> None:
     from robots import demo
 
     demo.install()
+
+    # --- Email templates library and the deal page's "write an email" panel (issue 16). ---
+    from robots import compose, email_templates_web
+
+    email_templates_web.install(runtime)
+    compose.install(runtime)
     queries.ACTOR_NAMES["robot"] = robot_names
     runtime.stage_automation.append(stage_robots)
 

@@ -6,18 +6,19 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.mail import from_header, html_to_text, one_line
+from kanban.mail import from_header, html_to_text
 from kanban.models import Contact, EmailMessage
 from kanban.tracking import new_email_token, prepare_html
 from robots.context import RunContext
+from robots.emailing import EmailContentSettings, render_content
 from robots.errors import PermanentError
 from robots.outside import service
-from robots.registry import KindSettings, RobotKind, register
+from robots.registry import RobotKind, register
 
 
-class EmailClientSettings(KindSettings):
-    subject: str = Field(min_length=1, description="Subject")
-    body: str = Field(min_length=1, description="HTML body; deal values are escaped, links are tracked")
+class EmailClientSettings(EmailContentSettings):
+    body: str | None = Field(default=None, min_length=1,
+                             description="HTML body; deal values are escaped, links are tracked (or a template)")
     sender_id: int | None = Field(default=None, description="Shown as the sender (default: the responsible)")
 
 
@@ -39,16 +40,18 @@ class EmailClient(RobotKind):
         contact = ctx.session.get(Contact, deal.contact_id) if deal.contact_id else None
         if contact is None or not contact.email:
             raise PermanentError("the deal's contact has no email address")
-        subject = one_line(ctx.render(settings.subject))
-        body = ctx.render(settings.body, "html")
+        content = render_content(ctx, settings, inline_html=True)
+        subject = content.subject
         token = new_email_token()
-        # The text part is made from the tracked HTML: its links keep their URLs and are tracked the same way.
-        tracked, links = prepare_html(body, secret=ctx.settings.secret, public_url=ctx.settings.public_url,
-                                      email_token=token)
+        tracked, links = prepare_html(content.html or "", secret=ctx.settings.secret,
+                                      public_url=ctx.settings.public_url, email_token=token)
+        # A text part made from the HTML is made again from the tracked HTML: links keep their (tracked) URLs.
+        derived = content.text == html_to_text(content.html or "")
+        text = html_to_text(tracked) if derived else content.text
         sender = from_header(ctx.user(settings.sender_id).name, ctx.settings.mail_from)
         row = EmailMessage(run_id=ctx.run_id, deal_id=deal.id, kind="client", from_address=sender,
                            to_address=contact.email, subject=subject, body_html=tracked,
-                           body_text=html_to_text(tracked), status=mailer.initial_status(), tracking_token=token,
+                           body_text=text, status=mailer.initial_status(), tracking_token=token,
                            links=links, created_at=ctx.now)
         ctx.session.add(row)
         ctx.session.flush()

@@ -6,19 +6,19 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.mail import from_header, one_line
+from kanban.mail import from_header
 from kanban.models import EmailMessage
 from robots.context import RunContext
+from robots.emailing import EmailContentSettings, render_content
 from robots.outside import service
 from robots.recipients import Recipient, resolve
-from robots.registry import KindSettings, RobotKind, register
+from robots.registry import RobotKind, register
 
 
-class EmailEmployeeSettings(KindSettings):
+class EmailEmployeeSettings(EmailContentSettings):
     to: list[Recipient] = Field(default_factory=lambda: [Recipient(type="responsible")], min_length=1,
                                 description="Employees to email (default: the responsible)")
-    subject: str = Field(min_length=1, description="Subject")
-    body: str = Field(min_length=1, description="Plain-text body")
+    body: str | None = Field(default=None, min_length=1, description="Plain-text body (or choose a template)")
     sender_id: int | None = Field(default=None, description="Shown as the sender (default: the Butler)")
 
 
@@ -37,11 +37,11 @@ class EmailEmployee(RobotKind):
         """One outbox row per recipient, carrying the run id; the delivery loop sends queued rows."""
         mailer = service(ctx, "mailer")
         sender = from_header(ctx.user(settings.sender_id, default="system").name, ctx.settings.mail_from)
-        subject = one_line(ctx.render(settings.subject))
-        body = ctx.render(settings.body)
+        content = render_content(ctx, settings, inline_html=False)
         rows = [EmailMessage(run_id=ctx.run_id, deal_id=ctx.deal_id, kind="employee",
-                             from_address=sender, to_address=user.email, subject=subject,
-                             body_text=body, status=mailer.initial_status(), created_at=ctx.now)
+                             from_address=sender, to_address=user.email, subject=content.subject,
+                             body_html=content.html, body_text=content.text, status=mailer.initial_status(),
+                             created_at=ctx.now)
                 for user in resolve(ctx, settings.to)]
         ctx.session.add_all(rows)
         ctx.session.flush()

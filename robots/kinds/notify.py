@@ -1,4 +1,4 @@
-"""notify: an in-app notification to users, roles, departments or the responsible, from a chosen sender."""
+"""notify: a notification to users, roles, departments or the responsible, by the channels each recipient chose."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.models import Notification
+from kanban.notifications import deliver_notification
 from robots.context import RunContext
+from robots.outside import service
 from robots.recipients import Recipients, resolve
 from robots.registry import KindSettings, RobotKind, register
 
@@ -20,7 +21,7 @@ class NotifySettings(KindSettings):
 
 @register
 class Notify(RobotKind):
-    """Send an in-app notification to the chosen people."""
+    """Notify the chosen people: in the app, by email (at once or in a digest) and/or by browser push."""
 
     kind = "notify"
     title = "Notify"
@@ -30,12 +31,11 @@ class Notify(RobotKind):
     templates = {"text": "text"}
 
     def run(self, ctx: RunContext, settings: NotifySettings) -> dict[str, Any]:
-        """One notification row per resolved recipient, keyed by (run, user)."""
+        """Rows per resolved recipient and chosen channel, each keyed by (run, user); outputs the in-app ones."""
         sender = ctx.user(settings.sender_id, default="system")
         text = ctx.render(settings.text)
-        rows = [Notification(user_id=user.id, sender_id=sender.id, deal_id=ctx.deal_id, run_id=ctx.run_id,
-                             text=text, created_at=ctx.now)
+        mailer = service(ctx, "mailer")
+        sent = [deliver_notification(ctx.session, ctx.settings, mailer, user=user, kind="robot", text=text,
+                                     at=ctx.now, deal_id=ctx.deal_id, run_id=ctx.run_id, sender=sender)
                 for user in resolve(ctx, settings.recipients)]
-        ctx.session.add_all(rows)
-        ctx.session.flush()
-        return {"notification_ids": [row.id for row in rows]}
+        return {"notification_ids": [d.notification_id for d in sent if d.notification_id is not None]}

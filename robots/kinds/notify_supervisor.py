@@ -6,9 +6,11 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.models import Notification, User
+from kanban.models import User
+from kanban.notifications import deliver_notification
 from robots.context import RunContext
 from robots.errors import PermanentError
+from robots.outside import service
 from robots.registry import KindSettings, RobotKind, register
 
 
@@ -28,15 +30,14 @@ class NotifySupervisor(RobotKind):
     templates = {"text": "text"}
 
     def run(self, ctx: RunContext, settings: NotifySupervisorSettings) -> dict[str, Any]:
-        """Resolve the responsible's department head and write one notification."""
+        """Resolve the responsible's department head and notify them by the channels they chose."""
         deal = ctx.deal()
         if deal.responsible_id is None:
             raise PermanentError("the deal has no responsible, so there is no supervisor to notify")
         head = ctx.supervisor_of(ctx.session.get(User, deal.responsible_id))
         if head is None or not head.active:
             raise PermanentError("the responsible's department has no (active) head")
-        row = Notification(user_id=head.id, sender_id=ctx.system_user().id, deal_id=ctx.deal_id,
-                           run_id=ctx.run_id, text=ctx.render(settings.text), created_at=ctx.now)
-        ctx.session.add(row)
-        ctx.session.flush()
-        return {"notification_id": row.id}
+        sent = deliver_notification(ctx.session, ctx.settings, service(ctx, "mailer"), user=head, kind="supervisor",
+                                    text=ctx.render(settings.text), at=ctx.now, deal_id=ctx.deal_id,
+                                    run_id=ctx.run_id, sender=ctx.system_user())
+        return {"notification_id": sent.notification_id}

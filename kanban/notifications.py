@@ -1,0 +1,207 @@
+"""Notification channels: each user's choice per kind (in-app, email now or in a daily digest, browser push),
+and `deliver_notification`, the one function that sends a notification the way its recipient chose."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from kanban.channels import DigestItem, NotificationSetting, PushMessage, PushSubscription
+from kanban.config import Settings
+from kanban.domain_events import EventRecorded
+from kanban.errors import ValidationError
+from kanban.mail import Mailer, from_header, one_line
+from kanban.models import Deal, EmailMessage, Notification, User
+
+# Kinds of notification a user can route; `default` applies to every kind without its own choice.
+KINDS = {
+    "default": "Every notification (unless chosen below)",
+    "robot": "Robot notifications (“Notify”)",
+    "supervisor": "Control notifications to a department head",
+    "mention": "Someone mentioned me",
+    "assignment": "A deal was assigned to me",
+}
+CHANNELS = {"in_app": "In the app (bell)", "email": "Email, at once", "email_digest": "Email, daily digest",
+            "push": "Browser push"}
+DEFAULT_CHANNELS = ["in_app"]  # what users had before channels existed
+# Kinds that did not exist before channels stay silent until the user chooses (own choice or `default`).
+OPT_IN = {"assignment": []}
+
+
+@dataclass
+class Delivered:
+    """What one notification produced, per channel (ids of the rows written)."""
+
+    notification_id: int | None = None
+    email_id: int | None = None
+    digest_item_id: int | None = None
+    push_ids: list[int] = field(default_factory=list)
+
+
+def settings_view(session: Session, user_id: int) -> dict[str, Any]:
+    """A user's choices: `default` always, and each kind that has its own."""
+    rows = session.scalars(select(NotificationSetting).where(NotificationSetting.user_id == user_id))
+    channels = {"default": list(DEFAULT_CHANNELS)}
+    channels.update({row.kind: list(row.channels) for row in rows})
+    return {"channels": channels, "kinds": KINDS, "available": CHANNELS}
+
+
+def save_settings(session: Session, user_id: int, data: Any) -> dict[str, Any]:
+    """Replace a user's choices with `{"channels": {kind: [channel, ...]}}`; 422 naming each bad entry."""
+    channels = data.get("channels") if isinstance(data, dict) else None
+    if not isinstance(channels, dict):
+        raise ValidationError("channels is an object of kind → list of channels", {"channels": "required"})
+    errors: dict[str, str] = {}
+    for kind, chosen in channels.items():
+        problem = _problem(kind, chosen)
+        if problem:
+            errors[f"channels.{kind}"] = problem
+    if errors:
+        raise ValidationError("invalid notification settings", errors)
+    session.execute(delete(NotificationSetting).where(NotificationSetting.user_id == user_id))
+    session.add_all(NotificationSetting(user_id=user_id, kind=kind, channels=list(dict.fromkeys(chosen)))
+                    for kind, chosen in channels.items())
+    session.flush()
+    return settings_view(session, user_id)
+
+
+def _problem(kind: Any, chosen: Any) -> str | None:
+    if kind not in KINDS:
+        return f"unknown kind; one of: {', '.join(KINDS)}"
+    if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+        return "a list of channels"
+    unknown = [c for c in chosen if c not in CHANNELS]
+    if unknown:
+        return f"unknown channel {unknown[0]!r}; one of: {', '.join(CHANNELS)}"
+    if "email" in chosen and "email_digest" in chosen:
+        return "choose email at once or the daily digest, not both"
+    return None
+
+
+def channels_for(session: Session, user_id: int, kind: str) -> list[str]:
+    """The channels a notification of this kind goes to for this user (own choice, else default, else in-app)."""
+    rows = {row.kind: row.channels for row in session.scalars(
+        select(NotificationSetting).where(NotificationSetting.user_id == user_id,
+                                          NotificationSetting.kind.in_((kind, "default"))))}
+    return list(rows.get(kind, rows.get("default", OPT_IN.get(kind, DEFAULT_CHANNELS))))
+
+
+def deliver_notification(session: Session, settings: Settings, mailer: Mailer, *, user: User, kind: str, text: str,
+                         at: datetime, deal_id: int | None = None, run_id: int | None = None,
+                         sender: User | None = None) -> Delivered:
+    """Write the rows of one notification for the channels its recipient chose, in the caller's transaction.
+
+    Robot runs pass their run id: every row is unique per (run, user) (per subscription for push), so a run
+    notifies each person at most once per channel. Mentions and assignments (run_id None) call it once.
+    """
+    chosen = channels_for(session, user.id, kind)
+    out = Delivered()
+    if "in_app" in chosen:
+        note = Notification(user_id=user.id, sender_id=sender.id if sender else None, deal_id=deal_id,
+                            run_id=run_id, text=text, created_at=at)
+        session.add(note)
+        session.flush()
+        out.notification_id = note.id
+    if "email" in chosen and user.email:
+        out.email_id = _email(session, settings, mailer, user, text, at, deal_id, run_id, sender)
+    if "email_digest" in chosen:
+        item = DigestItem(user_id=user.id, run_id=run_id, deal_id=deal_id, kind=kind, text=text, created_at=at)
+        session.add(item)
+        session.flush()
+        out.digest_item_id = item.id
+    if "push" in chosen:
+        out.push_ids = _push(session, settings, user, text, at, deal_id, run_id)
+    return out
+
+
+def notify_assignment(settings: Settings, mailer: Mailer) -> Callable[[Session, EventRecorded], None]:
+    """A bus handler: the new responsible of a deal hears of it (kind `assignment`) unless they did it."""
+
+    def handle(session: Session, recorded: EventRecorded) -> None:
+        event = recorded.event
+        to = event.data.get("to")
+        if event.type != "deal.assigned" or not isinstance(to, int):
+            return
+        if event.actor_type == "user" and event.actor_id == to:
+            return
+        user, deal = session.get(User, to), session.get(Deal, event.deal_id)
+        if user is None or not user.active or deal is None:
+            return
+        sender = session.get(User, event.actor_id) if event.actor_type == "user" and event.actor_id else None
+        deliver_notification(session, settings, mailer, user=user, kind="assignment", at=event.created_at,
+                             text=f"Deal “{deal.title}” was assigned to you", deal_id=deal.id, sender=sender)
+
+    return handle
+
+
+def deal_link(settings: Settings, deal_id: int | None) -> str:
+    """The absolute URL of a deal page (or of the notifications page when there is no deal)."""
+    base = settings.public_url.rstrip("/")
+    return f"{base}/deals/{deal_id}" if deal_id else f"{base}/notifications"
+
+
+def _email(session: Session, settings: Settings, mailer: Mailer, user: User, text: str, at: datetime,
+           deal_id: int | None, run_id: int | None, sender: User | None) -> int:
+    row = EmailMessage(run_id=run_id, user_id=user.id, deal_id=deal_id, kind="notification",
+                       from_address=from_header(sender.name if sender else "CRM", settings.mail_from),
+                       to_address=user.email, subject=one_line(f"Notification: {text}", 150),
+                       body_text=f"{text}\n\n{deal_link(settings, deal_id)}\n", status=mailer.initial_status(),
+                       created_at=at)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _push(session: Session, settings: Settings, user: User, text: str, at: datetime, deal_id: int | None,
+          run_id: int | None) -> list[int]:
+    subscriptions = session.scalars(select(PushSubscription).where(PushSubscription.user_id == user.id)
+                                    .order_by(PushSubscription.id))
+    payload = {"title": "CRM", "body": text[:1000], "url": deal_link(settings, deal_id)}
+    rows = [PushMessage(user_id=user.id, subscription_id=sub.id, run_id=run_id, deal_id=deal_id, payload=payload,
+                        created_at=at) for sub in subscriptions]
+    session.add_all(rows)
+    session.flush()
+    return [row.id for row in rows]
+
+
+def digest_cutoff(at: datetime, hour: int) -> datetime:
+    """The latest daily digest moment (hour:00 UTC) at or before `at`."""
+    today = at.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return today if at >= today else today - timedelta(days=1)
+
+
+def send_digests(session: Session, settings: Settings, mailer: Mailer, at: datetime) -> int:
+    """One digest email per user with items older than the latest digest moment; returns emails written.
+
+    Items are claimed with a conditional UPDATE: two workers running this at once cannot email an item twice
+    (the loser's email row is rolled back with its transaction by the caller).
+    """
+    cutoff = digest_cutoff(at, settings.digest_hour)
+    pending = list(session.scalars(select(DigestItem).where(DigestItem.email_id.is_(None),
+                                                            DigestItem.created_at < cutoff)
+                                   .order_by(DigestItem.user_id, DigestItem.id)))
+    written = 0
+    for user_id in dict.fromkeys(item.user_id for item in pending):
+        items = [item for item in pending if item.user_id == user_id]
+        user = session.get(User, user_id)
+        if user is None or not user.active or not user.email:
+            continue
+        lines = [f"- {item.text}\n  {deal_link(settings, item.deal_id)}" for item in items]
+        email = EmailMessage(user_id=user.id, kind="digest", to_address=user.email,
+                             from_address=from_header("CRM", settings.mail_from),
+                             subject=f"Your daily digest: {len(items)} notification{'s' * (len(items) != 1)}",
+                             body_text="\n".join(lines) + "\n", status=mailer.initial_status(), created_at=at)
+        session.add(email)
+        session.flush()
+        ids = [item.id for item in items]
+        claimed = session.execute(update(DigestItem).where(DigestItem.id.in_(ids), DigestItem.email_id.is_(None))
+                                  .values(email_id=email.id).execution_options(synchronize_session=False))
+        if claimed.rowcount != len(ids):
+            raise RuntimeError("digest items were claimed by another worker")
+        written += 1
+    return written

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
+from sqlalchemy.exc import StatementError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -21,8 +22,13 @@ from kanban.paths import STATIC_DIR
 from kanban.web import auth
 from kanban.web.csrf import CSRFMiddleware
 from kanban.web.deps import LoginRequiredError
+from kanban.web.failures import translate
 from kanban.web.headers import SecurityHeadersMiddleware
+from kanban.web.limits import RequestLimitsMiddleware
 from kanban.web.templating import render
+
+# Exceptions the request's own values can cause below the services (see kanban.web.failures).
+DRIVER_ERRORS = (StatementError, OverflowError, UnicodeError, RecursionError, ValueError)
 
 
 def error_body(exc: KanbanError) -> dict[str, object]:
@@ -37,14 +43,25 @@ def _is_api(request: Request) -> bool:
 
 async def handle_kanban_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, KanbanError)
+    retry = exc.extra.get("retry_after")
+    headers = {"Retry-After": str(int(retry))} if isinstance(retry, (int, float)) else None
     if _is_api(request):
-        return JSONResponse(error_body(exc), status_code=exc.status)
+        return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
     if isinstance(exc, LoginRequiredError):
         target = "/login?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
-    return render(request, "error.html", {"status": exc.status, "message": exc.message}, status_code=exc.status)
+    return render(request, "error.html", {"status": exc.status, "message": exc.message}, status_code=exc.status,
+                  headers=headers)
+
+
+async def handle_driver_error(request: Request, exc: Exception) -> Response:
+    """Driver and decoder errors caused by the request's values become 4xx; transient database errors 503."""
+    translated = translate(exc)
+    if translated is None:
+        raise exc
+    return await handle_kanban_error(request, translated)
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
@@ -98,6 +115,7 @@ def create_app(runtime: Runtime) -> Starlette:
     settings = runtime.settings
     middleware = [
         Middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure),
+        Middleware(RequestLimitsMiddleware),
         Middleware(SessionMiddleware, secret_key=settings.secret, session_cookie="kanban_session",
                    same_site="lax", https_only=settings.cookies_secure, max_age=14 * 24 * 3600),
         Middleware(CSRFMiddleware),
@@ -106,7 +124,7 @@ def create_app(runtime: Runtime) -> Starlette:
         routes=[*core_routes(), *runtime.routes],
         middleware=middleware,
         exception_handlers={KanbanError: handle_kanban_error, HTTPException: handle_http_error,
-                            500: handle_server_error},
+                            **dict.fromkeys(DRIVER_ERRORS, handle_driver_error), 500: handle_server_error},
         lifespan=lifespan,
     )
     app.state.runtime = runtime

@@ -79,6 +79,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: never expires
 
 
 class Pipeline(Base):
@@ -322,3 +323,8 @@ class Invoice(Base):
     url: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=now)
     paid_at: Mapped[datetime | None]
+
+
+# Tables of other core modules live on the same metadata; importing them here registers them wherever the
+# models are loaded (migrations, tests, the app).
+import kanban.logins  # noqa: E402,F401

@@ -116,8 +116,10 @@ def create_app(runtime: Runtime) -> Starlette:
     middleware = [
         Middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure),
         Middleware(RequestLimitsMiddleware),
-        Middleware(SessionMiddleware, secret_key=settings.secret, session_cookie="kanban_session",
-                   same_site="lax", https_only=settings.cookies_secure, max_age=14 * 24 * 3600),
+        # Only the CSRF token and flash messages live in this signed cookie; who is logged in is the
+        # server-side session named by the "kanban_session" cookie (kanban.logins).
+        Middleware(SessionMiddleware, secret_key=settings.secret, session_cookie="kanban_state",
+                   same_site="lax", https_only=settings.cookies_secure, max_age=None),
         Middleware(CSRFMiddleware),
     ]
     app = Starlette(

@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kanban.bootstrap import Runtime
@@ -66,11 +66,23 @@ async def handle_driver_error(request: Request, exc: Exception) -> Response:
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     if _is_api(request):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body = {"error": {"code": code, "message": str(exc.detail), "fields": {}}}
-        return JSONResponse(body, status_code=exc.status_code)
-    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (one path is often split over several routes)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods.update(route.methods)
+    return sorted(methods)
 
 
 async def handle_server_error(request: Request, exc: Exception) -> Response:
@@ -120,7 +132,7 @@ def create_app(runtime: Runtime) -> Starlette:
         # server-side session named by the "kanban_session" cookie (kanban.logins).
         Middleware(SessionMiddleware, secret_key=settings.secret, session_cookie="kanban_state",
                    same_site="lax", https_only=settings.cookies_secure, max_age=None),
-        Middleware(CSRFMiddleware),
+        Middleware(CSRFMiddleware, public_url=settings.public_url),
     ]
     app = Starlette(
         routes=[*core_routes(), *runtime.routes],

@@ -216,7 +216,7 @@ def iso(value: Any) -> str | None:
 
 # Query parameters shared by list endpoints, for their OpenAPI declarations.
 PAGE_PARAMS = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                                                 "default": DEFAULT_LIMIT}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT},
+     "description": f"page size; values above {MAX_LIMIT} are served as {MAX_LIMIT}"},
     {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "`next` of the previous page"},
 ]

@@ -156,3 +156,24 @@ def test_chunked_form_body_beyond_the_cap_is_413(rep_web, deals):
 def test_login_page_still_works(client, rep):
     login(client, rep.email)
     assert client.get("/board").status_code == 200
+
+
+@pytest.mark.parametrize("field", ["responsible_id", "version"])
+def test_deal_form_ids_beyond_range_are_refused(rep_web, runtime, deals, field):
+    token = csrf_of(rep_web)
+    data = {"csrf_token": token, "title": "Changed", "amount": "1", "currency": "USD", "version": "1",
+            field: str(BIG)}
+    response = rep_web.post(f"/deals/{deals[0].id}", data=data)
+    assert 400 <= response.status_code < 500
+    with runtime.sessions() as s:
+        assert s.get(Deal, deals[0].id).title == "Acme renewal"
+
+
+def test_board_create_form_and_robot_order_with_huge_ids(admin_web, runtime, pipeline):
+    token = csrf_of(admin_web)
+    created = admin_web.post("/board/deals", data={"csrf_token": token, "stage_id": str(BIG), "title": "x"})
+    assert 400 <= created.status_code < 500
+    order = admin_web.post(f"/automation/stages/{pipeline.stages[0].id}/order",
+                           data={"csrf_token": token, "ids": str(BIG)})
+    assert 400 <= order.status_code < 500
+    assert _count(runtime, Deal) == 0

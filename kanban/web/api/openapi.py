@@ -73,6 +73,10 @@ def _operation(path: str, method: str, route: Route) -> dict[str, Any]:
         if code in _BODY_ONLY and method not in ("POST", "PUT", "PATCH"):
             continue
         responses[code] = {"description": text, "content": {"application/json": {"schema": ERROR}}}
+    if spec.admin:
+        # Which operations are admin-only, machine-readable (every authenticated operation may answer 403).
+        op["x-admin-only"] = True
+        responses["403"] = {**responses["403"], "description": "admins only"}
     op["responses"] = responses
     op["security"] = [] if spec.public else [{"bearer": []}]
     return op

@@ -78,9 +78,10 @@ def migrate() -> None:
 @click.option("--department", default=None)
 def create_user_cmd(email: str, name: str, role: str, password: str | None, phone: str | None,
                     department: str | None) -> None:
-    """Create a user."""
+    """Create a user; without --password the password is asked for (or read from stdin when piped)."""
     from kanban.services.users import create_user
 
+    password = _password_of(password)
     try:
         with _transaction() as session:
             user = create_user(session, email=email, name=name, role=role, password=password, phone=phone,
@@ -91,6 +92,18 @@ def create_user_cmd(email: str, name: str, role: str, password: str | None, phon
     click.echo(line)
 
 
+def _password_of(given: str | None) -> str | None:
+    """--password (with a warning: it shows in the process list), else a prompt, else stdin's first line."""
+    if given is not None:
+        click.echo("warning: --password is visible to other users in the process list; omit it to be asked "
+                   "for the password, or pipe it on standard input", err=True)
+        return given
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True))
+    line = sys.stdin.readline().rstrip("\r\n")
+    return line or None
+
+
 @main.group()
 def token() -> None:
     """API tokens."""
@@ -99,17 +112,39 @@ def token() -> None:
 @token.command("create")
 @click.option("--email", required=True)
 @click.option("--name", default="cli")
-def token_create(email: str, name: str) -> None:
+@click.option("--expires-days", type=int, default=None, help="days until the token stops working (default: never)")
+def token_create(email: str, name: str, expires_days: int | None) -> None:
     """Create an API token for a user and print it (one line)."""
     from kanban.services.users import create_token
 
     try:
         with _transaction() as session:
-            token_value = create_token(session, email, name)
+            token_value = create_token(session, email, name, expires_days)
     except KanbanError as exc:
         _fail(exc)
     # Printed only after the commit, so a printed token always works.
     click.echo(token_value)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=click.IntRange(1, 2**31 - 1))
+def token_revoke(token_id: int) -> None:
+    """Revoke (delete) an API token by its id (see GET /api/v1/tokens)."""
+    from kanban.services.users import revoke_token
+
+    try:
+        with _transaction() as session:
+            revoke_token(session, token_id)
+    except KanbanError as exc:
+        _fail(exc)
+    click.echo(f"revoked token {token_id}")
+
+
+def proxy_options(trusted: str) -> dict[str, object]:
+    """uvicorn's proxy settings: X-Forwarded-For/-Proto are honoured only from KANBAN_TRUSTED_PROXIES (none by
+    default, so a client cannot pick its own address past the rate limits)."""
+    addresses = [a.strip() for a in trusted.split(",") if a.strip()]
+    return {"proxy_headers": bool(addresses), "forwarded_allow_ips": addresses or ""}
 
 
 @main.command()
@@ -134,7 +169,7 @@ def serve(host: str, port: int, workers: int) -> None:
         click.echo("demo data created: log in as admin@demo.local / demo-admin (reps: demo-rep, see README)")
     click.echo(f"Kanban CRM on http://{host}:{port}/ ({'embedded' if settings.is_sqlite else 'PostgreSQL'})")
     uvicorn.run("kanban.asgi:app", host=host, port=port, workers=workers, factory=False,
-                log_level="info", proxy_headers=True)
+                log_level="info", **proxy_options(settings.trusted_proxies))  # type: ignore[arg-type]
 
 
 @main.command()

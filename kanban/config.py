@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(default=None, alias="KANBAN_STRIPE_API_BASE")
     stripe_api_key: str | None = Field(default=None, alias="KANBAN_STRIPE_API_KEY")
     demo: bool = Field(default=False, alias="KANBAN_DEMO")
+    payment_provider: Literal["demo", "stripe", "none"] | None = Field(default=None, alias="KANBAN_PAYMENT_PROVIDER")
+    trusted_proxies: str = Field(default="", alias="KANBAN_TRUSTED_PROXIES")
+    session_idle_hours: float = Field(default=12, gt=0, alias="KANBAN_SESSION_IDLE_HOURS")
+    session_max_days: float = Field(default=14, gt=0, alias="KANBAN_SESSION_MAX_DAYS")
+    max_streams_per_user: int = Field(default=6, ge=1, alias="KANBAN_MAX_STREAMS_PER_USER")
     data_dir: Path = Field(default=Path("."), alias="KANBAN_DATA_DIR")
     secure_cookies: bool | None = Field(default=None, alias="KANBAN_SECURE_COOKIES")
     embedded_worker: bool | None = Field(default=None, alias="KANBAN_EMBEDDED_WORKER")
@@ -83,6 +89,16 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+    @property
+    def payments_kind(self) -> str:
+        """Which payment provider runs: "demo" (the built-in pay page), "stripe", or "none" (links fail)."""
+        if self.payment_provider:
+            return self.payment_provider
+        if self.stripe_api_base:
+            return "stripe"
+        # The built-in page marks invoices paid with no money moving: only ever in demo mode.
+        return "demo" if self.demo else "none"
 
     @property
     def stripe_secrets(self) -> list[str]:

@@ -156,7 +156,8 @@ def install(runtime: Any) -> None:
     http = Http()
     mailer = Mailer(settings.smtp_url, settings.mail_from, settings.public_url)
     sms = make_sms_provider(settings.sms_url, settings.sms_token, http)
-    payments = make_payments(settings.public_url, settings.stripe_api_base, settings.stripe_api_key, http)
+    payments = make_payments(settings.payments_kind, settings.public_url, settings.stripe_api_base,
+                             settings.stripe_api_key, http)
     vapid = push.Vapid(settings)
     bus.subscribe(EventRecorded, notifications.notify_assignment(settings, mailer))
     runtime.extras["services"] = {"mailer": mailer, "sms": sms, "payments": payments, "http": http, "vapid": vapid}

@@ -46,3 +46,13 @@ class ValidationError(KanbanError):
 
 class RateLimitedError(KanbanError):
     code, status = "rate_limited", 429
+
+
+class PayloadTooLargeError(KanbanError):
+    code, status = "payload_too_large", 413
+
+
+class UnavailableError(KanbanError):
+    """A transient failure (database connection lost, serialization failure): the client should retry."""
+
+    code, status = "unavailable", 503

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -31,6 +32,10 @@ from kanban.models import ChatMessage, Deal, Notification
 log = logging.getLogger(__name__)
 CHANNEL = "kanban:live"
 QUEUE_SIZE = 200
+# Publishing to Redis happens on a sender thread, never on the request (or robot) path, with a short timeout:
+# a frozen Redis must not slow a move. Notices beyond the outbox are dropped (pages refresh anyway).
+PUBLISH_TIMEOUT = 0.5
+OUTBOX_SIZE = 1000
 
 
 @dataclass(eq=False)
@@ -78,16 +83,26 @@ class LiveHub:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._redis: Any = None
+        self._publisher: Any = None
+        self._outbox: queue.Queue[str] = queue.Queue(OUTBOX_SIZE)
+        self._sender: threading.Thread | None = None
+        self.dropped = 0
         if redis_url:
             import redis
 
             self._redis = redis.Redis.from_url(redis_url, socket_timeout=5)
+            self._publisher = redis.Redis.from_url(redis_url, socket_timeout=PUBLISH_TIMEOUT,
+                                                   socket_connect_timeout=PUBLISH_TIMEOUT)
 
     def subscribe(self, *, pipeline_id: int | None = None, deal_id: int | None = None,
-                  user_id: int | None = None, chat_id: int | None = None) -> Subscription:
-        """Register a listener on the running event loop (call unsubscribe when done)."""
+                  user_id: int | None = None, chat_id: int | None = None,
+                  limit: int | None = None) -> Subscription | None:
+        """Register a listener on the running event loop (call unsubscribe when done); None when the user
+        already has `limit` open streams in this process."""
         sub = Subscription(asyncio.get_running_loop(), pipeline_id, deal_id, user_id, chat_id)
         with self._lock:
+            if limit is not None and sum(1 for s in self._subs if s.user_id == user_id) >= limit:
+                return None
             self._subs.add(sub)
         return sub
 
@@ -97,17 +112,32 @@ class LiveHub:
             self._subs.discard(sub)
 
     def publish(self, notice: dict[str, Any]) -> None:
-        """Deliver locally at once, then fan out through Redis (other processes) when configured."""
+        """Deliver locally at once; queue the Redis fan-out (other processes) for the sender thread."""
         self.deliver(notice)
-        if self._redis is None:
+        if self._publisher is None:
             return
+        self._ensure_sender()
+        try:
+            self._outbox.put_nowait(json.dumps({"origin": self.origin, "notice": notice}))
+        except queue.Full:
+            self.dropped += 1
+
+    def _ensure_sender(self) -> None:
+        with self._lock:
+            if self._sender is None or not self._sender.is_alive():
+                self._sender = threading.Thread(target=self._send_loop, name="kanban-live-send", daemon=True)
+                self._sender.start()
+
+    def _send_loop(self) -> None:
         import redis
 
-        try:
-            self._redis.publish(CHANNEL, json.dumps({"origin": self.origin, "notice": notice}))
-        except redis.RedisError as exc:
-            # Live updates are a convenience: a Redis outage must not break the committed change.
-            log.warning("live notice not sent through Redis: %s", exc)
+        while True:
+            message = self._outbox.get()
+            try:
+                self._publisher.publish(CHANNEL, message)
+            except redis.RedisError as exc:
+                # Live updates are a convenience: a Redis outage must not break anything else.
+                log.warning("live notice not sent through Redis: %s", exc)
 
     def deliver(self, notice: dict[str, Any]) -> None:
         """Hand a notice to every local subscriber that wants it (thread-safe)."""

@@ -79,6 +79,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: never expires
 
 
 class Pipeline(Base):
@@ -327,5 +328,6 @@ class Invoice(Base):
     paid_at: Mapped[datetime | None]
 
 
-# Tables of core modules that live beside this one register on the shared metadata when models are imported.
-from kanban import channels, domain_events  # noqa: E402,F401
+# Tables of other core modules live on the same metadata; importing them here registers them wherever the
+# models are loaded (migrations, tests, the app).
+from kanban import channels, domain_events, logins  # noqa: E402,F401

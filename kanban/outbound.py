@@ -43,11 +43,41 @@ def check_status(response: httpx.Response, what: str) -> httpx.Response:
                         transient=is_transient_status(response.status_code), status=response.status_code)
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address reaches through: mapped, compatible, 6to4, Teredo and NAT64 forms."""
+    found = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if ip in NAT64 or ip in NAT64_LOCAL or ip in IPV4_COMPATIBLE:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [v4 for v4 in found if v4 is not None]
+
+
 def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        if inner:
+            # A translated address is as private as the IPv4 address it leads to (6to4 2002:7f00:1:: → 127.0.0.1).
+            return any(_forbidden(v4) for v4 in inner) or ip in NAT64_LOCAL
     return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
             or ip.is_unspecified or not ip.is_global)
+
+
+def check_url(url: str) -> str:
+    """The URL when it is http(s) with a host and a valid port; a permanent OutboundError saying why otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError beyond 65535 or when not a number
+    except ValueError as exc:
+        raise OutboundError(f"not a valid URL: {exc}", transient=False) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OutboundError(f"not an http(s) URL: {url!r}", transient=False)
+    if port == 0:
+        raise OutboundError("port 0 is not a valid port", transient=False)
+    return url
 
 
 def public_addresses(host: str, port: int) -> list[str]:
@@ -101,9 +131,7 @@ class Http:
     def post_json_guarded(self, url: str, payload: Any, headers: dict[str, str], *,
                           allow_private: bool = False) -> httpx.Response:
         """POST JSON to an admin-given URL; unless allowed, only to public addresses, pinned to the checked IP."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise OutboundError(f"not an http(s) URL: {url!r}", transient=False)
+        parts = urlsplit(check_url(url))
         if allow_private:
             return self.request("POST", url, json=payload, headers=headers)
         port = parts.port or (443 if parts.scheme == "https" else 80)

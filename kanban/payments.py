@@ -48,7 +48,7 @@ def _invoice(deal: Deal, amount: int, currency: str, description: str, provider:
 
 
 class EmbeddedPayments:
-    """Invoices paid on this app's own /pay/<token> page (demo and embedded mode)."""
+    """Invoices paid on this app's own /pay/<token> page — demo only: no money moves."""
 
     name = "embedded"
 
@@ -140,8 +140,30 @@ class StripePayments:
         raise AssertionError("unreachable")
 
 
-def make_payments(public_url: str, api_base: str | None, api_key: str | None, http: Http) -> PaymentProvider:
-    """The Stripe-compatible provider when KANBAN_STRIPE_API_BASE is set, else the embedded one."""
-    if api_base:
+class NoPayments:
+    """No provider configured: every payment link fails permanently, saying what to configure."""
+
+    name = "none"
+
+    def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
+                            idempotency_key: str, *, run_id: int | None = None, at: datetime | None = None,
+                            outside: Outside = _direct) -> Invoice:
+        """Always refuses: the built-in pay page would mark invoices paid with no money moving."""
+        raise OutboundError(NO_PROVIDER, transient=False)
+
+
+NO_PROVIDER = ("no payment provider is configured: set KANBAN_STRIPE_API_BASE and KANBAN_STRIPE_API_KEY "
+               "(a Stripe-compatible provider); the built-in demo pay page runs only with KANBAN_DEMO=1 or "
+               "KANBAN_PAYMENT_PROVIDER=demo")
+
+
+def make_payments(kind: str, public_url: str, api_base: str | None, api_key: str | None,
+                  http: Http) -> PaymentProvider:
+    """The provider named by Settings.payments_kind: "stripe", "demo" (embedded pay page) or "none"."""
+    if kind == "stripe":
+        if not api_base:
+            return NoPayments()
         return StripePayments(api_base, api_key, public_url, http)
-    return EmbeddedPayments(public_url)
+    if kind == "demo":
+        return EmbeddedPayments(public_url)
+    return NoPayments()

@@ -210,6 +210,10 @@ def _execute(runtime: Any, session: Session, loaded: LoadedRun, now: datetime) -
         raise _undone(run, str(exc) or type(exc).__name__, permanent=True) from exc
     except TransientError as exc:
         raise _undone(run, str(exc) or type(exc).__name__, permanent=False) from exc
+    except (MemoryError, RecursionError) as exc:
+        # The same settings would exhaust the worker again: fail once, saying why, instead of retrying.
+        raise _undone(run, f"the robot exhausted the worker's resources ({type(exc).__name__}); its settings "
+                      "(templates, sizes) must be simplified", permanent=True) from exc
     return _finish(session, run, "done", now, entry_runs, outputs=plain(outputs or {}))
 
 

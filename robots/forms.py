@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from kanban import strictjson
 from robots.registry import RobotKind
 
 LONG_TEXT = ("text", "body", "description")
@@ -181,9 +182,9 @@ def parse_settings(cls: type[RobotKind], form: FormData) -> tuple[dict[str, Any]
             out[widget.name] = [part.strip() for part in raw.split(",") if part.strip()]
         elif widget.kind == "json":
             try:
-                out[widget.name] = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                errors[f"settings.{widget.name}"] = f"not valid JSON: {exc.msg}"
+                out[widget.name] = strictjson.loads(raw)
+            except strictjson.JSONValueError as exc:
+                errors[f"settings.{widget.name}"] = f"not valid JSON: {exc}"
         else:
             out[widget.name] = str(form.get(key, ""))
     return out, errors

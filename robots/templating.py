@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
-from jinja2.runtime import LoopContext
+from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes, pass_eval_context
+from jinja2.nodes import EvalContext
+from jinja2.runtime import LoopContext, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from robots.errors import PermanentError
@@ -23,6 +24,9 @@ MAX_RENDER_SECONDS = 1.0
 MAX_VALUE_CHARS = 100_000  # a longer context string could never be output anyway
 MAX_VALUE_ITEMS = 1_000
 MAX_VALUE_DEPTH = 8
+# Every intermediate value (a filter's result, a concatenation, a joined string) is held to this size too, so one
+# expression cannot build a huge string on the way to a short output (`{{ a|join(b|join(c))|length }}`).
+MAX_INTERMEDIATE = 100_000
 CHANNELS = ("text", "html")
 
 ALLOWED_FILTERS = frozenset({
@@ -39,6 +43,7 @@ ALLOWED_NODES = (
     nodes.Sub, nodes.Concat, nodes.List, nodes.Tuple, nodes.Keyword,
 )
 _LOOP_FILTER = "_robot_loop_items"
+_CONCAT_FILTER = "_robot_concat"
 LOOP_ATTRIBUTES = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length"})
 
 
@@ -80,8 +85,56 @@ def _loop_items(value: Any) -> Iterator[Any]:
         yield item
 
 
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, list, tuple, dict)) else 0
+
+
+def _bounded(value: Any, what: str) -> Any:
+    if _size(value) > MAX_INTERMEDIATE:
+        raise TemplateError(f"{what} would be longer than {MAX_INTERMEDIATE} characters or items")
+    return value
+
+
+def _join_size(value: Any, separator: Any) -> int:
+    """What join would build, computed before building it."""
+    items = list(value) if isinstance(value, (str, list, tuple)) else []
+    return sum(len(str(item)) for item in items) + max(0, len(items) - 1) * len(str(separator))
+
+
+def _capped_filter(name: str, fn: Any) -> Any:
+    """A filter whose input (for join: its predicted result) and result are held to MAX_INTERMEDIATE."""
+
+    @wraps(fn)  # keeps jinja's pass_context/pass_environment marker
+    def capped(*args: Any, **kwargs: Any) -> Any:
+        if name == "join":
+            offset = 1 if hasattr(fn, "jinja_pass_arg") else 0
+            value = args[offset] if len(args) > offset else None
+            separator = args[offset + 1] if len(args) > offset + 1 else kwargs.get("d", "")
+            if _join_size(value, separator) > MAX_INTERMEDIATE:
+                raise TemplateError(f"join would build more than {MAX_INTERMEDIATE} characters")
+        return _bounded(fn(*args, **kwargs), f"the result of |{name}")
+
+    return capped
+
+
+@pass_eval_context
+def _concat(eval_ctx: EvalContext, parts: list[Any]) -> Any:
+    """`a ~ b ~ c`, with the result's size checked before it is built."""
+    if sum(len(str(p)) for p in parts) > MAX_INTERMEDIATE:
+        raise TemplateError(f"joining text with ~ would build more than {MAX_INTERMEDIATE} characters")
+    return (markup_join if eval_ctx.autoescape else str_join)(parts)  # Markup stays Markup (no double escape)
+
+
 class _Environment(ImmutableSandboxedEnvironment):
     """The sandbox, with dotted access reduced to dict keys and list indexes (no methods, no attributes)."""
+
+    # `+` and `-` go through call_binop, where sizes are checked before text or lists are added.
+    intercepted_binops = frozenset({"+", "-"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "+" and _size(left) + _size(right) > MAX_INTERMEDIATE:
+            raise TemplateError(f"adding these would build more than {MAX_INTERMEDIATE} characters or items")
+        return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, dict) and attribute in obj:
@@ -106,8 +159,9 @@ class _Environment(ImmutableSandboxedEnvironment):
 
 def _make_env(autoescape: bool) -> _Environment:
     env = _Environment(autoescape=autoescape, undefined=ChainableUndefined, keep_trailing_newline=True)
-    env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS if name in env.filters}
+    env.filters = {name: _capped_filter(name, env.filters[name]) for name in ALLOWED_FILTERS if name in env.filters}
     env.filters[_LOOP_FILTER] = _loop_items
+    env.filters[_CONCAT_FILTER] = _concat
     env.globals = {}
     return env
 
@@ -178,6 +232,11 @@ def _loop_depth(loop: nodes.For) -> int:
 def _guard_loops(tree: nodes.Template) -> nodes.Template:
     for loop in tree.find_all(nodes.For):
         loop.iter = nodes.Filter(loop.iter, _LOOP_FILTER, [], [], None, None, lineno=loop.lineno)
+    # `~` compiles to a plain join of its parts: route it through a filter that checks the size first.
+    for concat in list(tree.find_all(nodes.Concat)):
+        parts = nodes.List(list(concat.nodes), lineno=concat.lineno)
+        guarded = nodes.Filter(parts, _CONCAT_FILTER, [], [], None, None, lineno=concat.lineno)
+        concat.nodes = [guarded]
     return tree
 
 
@@ -258,6 +317,10 @@ def render(template: str, channel: str, values: dict[str, Any]) -> str:
         return "".join(out)
     except TemplateError:
         raise
+    except (MemoryError, RecursionError) as exc:
+        # Exhaustion is a property of the template, so trying again cannot help: a permanent failure.
+        raise TemplateError(f"template exhausted the renderer's resources ({type(exc).__name__}); "
+                            "simplify it") from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         # Runtime errors of the expression itself (e.g. comparing text with a number) are the admin's to fix.
         raise TemplateError(f"template failed to render: {exc}") from None

@@ -104,6 +104,8 @@ def runtime(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any
         "KANBAN_SECRET_KEY": "test-secret-key",
         "KANBAN_DATA_DIR": str(tmp_path),
         "KANBAN_PUBLIC_URL": "http://testserver",
+        # The suite runs with the built-in demo pay page unless a module configures another provider.
+        "KANBAN_PAYMENT_PROVIDER": "demo",
     }
     overrides.update(settings_overrides)
     settings = load_settings(**overrides)

@@ -198,3 +198,77 @@ def test_serve_with_demo_seeds_on_first_start(tmp_path):
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "demo data created" in output
+
+
+def test_token_expiry_list_and_revoke(cli, runtime, app, rep):
+    from datetime import timedelta
+
+    from starlette.testclient import TestClient
+
+    from kanban import clock
+
+    web = TestClient(app)
+    short = cli("token", "create", "--email", rep.email, "--expires-days", "1").stdout.strip()
+    forever = cli("token", "create", "--email", rep.email, "--name", "laptop").stdout.strip()
+    auth = {"Authorization": f"Bearer {forever}"}
+    listed = web.get("/api/v1/tokens", headers=auth).json()["items"]
+    assert [(t["name"], t["expires_at"] is None) for t in listed] == [("cli", False), ("laptop", True)]
+    assert forever not in str(listed) and short not in str(listed)
+    assert web.get("/api/v1/me", headers={"Authorization": f"Bearer {short}"}).status_code == 200
+    with runtime.sessions() as s, s.begin():
+        s.get(ApiToken, listed[0]["id"]).expires_at = clock.now() - timedelta(seconds=1)
+    expired = web.get("/api/v1/me", headers={"Authorization": f"Bearer {short}"})
+    assert expired.status_code == 401 and "expired" in expired.json()["error"]["message"]
+    assert web.delete(f"/api/v1/tokens/{listed[0]['id']}", headers=auth).status_code == 204
+    revoked = cli("token", "revoke", str(listed[1]["id"]))
+    assert revoked.exit_code == 0 and "revoked token" in revoked.stdout
+    assert web.get("/api/v1/me", headers=auth).status_code == 401
+    assert cli("token", "revoke", str(listed[1]["id"])).exit_code == 1
+    bad = cli("token", "create", "--email", rep.email, "--expires-days", "0")
+    assert bad.exit_code == 1 and "expires_days" in bad.stderr
+
+
+def test_tokens_of_others_cannot_be_revoked(cli, runtime, app, rep, admin):
+    from starlette.testclient import TestClient
+
+    cli("token", "create", "--email", admin.email)
+    mine = cli("token", "create", "--email", rep.email).stdout.strip()
+    with runtime.sessions() as s:
+        admin_token = s.scalars(select(ApiToken).where(ApiToken.user_id == admin.id)).one().id
+    response = TestClient(app).delete(f"/api/v1/tokens/{admin_token}", headers={"Authorization": f"Bearer {mine}"})
+    assert response.status_code == 404
+    with runtime.sessions() as s:
+        assert s.get(ApiToken, admin_token) is not None
+
+
+def test_create_user_reads_the_password_from_stdin_and_warns_about_the_flag(cli, runtime, tmp_path):
+    env = {"DATABASE_URL": runtime.settings.database_url, "KANBAN_SECRET_KEY": "k", "KANBAN_DATA_DIR": str(tmp_path)}
+    piped = CliRunner().invoke(main, ["create-user", "--email", "p@example.com", "--name", "P"],
+                               input="from-stdin-123\n", env=env, catch_exceptions=False)
+    assert piped.exit_code == 0, piped.output
+    assert "process list" not in piped.stderr
+    flagged = cli("create-user", "--email", "f@example.com", "--name", "F", "--password", "flag-password")
+    assert flagged.exit_code == 0 and "process list" in flagged.stderr
+    with runtime.sessions() as s:
+        user = s.scalars(select(User).where(User.email == "p@example.com")).one()
+        assert verify_password(user.password_hash, "from-stdin-123")
+
+
+def test_create_user_prompts_on_a_terminal(cli, runtime, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("click.prompt", lambda *a, **kw: "typed-password-1")
+    from kanban.cli import _password_of
+
+    assert _password_of(None) == "typed-password-1"
+
+
+@pytest.mark.parametrize(("trusted", "expected"), [
+    ("", {"proxy_headers": False, "forwarded_allow_ips": ""}),
+    ("10.0.0.2, 10.0.0.3", {"proxy_headers": True, "forwarded_allow_ips": ["10.0.0.2", "10.0.0.3"]}),
+])
+def test_forwarded_headers_are_honoured_only_from_trusted_proxies(trusted, expected):
+    from kanban.cli import proxy_options
+
+    assert proxy_options(trusted) == expected

@@ -81,3 +81,31 @@ def test_the_client_reopens_after_close():
     http.close()  # a web app's shutdown closes it; the same runtime can serve again
     assert http.request("POST", "http://service.example/").status_code == 204
     http.close()
+
+
+@pytest.mark.parametrize("addresses", [
+    ["2002:7f00:1::"],  # 6to4 of 127.0.0.1
+    ["2002:0a00:0005::1"],  # 6to4 of 10.0.0.5
+    ["64:ff9b::a9fe:a9fe"],  # NAT64 of 169.254.169.254 (cloud metadata)
+    ["64:ff9b::7f00:1"],  # NAT64 of 127.0.0.1
+    ["::127.0.0.1"],  # IPv4-compatible
+    ["::ffff:10.0.0.1"],  # IPv4-mapped
+    ["2001:0:4136:e378:8000:63bf:f5ff:fffe"],  # Teredo whose client is 10.0.0.1
+])
+def test_ipv6_forms_embedding_a_private_ipv4_are_refused(monkeypatch, addresses):
+    _dns(monkeypatch, {"embedded.example": addresses})
+    with pytest.raises(BlockedAddressError):
+        public_addresses("embedded.example", 80)
+
+
+def test_ipv6_forms_embedding_a_public_ipv4_stay_allowed(monkeypatch):
+    _dns(monkeypatch, {"six.example": ["2002:5db8:d70e::1", "64:ff9b::5db8:d70e"]})
+    assert public_addresses("six.example", 80) == ["2002:5db8:d70e::1", "64:ff9b::5db8:d70e"]
+
+
+@pytest.mark.parametrize("url", ["http://hooks.example:99999/x", "http://hooks.example:0/", "http://[::1/",
+                                 "ftp://hooks.example/", "http:///path"])
+def test_invalid_urls_fail_permanently_before_any_lookup(url):
+    with pytest.raises(OutboundError) as caught:
+        Http().post_json_guarded(url, {}, {})
+    assert not caught.value.transient

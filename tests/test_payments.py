@@ -9,7 +9,7 @@ import pytest
 from kanban.events import Actor
 from kanban.models import Deal, Invoice
 from kanban.outbound import Http, OutboundError
-from kanban.payments import EmbeddedPayments, StripePayments, make_payments
+from kanban.payments import EmbeddedPayments, NoPayments, StripePayments, make_payments
 from kanban.services.deals import create_deal
 from tests.fake_http import serve
 
@@ -125,8 +125,10 @@ def test_4xx_is_permanent(runtime, deal_id, stripe):
 
 def test_embedded_provider_and_choice(runtime, deal_id):
     http = Http()
-    assert isinstance(make_payments("http://x", None, None, http), EmbeddedPayments)
-    assert isinstance(make_payments("http://x", "http://stripe", "k", http), StripePayments)
+    assert isinstance(make_payments("demo", "http://x", None, None, http), EmbeddedPayments)
+    assert isinstance(make_payments("stripe", "http://x", "http://stripe", "k", http), StripePayments)
+    assert isinstance(make_payments("none", "http://x", None, None, http), NoPayments)
+    assert isinstance(make_payments("stripe", "http://x", None, None, http), NoPayments)
     http.close()
     invoice_id, link_id, url = _create(runtime, EmbeddedPayments("https://crm.example/"), deal_id)
     with runtime.sessions() as s:
@@ -134,3 +136,19 @@ def test_embedded_provider_and_choice(runtime, deal_id):
     assert url == f"https://crm.example/pay/{invoice.pay_token}" and link_id == f"embedded_{invoice_id}"
     with pytest.raises(OutboundError, match="positive"), runtime.sessions() as s:
         EmbeddedPayments("x").create_payment_link(s, s.get(Deal, deal_id), 0, "EUR", "", "k")
+
+
+@pytest.mark.parametrize(("env", "kind"), [
+    ({}, "none"),
+    ({"KANBAN_DEMO": "1"}, "demo"),
+    ({"KANBAN_PAYMENT_PROVIDER": "demo"}, "demo"),
+    ({"KANBAN_STRIPE_API_BASE": "http://stripe"}, "stripe"),
+    ({"KANBAN_DEMO": "1", "KANBAN_STRIPE_API_BASE": "http://stripe"}, "stripe"),
+    ({"KANBAN_DEMO": "1", "KANBAN_PAYMENT_PROVIDER": "none"}, "none"),
+])
+def test_the_built_in_provider_runs_only_in_demo_mode(env, kind, monkeypatch):
+    from kanban.config import load_settings
+
+    for name in ("KANBAN_DEMO", "KANBAN_PAYMENT_PROVIDER", "KANBAN_STRIPE_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings(**env).payments_kind == kind

@@ -23,6 +23,8 @@ PAYMENT_KINDS = {
     "manual": ["invoice_paid"],
 }
 DIRECT_KINDS = ("email_opened", "link_clicked", "inbound_webhook")
+# Which invoice provider may be paid by a payment from each source (manual: an admin, any provider).
+PAYING_PROVIDER = {"checkout": "stripe", "invoice": "stripe", "embedded": "embedded"}
 
 
 def process_event(session: Session, event_id: int) -> str | None:
@@ -47,12 +49,29 @@ def process_event(session: Session, event_id: int) -> str | None:
     return outcome.text
 
 
+def _refusal(invoice: Invoice, payload: dict[str, Any]) -> str | None:
+    """Why this payment may not pay this invoice: another provider's invoice, or a provider event without an
+    amount (it cannot prove the invoice's amount was paid)."""
+    source = str(payload.get("source"))
+    provider = PAYING_PROVIDER.get(source)
+    if provider is not None and invoice.provider != provider:
+        return (f"a {source} payment cannot pay invoice #{invoice.id}, issued by the {invoice.provider} provider; "
+                "invoice left open")
+    if provider is not None and payload.get("amount") is None:
+        return f"the {source} payment names no amount; invoice #{invoice.id} left open"
+    return None
+
+
 def _payment(session: Session, event_id: int, payload: dict[str, Any]) -> Outcome:
     invoice_id = payload.get("invoice_id")
     invoice = session.get(Invoice, invoice_id) if db_id(invoice_id) else None
     if invoice is None:
         return Outcome("ignored", f"invoice {invoice_id!r} not found")
     payload["deal_id"] = invoice.deal_id
+    refused = _refusal(invoice, payload)
+    if refused:
+        timeline(session, invoice.deal_id, "payment", refused, Actor("system"), invoice_id=invoice.id)
+        return Outcome("ignored", refused)
     amount = payload.get("amount")
     if amount is not None and (amount != invoice.amount or
                                str(payload.get("currency") or invoice.currency).upper() != invoice.currency):

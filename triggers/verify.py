@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from kanban import strictjson
 
 STRIPE_TOLERANCE = 300
 
@@ -36,7 +37,7 @@ def verify_stripe(body: bytes, header: str | None, secrets: list[str], now: floa
     signatures: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
         elif key == "v1":
             signatures.append(value)
@@ -72,9 +73,9 @@ def verify_standard(body: bytes, headers: dict[str, str], secrets: list[str]) ->
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"body is not JSON: {exc}") from None
+        value = strictjson.loads(body)
+    except strictjson.JSONValueError as exc:
+        raise PayloadError(f"body is not acceptable JSON: {exc}") from None
     if not isinstance(value, dict):
         raise PayloadError("body is not a JSON object")
     return value

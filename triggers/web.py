@@ -132,8 +132,15 @@ async def tracked_link(request: Request) -> Response:
     return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
 
+def _demo_payments(request: Request) -> bool:
+    # Invoices of the built-in provider are payable only while it runs (demo mode), never after.
+    return bool(request.app.state.runtime.settings.payments_kind == "demo")
+
+
 async def pay_page(request: Request) -> Response:
-    """The embedded provider's pay page: amount, description and a Pay button (no login)."""
+    """The embedded (demo) provider's pay page: amount, description and a Pay button (no login)."""
+    if not _demo_payments(request):
+        return PlainTextResponse("Unknown payment link", status_code=404, headers=NO_STORE)
     invoice = await in_tx(request, invoice_by_token, request.path_params["token"])
     ctx = {"invoice": invoice, "submitted": request.query_params.get("submitted") == "1"}
     return render(request, "triggers/pay.html", ctx, headers=NO_STORE)
@@ -147,6 +154,8 @@ async def pay_complete(request: Request) -> Response:
 async def pay_submit(request: Request) -> Response:
     """Pay: stored as an "embedded" payment event and processed like a provider webhook."""
     runtime, _, limiter = _parts(request)
+    if not _demo_payments(request):
+        return PlainTextResponse("Unknown payment link", status_code=404, headers=NO_STORE)
     if not limiter.allow(client_key(request)):
         return PlainTextResponse("Too many requests", status_code=429)
     token = request.path_params["token"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kanban import clock
@@ -70,12 +72,29 @@ def system_user(session: Session) -> User:
     return user
 
 
-def create_token(session: Session, email: str, name: str = "cli") -> str:
-    """Create an API token for a user and return it (only the hash is stored)."""
+def create_token(session: Session, email: str, name: str = "cli", expires_days: int | None = None) -> str:
+    """Create an API token for a user and return it (only the hash is stored); optionally expiring."""
     user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
     if user is None:
         raise NotFoundError(f"no user with email {email}")
+    if expires_days is not None and not 1 <= expires_days <= 3650:
+        raise ValidationError("invalid expiry", {"expires_days": "between 1 and 3650 days"})
     token, digest = new_api_token()
-    session.add(ApiToken(user_id=user.id, token_hash=digest, name=name))
+    expires = clock.now() + timedelta(days=expires_days) if expires_days is not None else None
+    session.add(ApiToken(user_id=user.id, token_hash=digest, name=name[:200], expires_at=expires))
     session.flush()
     return token
+
+
+def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
+    """A user's API tokens (expired ones included, so they can be cleaned up), oldest first."""
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, token_id: int, user_id: int | None = None) -> None:
+    """Delete a token (only the user's own when user_id is given); NotFoundError otherwise."""
+    stmt = delete(ApiToken).where(ApiToken.id == token_id)
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    if not session.execute(stmt.execution_options(synchronize_session=False)).rowcount:
+        raise NotFoundError(f"token {token_id} not found")

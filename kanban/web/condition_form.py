@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from kanban import strictjson
 from kanban.conditions import NO_VALUE_OPS, OPS
 
 
@@ -28,9 +29,9 @@ def parse(form: FormData, errors: dict[str, str]) -> Any:
     if "condition_json" in form:
         raw = str(form.get("condition_json", "")).strip()
         try:
-            return json.loads(raw) if raw else None
-        except json.JSONDecodeError as exc:
-            errors["condition"] = f"not valid JSON: {exc.msg}"
+            return strictjson.loads(raw) if raw else None
+        except strictjson.JSONValueError as exc:
+            errors["condition"] = f"not valid JSON: {exc}"
             return None
     mode = "any" if form.get("cond_mode") == "any" else "all"
     rows = []

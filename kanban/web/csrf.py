@@ -27,10 +27,12 @@ def csrf_token(request: Request) -> str:
 
 
 class CSRFMiddleware:
-    """Rejects unsafe requests whose X-CSRF-Token header or csrf_token field does not match the session."""
+    """Rejects unsafe requests from another origin (Origin / Sec-Fetch-Site), and those whose X-CSRF-Token header
+    or csrf_token field does not match the session."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, public_url: str = "") -> None:
         self.app = app
+        self.public_origin = _origin_of(public_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
@@ -42,6 +44,10 @@ class CSRFMiddleware:
             return
         expected = scope.get("session", {}).get("csrf")
         headers = Headers(scope=scope)
+        if self._cross_origin(scope, headers):
+            response = PlainTextResponse("Cross-origin request refused.", status_code=403)
+            await response(scope, receive, send)
+            return
         given = headers.get("x-csrf-token")
         body = b""
         if given is None:
@@ -58,6 +64,23 @@ class CSRFMiddleware:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+    def _cross_origin(self, scope: Scope, headers: Headers) -> bool:
+        """True when the browser says the request comes from another site. Browsers send Origin on every
+        state-changing request; without one (old clients, tools) the CSRF token alone decides."""
+        if headers.get("sec-fetch-site", "") == "cross-site":
+            return True
+        origin = headers.get("origin")
+        if origin is None:
+            return False
+        own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}".lower()
+        return origin.lower() not in (own, self.public_origin)
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}".lower() if rest else ""
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

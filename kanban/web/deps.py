@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 
-from kanban import clock
+from kanban import clock, logins
 from kanban.errors import AuthRequiredError, PermissionDeniedError
 from kanban.models import ApiToken, User
 from kanban.security import hash_token
@@ -57,27 +58,49 @@ async def in_tx(request: Request, fn: Callable[..., T], *args: Any, **kwargs: An
     return await run_in_threadpool(work)
 
 
+SESSION_COOKIE = "kanban_session"
+
+
 def web_user(request: Request, session: Session) -> User:
-    """The logged-in user of a browser request, or LoginRequiredError."""
-    uid = request.session.get("uid")
-    user = session.get(User, uid) if isinstance(uid, int) else None
-    if user is None or not user.active or request.session.get("pw") != _pw_marker(user):
-        request.session.pop("uid", None)
+    """The logged-in user of a browser request (a live server-side session), or LoginRequiredError."""
+    row = logins.active_session(session, request.cookies.get(SESSION_COOKIE), _timeouts(request))
+    user = session.get(User, row.user_id) if row is not None else None
+    if row is None or user is None or not user.active:
         raise LoginRequiredError("log in to continue")
+    request.scope["session_id"] = row.id
     request.scope["user"] = CurrentUser.of(user)
     return user
 
 
-def _pw_marker(user: User) -> str:
-    # Changing a password (or deactivating) invalidates existing sessions.
-    return (user.password_hash or "")[-16:]
+def _timeouts(request: Request) -> logins.Timeouts:
+    return logins.Timeouts.of(request.app.state.runtime.settings)
 
 
-def login_session(request: Request, user: User) -> None:
-    """Start a fresh session for a user (the old CSRF token is dropped)."""
+def client_ip(request: Request) -> str:
+    """The client's address (uvicorn rewrites it from X-Forwarded-For only for KANBAN_TRUSTED_PROXIES)."""
+    return request.client.host if request.client else "unknown"
+
+
+def login_session(request: Request, session: Session, user: User) -> str:
+    """Start a fresh server-side session for a user and return the cookie value (the old CSRF token is
+    dropped, so a token planted before login is useless after it)."""
     request.session.clear()
-    request.session["uid"] = user.id
-    request.session["pw"] = _pw_marker(user)
+    token, row = logins.start_session(session, user, _timeouts(request), request.headers.get("user-agent", ""),
+                                      client_ip(request))
+    request.scope["session_id"] = row.id
+    return token
+
+
+def set_session_cookie(request: Request, response: Response, token: str | None) -> Response:
+    """Put the session id in its cookie (or delete the cookie when token is None)."""
+    settings = request.app.state.runtime.settings
+    if token is None:
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=settings.cookies_secure, httponly=True,
+                               samesite="lax")
+    else:
+        response.set_cookie(SESSION_COOKIE, token, max_age=int(settings.session_max_days * 86400), path="/",
+                            secure=settings.cookies_secure, httponly=True, samesite="lax")
+    return response
 
 
 def api_user(request: Request, session: Session) -> User:
@@ -88,9 +111,11 @@ def api_user(request: Request, session: Session) -> User:
         raise AuthRequiredError("missing bearer token")
     row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))).first()
     user = session.get(User, row.user_id) if row else None
+    now = clock.now()
     if row is None or user is None or not user.active:
         raise AuthRequiredError("invalid or revoked token")
-    now = clock.now()
+    if row.expires_at is not None and row.expires_at <= now:
+        raise AuthRequiredError("the token has expired")
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         row.last_used_at = now
     request.scope["user"] = CurrentUser.of(user)

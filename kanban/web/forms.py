@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from kanban.errors import BadRequestError
 from kanban.queries import BoardFilters
+from kanban.web import INT32_MAX
 
 
 def text(form: Mapping[str, Any], name: str) -> str:
@@ -22,13 +23,15 @@ def optional_int(form: Mapping[str, Any], name: str, errors: dict[str, str] | No
     raw = text(form, name)
     if not raw:
         return None
-    try:
-        return int(raw)
-    except ValueError:
+    # Ids and versions are 32-bit columns: a longer number is refused here, not by the database.
+    value = int(raw) if raw.lstrip("-").isdigit() and len(raw) <= 11 else None
+    if value is None or abs(value) > INT32_MAX:
+        problem = "must be a whole number" if value is None and not raw.lstrip("-").isdigit() else "is out of range"
         if errors is None:
-            raise BadRequestError(f"{name} must be a whole number", {name: "must be a whole number"}) from None
-        errors[name] = "must be a whole number"
+            raise BadRequestError(f"{name} {problem}", {name: problem})
+        errors[name] = problem
         return None
+    return value
 
 
 def parse_amount(raw: str, errors: dict[str, str], field: str = "amount") -> int:
@@ -44,11 +47,12 @@ def parse_amount(raw: str, errors: dict[str, str], field: str = "amount") -> int
     if not value.is_finite() or value < 0:
         errors[field] = "the amount cannot be negative"
         return 0
-    if value != value.quantize(Decimal("0.01")):
-        errors[field] = "at most two decimals"
-        return 0
+    # Size first: quantizing 1e999999999 would itself fail.
     if value > Decimal(10) ** 13:
         errors[field] = "the amount is too large"
+        return 0
+    if value != value.quantize(Decimal("0.01")):
+        errors[field] = "at most two decimals"
         return 0
     return int(value * 100)
 

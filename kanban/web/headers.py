@@ -11,8 +11,18 @@ CSP = (
 )
 
 
+# Browser features no page of the app uses, turned off for the page and anything it might embed.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), interest-cohort=()"
+)
+# Static files are public and versioned by the release; everything else may show a signed-in user's data.
+CACHEABLE_PREFIXES = ("/static/",)
+
+
 class SecurityHeadersMiddleware:
-    """Adds CSP, nosniff, frame and referrer policies (and HSTS on https)."""
+    """Adds CSP, nosniff, frame, referrer and permissions policies, no-store on every non-static response (pages
+    and API carry a user's data and must not stay in shared or back/forward caches), and HSTS on https."""
 
     def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
@@ -31,6 +41,9 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+                if not scope["path"].startswith(CACHEABLE_PREFIXES):
+                    headers.setdefault("Cache-Control", "no-store")
                 if self.hsts:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")
             await send(message)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kanban import records
+from kanban.errors import RateLimitedError
 from kanban.live import LiveHub
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import optional_int
@@ -35,7 +36,12 @@ async def events(request: Request) -> Response:
 
     user_id = await in_tx(request, check)
     hub: LiveHub = request.app.state.runtime.extras["live"]
-    sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id, user_id=user_id, chat_id=chat_id)
+    limit = request.app.state.runtime.settings.max_streams_per_user
+    sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id, user_id=user_id, chat_id=chat_id, limit=limit)
+    if sub is None:
+        # Each stream holds a connection and a queue: a per-user cap keeps one account from exhausting them.
+        raise RateLimitedError(f"too many open live streams (at most {limit} per user); close a tab",
+                               retry_after=PING_SECONDS)
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
         try:

@@ -14,6 +14,7 @@ from kanban import chats, records
 from kanban.errors import NotFoundError, ValidationError
 from kanban.models import Chat, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage
 from kanban.web.deps import in_tx, web_user
+from kanban.web.forms import optional_int
 from kanban.web.templating import render
 
 PAGE_SIZE = 100
@@ -25,8 +26,7 @@ def _rows(session: Session, stmt: Select[Any], key: Any, descending: bool = True
 
 
 def _deal_filter(request: Request) -> int | None:
-    raw = request.query_params.get("deal_id", "")
-    return int(raw) if raw.isdigit() else None
+    return optional_int(request.query_params, "deal_id")
 
 
 async def notifications_page(request: Request) -> Response:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from kanban.outbound import OutboundError, check_status
+from kanban.outbound import OutboundError, check_status, check_url
 from robots.context import RunContext
 from robots.outside import robot_error, service
 from robots.registry import KindSettings, RobotKind, register
@@ -15,6 +15,17 @@ from robots.registry import KindSettings, RobotKind, register
 class WebhookSettings(KindSettings):
     url: str = Field(min_length=1, max_length=2000, description="http(s) URL to POST to")
     allow_private: bool = Field(default=False, description="Allow private, loopback and link-local addresses")
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        # Checked when saved (422); a URL built by a template is checked once rendered (a permanent failure).
+        if "{" not in value:
+            try:
+                check_url(value.strip())
+            except OutboundError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 @register

@@ -47,7 +47,8 @@ def browser() -> Iterator[Any]:
 def live_runtime(sqlite_database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     """A runtime on the (emptied) session SQLite database."""
     settings = load_settings(DATABASE_URL=sqlite_database_url, KANBAN_SECRET_KEY="browser-secret",
-                             KANBAN_DATA_DIR=str(tmp_path), KANBAN_PUBLIC_URL="http://127.0.0.1")
+                             KANBAN_DATA_DIR=str(tmp_path), KANBAN_PUBLIC_URL="http://127.0.0.1",
+                             KANBAN_PAYMENT_PROVIDER="demo")
     engine = make_engine(sqlite_database_url)
     _truncate(engine)
     runtime = bootstrap(settings, engine=engine)

@@ -42,7 +42,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return fake
 
 
-FAILURES: dict[str, list[str]] = {}  # marker -> failures still to raise ("transient" | "permanent" | "crash")
+# marker -> failures still to raise ("transient" | "permanent" | "crash" | "memory")
+FAILURES: dict[str, list[str]] = {}
 
 
 class EchoSettings(KindSettings):
@@ -72,6 +73,8 @@ class Echo(RobotKind):
                 raise TransientError("provider answered 503")
             if what == "permanent":
                 raise PermanentError("no email address")
+            if what == "memory":
+                raise MemoryError
             raise RuntimeError("kind bug")
         return {"text": text, "run_id": ctx.run_id}
 

@@ -73,6 +73,15 @@ def test_validation_errors_are_422_with_fields(admin_api, pipeline):
     assert add(admin_api, stage, kind="notify", settings=NOTE, colour="red").status_code == 422
 
 
+def test_webhook_url_with_an_invalid_port_is_refused_at_save_time(admin_api, pipeline):
+    stage = pipeline.stages[0].id
+    bad = add(admin_api, stage, kind="webhook", settings={"url": "https://hooks.example:99999/in"})
+    assert bad.status_code == 422, bad.text
+    assert "Port out of range" in bad.json()["error"]["fields"]["settings.url"]
+    assert admin_api.get(f"/api/v1/stages/{stage}/robots").json()["items"] == []
+    assert add(admin_api, stage, kind="webhook", settings={"url": "https://hooks.example:8443/in"}).status_code == 201
+
+
 def test_order_endpoint_refuses_broken_references(admin_api, pipeline):
     stage = pipeline.stages[0].id
     chat = add(admin_api, stage, kind="create_group_chat", key="chat", settings=CHAT).json()

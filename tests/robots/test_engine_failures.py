@@ -108,6 +108,19 @@ def test_invalid_settings_and_unknown_kind_are_permanent_failures(stages, add_ro
     assert tpl.status == "failed" and "not allowed" in tpl.error
 
 
+def test_memory_exhaustion_is_a_permanent_explained_failure(stages, add_robot, new_deal, runs, run_all) -> None:
+    FAILURES["hog"] = ["memory"]
+    add_robot(stages["New"], "hog", settings={"marker": "hog"})
+    add_robot(stages["New"], "bomb", settings={"text": "{{ '" + "x" * 300 + "'|join('" + "y" * 1500 + "'|join('"
+                                               + "z" * 1500 + "'))|length }}"})
+    deal_id = new_deal()
+    run_all()
+    hog, bomb = runs(deal_id)
+    assert (hog.status, hog.attempts) == ("failed", 1)  # not retried 5 times
+    assert "exhausted the worker's resources (MemoryError)" in hog.error
+    assert (bomb.status, bomb.attempts) == ("failed", 1) and "join would build more than" in bomb.error
+
+
 def test_unexpected_exception_counts_as_a_failed_attempt(runtime, clock, stages, add_robot, new_deal, runs,
                                                          run_all) -> None:
     FAILURES["bug"] = ["crash"]

@@ -95,6 +95,57 @@ def test_loop_and_output_bombs_are_bounded(template: str) -> None:
     assert time.monotonic() - started < 2
 
 
+X, Y, Z = "x" * 300, "y" * 1500, "z" * 1500
+BIG_CONST = "q" * 3000
+
+
+@pytest.mark.parametrize("template", [
+    # The audit's examples: nested joins of constants built 672 million characters inside one expression.
+    "{{ '" + X + "'|join('" + Y + "'|join('" + Z + "'))|length }}",
+    "{{ 'x'*300|join('y'*1500|join('z'*1500))|length }}",
+    "{{ '" + Y + "'|join('" + Z + "')|length }}",
+    "{{ ('" + Y + "'|join('" + Z + "'))|upper|length }}",
+    # Concatenation and addition of intermediates, inside expressions whose output is tiny.
+    "{{ (big|join('" + Y + "') ~ 'a')|length }}",
+    "{{ (s ~ s)|length }}",
+    "{{ (s + s)|length }}",
+    "{{ (big + big|join(s))|length }}",
+    "{{ (big|join(big|join(',')))|length }}",
+    "{{ s|urlencode|length }}",
+    "{{ s|e|length }}",
+    "{% if ('" + BIG_CONST + "'|join('" + BIG_CONST + "')) %}x{% endif %}",
+    "{{ deal.title|replace('A', '" + Y + "') }}",
+    "{{ '{:>999999999}'|format(1) }}",
+    "{% for i in range(999999999) %}{% endfor %}",
+    "{{ deal.fields.notes|center(999999999)|length }}",
+])
+def test_intermediate_values_are_bounded_inside_one_expression(template: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateError):
+        render(template, "text", {**VALUES, "s": "&" * 60_000})
+    assert time.monotonic() - started < 2
+
+
+def test_bounded_intermediates_still_render_normally() -> None:
+    assert render("{{ (deal.title ~ '-' ~ deal.tags|join(','))|upper }}", "text", VALUES) == "<B>BIG & CO</B>-VIP,EU"
+    assert render("{{ 1 + 2 }}{{ 'a' + 'b' }}{{ ([1] + [2])|length }}", "text", VALUES) == "3ab2"
+    assert render("{{ deal.title|e ~ '&' }}", "html", {"deal": {"title": "A&B"}}) == "A&amp;B&amp;"
+
+
+def test_memory_exhaustion_is_a_permanent_template_error(monkeypatch) -> None:
+    import robots.templating as templating
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setitem(templating._ENVS["text"].filters, "upper", exhausted)
+    templating._compiled.cache_clear()
+    with pytest.raises(TemplateError, match="exhausted the renderer's resources") as caught:
+        render("{{ deal.title|upper }}", "text", VALUES)
+    templating._compiled.cache_clear()
+    assert isinstance(caught.value, templating.PermanentError)
+
+
 def test_output_cap_counts_the_whole_render() -> None:
     values = {"s": "x" * 60_000}
     assert len(render("{{ s }}", "text", values)) == 60_000

@@ -92,9 +92,12 @@ def timeline_texts(runtime: Any, deal_id: int, kind: str = "trigger") -> list[st
                               .order_by(TimelineEntry.id)))
 
 
-def make_invoice(runtime: Any, deal_id: int, amount: int = 5000, token: str | None = "tok-pay-1") -> int:
+def make_invoice(runtime: Any, deal_id: int, amount: int = 5000, token: str | None = "tok-pay-1",
+                 provider: str | None = None) -> int:
+    """An open invoice; a pay-page token makes it the embedded provider's, else the Stripe provider's."""
     with runtime.sessions() as s, s.begin():
         invoice = Invoice(deal_id=deal_id, amount=amount, currency="USD", description="Setup fee",
+                          provider=provider or ("embedded" if token else "stripe"),
                           pay_token=token, url=f"http://testserver/pay/{token}" if token else None)
         s.add(invoice)
         s.flush()

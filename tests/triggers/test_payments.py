@@ -29,7 +29,7 @@ HOOK = "/hooks/payments/stripe"
 
 def test_checkout_webhook_moves_deal_and_runs_target_robots(admin_api, runtime, pipeline, stages):
     deal = make_deal(runtime, pipeline, stages["Invoice"], amount=5000)
-    invoice = make_invoice(runtime, deal)
+    invoice = make_invoice(runtime, deal, token=None)
     add_trigger(runtime, stages["Won"], "payment_received", name="Paid")
     robot = add_comment_robot(admin_api, stages["Won"])
     body = stripe_event(invoice)
@@ -50,7 +50,7 @@ def test_checkout_webhook_moves_deal_and_runs_target_robots(admin_api, runtime, 
 
 def test_invoice_paid_event_fires_invoice_paid_only(client, runtime, pipeline, stages):
     deal = make_deal(runtime, pipeline, stages["Proposal"], amount=5000)
-    invoice = make_invoice(runtime, deal)
+    invoice = make_invoice(runtime, deal, token=None)
     add_trigger(runtime, stages["Invoice"], "payment_received")
     add_trigger(runtime, stages["Won"], "invoice_paid")
     body = stripe_event(invoice, kind="invoice.paid")
@@ -61,7 +61,7 @@ def test_invoice_paid_event_fires_invoice_paid_only(client, runtime, pipeline, s
 
 def test_checkout_fires_both_kinds_earliest_stage_wins_once(client, runtime, pipeline, stages):
     deal = make_deal(runtime, pipeline, stages["Qualified"], amount=5000)
-    invoice = make_invoice(runtime, deal)
+    invoice = make_invoice(runtime, deal, token=None)
     add_trigger(runtime, stages["Won"], "payment_received")
     add_trigger(runtime, stages["Invoice"], "invoice_paid")
     body = stripe_event(invoice)
@@ -73,7 +73,7 @@ def test_checkout_fires_both_kinds_earliest_stage_wins_once(client, runtime, pip
 
 def test_duplicate_deliveries_concurrently_move_once(client, runtime, pipeline, stages):
     deal = make_deal(runtime, pipeline, stages["Invoice"], amount=5000)
-    invoice = make_invoice(runtime, deal)
+    invoice = make_invoice(runtime, deal, token=None)
     add_trigger(runtime, stages["Won"], "invoice_paid")
     body = stripe_event(invoice, event_id="evt_dup")
     headers = stripe_headers(body)
@@ -87,7 +87,7 @@ def test_duplicate_deliveries_concurrently_move_once(client, runtime, pipeline, 
 
 def test_rotated_secret_accepted_and_several_v1(client, runtime, pipeline, stages):
     deal = make_deal(runtime, pipeline, stages["Invoice"], amount=5000)
-    invoice = make_invoice(runtime, deal)
+    invoice = make_invoice(runtime, deal, token=None)
     body = stripe_event(invoice, event_id="evt_rot")
     old = stripe_headers(body, "whsec_stripe_previous")
     assert client.post(HOOK, content=body, headers=old).status_code == 200
@@ -102,7 +102,7 @@ def test_rotated_secret_accepted_and_several_v1(client, runtime, pipeline, stage
 
 def test_attacks_are_refused_and_write_nothing(client, runtime, pipeline, stages):
     deal = make_deal(runtime, pipeline, stages["Invoice"], amount=5000)
-    invoice = make_invoice(runtime, deal)
+    invoice = make_invoice(runtime, deal, token=None)
     body = stripe_event(invoice)
     now = int(time.time())
     cases = {
@@ -124,7 +124,7 @@ def test_attacks_are_refused_and_write_nothing(client, runtime, pipeline, stages
 
 def test_body_cap_and_amount_mismatch(client, runtime, pipeline, stages):
     deal = make_deal(runtime, pipeline, stages["Invoice"], amount=5000)
-    invoice = make_invoice(runtime, deal)
+    invoice = make_invoice(runtime, deal, token=None)
     add_trigger(runtime, stages["Won"], "invoice_paid")
     huge = b"{" + b" " * (70 * 1024) + b"}"
     assert client.post(HOOK, content=huge, headers=stripe_headers(huge)).status_code == 413
@@ -215,3 +215,45 @@ def test_out_of_range_invoice_id_is_ignored_not_retried(client, runtime):
     assert client.post(HOOK, content=body, headers=stripe_headers(body)).status_code == 200
     [event] = settled(runtime, provider="stripe")
     assert event.status == "ignored" and event.attempts == 1 and "not found" in event.outcome
+
+
+def test_stripe_event_without_amount_does_not_pay(client, runtime, pipeline, stages):
+    deal = make_deal(runtime, pipeline, stages["Invoice"], amount=5000)
+    invoice = make_invoice(runtime, deal, token=None)
+    body = stripe_event(invoice).replace(b'"amount_total": 5000, ', b"")
+    assert b"amount_total" not in body
+    assert client.post(HOOK, content=body, headers=stripe_headers(body)).status_code == 200
+    [event] = settled(runtime, provider="stripe")
+    assert event.status == "ignored" and "names no amount" in event.outcome
+    with runtime.sessions() as s:
+        assert s.get(Invoice, invoice).status == "open"
+
+
+def test_an_invoice_is_paid_only_by_the_provider_that_issued_it(client, runtime, pipeline, stages):
+    deal = make_deal(runtime, pipeline, stages["Invoice"], amount=5000)
+    embedded = make_invoice(runtime, deal, token="tok-demo")  # the built-in provider's invoice
+    body = stripe_event(embedded, event_id="evt_cross")
+    assert client.post(HOOK, content=body, headers=stripe_headers(body)).status_code == 200
+    [event] = settled(runtime, provider="stripe")
+    assert event.status == "ignored" and "issued by the embedded provider" in event.outcome
+    stripe_invoice = make_invoice(runtime, deal, token="tok-stripe", provider="stripe")
+    page = client.get("/pay/tok-stripe")
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    client.post("/pay/tok-stripe", data={"csrf_token": token}, follow_redirects=False)
+    [event] = settled(runtime, provider="embedded")
+    assert event.status == "ignored" and "issued by the stripe provider" in event.outcome
+    with runtime.sessions() as s:
+        assert {s.get(Invoice, i).status for i in (embedded, stripe_invoice)} == {"open"}
+
+
+def test_pay_page_says_demo_and_is_gone_outside_demo_mode(client, runtime, pipeline, stages):
+    deal = make_deal(runtime, pipeline, stages["Invoice"], amount=5000)
+    invoice = make_invoice(runtime, deal, token="tok-demo")
+    assert "Demo payment page" in client.get("/pay/tok-demo").text
+    runtime.settings.payment_provider = "none"
+    assert client.get("/pay/tok-demo").status_code == 404
+    csrf = csrf_of(client, "/login")
+    assert client.post("/pay/tok-demo", data={"csrf_token": csrf}).status_code == 404
+    with runtime.sessions() as s:
+        assert s.get(Invoice, invoice).status == "open"
+    assert events(runtime) == []

@@ -199,3 +199,78 @@ def test_sse_requires_login(live_server):  # noqa: F811
     with httpx.Client(base_url=live_server, timeout=10) as http:
         response = http.get("/events?pipeline_id=1", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+@pytest.fixture
+def frozen_redis():
+    """A TCP server that accepts connections and never answers (a frozen Redis)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0", accepted
+    stop.set()
+    thread.join(timeout=2)
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def test_a_frozen_redis_does_not_hold_up_publishers(frozen_redis):
+    import threading
+
+    url, accepted = frozen_redis
+    hub = LiveHub(url)
+    done = threading.Event()
+
+    async def main():
+        sub = hub.subscribe(deal_id=3)
+
+        def publish_many():
+            for _ in range(20):  # with a 5 s socket timeout per publish, this took 100 s before
+                hub.publish({"type": "deal", "deal_id": 3})
+            done.set()
+
+        worker = threading.Thread(target=publish_many, daemon=True)
+        worker.start()
+        await asyncio.to_thread(done.wait, 3)
+        got = await _drain(sub, wait=0.2)
+        hub.unsubscribe(sub)
+        return got
+
+    got = asyncio.run(main())
+    assert done.is_set(), "publish blocked on the frozen Redis"
+    assert len(got) == 20  # local subscribers still get every notice at once
+    assert accepted  # the Redis fan-out was attempted, off the publisher's path
+
+
+def test_sse_streams_are_capped_per_user(live_server, live_runtime):  # noqa: F811
+    make_user(live_runtime, "tabs@example.com", "rep", "Tab Rep")
+    limit = live_runtime.settings.max_streams_per_user
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        token = http.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        http.post("/login", data={"email": "tabs@example.com", "password": "password123", "csrf_token": token})
+        streams = [http.stream("GET", "/events") for _ in range(limit)]
+        opened = [s.__enter__() for s in streams]
+        try:
+            assert [r.status_code for r in opened] == [200] * limit
+            refused = http.get("/events")
+            assert refused.status_code == 429 and refused.headers["Retry-After"]
+        finally:
+            for s in streams:
+                s.__exit__(None, None, None)

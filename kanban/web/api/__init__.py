@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from kanban.web.api import deals, notifications, openapi, pipelines, records, users
+from kanban.web.api import account, deals, notifications, openapi, pipelines, records, users
 
-routes = [*users.routes, *pipelines.routes, *deals.routes, *records.routes, *notifications.routes, *openapi.routes]
+routes = [*users.routes, *account.routes, *pipelines.routes, *deals.routes, *records.routes, *notifications.routes,
+          *openapi.routes]

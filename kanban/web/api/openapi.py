@@ -17,8 +17,12 @@ from kanban.web.api.schema import COMPONENTS, ERROR
 PREFIX = "/api/v1"
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 _ERRORS = {"400": "malformed request or wrong JSON types", "401": "missing or invalid bearer token",
-           "403": "admins only", "404": "not found", "409": "version conflict",
-           "422": "validation error (`fields` names the offending fields)"}
+           "403": "not allowed for your role (admin-only endpoints, or outside your access scope)",
+           "404": "not found", "409": "version conflict", "413": "request body larger than 1 MiB",
+           "422": "validation error (`fields` names the offending fields)",
+           "503": "the database is briefly unavailable; retry after `Retry-After` seconds"}
+# Every authenticated operation may answer 403 (role scopes); 413 only where a body is read.
+_BODY_ONLY = ("413",)
 
 
 def api_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str, Route]]:
@@ -64,11 +68,15 @@ def _operation(path: str, method: str, route: Route) -> dict[str, Any]:
         ok["content"] = {"application/json": {"schema": spec.response}}
     responses = {str(spec.status): ok}
     for code, text in _ERRORS.items():
-        if code == "403" and not spec.admin:
+        if code in ("401", "403") and spec.public:
             continue
-        if code == "401" and spec.public:
+        if code in _BODY_ONLY and method not in ("POST", "PUT", "PATCH"):
             continue
         responses[code] = {"description": text, "content": {"application/json": {"schema": ERROR}}}
+    if spec.admin:
+        # Which operations are admin-only, machine-readable (every authenticated operation may answer 403).
+        op["x-admin-only"] = True
+        responses["403"] = {**responses["403"], "description": "admins only"}
     op["responses"] = responses
     op["security"] = [] if spec.public else [{"bearer": []}]
     return op

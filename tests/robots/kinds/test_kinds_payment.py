@@ -85,3 +85,13 @@ def test_stripe_link_outputs_and_error_classes(stripe_kit):
         stripe_kit.run("create_payment_link", {})
     with stripe_kit.runtime.sessions() as s:
         assert s.query(Invoice).count() == 1  # failed attempts left nothing behind
+
+
+def test_without_a_provider_the_link_fails_permanently_and_writes_nothing(kit):
+    from kanban.payments import NoPayments
+
+    kit.services = {**kit.runtime.extras["services"], "payments": NoPayments()}
+    with pytest.raises(PermanentError, match="no payment provider is configured.*KANBAN_PAYMENT_PROVIDER=demo"):
+        kit.run("create_payment_link", {})
+    with kit.runtime.sessions() as s:
+        assert s.query(Invoice).count() == 0

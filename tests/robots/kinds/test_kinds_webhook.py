@@ -33,8 +33,13 @@ def test_private_and_loopback_targets_are_refused_unless_allowed(kit, host):
 
 
 def test_only_http_urls(kit):
-    with pytest.raises(PermanentError, match="not an http"):
+    with pytest.raises(ValueError, match="not an http"):  # refused when the settings are saved
         kit.run("webhook", {"url": "file:///etc/passwd"})
+
+
+def test_a_templated_url_with_an_invalid_port_fails_permanently(kit):
+    with pytest.raises(PermanentError, match="Port out of range"):
+        kit.run("webhook", {"url": "http://hooks.example:9999{{ deal.id }}/in"})
 
 
 @pytest.mark.parametrize(("status", "error"), [(500, TransientError), (503, TransientError),

@@ -98,6 +98,16 @@ def test_publish_deal_changed_for_plugins(runtime, pipeline, rep):
     assert _collect(runtime, robot_finished, pipeline_id=pipeline.id) == []  # other boards are not told
 
 
+async def _until_listening(client, timeout: float = 10.0) -> None:
+    """Wait until the hub's listener thread has subscribed to the channel (a fixed sleep races on a busy CI)."""
+    from kanban.live import CHANNEL
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while dict(client.pubsub_numsub(CHANNEL)).get(CHANNEL.encode(), 0) < 1:
+        assert asyncio.get_running_loop().time() < deadline, "the live listener never subscribed"
+        await asyncio.sleep(0.05)
+
+
 @pytest.mark.redis
 def test_redis_fans_out_between_processes():
     import redis
@@ -112,7 +122,7 @@ def test_redis_fans_out_between_processes():
     async def main():
         sub = web.subscribe(deal_id=7)
         try:
-            await asyncio.sleep(0.3)  # the listener thread subscribes to the channel
+            await _until_listening(redis.Redis.from_url(REDIS_TEST_URL))
             await asyncio.to_thread(worker.publish, {"type": "deal", "deal_id": 7})
             await asyncio.to_thread(web.publish, {"type": "deal", "deal_id": 7})
             return await _drain(sub, wait=1.5)

@@ -14,6 +14,7 @@ ADMIN_ONLY = {
     ("PUT", "/api/v1/pipelines/{pipeline_id:int}/stages/order"),
     ("PATCH", "/api/v1/stages/{stage_id:int}"),
     ("DELETE", "/api/v1/stages/{stage_id:int}"),
+    ("GET", "/api/v1/stages/{stage_id:int}/deletion"),
 }
 
 

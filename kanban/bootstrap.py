@@ -36,6 +36,7 @@ class Runtime:
 
 def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None) -> Runtime:
     """Build the runtime and wire robots and triggers into the core's event bus and web app."""
+    import kanban.inbox  # noqa: F401 - its tables live on the shared metadata
     import robots.wiring
     import triggers.wiring
     from kanban import actors, delivery, live

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+import kanban.inbox  # noqa: F401  (registers inbox tables on the shared metadata)
 import robots.models  # noqa: F401  (registers robot tables on the shared metadata)
 import triggers.models  # noqa: F401  (registers trigger tables on the shared metadata)
 from kanban.db import make_engine

@@ -127,11 +127,10 @@ def _release_waiting(session: Session, robot: Robot) -> None:
                                                      RobotRun.status.in_(scheduling.PENDING)))
     now = clock.now()
     for run in pending:
-        nxt = session.scalars(select(RobotRun).where(RobotRun.stage_entry_id == run.stage_entry_id,
-                                                     RobotRun.position > run.position)
+        nxt = session.scalars(select(RobotRun).where(scheduling.same_group(run), RobotRun.position > run.position)
                               .order_by(RobotRun.position, RobotRun.id).limit(1)).first()
         deal = session.get(Deal, run.deal_id)
-        if nxt is None or nxt.status != "waiting" or deal is None or deal.current_entry_id != run.stage_entry_id:
+        if nxt is None or nxt.status != "waiting" or scheduling.left_stage(run, deal):
             continue
         follower = session.get(Robot, nxt.robot_id)
         nxt.status, nxt.due_at = "scheduled", scheduling.due_at(follower.delay if follower else None, deal, now)

@@ -40,9 +40,17 @@ KNOWN_PLACEHOLDERS: list[tuple[str, str]] = [
     ("stage.id", "Current stage id"),
     ("stage.name", "Current stage name"),
     ("robots.<key>.<output>", "An output of an earlier robot of this stage (run after the previous one)"),
+    ("event.type", "Automations: the event, e.g. deal.updated"),
+    ("event.changed", "Automations: list of the fields the event changed"),
+    ("event.old.<field>", "Automations: a field's value before the event"),
+    ("event.new.<field>", "Automations: a field's value after the event"),
+    ("event.actor_id", "Automations: id of the user (or robot) who caused the event"),
+    ("event.actor_type", "Automations: user, robot, trigger or system"),
+    ("event.to", "Automations: the new stage id, status or responsible of the event"),
 ]
 _STATIC = {name for name, _ in KNOWN_PLACEHOLDERS if "<" not in name}
-_ROOTS = {"deal", "contact", "responsible", "stage"}
+_ROOTS = {"deal", "contact", "responsible", "stage", "event"}
+_EVENT_MAPS = ("event.old.", "event.new.", "event.data.")
 _ROBOT_REF = re.compile(r"^robots\.([a-z0-9_]+)\.([A-Za-z0-9_]+)$")
 
 
@@ -50,6 +58,8 @@ def is_known_placeholder(name: str) -> bool:
     """True for a static placeholder, a whole root object, or deal.fields.<name> (robot outputs: see robot_ref)."""
     if name in _STATIC or name in _ROOTS or name == "deal.fields":
         return True
+    if any(name.startswith(prefix) and len(name) > len(prefix) for prefix in _EVENT_MAPS):
+        return True  # event.* values are empty for stage robots, which have no event
     return name.startswith("deal.fields.") and len(name) > len("deal.fields.")
 
 

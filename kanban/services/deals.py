@@ -154,8 +154,11 @@ def create_deal(
     contact: dict[str, Any] | None = None,
     fields: dict[str, Any] | None = None,
     tags: list[str] | None = None,
+    cause: tuple[dict[str, Any], ...] = (),
 ) -> Deal:
-    """Create a deal in a stage (default: the pipeline's first); entering it starts its robots."""
+    """Create a deal in a stage (default: the pipeline's first); entering it starts its robots.
+
+    `cause`: the automatic chain that created it (a create_deal robot), carried on for the loop guard."""
     values = {"title": title, "amount": amount, "currency": currency, "responsible_id": responsible_id}
     values["fields"] = fields if fields is not None else {}
     errors = _validate_core(session, values)
@@ -210,14 +213,15 @@ def create_deal(
     set_committed_value(deal, "current_entry_id", entry.id)
     timeline(session, deal.id, "created", f"Deal created in “{stage.name}”", actor, stage_id=stage.id)
     session.flush()
-    bus.publish(session, DealMoved(deal.id, None, stage.id, entry.id, None, actor, (), created=True))
+    bus.publish(session, DealMoved(deal.id, None, stage.id, entry.id, None, actor, tuple(cause), created=True))
     record_event(session, "deal.created", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
-                 pipeline_id=deal.pipeline_id, actor=actor, new=deal_snapshot(deal), data={"to": stage.id})
+                 pipeline_id=deal.pipeline_id, actor=actor, new=deal_snapshot(deal), data={"to": stage.id},
+                 cause=cause)
     if responsible_id is not None:
         record_event(session, "deal.assigned", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
                      pipeline_id=deal.pipeline_id, actor=actor, changed=["responsible_id"],
                      old={"responsible_id": None}, new={"responsible_id": responsible_id},
-                     data={"to": responsible_id})
+                     data={"to": responsible_id}, cause=cause)
     return deal
 
 

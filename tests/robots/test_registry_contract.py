@@ -32,6 +32,8 @@ EXAMPLES = {
     "change_responsible": {"users": [1, 2], "mode": "round_robin"},
     "add_tag": {"tags": ["hot"]},
     "webhook": {"url": "https://hooks.example/in", "allow_private": False},
+    "create_deal": {"pipeline_id": 2, "stage_id": 5, "title": "Onboarding {{ deal.title }}",
+                    "fields": {"origin": "{{ deal.id }}"}},
 }
 MODULES = sorted(m.name for m in pkgutil.iter_modules(robots.kinds.__path__))
 

@@ -254,6 +254,8 @@ def test_every_kind_round_trips_through_its_generated_form(client, runtime, admi
     login(client, admin.email)
     stage, other = pipeline.stages[3].id, pipeline.stages[4].id
     settings = examples(admin, rep, other)
+    settings["create_deal"] = {"pipeline_id": pipeline.id, "title": "Follow-up {{ deal.title }}",
+                               "fields": {"origin": "{{ deal.id }}"}}
     assert set(settings) >= set(load_kinds().keys()) - {"test_echo", "test_move"}
     for kind, wanted in settings.items():
         with runtime.sessions() as s, s.begin():

@@ -91,9 +91,11 @@ def test_pages_build_an_automation_and_show_its_history(client, admin, pipeline,
 
     runtime = client.app.state.runtime
     with runtime.sessions() as s, s.begin():
-        for title in ("Acme", "Globex"):
-            create_deal(s, title=title, pipeline_id=pipeline.id, actor=Actor.user(admin.id))
+        acme = create_deal(s, title="Acme", pipeline_id=pipeline.id, actor=Actor.user(admin.id)).id
+        create_deal(s, title="Globex", pipeline_id=pipeline.id, actor=Actor.user(admin.id))
     run_all()
+    deal_page = client.get(f"/deals/{acme}").text
+    assert "Automation “Welcome”" in deal_page and 'data-execution-id="' in deal_page
     history = client.get(f"/automations/{auto_id}/executions")
     assert history.text.count('class="execution ') == 1 and "deal.created" in history.text
     off = client.post(f"/automations/{auto_id}/toggle", data={"csrf_token": token}, follow_redirects=False)

@@ -36,10 +36,9 @@ class Runtime:
 
 def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None) -> Runtime:
     """Build the runtime and wire robots and triggers into the core's event bus and web app."""
-    import kanban.inbox  # noqa: F401 - its tables live on the shared metadata
     import robots.wiring
     import triggers.wiring
-    from kanban import actors, delivery, live
+    from kanban import actors, delivery, inbox, live
 
     settings = settings or load_settings()
     engine = engine or make_engine(settings.db_url)
@@ -48,6 +47,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     actors.install(runtime)
     delivery.install(runtime)
     live.install(runtime)
+    inbox.install(runtime)
     robots.wiring.install(runtime)
     triggers.wiring.install(runtime)
     return runtime

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = Field(default=None, alias="KANBAN_SECURE_COOKIES")
     embedded_worker: bool | None = Field(default=None, alias="KANBAN_EMBEDDED_WORKER")
     board_page_size: int = Field(default=20, alias="KANBAN_BOARD_PAGE_SIZE")
+    imap_url: str | None = Field(default=None, alias="KANBAN_IMAP_URL")  # imaps://user:pass@host[:port]/INBOX
+    imap_interval: float = Field(default=30.0, alias="KANBAN_IMAP_INTERVAL")  # seconds between mailbox polls
 
     @cached_property
     def db_url(self) -> str:

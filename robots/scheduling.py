@@ -182,6 +182,10 @@ def _robot(session: Session, robot_id: int) -> Robot:
     robot = session.get(Robot, robot_id)
     if robot is None:
         raise NotFoundError(f"robot {robot_id} not found")
+    if robot.stage_id is None:
+        # An automation's action runs per event; there is no "deals already here" to run it for.
+        raise ValidationError("only a stage's robots run for the deals already in it",
+                              {"robot_id": "this robot belongs to an automation"})
     return robot
 
 

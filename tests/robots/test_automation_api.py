@@ -60,6 +60,9 @@ def test_bad_input_is_422_with_fields_and_nothing_written(admin_api, pipeline):
                             json={"kind": "add_comment", "settings": {"text": "{{ deal.nope }}"}})
     assert action.status_code == 422 and "settings.text" in action.json()["error"]["fields"]
     assert admin_api.get(f"/api/v1/automations/{auto['id']}/actions").json()["items"] == []
+    tag = admin_api.post(f"/api/v1/automations/{auto['id']}/actions", json=TAG).json()
+    refused = admin_api.post(f"/api/v1/robots/{tag['id']}/run-existing?dry_run=1")
+    assert refused.status_code == 422 and "robot_id" in refused.json()["error"]["fields"]
 
 
 def test_automations_are_admin_only(client, runtime, rep):

@@ -99,8 +99,11 @@ def _deals_stmt(postgresql: bool) -> Any:
 def _runs_stmt(postgresql: bool) -> Any:
     runs, robots, stages = RobotRun.__table__, Robot.__table__, Stage.__table__
     other = runs.alias("other_run")
-    same_group = or_(other.c.stage_entry_id == runs.c.stage_entry_id, other.c.execution_id == runs.c.execution_id)
-    has_waiting = select(other.c.id).where(same_group, other.c.status == "waiting").exists()
+    # Two EXISTS, one per group column, each served by its index (an OR inside one would scan the table).
+    has_waiting = or_(
+        select(other.c.id).where(other.c.stage_entry_id == runs.c.stage_entry_id, other.c.status == "waiting").exists(),
+        select(other.c.id).where(other.c.execution_id == runs.c.execution_id, other.c.status == "waiting").exists(),
+    )
     stmt = (
         select(*(runs.c[name] for name in _RUN_COLUMNS), robots.c.name.label("robot_name"), robots.c.settings,
                robots.c.condition, robots.c.active, stages.c.name.label("stage_name"),

@@ -16,14 +16,14 @@ from email.utils import getaddresses
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Integer, String, Text, func, select
+from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kanban.clock import now
 from kanban.domain_events import record_event
 from kanban.events import SYSTEM
-from kanban.models import Base, Contact, Deal
+from kanban.models import Base, Deal, Person
 from kanban.services.deals import timeline
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _state(session: Session, key: str, *, lock: bool = False) -> MailboxState:
 
 
 def receive(session: Session, raw: bytes) -> InboundEmail | None:
-    """Store a message once (by Message-ID), put it on the timeline of its people's deals and raise one
+    """Store a message once (by Message-ID), put it on the timeline of its persons' open deals and raise one
     email.received per deal; None when it was stored before."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     message_id = str(message.get("Message-ID") or "").strip() or "<sha256-" + hashlib.sha256(raw).hexdigest() + ">"
@@ -163,12 +163,13 @@ def receive(session: Session, raw: bytes) -> InboundEmail | None:
 
 
 def _deals_of(session: Session, addresses: list[str]) -> list[Deal]:
-    """Deals whose contact has one of these email addresses (case-insensitive)."""
+    """Open deals of the persons with one of these email addresses (emails are unique case-insensitively)."""
     wanted = {a.strip().lower() for a in addresses if "@" in a}
     if not wanted:
         return []
-    contacts = select(Contact.id).where(func.lower(Contact.email).in_(wanted))
-    return list(session.scalars(select(Deal).where(Deal.contact_id.in_(contacts)).order_by(Deal.id)))
+    persons = select(Person.id).where(Person.email_key.in_(wanted))
+    return list(session.scalars(select(Deal).where(Deal.person_id.in_(persons), Deal.status == "open")
+                                .order_by(Deal.id)))
 
 
 def make_loop(runtime: Any, url: str) -> Callable[[threading.Event], None]:

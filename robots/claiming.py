@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from kanban.domain_events import DomainEvent
-from kanban.models import Contact, Deal, Stage, User
+from kanban.models import Deal, Person, Stage, User
 from robots.models import AutomationExecution, Robot, RobotRun
 
 
@@ -62,7 +62,7 @@ class RobotView:
 
 @dataclass
 class LoadedRun:
-    """One run as loaded: its columns, its robot's, the stage name, its (locked) deal with contact and
+    """One run as loaded: its columns, its robot's, the stage name, its (locked) deal with person and
     responsible as mapped objects (kinds look them up through the session), whether a run of the same
     group (stage entry or execution) waits for a previous one, and an automation run's `event` values."""
 
@@ -70,7 +70,7 @@ class LoadedRun:
     robot: RobotView
     stage_name: str
     deal: Deal
-    contact: Contact | None
+    person: Person | None
     responsible: User | None
     has_waiting: bool
     event: dict[str, Any] | None = None
@@ -86,8 +86,8 @@ def _deals_stmt(postgresql: bool) -> Any:
     # faster than one six-table join (PostgreSQL plans each execution of it again).
     runs = RobotRun.__table__
     stmt = (
-        select(Deal, Contact, User)
-        .outerjoin(Contact, Contact.id == Deal.contact_id)
+        select(Deal, Person, User)
+        .outerjoin(Person, Person.id == Deal.person_id)
         .outerjoin(User, User.id == Deal.responsible_id)
         .where(Deal.id.in_(select(runs.c.deal_id).where(runs.c.id.in_(bindparam("run_ids", expanding=True)))))
         .order_by(Deal.id)

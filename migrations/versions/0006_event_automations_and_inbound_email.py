@@ -1,7 +1,7 @@
 """event automations and inbound email
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0005
 Create Date: 2026-12-02 12:29:26.309114
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import kanban.db
 
 revision: str = "0006"
-down_revision: str | None = "0002"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -21,7 +21,8 @@ class CreateDealSettings(KindSettings):
 
 @register
 class CreateDeal(RobotKind):
-    """Create a new deal with this deal's responsible and contact; its stage's robots and automations run."""
+    """Create a new deal with this deal's responsible, person and organization; its stage's robots and automations
+    run."""
 
     kind = "create_deal"
     title = "Create a deal"
@@ -33,13 +34,12 @@ class CreateDeal(RobotKind):
     def run(self, ctx: RunContext, settings: CreateDealSettings) -> dict[str, Any]:
         """Create the deal through the core service, carrying this run in its cause chain."""
         source = ctx.deal()
-        contact = ctx.values.get("contact") or {}
         with core_refusals():
             deal = create_deal(
                 ctx.session, title=ctx.render(settings.title).strip()[:300], pipeline_id=settings.pipeline_id,
                 stage_id=settings.stage_id, actor=ctx.actor, currency=source.currency,
-                responsible_id=source.responsible_id,
-                contact={k: contact.get(k) for k in ("name", "email", "phone")} if contact.get("name") else None,
+                responsible_id=source.responsible_id, person_id=source.person_id,
+                organization_id=source.organization_id,
                 fields={name: ctx.render(text) for name, text in settings.fields.items()}, cause=ctx.next_cause(),
             )
         return {"deal_id": deal.id}

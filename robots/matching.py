@@ -1,5 +1,6 @@
 """Event automations meet the engine: a recorded domain event schedules the runs of every automation it matches,
-in the event's own transaction (one execution per automation and event), or records why the loop guard refused.
+in the event's own transaction (one execution per automation, event and deal), or records why the loop guard
+refused. An event of a person or organization acts on each of their open deals.
 
 Rolled-back change → no event → nothing scheduled; committed change → its runs are committed with it, so nothing
 is lost after a crash and the unique (automation, event) pair keeps it exactly once.
@@ -32,25 +33,36 @@ AUTO_WINDOW = timedelta(minutes=5)
 def on_event_recorded(session: Session, recorded: EventRecorded) -> None:
     """Schedule the actions of every active automation the event matches (bus handler of EventRecorded)."""
     event = recorded.event
-    if event.deal_id is None:
-        return  # the actions act on a deal: events of records without one schedule nothing
     automations = list(session.scalars(select(Automation).where(Automation.event == event.type,
                                                                 Automation.active.is_(True))
                                        .order_by(Automation.id)))
     if not automations:
         return
-    deal = session.get(Deal, event.deal_id)
-    if deal is None:
-        return  # deleted in the same transaction: there is no deal left for actions to act on
-    values: dict[str, Any] | None = None
-    for automation in automations:
-        if not prefilter(automation, event, deal):
-            continue
-        if automation.condition:
-            values = values or {**template_values(session, deal.id, deal.stage_id, {}), "event": event_view(event)}
-            if not evaluate(automation.condition, values)[0]:
+    for deal in deals_of(session, event):
+        values: dict[str, Any] | None = None
+        for automation in automations:
+            if not prefilter(automation, event, deal):
                 continue
-        schedule(session, automation, event, deal)
+            if automation.condition:
+                values = values or {**template_values(session, deal.id, deal.stage_id, {}),
+                                    "event": event_view(event)}
+                if not evaluate(automation.condition, values)[0]:
+                    continue
+            schedule(session, automation, event, deal)
+
+
+def deals_of(session: Session, event: DomainEvent) -> list[Deal]:
+    """The deals an event's actions act on: its deal; for a person or organization, their open deals.
+
+    A deal deleted by the change (deal.deleted) is gone: there is nothing left for actions to act on."""
+    if event.deal_id is not None:
+        deal = session.get(Deal, event.deal_id)
+        return [deal] if deal is not None else []
+    column = {"person": Deal.person_id, "organization": Deal.organization_id}.get(event.entity_type)
+    if column is None or event.entity_id is None:
+        return []
+    return list(session.scalars(select(Deal).where(column == event.entity_id, Deal.status == "open")
+                                .order_by(Deal.id)))
 
 
 def prefilter(automation: Automation, event: DomainEvent, deal: Deal) -> bool:

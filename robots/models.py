@@ -36,7 +36,7 @@ class AutomationExecution(Base):
 
     __tablename__ = "automation_executions"
     __table_args__ = (
-        UniqueConstraint("automation_id", "event_id"),  # exactly once per event
+        UniqueConstraint("automation_id", "event_id", "deal_id"),  # exactly once per event (and deal)
         Index("ix_automation_executions_automation", "automation_id", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

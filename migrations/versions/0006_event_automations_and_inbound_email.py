@@ -107,7 +107,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_automation_executions")),
-        sa.UniqueConstraint("automation_id", "event_id", name=op.f("uq_automation_executions_automation_id")),
+        sa.UniqueConstraint(
+            "automation_id", "event_id", "deal_id", name=op.f("uq_automation_executions_automation_id")
+        ),
     )
     with op.batch_alter_table("automation_executions", schema=None) as batch_op:
         batch_op.create_index("ix_automation_executions_automation", ["automation_id", "id"], unique=False)

@@ -180,3 +180,52 @@ def test_validation_names_fields(runtime, admin, test_kinds):
     fields = caught.value.fields
     assert {"name", "event", "fields", "triggered_by.user_ids"} <= set(fields)
     assert any(k.startswith("condition") for k in fields)
+
+
+def _crm_life(runtime: Any, pipeline: Any, admin: Any) -> tuple[int, int]:
+    """Drive every CRM event once on one deal (and its person and organization); returns (deal, other deal)."""
+    from kanban.services import activities, notes, outcomes, persons
+    from kanban.services.deals import delete_deal
+
+    actor = Actor.user(admin.id)
+    with runtime.sessions() as s, s.begin():
+        org = persons.create_organization(s, {"name": "Acme Corp"}, actor=actor)
+        person = persons.create_person(s, {"name": "Carla", "email": "carla@acme.example",
+                                           "organization_id": org.id}, actor=actor)
+        deal_id = create_deal(s, title="Acme", pipeline_id=pipeline.id, actor=actor, person_id=person.id).id
+        doomed = create_deal(s, title="Doomed", pipeline_id=pipeline.id, actor=actor).id
+        ids = (org.id, person.id)
+    with runtime.sessions() as s, s.begin():
+        notes.add_note(s, deal_id, "Called them", actor=actor)
+        activity = activities.create_activity(s, {"type": "call", "subject": "Call back", "due_date": "2030-01-02",
+                                                  "deal_id": deal_id}, actor=actor)
+        activities.update_activity(s, activity.id, {"subject": "Call back soon"}, actor=actor)
+        activities.update_activity(s, activity.id, {"done": True}, actor=actor)
+        persons.update_person(s, ids[1], {"phone": "+155501"}, actor=actor)
+        persons.update_organization(s, ids[0], {"address": "1 Main St"}, actor=actor)
+    with runtime.sessions() as s, s.begin():
+        outcomes.mark_won(s, deal_id, actor=actor)
+        delete_deal(s, doomed, actor=actor)
+    return deal_id, doomed
+
+
+CRM_EVENTS = ["deal.commented", "deal.status_changed", "activity.created", "activity.updated",
+              "activity.completed", "person.updated", "organization.updated"]
+
+
+@pytest.mark.parametrize("event", CRM_EVENTS)
+def test_each_crm_event_fires_its_automation_on_the_deal(runtime, pipeline, admin, automation, run_all, event):
+    auto_id = automation(event)
+    deal_id, _ = _crm_life(runtime, pipeline, admin)
+    run_all()
+    runs = _runs(runtime, auto_id)
+    assert [(r.deal_id, r.status, r.outputs["text"]) for r in runs] == [(deal_id, "done", event)]
+
+
+@pytest.mark.parametrize("event", ["deal.deleted", "person.created", "organization.created"])
+def test_events_with_no_deal_to_act_on_schedule_nothing(runtime, pipeline, admin, automation, run_all, event):
+    # A deleted deal is gone; a new person or organization has no deals yet: there is nothing to act on.
+    auto_id = automation(event)
+    _crm_life(runtime, pipeline, admin)
+    run_all()
+    assert _runs(runtime, auto_id) == []

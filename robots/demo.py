@@ -77,6 +77,12 @@ DEMO_AUTOMATIONS: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
      [{"kind": "email_client", "settings": {"subject": "Your quote for {{ deal.title }}",
                                             "body": "<p>Hello {{ contact.name }}, your quote is on its way.</p>"}},
       {"kind": "add_tag", "settings": {"tags": ["quote-sent"]}}]),
+    ({"name": "Plan the follow-up call", "event": "deal.stage_changed", "description": "noCRM / Pipedrive: plan "
+      "the same follow-up activity after a deal moves to the quote step",
+      "condition": {"all": [{"field": "event.to", "op": "=", "value": "{quote}"}]}},
+     [{"kind": "create_activity", "settings": {"type": "call", "subject": "Follow up on the quote for {{ deal.title }}",
+                                              "due": {"in_business_days": 2, "time": "10:00"},
+                                              "assignee": {"type": "responsible"}}}]),
     ({"name": "Tell the sales manager", "event": "deal.assigned",
       "description": "Pipedrive: notify the manager when a deal is assigned"},
      [{"kind": "notify_supervisor", "settings": {"text": "{{ responsible.name }} now owns {{ deal.title }}."}}]),

@@ -89,5 +89,12 @@ def test_demo_automations_are_seeded_and_fire(runtime):
         assert "quote-sent" in deal.tags
         assert s.scalars(select(EmailMessage).where(EmailMessage.deal_id == deal_id)).first() is not None
         assert {r.kind for r in runs} >= {"notify", "change_responsible", "notify_supervisor", "email_client",
-                                          "add_tag"}
+                                          "add_tag", "create_activity"}
         assert all(r.status in ("done", "skipped") for r in runs), [(r.kind, r.status, r.error) for r in runs]
+    from kanban.services.outcomes import mark_won
+
+    with runtime.sessions() as s, s.begin():
+        mark_won(s, deal_id, actor=Actor("system"))
+    drain(runtime)
+    with runtime.sessions() as s:
+        assert "Upsell opportunity" in s.get(Deal, deal_id).tags

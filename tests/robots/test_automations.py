@@ -229,3 +229,19 @@ def test_events_with_no_deal_to_act_on_schedule_nothing(runtime, pipeline, admin
     _crm_life(runtime, pipeline, admin)
     run_all()
     assert _runs(runtime, auto_id) == []
+
+
+def test_too_many_automatic_executions_on_one_deal_are_stopped(runtime, pipeline, admin, automation):
+    from robots.matching import MAX_AUTO_EXECUTIONS
+
+    auto_id = automation("deal.updated")
+    deal_id = _deal(runtime, pipeline, Actor.user(admin.id))
+    for n in range(MAX_AUTO_EXECUTIONS + 1):
+        with runtime.sessions() as s, s.begin():
+            update_deal(s, deal_id, {"title": f"Acme {n}"}, actor=Actor("robot", 999))
+    with runtime.sessions() as s, s.begin():
+        update_deal(s, deal_id, {"title": "By hand"}, actor=Actor.user(admin.id))  # users are never rate-limited
+    with runtime.sessions() as s:
+        statuses = [e.status for e in s.scalars(select(AutomationExecution).where(
+            AutomationExecution.automation_id == auto_id).order_by(AutomationExecution.id))]
+    assert statuses == ["scheduled"] * MAX_AUTO_EXECUTIONS + ["blocked", "scheduled"]

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     vapid_subject: str | None = Field(default=None, alias="KANBAN_VAPID_SUBJECT")
     push_allow_private: bool = Field(default=False, alias="KANBAN_PUSH_ALLOW_PRIVATE")
     digest_hour: int = Field(default=8, ge=0, le=23, alias="KANBAN_DIGEST_HOUR")  # daily digest time, UTC
+    imap_url: str | None = Field(default=None, alias="KANBAN_IMAP_URL")  # imaps://user:pass@host[:port]/INBOX
+    imap_interval: float = Field(default=30.0, alias="KANBAN_IMAP_INTERVAL")  # seconds between mailbox polls
 
     @cached_property
     def db_url(self) -> str:

@@ -29,7 +29,8 @@ ROBOT = schema.component("Robot", schema.obj({
 }, closed=False))
 RUN = schema.component("RobotRun", schema.obj({
     "id": schema.INT, "robot_id": schema.INT, "robot_key": schema.STR, "robot_name": schema.nullable(schema.STR),
-    "kind": schema.STR, "stage_id": schema.INT, "stage_entry_id": schema.INT, "status": schema.STR,
+    "kind": schema.STR, "stage_id": schema.INT, "stage_entry_id": schema.nullable(schema.INT),
+    "automation_id": schema.nullable(schema.INT), "execution_id": schema.nullable(schema.INT), "status": schema.STR,
     "due_at": schema.nullable(schema.TIME), "started_at": schema.nullable(schema.TIME),
     "finished_at": schema.nullable(schema.TIME), "attempts": schema.INT, "outputs": schema.ANY_OBJ,
     "error": schema.nullable(schema.STR), "reason": schema.nullable(schema.STR),
@@ -49,11 +50,12 @@ def kind_view(cls: type[RobotKind]) -> dict[str, Any]:
     }
 
 
-def run_view(run: RobotRun, robot_name: str | None = None) -> dict[str, Any]:
-    """The API shape of a robot run."""
+def run_view(run: RobotRun, robot_name: str | None = None, automation_id: int | None = None) -> dict[str, Any]:
+    """The API shape of a robot run (an automation's run has execution_id and automation_id, no stage entry)."""
     return {
         "id": run.id, "robot_id": run.robot_id, "robot_key": run.robot_key, "robot_name": robot_name,
-        "kind": run.kind, "stage_id": run.stage_id, "stage_entry_id": run.stage_entry_id, "status": run.status,
+        "kind": run.kind, "stage_id": run.stage_id, "stage_entry_id": run.stage_entry_id,
+        "execution_id": run.execution_id, "automation_id": automation_id, "status": run.status,
         "due_at": iso(run.due_at), "started_at": iso(run.started_at), "finished_at": iso(run.finished_at),
         "attempts": run.attempts, "outputs": run.outputs or {}, "error": run.error, "reason": run.reason,
     }
@@ -111,15 +113,16 @@ def deal_runs(call: Call) -> dict[str, Any]:
     """Runs of a deal, oldest first."""
     deal = get_deal(call.session, call.path_int("deal_id"))
     rows, cursor = paginate(call, select(RobotRun).where(RobotRun.deal_id == deal.id), RobotRun.id)
-    names = robot_names(call, {r.robot_id for r in rows})
-    return page([run_view(r, names.get(r.robot_id)) for r in rows], cursor)
+    owners = robot_owners(call, {r.robot_id for r in rows})
+    return page([run_view(r, *owners.get(r.robot_id, (None, None))) for r in rows], cursor)
 
 
-def robot_names(call: Call, ids: set[int]) -> dict[int, str]:
-    """Names of robots by id (runs outlive renames, so the current name is looked up)."""
+def robot_owners(call: Call, ids: set[int]) -> dict[int, tuple[str, int | None]]:
+    """Name and automation of robots by id (runs outlive renames, so the current name is looked up)."""
     if not ids:
         return {}
-    return dict(call.session.execute(select(Robot.id, Robot.name).where(Robot.id.in_(ids))).all())
+    rows = call.session.execute(select(Robot.id, Robot.name, Robot.automation_id).where(Robot.id.in_(ids)))
+    return {rid: (name, automation_id) for rid, name, automation_id in rows}
 
 
 @endpoint("Retry a failed run", status=202, admin=True, response=RUN)

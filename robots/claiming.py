@@ -16,11 +16,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from kanban.models import Contact, Deal, Stage, User
-from robots.models import Robot, RobotRun
+from kanban.domain_events import DomainEvent
+from kanban.models import Deal, Person, Stage, User
+from robots.models import AutomationExecution, Robot, RobotRun
 
 
 @dataclass
@@ -31,7 +32,8 @@ class RunView:
     robot_id: int
     deal_id: int
     stage_id: int
-    stage_entry_id: int
+    stage_entry_id: int | None  # a stage robot's run: its stage entry …
+    execution_id: int | None  # … an automation's run: its execution (exactly one of the two is set)
     kind: str
     robot_key: str
     position: int
@@ -43,8 +45,8 @@ class RunView:
     running_committed: bool = False  # an outside call committed it as running (robots.engine.outside_call)
 
 
-_RUN_COLUMNS = ("id", "robot_id", "deal_id", "stage_id", "stage_entry_id", "kind", "robot_key", "position", "status",
-                "due_at", "cause", "attempts")
+_RUN_COLUMNS = ("id", "robot_id", "deal_id", "stage_id", "stage_entry_id", "execution_id", "kind", "robot_key",
+                "position", "status", "due_at", "cause", "attempts")
 
 
 @dataclass(frozen=True)
@@ -60,17 +62,18 @@ class RobotView:
 
 @dataclass
 class LoadedRun:
-    """One run as loaded: its columns, its robot's, the stage name, its (locked) deal with contact and
-    responsible as mapped objects (kinds look them up through the session), and whether a run of the same
-    stage entry waits for a previous one."""
+    """One run as loaded: its columns, its robot's, the stage name, its (locked) deal with person and
+    responsible as mapped objects (kinds look them up through the session), whether a run of the same
+    group (stage entry or execution) waits for a previous one, and an automation run's `event` values."""
 
     run: RunView
     robot: RobotView
     stage_name: str
     deal: Deal
-    contact: Contact | None
+    person: Person | None
     responsible: User | None
     has_waiting: bool
+    event: dict[str, Any] | None = None
 
     def due(self, now: datetime) -> bool:
         """Scheduled and due: what claiming requires (anything else is a duplicate, late or early delivery)."""
@@ -83,8 +86,8 @@ def _deals_stmt(postgresql: bool) -> Any:
     # faster than one six-table join (PostgreSQL plans each execution of it again).
     runs = RobotRun.__table__
     stmt = (
-        select(Deal, Contact, User)
-        .outerjoin(Contact, Contact.id == Deal.contact_id)
+        select(Deal, Person, User)
+        .outerjoin(Person, Person.id == Deal.person_id)
         .outerjoin(User, User.id == Deal.responsible_id)
         .where(Deal.id.in_(select(runs.c.deal_id).where(runs.c.id.in_(bindparam("run_ids", expanding=True)))))
         .order_by(Deal.id)
@@ -96,8 +99,11 @@ def _deals_stmt(postgresql: bool) -> Any:
 def _runs_stmt(postgresql: bool) -> Any:
     runs, robots, stages = RobotRun.__table__, Robot.__table__, Stage.__table__
     other = runs.alias("other_run")
-    has_waiting = (select(other.c.id).where(other.c.stage_entry_id == runs.c.stage_entry_id,
-                                            other.c.status == "waiting").exists())
+    # Two EXISTS, one per group column, each served by its index (an OR inside one would scan the table).
+    has_waiting = or_(
+        select(other.c.id).where(other.c.stage_entry_id == runs.c.stage_entry_id, other.c.status == "waiting").exists(),
+        select(other.c.id).where(other.c.execution_id == runs.c.execution_id, other.c.status == "waiting").exists(),
+    )
     stmt = (
         select(*(runs.c[name] for name in _RUN_COLUMNS), robots.c.name.label("robot_name"), robots.c.settings,
                robots.c.condition, robots.c.active, stages.c.name.label("stage_name"),
@@ -127,7 +133,29 @@ def load(session: Session, run_ids: list[int]) -> dict[int, LoadedRun]:
         run = RunView(*(row._mapping[name] for name in _RUN_COLUMNS))
         robot = RobotView(row.robot_id, row.robot_name, row.settings, row.condition, row.active)
         loaded[run.id] = LoadedRun(run, robot, row.stage_name, found[0], found[1], found[2], row.has_waiting)
+    executions = {item.run.execution_id for item in loaded.values() if item.run.execution_id is not None}
+    if executions:
+        events = event_values(session, executions)
+        for item in loaded.values():
+            if item.run.execution_id is not None:
+                item.event = events.get(item.run.execution_id, {})
     return loaded
+
+
+def event_values(session: Session, execution_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The `event.*` values of executions' events (template and condition values of automation runs)."""
+    rows = session.execute(
+        select(AutomationExecution.id, DomainEvent).join(DomainEvent, DomainEvent.id == AutomationExecution.event_id)
+        .where(AutomationExecution.id.in_(execution_ids))
+    )
+    return {execution_id: event_view(event) for execution_id, event in rows}
+
+
+def event_view(event: DomainEvent) -> dict[str, Any]:
+    """An event as condition/template values: type, changed, old, new, actor_id, actor_type, to, and data."""
+    return {"type": event.type, "changed": list(event.changed or []), "old": dict(event.old or {}),
+            "new": dict(event.new or {}), "actor_id": event.actor_id, "actor_type": event.actor_type,
+            "to": (event.data or {}).get("to"), "data": dict(event.data or {}), "id": event.id}
 
 
 def claim(loaded: LoadedRun, now: datetime) -> bool:

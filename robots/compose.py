@@ -19,7 +19,7 @@ from kanban.config import Settings
 from kanban.errors import ValidationError
 from kanban.events import Actor
 from kanban.mail import Mailer, from_header, one_line
-from kanban.models import Contact, Deal, EmailMessage, User
+from kanban.models import Deal, EmailMessage, Person, User
 from kanban.services.deals import get_deal, timeline
 from kanban.tracking import new_email_token, prepare_html
 from kanban.web.api import schema
@@ -70,7 +70,7 @@ def send_deal_email(session: Session, settings: Settings, mailer: Mailer, *, dea
                     data: dict[str, Any], at: datetime) -> EmailMessage:
     """Queue a tracked email from a rep to the deal's contact and note it on the timeline."""
     deal = get_deal(session, deal_id)
-    contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
+    contact = session.get(Person, deal.person_id) if deal.person_id else None
     if contact is None or not contact.email:
         raise ValidationError("the deal's contact has no email address", {"to": "the contact has no email address"})
     content = _content(session, settings, deal, data)
@@ -104,7 +104,7 @@ def send_api(call: Call) -> dict[str, Any]:
 
 def panel(request: Request, session: Session, deal: Deal) -> str:
     """The deal page's "Write an email" form and the deal's emails with their tracking."""
-    contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
+    contact = session.get(Person, deal.person_id) if deal.person_id else None
     emails = list(session.scalars(select(EmailMessage).where(EmailMessage.deal_id == deal.id,
                                                              EmailMessage.kind.in_(("client", "rep")))
                                   .order_by(EmailMessage.id.desc()).limit(20)))

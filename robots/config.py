@@ -1,4 +1,5 @@
-"""Robot configuration: create, update, delete and reorder a stage's robots, validating everything on save."""
+"""Robot configuration: create, update, delete and reorder the robots of a stage or of an automation (their two
+owners), validating everything on save."""
 
 from __future__ import annotations
 
@@ -7,19 +8,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban import clock
 from kanban.errors import NotFoundError, ValidationError
-from kanban.models import Deal, Stage
+from kanban.models import Deal, Pipeline, Stage
 from kanban.registry import settings_errors
 from kanban.services.pipelines import get_stage
 from robots import references, scheduling
 from robots.conditions import validate as validate_condition
 from robots.cycles import cycle_warnings
 from robots.email_templates import EmailTemplate
-from robots.models import Robot, RobotRun
+from robots.models import Automation, Robot, RobotRun
 from robots.registry import RobotKind, load_kinds
 
 # A key is used as `robots.<key>.<output>` inside templates, so it must be a plain identifier.
@@ -29,6 +30,30 @@ TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
 MAX_DELAY_SECONDS = 10 * 366 * 24 * 3600
 EDITABLE = ("name", "key", "settings", "delay", "condition", "after_previous", "active")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who a robot belongs to: a stage, or an automation (pipeline_id: where change_stage targets may be)."""
+
+    stage_id: int | None = None
+    automation_id: int | None = None
+    pipeline_id: int | None = None
+
+    def robots(self, session: Session) -> list[Robot]:
+        """The owner's robots in execution order."""
+        column = Robot.stage_id if self.stage_id is not None else Robot.automation_id
+        owner_id = self.stage_id if self.stage_id is not None else self.automation_id
+        return list(session.scalars(select(Robot).where(column == owner_id).order_by(Robot.position, Robot.id)))
+
+
+def owner_of(session: Session, robot: Robot) -> Owner:
+    """The owner of a stored robot."""
+    if robot.stage_id is not None:
+        stage = get_stage(session, robot.stage_id)
+        return Owner(stage_id=stage.id, pipeline_id=stage.pipeline_id)
+    automation = session.get(Automation, robot.automation_id)
+    return Owner(automation_id=robot.automation_id, pipeline_id=automation.pipeline_id if automation else None)
 
 
 @dataclass
@@ -49,8 +74,7 @@ def kind_class(kind: Any) -> type[RobotKind]:
 
 def stage_robots(session: Session, stage_id: int) -> list[Robot]:
     """A stage's robots in execution order."""
-    stmt = select(Robot).where(Robot.stage_id == stage_id).order_by(Robot.position, Robot.id)
-    return list(session.scalars(stmt))
+    return Owner(stage_id=stage_id).robots(session)
 
 
 def get_robot(session: Session, robot_id: int) -> Robot:
@@ -64,26 +88,32 @@ def get_robot(session: Session, robot_id: int) -> Robot:
 def create_robot(session: Session, stage_id: int, data: Any) -> SaveResult:
     """Add a robot at the end of a stage's list."""
     stage = get_stage(session, stage_id)
+    return add_robot(session, Owner(stage_id=stage.id, pipeline_id=stage.pipeline_id), data)
+
+
+def add_robot(session: Session, owner: Owner, data: Any) -> SaveResult:
+    """Add a robot at the end of its owner's list (a stage's robots, an automation's actions)."""
     data = _object(data)
     cls = kind_class(data.get("kind"))
-    siblings = stage_robots(session, stage.id)
+    siblings = owner.robots(session)
     unknown = sorted(set(data) - set(EDITABLE) - {"kind"})
     draft = {"kind": cls.kind, "after_previous": False, "active": True, "delay": {"type": "now"}, **data}
-    clean, errors = _clean(session, stage, cls, draft, siblings, None)
+    clean, errors = _clean(session, owner, cls, draft, siblings, None)
     errors.update({name: "unknown field" for name in unknown})
     if errors:
         raise ValidationError("invalid robot", errors)
-    top = session.scalar(select(func.max(Robot.position)).where(Robot.stage_id == stage.id))
-    robot = Robot(stage_id=stage.id, kind=cls.kind, position=(top if top is not None else -1) + 1, **clean)
+    top = max((r.position for r in siblings), default=-1)
+    robot = Robot(stage_id=owner.stage_id, automation_id=owner.automation_id, kind=cls.kind, position=top + 1,
+                  **clean)
     session.add(robot)
     session.flush()
-    return SaveResult(robot, _warnings(session, stage, robot))
+    return SaveResult(robot, _warnings(session, owner, robot))
 
 
 def update_robot(session: Session, robot_id: int, data: Any) -> SaveResult:
     """Change a robot; every field given replaces the stored one (settings as a whole)."""
     robot = get_robot(session, robot_id)
-    stage = get_stage(session, robot.stage_id)
+    owner = owner_of(session, robot)
     data = _object(data)
     errors: dict[str, str] = {}
     if "kind" in data and data["kind"] != robot.kind:
@@ -92,8 +122,8 @@ def update_robot(session: Session, robot_id: int, data: Any) -> SaveResult:
     draft = {name: getattr(robot, name) for name in EDITABLE}
     draft.update({k: v for k, v in data.items() if k in EDITABLE})
     cls = kind_class(robot.kind)
-    siblings = stage_robots(session, stage.id)
-    clean, more = _clean(session, stage, cls, draft, siblings, robot)
+    siblings = owner.robots(session)
+    clean, more = _clean(session, owner, cls, draft, siblings, robot)
     errors.update(more)
     if errors:
         raise ValidationError("invalid robot", errors)
@@ -108,13 +138,13 @@ def update_robot(session: Session, robot_id: int, data: Any) -> SaveResult:
             setattr(robot, name, value)
         raise
     session.flush()
-    return SaveResult(robot, _warnings(session, stage, robot))
+    return SaveResult(robot, _warnings(session, owner, robot))
 
 
 def delete_robot(session: Session, robot_id: int) -> None:
     """Delete a robot unless a robot below uses its outputs; later robots move up."""
     robot = get_robot(session, robot_id)
-    rest = [r for r in stage_robots(session, robot.stage_id) if r.id != robot.id]
+    rest = [r for r in owner_of(session, robot).robots(session) if r.id != robot.id]
     _check_stage(rest, f"cannot delete “{robot.name}”")
     _release_waiting(session, robot)
     session.delete(robot)
@@ -128,11 +158,10 @@ def _release_waiting(session: Session, robot: Robot) -> None:
                                                      RobotRun.status.in_(scheduling.PENDING)))
     now = clock.now()
     for run in pending:
-        nxt = session.scalars(select(RobotRun).where(RobotRun.stage_entry_id == run.stage_entry_id,
-                                                     RobotRun.position > run.position)
+        nxt = session.scalars(select(RobotRun).where(scheduling.same_group(run), RobotRun.position > run.position)
                               .order_by(RobotRun.position, RobotRun.id).limit(1)).first()
         deal = session.get(Deal, run.deal_id)
-        if nxt is None or nxt.status != "waiting" or deal is None or deal.current_entry_id != run.stage_entry_id:
+        if nxt is None or nxt.status != "waiting" or scheduling.left_stage(run, deal):
             continue
         follower = session.get(Robot, nxt.robot_id)
         nxt.status, nxt.due_at = "scheduled", scheduling.due_at(follower.delay if follower else None, deal, now)
@@ -143,11 +172,16 @@ def _release_waiting(session: Session, robot: Robot) -> None:
 def reorder_robots(session: Session, stage_id: int, ids: Any) -> list[Robot]:
     """Set the order of a stage's robots; refused if it breaks an output reference."""
     get_stage(session, stage_id)
-    robots = {r.id: r for r in stage_robots(session, stage_id)}
+    return reorder(session, Owner(stage_id=stage_id), ids)
+
+
+def reorder(session: Session, owner: Owner, ids: Any) -> list[Robot]:
+    """Set the order of an owner's robots; refused if it breaks an output reference."""
+    robots = {r.id: r for r in owner.robots(session)}
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ValidationError("ids must be a list of robot ids", {"ids": "a list of robot ids"})
     if sorted(ids) != sorted(robots):
-        raise ValidationError("ids must list every robot of the stage once", {"ids": "wrong set of robots"})
+        raise ValidationError("ids must list every robot once", {"ids": "wrong set of robots"})
     ordered = [robots[i] for i in ids]
     _check_stage(ordered, "this order breaks a reference", field_name="ids")
     _renumber(ordered)
@@ -158,17 +192,19 @@ def reorder_robots(session: Session, stage_id: int, ids: Any) -> list[Robot]:
 def move_robot(session: Session, robot_id: int, delta: int) -> list[Robot]:
     """Move a robot one place up (-1) or down (+1): the no-JS reorder."""
     robot = get_robot(session, robot_id)
-    robots = stage_robots(session, robot.stage_id)
+    owner = owner_of(session, robot)
+    robots = owner.robots(session)
     i = robots.index(robot)
     j = max(0, min(len(robots) - 1, i + delta))
     robots[i], robots[j] = robots[j], robots[i]
-    return reorder_robots(session, robot.stage_id, [r.id for r in robots])
+    return reorder(session, owner, [r.id for r in robots])
 
 
 def robot_view(robot: Robot, warnings: list[str] | None = None) -> dict[str, Any]:
     """The API shape of a robot."""
     view = {
-        "id": robot.id, "stage_id": robot.stage_id, "kind": robot.kind, "name": robot.name, "key": robot.key,
+        "id": robot.id, "stage_id": robot.stage_id, "automation_id": robot.automation_id, "kind": robot.kind,
+        "name": robot.name, "key": robot.key,
         "settings": robot.settings, "delay": robot.delay, "condition": robot.condition,
         "after_previous": robot.after_previous, "active": robot.active, "position": robot.position,
     }
@@ -188,7 +224,7 @@ def _renumber(robots: list[Robot]) -> None:
         robot.position = i
 
 
-def _clean(session: Session, stage: Stage, cls: type[RobotKind], draft: dict[str, Any], siblings: list[Robot],
+def _clean(session: Session, owner: Owner, cls: type[RobotKind], draft: dict[str, Any], siblings: list[Robot],
            robot: Robot | None) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate a full draft of a robot; returns clean values and field errors."""
     errors: dict[str, str] = {}
@@ -205,7 +241,7 @@ def _clean(session: Session, stage: Stage, cls: type[RobotKind], draft: dict[str
     settings = _settings(cls, draft.get("settings"), errors)
     clean["settings"] = settings
     if settings is not None:
-        _check_target_stage(session, stage, cls, settings, errors)
+        _check_target_stage(session, owner, cls, settings, errors)
         _check_email_template(session, settings, errors)
         chain = references.reachable(above, bool(clean["after_previous"]))
         for path, message in references.template_errors(cls, settings, chain, above).items():
@@ -300,15 +336,19 @@ def _condition(value: Any, errors: dict[str, str]) -> dict[str, Any] | None:
     return value if not problems else None
 
 
-def _check_target_stage(session: Session, stage: Stage, cls: type[RobotKind], settings: dict[str, Any],
+def _check_target_stage(session: Session, owner: Owner, cls: type[RobotKind], settings: dict[str, Any],
                         errors: dict[str, str]) -> None:
     # A kind cannot see the database; the configuration layer checks that a stage target exists.
+    if cls.kind == "create_deal":
+        _check_new_deal_target(session, settings, errors)
     if cls.kind != "change_stage" or "stage_id" not in settings:
         return
     target = session.get(Stage, settings["stage_id"])
-    if target is None or target.archived or target.pipeline_id != stage.pipeline_id:
+    if target is None or target.archived or (owner.pipeline_id is not None
+                                             and target.pipeline_id != owner.pipeline_id):
+        # An automation without a pipeline may name any stage; the run checks the deal's pipeline.
         errors["settings.stage_id"] = "choose a stage of the same pipeline"
-    elif target.id == stage.id:
+    elif target.id == owner.stage_id:
         errors["settings.stage_id"] = "a robot cannot move a deal to its own stage"
 
 
@@ -319,6 +359,17 @@ def _check_email_template(session: Session, settings: dict[str, Any], errors: di
         errors["settings.template_id"] = f"no email template {template_id}"
 
 
+def _check_new_deal_target(session: Session, settings: dict[str, Any], errors: dict[str, str]) -> None:
+    if session.get(Pipeline, settings.get("pipeline_id")) is None:
+        errors["settings.pipeline_id"] = "choose a pipeline"
+        return
+    stage_id = settings.get("stage_id")
+    if stage_id is not None:
+        target = session.get(Stage, stage_id)
+        if target is None or target.archived or target.pipeline_id != settings["pipeline_id"]:
+            errors["settings.stage_id"] = "choose a stage of that pipeline"
+
+
 def _check_stage(ordered: list[Robot], message: str, field_name: str | None = None) -> None:
     """Refuse an order of robots in which a template refers to a robot that is no longer reachable."""
     problems = references.stage_problems(ordered, kind_class)
@@ -327,7 +378,7 @@ def _check_stage(ordered: list[Robot], message: str, field_name: str | None = No
         raise ValidationError(f"{message}: {text}", {field_name or f"robots.{key}": text})
 
 
-def _warnings(session: Session, stage: Stage, robot: Robot) -> list[str]:
-    if robot.kind != "change_stage" or not robot.active:
+def _warnings(session: Session, owner: Owner, robot: Robot) -> list[str]:
+    if robot.kind != "change_stage" or not robot.active or owner.stage_id is None or owner.pipeline_id is None:
         return []
-    return cycle_warnings(session, stage.pipeline_id, robot)
+    return cycle_warnings(session, owner.pipeline_id, robot)

@@ -32,11 +32,12 @@ class RunContext:
     robot_key: str
     deal_id: int
     stage_id: int
-    stage_entry_id: int
+    stage_entry_id: int | None  # None for an automation's run, which has execution_id instead
     now: datetime
     values: dict[str, Any]  # template context: deal, contact, responsible, stage, robots (plain values)
     render_fn: Callable[[str, str, dict[str, Any]], str]  # (template, channel, values) -> text
     cause: tuple[dict[str, Any], ...] = ()
+    execution_id: int | None = None
     services: dict[str, Any] = field(default_factory=dict)  # mailer, sms, payments, http
     # Set by the engine for kinds whose effect is "external": see outside().
     outside_fn: Callable[[Callable[[], Any]], Any] = field(default=lambda call: call())

@@ -1,13 +1,17 @@
-"""Demo robots on the demo pipeline: one chain per stage, so every column shows what robots do."""
+"""Demo robots on the demo pipeline (one chain per stage, so every column shows what robots do), and the seeds'
+example event automations (noCRM and Pipedrive)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban import clock, demo
+from kanban.models import User
+from robots import automations
 from robots.config import create_robot
 from robots.engine import execute_run
 from robots.models import RobotRun
@@ -57,6 +61,53 @@ def seed_robots(session: Session) -> None:
     demo.seed_stages(session, DEMO_ROBOTS, create_robot)
 
 
+# The seeds' examples: (automation, its actions). "{quote}" and "{users}" are filled in when seeding.
+DEMO_AUTOMATIONS: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
+    ({"name": "Notify on new deals", "event": "deal.created", "description": "noCRM: notify on lead created"},
+     [{"kind": "notify", "settings": {"text": "New deal: {{ deal.title }}", "recipients": RESPONSIBLE + ADMINS}}]),
+    ({"name": "Notify on deleted deals", "event": "deal.deleted", "description": "noCRM: notify on lead deleted"},
+     [{"kind": "notify", "settings": {"text": "Deal deleted: {{ deal.title }}", "recipients": ADMINS}}]),
+    ({"name": "Round-robin new deals", "event": "deal.created",
+      "description": "noCRM / Pipedrive: assign new deals in turn",
+      "condition": {"all": [{"field": "responsible.id", "op": "empty"}]}},
+     [{"kind": "change_responsible", "settings": {"users": "{users}", "mode": "round_robin"}}]),
+    ({"name": "Upsell opportunity on won", "event": "deal.status_changed",
+      "description": "noCRM: tag when the status becomes won", "condition": {"all": [
+          {"field": "event.to", "op": "=", "value": "won"}]}},
+     [{"kind": "add_tag", "settings": {"tags": ["Upsell opportunity"]}}]),
+    ({"name": "Quote sent", "event": "deal.stage_changed", "description": "noCRM: on entering the quote step, "
+      "email the client and tag", "condition": {"all": [{"field": "event.to", "op": "=", "value": "{quote}"}]}},
+     [{"kind": "email_client", "settings": {"subject": "Your quote for {{ deal.title }}",
+                                            "body": "<p>Hello {{ contact.name }}, your quote is on its way.</p>"}},
+      {"kind": "add_tag", "settings": {"tags": ["quote-sent"]}}]),
+    ({"name": "Plan the follow-up call", "event": "deal.stage_changed", "description": "noCRM / Pipedrive: plan "
+      "the same follow-up activity after a deal moves to the quote step",
+      "condition": {"all": [{"field": "event.to", "op": "=", "value": "{quote}"}]}},
+     [{"kind": "create_activity", "settings": {"type": "call", "subject": "Follow up on the quote for {{ deal.title }}",
+                                              "due": {"in_business_days": 2, "time": "10:00"},
+                                              "assignee": {"type": "responsible"}}}]),
+    ({"name": "Tell the sales manager", "event": "deal.assigned",
+      "description": "Pipedrive: notify the manager when a deal is assigned"},
+     [{"kind": "notify_supervisor", "settings": {"text": "{{ responsible.name }} now owns {{ deal.title }}."}}]),
+]
+
+
+def seed_automations(session: Session) -> None:
+    """Add the example automations, owned by the demo admin (their quote step is the demo's Proposal stage)."""
+    pipeline = demo.demo_pipeline(session)
+    admin = session.scalars(select(User).where(User.email == demo.ADMIN_EMAIL)).first()
+    if pipeline is None or admin is None:
+        return
+    quote = next((st.id for st in pipeline.stages if st.name == "Proposal"), None)
+    reps = list(session.scalars(select(User.id).where(User.role == "rep", User.active.is_(True)).order_by(User.id)))
+    for data, actions in DEMO_AUTOMATIONS:
+        data = json.loads(json.dumps(data).replace('"{quote}"', json.dumps(str(quote))))
+        automation = automations.create_automation(session, data, owner_id=admin.id)
+        for action in actions:
+            body = json.loads(json.dumps(action).replace('"{users}"', json.dumps(reps or [admin.id])))
+            automations.add_action(session, automation.id, body)
+
+
 def settle(runtime: Any) -> None:
     """Execute the due robot runs in this process, oldest first, until none is due (a finished run releases
     the next of its chain); used by kanban.demo.play_history. Runs due later (delays) are left to the worker."""
@@ -71,6 +122,7 @@ def settle(runtime: Any) -> None:
 
 
 def install() -> None:
-    """Register the seeder and the settler once per process."""
+    """Register the seeders and the settler once per process."""
     demo.add_seed(seed_robots)
+    demo.add_seed(seed_automations)
     demo.add_settler(settle)

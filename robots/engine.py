@@ -1,5 +1,9 @@
 """Executes robot runs: claim, re-check, condition, kind, outcome, next in chain — each run wholly inside one
-transaction; the due runs of one stage entry may share it (execute_batch)."""
+transaction; the due runs of one group may share it (execute_batch).
+
+A run belongs to a group: a stage entry (stage robots) or an automation execution (an automation's robots, one
+execution per matched event). Everything below is the same for both, except that only a stage robot's run is
+cancelled when its deal leaves the stage; an automation run has the `event.*` values besides the deal's."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from kanban import clock
 from kanban.errors import ConflictError, NotFoundError
 from kanban.events import Actor
 from kanban.live import publish_deal_changed
-from kanban.models import Contact, Deal, User
+from kanban.models import Deal, Person, User
 from kanban.services.deals import timeline
 from robots.claiming import LoadedRun, RobotView, RunView, claim, load
 from robots.conditions import evaluate, explain
@@ -27,9 +31,9 @@ from robots.context import RunContext
 from robots.errors import LoopBlockedError, PermanentError, TransientError
 from robots.models import Robot, RobotRun
 from robots.registry import registry
-from robots.scheduling import LEFT_STAGE, due_at, send_after_commit
+from robots.scheduling import LEFT_STAGE, due_at, left_stage, same_group, send_after_commit
 from robots.templating import plain, render
-from robots.values import values_of
+from robots.values import record_values, values_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -185,18 +189,23 @@ def _execute(runtime: Any, session: Session, loaded: LoadedRun, now: datetime) -
     # Runs of this entry are read only when needed: for outputs of earlier robots, or to release/cancel a chain.
     wants_outputs = "robots." in f"{robot.settings}{robot.condition}"
     entry_runs = _entry_runs(session, run) if loaded.has_waiting or wants_outputs else []
-    if deal.current_entry_id != run.stage_entry_id:
+    if left_stage(run, deal):
         # An earlier run of the batch moved the deal on (change_stage): this one never started.
         return _finish(session, run, "cancelled", now, entry_runs, reason=LEFT_STAGE, unclaim=True)
     if not robot.active:
         return _finish(session, run, "cancelled", now, entry_runs, reason="the robot was disabled before it was due",
                        unclaim=True)
     outputs_by_key = {r.robot_key: dict(r.outputs or {}) for r in entry_runs if r.status == "done"}
-    # Contact and responsible as they are now: an earlier run of the batch may have changed them.
-    contact = _current(session, Contact, deal.contact_id, loaded.contact)
+    # Person and responsible as they are now: an earlier run of the batch may have changed them.
+    person = _current(session, Person, deal.person_id, loaded.person)
     responsible = _current(session, User, deal.responsible_id, loaded.responsible)
-    values = values_of(deal, contact, responsible, run.stage_id, loaded.stage_name, outputs_by_key,
+    # The next activity costs a query: read only when the robot's settings or condition mention it.
+    records = record_values(session, deal, person,
+                            with_next_activity="next_activity" in f"{robot.settings}{robot.condition}")
+    values = values_of(deal, records, responsible, run.stage_id, loaded.stage_name, outputs_by_key,
                        public_url=runtime.settings.public_url)
+    if loaded.event is not None:
+        values["event"] = loaded.event
     holds, details = evaluate(robot.condition, values)
     if not holds:
         return _finish(session, run, "skipped", now, entry_runs, reason=explain(robot.condition, details),
@@ -240,6 +249,7 @@ def _run_kind(runtime: Any, session: Session, run: RunView, robot: RobotView, va
         session=session, settings=runtime.settings, run_id=run.id, robot_id=robot.id, robot_key=run.robot_key,
         deal_id=run.deal_id, stage_id=run.stage_id, stage_entry_id=run.stage_entry_id, now=now, values=values,
         render_fn=render, cause=tuple(run.cause or ()), services=runtime.extras.get("services", {}),
+        execution_id=run.execution_id,
     )
     if kind.effect != "db":
         ctx.outside_fn = partial(outside_call, session, run)
@@ -247,10 +257,10 @@ def _run_kind(runtime: Any, session: Session, run: RunView, robot: RobotView, va
 
 
 def _entry_runs(session: Session, run: Any) -> list[RobotRun]:
-    """Every run of the stage entry in chain order (outputs of the finished ones, the next one to release)."""
-    # populate_existing: runs of the entry already in this session (a batch) were changed by Core statements.
+    """Every run of the run's group in chain order (outputs of the finished ones, the next one to release)."""
+    # populate_existing: runs of the group already in this session (a batch) were changed by Core statements.
     return list(session.scalars(
-        select(RobotRun).where(RobotRun.stage_entry_id == run.stage_entry_id)
+        select(RobotRun).where(same_group(run))
         .order_by(RobotRun.position, RobotRun.id).execution_options(populate_existing=True)
     ))
 
@@ -305,7 +315,7 @@ def _release_next(session: Session, run: Any, following: list[RobotRun], now: da
         return
     nxt = following[0]
     deal = session.get(Deal, run.deal_id)
-    if deal is None or deal.current_entry_id != run.stage_entry_id:
+    if left_stage(run, deal):
         return
     robot = session.get(Robot, nxt.robot_id)
     nxt.status = "scheduled"
@@ -385,8 +395,7 @@ def retry_run(session: Session, run_id: int) -> RobotRun:
         raise NotFoundError(f"run {run_id} not found")
     if run.status != "failed":
         raise ConflictError(f"only failed runs can be retried (this one is {run.status})")
-    deal = session.get(Deal, run.deal_id)
-    if deal is None or deal.current_entry_id != run.stage_entry_id:
+    if left_stage(run, session.get(Deal, run.deal_id)):
         raise ConflictError("the deal has left the stage this run belongs to")
     now = clock.now()
     run.status, run.due_at, run.attempts = "scheduled", now, 0

@@ -1,4 +1,5 @@
-"""The deal page's robot-run log (grouped by stage entry) and the admin's retry of a failed run."""
+"""The deal page's robot-run log (grouped by stage entry or automation execution) and the admin's retry of a
+failed run."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from kanban.domain_events import DomainEvent
 from kanban.errors import ConflictError, NotFoundError
 from kanban.models import Deal, Stage, StageEntry
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import templates
-from robots.models import Robot, RobotRun
+from robots.models import Automation, AutomationExecution, Robot, RobotRun
+from robots.scheduling import group_key
 
 # Glyphs present in common system fonts (DejaVu), so they render without emoji fonts.
 ICONS = {"scheduled": "◷", "waiting": "⋯", "running": "▶", "done": "✔", "skipped": "↷", "cancelled": "✖",
@@ -23,22 +26,36 @@ MAX_ENTRIES = 20
 
 
 def entries_with_runs(session: Session, deal_id: int) -> list[dict[str, Any]]:
-    """The deal's most recent stage entries that have runs, newest first, each with its runs in order."""
+    """The deal's most recent run groups, newest first, each with its runs in order: stage entries (stage robots)
+    and automation executions (an automation's actions), side by side."""
     runs = list(session.scalars(select(RobotRun).where(RobotRun.deal_id == deal_id)
-                                .order_by(RobotRun.stage_entry_id.desc(), RobotRun.position, RobotRun.id)))
-    entry_ids = list(dict.fromkeys(r.stage_entry_id for r in runs))[:MAX_ENTRIES]
-    if not entry_ids:
+                                .order_by(RobotRun.id.desc())))
+    keys = list(dict.fromkeys(group_key(r) for r in runs))[:MAX_ENTRIES]
+    if not keys:
         return []
+    entry_ids = {k[1] for k in keys if k[0] == "entry"}
+    execution_ids = {k[1] for k in keys if k[0] == "execution"}
     entries = {e.id: e for e in session.scalars(select(StageEntry).where(StageEntry.id.in_(entry_ids)))}
     stages = {s.id: s.name for s in session.scalars(select(Stage).where(Stage.id.in_({e.stage_id for e in
                                                                                      entries.values()})))}
+    executions = {row.id: row for row in session.execute(
+        select(AutomationExecution.id, AutomationExecution.created_at, AutomationExecution.reason,
+               Automation.name, DomainEvent.type)
+        .join(Automation, Automation.id == AutomationExecution.automation_id)
+        .join(DomainEvent, DomainEvent.id == AutomationExecution.event_id)
+        .where(AutomationExecution.id.in_(execution_ids)))}
     robots = {r.id: r for r in session.scalars(select(Robot).where(Robot.id.in_({r.robot_id for r in runs})))}
     groups = []
-    for entry_id in entry_ids:
-        entry = entries[entry_id]
+    for key in keys:
         items = [{"run": r, "icon": ICONS.get(r.status, "•"), "robot": robots.get(r.robot_id)}
-                 for r in runs if r.stage_entry_id == entry_id]
-        groups.append({"entry": entry, "stage_name": stages.get(entry.stage_id, "?"), "runs": items})
+                 for r in sorted(runs, key=lambda r: (r.position, r.id)) if group_key(r) == key]
+        if key[0] == "entry":
+            entry = entries[key[1]]
+            groups.append({"entry": entry, "execution": None, "stage_name": stages.get(entry.stage_id, "?"),
+                           "runs": items})
+        else:
+            execution = executions[key[1]]
+            groups.append({"entry": None, "execution": execution, "stage_name": None, "runs": items})
     return groups
 
 

@@ -1,9 +1,12 @@
-"""Robot runs are created when a deal enters a stage and cancelled when it leaves, in the move's transaction."""
+"""Robot runs are created when a deal enters a stage and cancelled when it leaves, in the move's transaction.
+
+Runs come in groups: a stage entry's runs, or an automation execution's (robots.matching); a group's runs share
+chains (after_previous), outputs and a message."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -46,14 +49,35 @@ def send_after_commit(session: Session, runs: list[RobotRun]) -> None:
     for run in runs:
         run.enqueued_at = at
     sender = _sender
-    on_commit(session, lambda: sender(batches((run.id, run.stage_entry_id) for run in runs)))
+    on_commit(session, lambda: sender(batches((run.id, group_key(run)) for run in runs)))
 
 
-def batches(runs: Iterable[tuple[int, int]]) -> list[list[int]]:
-    """Group (run id, stage entry id) pairs into per-entry batches of at most MAX_BATCH ids, order kept."""
-    grouped: dict[int, list[list[int]]] = {}
-    for run_id, entry_id in runs:
-        chunks = grouped.setdefault(entry_id, [[]])
+def group_key(run: Any) -> tuple[str, int]:
+    """What a run's batch and chain are keyed by: its stage entry, or its automation execution."""
+    if run.execution_id is not None:
+        return ("execution", run.execution_id)
+    return ("entry", run.stage_entry_id)
+
+
+def same_group(run: Any) -> Any:
+    """A WHERE clause selecting the runs of the run's group (stage entry or execution)."""
+    if run.execution_id is not None:
+        return RobotRun.execution_id == run.execution_id
+    return RobotRun.stage_entry_id == run.stage_entry_id
+
+
+def left_stage(run: Any, deal: Deal | None) -> bool:
+    """A stage robot's run whose deal is gone or has left that stage entry (automation runs never leave one)."""
+    if deal is None:
+        return True
+    return run.stage_entry_id is not None and deal.current_entry_id != run.stage_entry_id
+
+
+def batches(runs: Iterable[tuple[int, Hashable]]) -> list[list[int]]:
+    """Group (run id, group key) pairs into per-group batches of at most MAX_BATCH ids, order kept."""
+    grouped: dict[Hashable, list[list[int]]] = {}
+    for run_id, key in runs:
+        chunks = grouped.setdefault(key, [[]])
         if len(chunks[-1]) >= MAX_BATCH:
             chunks.append([])
         chunks[-1].append(run_id)
@@ -161,6 +185,10 @@ def _robot(session: Session, robot_id: int) -> Robot:
     robot = session.get(Robot, robot_id)
     if robot is None:
         raise NotFoundError(f"robot {robot_id} not found")
+    if robot.stage_id is None:
+        # An automation's action runs per event; there is no "deals already here" to run it for.
+        raise ValidationError("only a stage's robots run for the deals already in it",
+                              {"robot_id": "this robot belongs to an automation"})
     return robot
 
 

@@ -23,7 +23,7 @@ from kanban.web.templating import render
 from robots import config, forms, references, runlog
 from robots.cycles import cycle_warnings
 from robots.email_templates import list_templates
-from robots.models import Robot
+from robots.models import Automation, Robot
 from robots.registry import RobotKind, load_kinds
 from robots.values import KNOWN_PLACEHOLDERS
 
@@ -85,7 +85,8 @@ async def new_robot(request: Request) -> Response:
         if kind in registry:
             cls = registry.get(kind)
             values = {"kind": kind, "name": cls.title, "key": "", "after_previous": False, "active": True}
-            return "robots/form.html", form_context(session, stage, cls, values, {}, None)
+            return "robots/form.html", form_context(session, owner_view(session, stage.id, None), cls, values, {},
+                                                    None)
         groups: dict[str, list[type[RobotKind]]] = {}
         for _, cls in registry.items():
             groups.setdefault(CATEGORIES.get(cls.category, cls.category.title()), []).append(cls)
@@ -103,16 +104,36 @@ async def edit_robot(request: Request) -> Response:
         _admin(request, session)
         robot = config.get_robot(session, robot_id)
         values = {name: getattr(robot, name) for name in config.EDITABLE}
-        return form_context(session, get_stage(session, robot.stage_id), config.kind_class(robot.kind),
-                            {**values, "kind": robot.kind}, {}, robot)
+        return form_context(session, owner_view(session, robot.stage_id, robot.automation_id),
+                            config.kind_class(robot.kind), {**values, "kind": robot.kind}, {}, robot)
 
     return render(request, "robots/form.html", await in_tx(request, load))
 
 
-def form_context(session: Session, stage: Stage, cls: type[RobotKind], values: dict[str, Any],
+def owner_view(session: Session, stage_id: int | None, automation_id: int | None) -> dict[str, Any]:
+    """The robot form's owner: name, where "back" goes, where a new robot is posted, its robots and target stages."""
+    if stage_id is not None:
+        stage = get_stage(session, stage_id)
+        return {"name": stage.name, "back": f"/automation?pipeline_id={stage.pipeline_id}#stage-{stage.id}",
+                "create": f"/automation/stages/{stage.id}/robots", "stage": stage,
+                "owner": config.Owner(stage_id=stage.id, pipeline_id=stage.pipeline_id),
+                "stages": [s for s in session.get(Pipeline, stage.pipeline_id).stages if s.id != stage.id]}
+    automation = session.get(Automation, automation_id)
+    if automation is None:
+        raise NotFoundError(f"automation {automation_id} not found")
+    stages = select(Stage).where(Stage.archived.is_(False)).order_by(Stage.pipeline_id, Stage.position)
+    if automation.pipeline_id is not None:
+        stages = stages.where(Stage.pipeline_id == automation.pipeline_id)
+    return {"name": automation.name, "back": f"/automations/{automation.id}",
+            "create": f"/automations/{automation.id}/actions", "stage": None,
+            "owner": config.Owner(automation_id=automation.id, pipeline_id=automation.pipeline_id),
+            "stages": list(session.scalars(stages))}
+
+
+def form_context(session: Session, owner: dict[str, Any], cls: type[RobotKind], values: dict[str, Any],
                  errors: dict[str, str], robot: Robot | None) -> dict[str, Any]:
-    """Everything robots/form.html needs to show a kind's generated form."""
-    siblings = config.stage_robots(session, stage.id)
+    """Everything robots/form.html needs to show a kind's generated form (owner: see owner_view)."""
+    siblings = owner["owner"].robots(session)
     above = siblings if robot is None else [r for r in siblings if r.position < robot.position]
     settings = values.get("settings") or {}
     widgets = forms.widgets(cls, settings)
@@ -130,10 +151,11 @@ def form_context(session: Session, stage: Stage, cls: type[RobotKind], values: d
             widget.options = [by_id[i] for i in chosen if i in by_id] + [p for p in people if p.id not in chosen]
         elif widget.kind == "email_template":
             widget.options = list_templates(session)
-    stages = [s for s in session.get(Pipeline, stage.pipeline_id).stages if s.id != stage.id]
     cond = condition_form.editor(values.get("condition"))
+    stages = owner["stages"]
     return {
-        "stage": stage, "kind": cls, "robot": robot, "values": values, "errors": errors, "widgets": widgets,
+        "owner": owner, "stage": owner["stage"], "kind": cls, "robot": robot, "values": values, "errors": errors,
+        "widgets": widgets,
         "people": people, "departments": list(session.scalars(select(Department).order_by(Department.name))),
         "stages": stages, "delay": forms.delay_parts(values.get("delay")), "delay_units": list(forms.DELAY_UNITS),
         "cond_mode": cond["mode"], "cond_rows": cond["rows"] + [{}] * CONDITION_ROWS, "ops": OPS,
@@ -163,7 +185,7 @@ async def save_robot(request: Request) -> Response:
     robot_id = request.path_params.get("robot_id")
     form = await request.form()
 
-    def save(session: Session) -> tuple[int, list[str]]:
+    def save(session: Session) -> tuple[str, list[str]]:
         _admin(request, session)
         robot = config.get_robot(session, robot_id) if robot_id else None
         cls = config.kind_class(robot.kind if robot else form.get("kind"))
@@ -174,19 +196,28 @@ async def save_robot(request: Request) -> Response:
             result = config.create_robot(session, stage_id, {**data, "kind": cls.kind})
         else:
             result = config.update_robot(session, robot.id, data)
-        return result.robot.stage_id, result.warnings
+        return back_url(session, result.robot), result.warnings
 
     try:
-        saved_stage, warnings = await in_tx(request, save)
+        back, warnings = await in_tx(request, save)
     except ValidationError as exc:
-        return await _form_errors(request, form, exc)
-    pipeline_id = await in_tx(request, lambda s: get_stage(s, saved_stage).pipeline_id)
+        return await form_errors(request, form, exc)
     _flash(request, " ".join(["Robot saved.", *warnings]), "warning" if warnings else "ok")
-    return RedirectResponse(f"/automation?pipeline_id={pipeline_id}#stage-{saved_stage}", status_code=303)
+    return RedirectResponse(back, status_code=303)
 
 
-async def _form_errors(request: Request, form: FormData, exc: ValidationError) -> Response:
+def back_url(session: Session, robot: Robot) -> str:
+    """The page a robot's card is on: its stage's column, or its automation's editor."""
+    if robot.automation_id is not None:
+        return f"/automations/{robot.automation_id}"
+    stage = get_stage(session, robot.stage_id)
+    return f"/automation?pipeline_id={stage.pipeline_id}#stage-{stage.id}"
+
+
+async def form_errors(request: Request, form: FormData, exc: ValidationError) -> Response:
+    """The robot form again, with the posted values and the errors (422)."""
     stage_id = request.path_params.get("stage_id")
+    automation_id = request.path_params.get("automation_id")
     robot_id = request.path_params.get("robot_id")
 
     def load(session: Session) -> dict[str, Any]:
@@ -195,8 +226,9 @@ async def _form_errors(request: Request, form: FormData, exc: ValidationError) -
         cls = config.kind_class(robot.kind if robot else form.get("kind"))
         data, _ = parse_robot_form(cls, form)
         data["key"] = str(form.get("key", ""))
-        stage = get_stage(session, robot.stage_id if robot else stage_id)
-        ctx = form_context(session, stage, cls, {**data, "kind": cls.kind}, exc.fields, robot)
+        owner = (owner_view(session, robot.stage_id, robot.automation_id) if robot
+                 else owner_view(session, stage_id, automation_id))
+        ctx = form_context(session, owner, cls, {**data, "kind": cls.kind}, exc.fields, robot)
         ctx["message"] = exc.message
         return ctx
 
@@ -208,10 +240,10 @@ async def robot_action(request: Request) -> Response:
     robot_id = request.path_params["robot_id"]
     action = request.path_params["action"]
 
-    def act(session: Session) -> int:
+    def act(session: Session) -> str:
         _admin(request, session)
         robot = config.get_robot(session, robot_id)
-        pipeline_id = get_stage(session, robot.stage_id).pipeline_id
+        back = back_url(session, robot).split("#")[0]
         if action == "toggle":
             config.update_robot(session, robot.id, {"active": not robot.active})
         elif action == "delete":
@@ -220,14 +252,14 @@ async def robot_action(request: Request) -> Response:
             config.move_robot(session, robot.id, -1 if action == "up" else 1)
         else:
             raise NotFoundError(f"unknown action {action}")
-        return pipeline_id
+        return back
 
     try:
-        pipeline_id = await in_tx(request, act)
+        back = await in_tx(request, act)
     except ValidationError as exc:
-        pipeline_id = await in_tx(request, lambda s: get_stage(s, config.get_robot(s, robot_id).stage_id).pipeline_id)
+        back = await in_tx(request, lambda s: back_url(s, config.get_robot(s, robot_id)).split("#")[0])
         _flash(request, exc.message, "error")
-    return RedirectResponse(f"/automation?pipeline_id={pipeline_id}", status_code=303)
+    return RedirectResponse(back, status_code=303)
 
 
 async def order_robots(request: Request) -> Response:

@@ -8,28 +8,33 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban import queries
+from kanban.domain_events import EventRecorded
 from kanban.events import DealMoved, bus
 from kanban.services.pipelines import AutomationItem
-from robots.models import Robot
+from robots.models import Automation, Robot
 from robots.registry import registry
 
 
 def install(runtime: Any) -> None:
     """Subscribe robot scheduling to core events, declare the run actor, and start the dispatcher with the worker."""
-    from robots import actors, dispatcher, scheduling
+    from robots import actors, dispatcher, matching, scheduling
     from robots.registry import load_kinds
 
     load_kinds()
     send = actors.install(runtime)
     scheduling.configure(send)
     bus.subscribe(DealMoved, scheduling.on_deal_moved)
+    # Event automations: a recorded domain event schedules the matching automations' runs in its transaction.
+    bus.subscribe(EventRecorded, matching.on_event_recorded)
     runtime.background.append(dispatcher.make_loop(runtime, send))
 
     # --- Robot configuration UI and API (helper E): automation view, run-log panel, JSON API. ---
-    from robots import api, web
+    from robots import api, automation_api, automation_web, web
 
     web.install(runtime)
     api.install(runtime)
+    automation_api.install(runtime)
+    automation_web.install(runtime)
 
     # --- Demo data: robots for the demo pipeline (seeded by `kanban demo` / KANBAN_DEMO=1). ---
     from robots import demo
@@ -43,6 +48,7 @@ def install(runtime: Any) -> None:
     compose.install(runtime)
     queries.ACTOR_NAMES["robot"] = robot_names
     runtime.stage_automation.append(stage_robots)
+    queries.ACTOR_NAMES["automation"] = automation_names
 
 
 def stage_robots(session: Session, stage_id: int) -> list[AutomationItem]:
@@ -53,6 +59,13 @@ def stage_robots(session: Session, stage_id: int) -> list[AutomationItem]:
 
 
 def robot_names(session: Session, ids: set[int]) -> dict[int, str]:
-    """Timeline display names of robots: Robot “Payment link”."""
-    rows = session.execute(select(Robot.id, Robot.name).where(Robot.id.in_(ids)))
-    return {rid: f"Robot “{name}”" for rid, name in rows}
+    """Timeline display names of robots: Robot “Payment link”; an automation's: Automation “X” › “action”."""
+    rows = session.execute(select(Robot.id, Robot.name, Automation.name).outerjoin(
+        Automation, Automation.id == Robot.automation_id).where(Robot.id.in_(ids)))
+    return {rid: f"Automation “{owner}” › “{name}”" if owner else f"Robot “{name}”" for rid, name, owner in rows}
+
+
+def automation_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Timeline display names of automations (the loop guard's entries)."""
+    rows = session.execute(select(Automation.id, Automation.name).where(Automation.id.in_(ids)))
+    return {aid: f"Automation “{name}”" for aid, name in rows}

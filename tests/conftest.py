@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+import kanban.inbox  # noqa: F401  (its tables are emptied too)
 from kanban.bootstrap import Runtime, bootstrap
 from kanban.config import load_settings
 from kanban.db import make_engine

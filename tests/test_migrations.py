@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
+import kanban.inbox  # noqa: F401  (inbox tables live on the shared metadata)
 import robots.models  # noqa: F401  (robot tables live on the shared metadata)
 import triggers.models  # noqa: F401  (trigger tables live on the shared metadata)
 from kanban.db import make_engine

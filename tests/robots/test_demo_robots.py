@@ -19,7 +19,7 @@ def test_demo_seed_adds_every_demo_robot_and_stays_idempotent(runtime):
     with runtime.sessions() as s, s.begin():
         assert seed_demo(s) is False
     with runtime.sessions() as s:
-        assert s.query(Robot).count() == len(DEMO_ROBOTS)
+        assert s.query(Robot).filter(Robot.stage_id.is_not(None)).count() == len(DEMO_ROBOTS)
         # Robots are added after the demo deals exist: none of those deals ran them.
         assert s.query(RobotRun).count() == 0
 
@@ -61,3 +61,40 @@ def test_timeline_names_robots_and_triggers(runtime):
         names = {item.actor_name for item in deal_timeline(s, deal_id)}
     assert "Robot “Payment link”" in names
     assert not any(name.startswith("robot #") for name in names)
+
+
+def test_demo_automations_are_seeded_and_fire(runtime):
+    from kanban.services.deals import create_deal
+    from robots.demo import DEMO_AUTOMATIONS
+    from robots.models import Automation
+
+    with runtime.sessions() as s, s.begin():
+        seed_demo(s)
+    with runtime.sessions() as s, s.begin():
+        assert s.query(Automation).count() == len(DEMO_AUTOMATIONS)
+        pipeline = demo_pipeline(s)
+        stages = {st.name: st.id for st in pipeline.stages}
+        deal = create_deal(s, title="Demo lead", pipeline_id=pipeline.id, actor=Actor("system"),
+                           contact={"name": "Carla", "email": "carla@client.example"})
+        deal_id = deal.id
+    drain(runtime)
+    with runtime.sessions() as s, s.begin():
+        deal = s.get(Deal, deal_id)
+        assert deal.responsible_id is not None  # round-robin on creation
+        move_deal(s, deal_id, stages["Proposal"], actor=Actor.user(deal.responsible_id))
+    drain(runtime)
+    with runtime.sessions() as s:
+        deal = s.get(Deal, deal_id)
+        runs = s.scalars(select(RobotRun).where(RobotRun.deal_id == deal_id, RobotRun.execution_id.is_not(None))).all()
+        assert "quote-sent" in deal.tags
+        assert s.scalars(select(EmailMessage).where(EmailMessage.deal_id == deal_id)).first() is not None
+        assert {r.kind for r in runs} >= {"notify", "change_responsible", "notify_supervisor", "email_client",
+                                          "add_tag", "create_activity"}
+        assert all(r.status in ("done", "skipped") for r in runs), [(r.kind, r.status, r.error) for r in runs]
+    from kanban.services.outcomes import mark_won
+
+    with runtime.sessions() as s, s.begin():
+        mark_won(s, deal_id, actor=Actor("system"))
+    drain(runtime)
+    with runtime.sessions() as s:
+        assert "Upsell opportunity" in s.get(Deal, deal_id).tags

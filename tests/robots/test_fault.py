@@ -1,7 +1,8 @@
 """Fault test: real Redis + PostgreSQL, `kanban worker` processes SIGKILLed and Redis restarted empty.
 
-1,050 robot runs (350 deals × three robots: two that start together and so travel in one message and
-share one transaction, then a third that waits for them and is delayed) execute while worker processes
+1,750 robot runs (350 deals × three stage robots: two that start together and so travel in one message and
+share one transaction, then a third that waits for them and is delayed; plus two actions of an event automation
+on deal.created, the second chained and delayed, batched by execution) execute while worker processes
 are killed with SIGKILL several times and the private Redis server is killed and restarted empty once.
 The side effect is a timeline row written in the run's transaction WITHOUT any unique key, so a run
 executed twice would show up as two rows: afterwards every run is done and has exactly one row.
@@ -30,7 +31,7 @@ from kanban.models import TimelineEntry
 from kanban.services.deals import create_deal
 from kanban.services.pipelines import create_pipeline
 from robots.context import RunContext
-from robots.models import Robot, RobotRun
+from robots.models import Automation, Robot, RobotRun
 from robots.registry import KindSettings, RobotKind, registry
 from tests.conftest import _truncate
 from tests.private_redis import PrivateRedis
@@ -38,7 +39,7 @@ from tests.private_redis import PrivateRedis
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 DEALS = 350
-ROBOTS = 3
+ROBOTS = 5  # per deal: three stage robots and two automation actions
 REQUEUE_AFTER = 2.0
 
 
@@ -104,6 +105,13 @@ def _setup(runtime: Any) -> int:
                     settings={"pause_ms": 5}))
         s.add(Robot(stage_id=stage_id, kind="fault_count", name="third", key="third", position=2,
                     after_previous=True, delay={"type": "after", "seconds": 1}, settings={"pause_ms": 5}))
+        automation = Automation(name="On creation", event="deal.created", description="", fields=[], active=True)
+        s.add(automation)
+        s.flush()
+        s.add(Robot(automation_id=automation.id, kind="fault_count", name="a1", key="a1", position=0,
+                    settings={"pause_ms": 5}))
+        s.add(Robot(automation_id=automation.id, kind="fault_count", name="a2", key="a2", position=1,
+                    after_previous=True, delay={"type": "after", "seconds": 1}, settings={"pause_ms": 5}))
         return pipeline.id
 
 
@@ -164,9 +172,10 @@ def test_no_run_is_lost_or_duplicated_when_workers_and_redis_die(fault_runtime: 
                                  .group_by(TimelineEntry.text)).all())
         run_ids = {str(i) for i in s.scalars(select(RobotRun.id))}
         outputs_ok = s.scalar(select(func.count()).select_from(RobotRun).where(RobotRun.attempts >= 1))
+        automation_runs = s.scalar(select(func.count()).select_from(RobotRun).where(RobotRun.execution_id.is_not(None)))
     lost = run_ids - set(per_run)
     duplicated = {run: n for run, n in per_run.items() if n != 1}
     assert (len(lost), len(duplicated)) == (0, 0), f"lost {sorted(lost)[:10]}, duplicated {duplicated}"
-    assert set(per_run) == run_ids and outputs_ok == ROBOTS * DEALS
+    assert set(per_run) == run_ids and outputs_ok == ROBOTS * DEALS and automation_runs == 2 * DEALS
     print(f"\nfault test: {ROBOTS * DEALS} runs, {kills} SIGKILLs, {restarts} Redis restart, {elapsed:.1f}s, "
           "0 lost, 0 duplicated")

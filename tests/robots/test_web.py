@@ -254,6 +254,12 @@ def test_every_kind_round_trips_through_its_generated_form(client, runtime, admi
     login(client, admin.email)
     stage, other = pipeline.stages[3].id, pipeline.stages[4].id
     settings = examples(admin, rep, other)
+    settings["create_deal"] = {"pipeline_id": pipeline.id, "title": "Follow-up {{ deal.title }}",
+                               "fields": {"origin": "{{ deal.id }}"}}
+    settings["create_activity"] = {"type": "call", "subject": "Call {{ person.name }}",
+                                   "due": {"in_days": 2, "time": "09:30"}, "assignee": {"type": "responsible"}}
+    settings["set_status"] = {"status": "lost", "reason": "No answer"}
+    settings["update_person"] = {"fields": {"phone": "{{ deal.fields.phone }}"}}
     assert set(settings) >= set(load_kinds().keys()) - {"test_echo", "test_move"}
     for kind, wanted in settings.items():
         with runtime.sessions() as s, s.begin():

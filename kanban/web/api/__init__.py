@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from kanban.web.api import account, deals, notifications, openapi, pipelines, records, users
+from kanban.web.api import (
+          account,
+          activities,
+          deals,
+          imports,
+          notifications,
+          openapi,
+          persons,
+          pipelines,
+          records,
+          users,
+)
 
-routes = [*users.routes, *account.routes, *pipelines.routes, *deals.routes, *records.routes, *notifications.routes,
+routes = [*users.routes, *account.routes, *pipelines.routes, *deals.routes, *persons.routes, *activities.routes,
+          *imports.routes, *records.routes, *notifications.routes,
           *openapi.routes]

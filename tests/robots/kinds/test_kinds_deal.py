@@ -134,3 +134,24 @@ def test_round_robin_is_right_when_runs_of_one_robot_overlap(kit, people):
     first.join(30)
     second.join(30)
     assert (results["slow"], results["fast"]) == (users[1], users[2])
+
+
+def test_create_deal_opens_a_follow_up_deal_in_another_pipeline(kit, runtime):
+    from kanban.services.pipelines import create_pipeline
+
+    with runtime.sessions() as s, s.begin():
+        onboarding = create_pipeline(s, "Onboarding", [{"name": "Kickoff"}, {"name": "Live"}])
+        target = (onboarding.id, onboarding.stages[1].id)
+    out = kit.run("create_deal", {"pipeline_id": target[0], "stage_id": target[1],
+                                  "title": "Onboard {{ deal.title }}", "fields": {"origin": "{{ deal.id }}"}})
+    with runtime.sessions() as s:
+        new = s.get(Deal, out["deal_id"])
+        entry = s.get(StageEntry, new.current_entry_id)
+    assert (new.title, new.pipeline_id, new.stage_id) == ("Onboard Acme renewal", *target)
+    assert new.fields == {"origin": str(kit.deal_id)} and new.responsible_id == kit.rep.id
+    assert entry.actor_type == "robot"
+
+
+def test_create_deal_with_a_stage_of_another_pipeline_fails_permanently(kit):
+    with pytest.raises(PermanentError, match="stage"):
+        kit.run("create_deal", {"pipeline_id": kit.pipeline.id, "stage_id": 99999, "title": "x"})

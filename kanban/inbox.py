@@ -1,0 +1,194 @@
+"""Email received: mail fetched from a mailbox over IMAP, stored once per Message-ID, put on its people's deals."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import imaplib
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import getaddresses
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import Integer, String, Text, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from kanban.clock import now
+from kanban.domain_events import record_event
+from kanban.events import SYSTEM
+from kanban.models import Base, Deal, Person
+from kanban.services.deals import timeline
+
+log = logging.getLogger(__name__)
+
+
+class InboundEmail(Base):
+    """One received message; the unique Message-ID makes fetching it twice harmless."""
+
+    __tablename__ = "inbound_emails"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(500), unique=True)
+    from_addr: Mapped[str] = mapped_column(String(320), default="")
+    to_addrs: Mapped[list[Any]] = mapped_column(default=list)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    deal_ids: Mapped[list[Any]] = mapped_column(default=list)
+    received_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class MailboxState(Base):
+    """Where polling of one mailbox got to: its UIDVALIDITY and the highest UID already stored."""
+
+    __tablename__ = "mailbox_states"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(400), unique=True)  # user@host:port/folder, never the password
+    uidvalidity: Mapped[int] = mapped_column(Integer, default=0)
+    last_uid: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A parsed KANBAN_IMAP_URL."""
+
+    ssl: bool
+    host: str
+    port: int
+    user: str
+    password: str
+    folder: str
+
+    @property
+    def key(self) -> str:
+        """The mailbox's identity in mailbox_states (no password)."""
+        return f"{self.user}@{self.host}:{self.port}/{self.folder}"[:400]
+
+
+def parse_url(url: str) -> Mailbox:
+    """imaps://user:pass@host[:port]/FOLDER (or imap://); the folder defaults to INBOX."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        raise ValueError("KANBAN_IMAP_URL is imap[s]://user:password@host[:port]/FOLDER")
+    ssl = parts.scheme == "imaps"
+    return Mailbox(ssl, parts.hostname, parts.port or (993 if ssl else 143), unquote(parts.username),
+                   unquote(parts.password or ""), unquote(parts.path.lstrip("/")) or "INBOX")
+
+
+def _connect(box: Mailbox) -> imaplib.IMAP4:
+    client = imaplib.IMAP4_SSL(box.host, box.port, timeout=30) if box.ssl else imaplib.IMAP4(box.host, box.port,
+                                                                                            timeout=30)
+    client.login(box.user, box.password)
+    return client
+
+
+def poll(runtime: Any, url: str) -> int:
+    """Fetch the mail not yet seen (UID above the stored high-water mark) and store each message, with the new
+    mark, in one transaction: a restart neither fetches a stored message again nor skips one. Returns how many."""
+    box = parse_url(url)
+    client = _connect(box)
+    try:
+        typ, _ = client.select(_quoted(box.folder), readonly=True)
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"cannot select {box.folder}")
+        uidvalidity = int((client.response("UIDVALIDITY")[1] or [b"0"])[0])
+        with runtime.sessions() as session, session.begin():
+            state = _state(session, box.key)
+            # A new UIDVALIDITY means the server renumbered the folder: read it all again (Message-IDs dedupe).
+            last = state.last_uid if state.uidvalidity == uidvalidity else 0
+        typ, data = client.uid("SEARCH", None, f"UID {last + 1}:*")
+        uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > last)  # "n:*" always names the last
+        for uid in uids:
+            typ, fetched = client.uid("FETCH", str(uid), "(BODY.PEEK[])")
+            raw = next((part[1] for part in fetched if isinstance(part, tuple)), None)
+            with runtime.sessions() as session, session.begin():
+                state = _state(session, box.key, lock=True)
+                if raw is not None:
+                    receive(session, raw)
+                state.uidvalidity, state.last_uid, state.updated_at = uidvalidity, uid, now()
+        return len(uids)
+    finally:
+        with suppress(imaplib.IMAP4.error, OSError):
+            client.logout()
+
+
+def _quoted(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _state(session: Session, key: str, *, lock: bool = False) -> MailboxState:
+    stmt = select(MailboxState).where(MailboxState.mailbox == key)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()  # two workers polling one mailbox take turns per message
+    state = session.scalars(stmt).first()
+    if state is None:
+        state = MailboxState(mailbox=key, uidvalidity=0, last_uid=0, updated_at=now())
+        session.add(state)
+        session.flush()
+    return state
+
+
+def receive(session: Session, raw: bytes) -> InboundEmail | None:
+    """Store a message once (by Message-ID), put it on the timeline of its persons' open deals and raise one
+    email.received per deal; None when it was stored before."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    message_id = str(message.get("Message-ID") or "").strip() or "<sha256-" + hashlib.sha256(raw).hexdigest() + ">"
+    if session.scalar(select(InboundEmail.id).where(InboundEmail.message_id == message_id[:500])) is not None:
+        return None
+    sender = [a for _, a in getaddresses([str(message.get("From") or "")]) if a]
+    recipients = [a for _, a in getaddresses([str(message.get(h) or "") for h in ("To", "Cc")]) if a]
+    body = message.get_body(preferencelist=("plain", "html"))
+    stored = InboundEmail(message_id=message_id[:500], from_addr=(sender[0] if sender else "")[:320],
+                          to_addrs=recipients, subject=str(message.get("Subject") or "")[:500],
+                          body=(body.get_content() if body is not None else "")[:100_000], received_at=now())
+    session.add(stored)
+    session.flush()
+    deals = _deals_of(session, [*sender, *recipients])
+    stored.deal_ids = [deal.id for deal in deals]
+    for deal in deals:
+        timeline(session, deal.id, "email", f"Email received: {stored.subject or '(no subject)'}", SYSTEM,
+                 inbound_email_id=stored.id, from_addr=stored.from_addr)
+        record_event(session, "email.received", entity_type="email", entity_id=stored.id, deal_id=deal.id,
+                     pipeline_id=deal.pipeline_id, actor=SYSTEM,
+                     new={"from": stored.from_addr, "to": recipients, "subject": stored.subject},
+                     data={"message_id": message_id})
+    session.flush()
+    return stored
+
+
+def _deals_of(session: Session, addresses: list[str]) -> list[Deal]:
+    """Open deals of the persons with one of these email addresses (emails are unique case-insensitively)."""
+    wanted = {a.strip().lower() for a in addresses if "@" in a}
+    if not wanted:
+        return []
+    persons = select(Person.id).where(Person.email_key.in_(wanted))
+    return list(session.scalars(select(Deal).where(Deal.person_id.in_(persons), Deal.status == "open")
+                                .order_by(Deal.id)))
+
+
+def make_loop(runtime: Any, url: str) -> Callable[[threading.Event], None]:
+    """A background loop polling the mailbox every KANBAN_IMAP_INTERVAL seconds until stopped."""
+
+    def imap_poller(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                poll(runtime, url)
+            except (imaplib.IMAP4.error, OSError, SQLAlchemyError, ValueError):
+                # The server or the database is away: nothing is lost, the high-water mark says where to resume.
+                log.exception("imap poller: polling %s failed; retrying", parse_url(url).key)
+            stop.wait(runtime.settings.imap_interval)
+
+    return imap_poller
+
+
+def install(runtime: Any) -> None:
+    """Poll KANBAN_IMAP_URL in the worker's background loops (and embedded mode's), when it is set."""
+    if runtime.settings.imap_url:
+        parse_url(runtime.settings.imap_url)  # a malformed URL stops the process at start, not every poll
+        runtime.background.append(make_loop(runtime, runtime.settings.imap_url))

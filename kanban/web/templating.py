@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from jinja2 import pass_context
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from kanban.paths import resource
+from kanban.web import timefmt
 from kanban.web.csrf import csrf_token
 
 templates = Jinja2Templates(directory=str(resource("templates")))
@@ -20,14 +22,32 @@ def money(amount: int | None, currency: str = "USD") -> str:
     return f"{amount / 100:,.2f} {currency}"
 
 
-def when(value: datetime | None) -> str:
-    """A compact UTC timestamp for tables and timelines."""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+@pass_context
+def when(ctx: Any, value: datetime | None) -> str:
+    """A timestamp in the reader's time zone, as a person says it ("today 14:05", "3 Dec")."""
+    return timefmt.friendly(value, timefmt.zone_of(ctx.get("user")))
+
+
+@pass_context
+def due(ctx: Any, value: date | None) -> str:
+    """A due date relative to the reader's today ("today", "tomorrow", "3 Dec")."""
+    return timefmt.friendly_date(value, zone=timefmt.zone_of(ctx.get("user")))
+
+
+ACTIVITY_ICONS = {"call": "☎", "meeting": "◎", "task": "✓", "email": "✉", "deadline": "⚑"}
+
+
+def activity_icon(kind: str | None) -> str:
+    """A one-character symbol for an activity type (shown beside its text, never alone)."""
+    return ACTIVITY_ICONS.get(kind or "", "•")
 
 
 templates.env.globals["csrf_token"] = csrf_token
 templates.env.filters["money"] = money
 templates.env.filters["when"] = when
+templates.env.filters["due"] = due
+templates.env.filters["activity_icon"] = activity_icon
+templates.env.filters["iso"] = timefmt.iso
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200,

@@ -99,34 +99,69 @@
       window.Sortable.create(list, {
         group: "board",
         draggable: ".card",
-        filter: "select, button, input, label, option, summary",
+        filter: "select, button, input, label, option, summary, details form",
         preventOnFilter: false,
+        // On touch screens a short hold starts a drag, so a swipe still scrolls the board.
+        delay: 180,
+        delayOnTouchOnly: true,
         forceFallback: true,
         fallbackTolerance: 4,
         animation: 120,
         ghostClass: "card-ghost",
         chosenClass: "card-chosen",
-        onStart: function () { dragging = true; },
-        onEnd: function (evt) { dragging = false; onDrop(evt); }
+        onStart: function () { dragging = true; closeMenus(null); document.body.classList.add("dragging"); },
+        onEnd: function (evt) { dragging = false; document.body.classList.remove("dragging"); onDrop(evt); }
       });
     });
   }
 
-  /* Keyboard and no-JS path: with JS on, the card's "Move to…" form posts in the background. */
+  /* Keyboard and no-JS path: with JS on, the card menu's stage buttons post in the background. */
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form.move-to") || !board()) { return; }
     event.preventDefault();
     var card = form.closest(".card");
     var body = new URLSearchParams(new FormData(form));
+    if (event.submitter && event.submitter.name) { body.set(event.submitter.name, event.submitter.value); }
+    var menu = form.closest("details");
+    if (menu) { menu.open = false; }
     postMove(card.dataset.dealId, body, "move-" + card.dataset.dealId);
+  });
+
+  /* Menus: one open at a time; Escape closes and gives focus back to its summary. */
+  function closeMenus(except) {
+    document.querySelectorAll("details.card-menu[open], details.menu[open]").forEach(function (d) {
+      if (d !== except) { d.open = false; }
+    });
+  }
+
+  document.addEventListener("toggle", function (event) {
+    var d = event.target;
+    if (d.matches && d.matches("details.card-menu, details.menu") && d.open) {
+      closeMenus(d);
+      var first = d.querySelector("button:not([disabled]), a, input");
+      if (first && d.querySelector("summary") === document.activeElement) { first.focus(); }
+    }
+  }, true);
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var d = event.target.closest && event.target.closest("details.card-menu[open], details.menu[open]");
+    if (d) {
+      d.open = false;
+      d.querySelector("summary").focus();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("details.card-menu, details.menu")) { closeMenus(null); }
   });
 
   /* Enter on a "Move to…" select submits its form (a select has no implicit submission). */
   document.addEventListener("keydown", function (event) {
     var el = event.target;
     if (event.key !== "Enter" || el.tagName !== "SELECT") { return; }
-    var form = el.closest("form.move-to, form.move-deal, form.filters");
+    var form = el.closest("form.filters");
     if (form) {
       event.preventDefault();
       form.requestSubmit();

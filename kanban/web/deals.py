@@ -1,7 +1,8 @@
-"""The deal page: fields, edit form with validation and optimistic version, timeline, plug-in panels."""
+"""The deal page: a read view with inline edit (optimistic version, stale edits merged), stage bar, timeline."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from markupsafe import Markup
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import queries
+from kanban import clock, queries
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
 from kanban.models import Contact, Deal, Pipeline, Stage, User
@@ -20,8 +21,13 @@ from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import format_amount, optional_int, parse_amount, text
 from kanban.web.templating import render
 
-CONFLICT_MESSAGE = ("Someone else changed this deal while you were editing it. Your changes were not saved; "
-                    "the form shows the current values.")
+CONFLICT_MESSAGE = ("Someone else changed this deal while you were editing it. Nothing was saved yet: your edits "
+                    "are kept in the form, and what changed meanwhile is listed below.")
+FIELD_LABELS = {"title": "Title", "amount": "Amount", "currency": "Currency", "responsible_id": "Responsible",
+                "contact_name": "Person", "contact_email": "Email", "contact_phone": "Phone",
+                "contact_company": "Company", "tags": "Tags", "fields": "Custom fields"}
+# Which inline field (data-field) shows each form value, to open it for review after a conflict or an error.
+FIELD_GROUPS = {"currency": "amount"}
 
 
 def form_values(session: Session, deal: Deal) -> dict[str, Any]:
@@ -43,9 +49,46 @@ def _submitted(form: FormData) -> dict[str, Any]:
     rows = [(str(k).strip(), str(v).strip()) for k, v in zip(keys, values, strict=False)]
     values_ = {name: text(form, name) for name in (
         "title", "amount", "currency", "responsible_id", "version", "contact_name", "contact_email",
-        "contact_phone", "contact_company", "tags")}
+        "contact_phone", "contact_company", "tags", "seen")}
     values_["fields"] = [r for r in rows if r[0] or r[1]]
     return values_
+
+
+def seen_of(values: dict[str, Any]) -> str:
+    """The values a form was rendered with, sent back on save so a stale edit can tell whose change is whose."""
+    return json.dumps({k: values[k] for k in FIELD_LABELS})
+
+
+def _display(key: str, value: Any) -> str:
+    if key == "fields":
+        return ", ".join(f"{k}: {v}" for k, v in value)
+    return str(value or "")
+
+
+def merge_stale(current: dict[str, Any], typed: dict[str, Any], people: list[User]) -> tuple[dict, list]:
+    """A stale edit: keep what the user changed, take everyone else's changes; list what changed meanwhile."""
+    try:
+        seen = json.loads(typed.get("seen") or "")
+    except ValueError:
+        seen = None
+    names = {str(p.id): p.name for p in people}
+    merged, changed = dict(current), []
+    for key, label in FIELD_LABELS.items():
+        mine = [list(r) for r in typed[key]] if key == "fields" else typed[key]
+        now = [list(r) for r in current[key]] if key == "fields" else current[key]
+        known = isinstance(seen, dict)
+        was = seen.get(key) if known else None
+        # Without the form's first values (an old page), every typed value counts as the user's.
+        mine_changed = not known or mine != was
+        if mine_changed:
+            merged[key] = typed[key]
+        if (was != now) if known else (mine != now):
+            show = (lambda v: names.get(str(v), "unassigned")) if key == "responsible_id" else (
+                lambda v, k=key: _display(k, v))
+            changed.append({"key": key, "label": label, "seen": show(was) if known else None, "now": show(now),
+                            "mine": mine_changed and mine != now, "mine_value": show(mine)})
+    merged["version"] = current["version"]
+    return merged, changed
 
 
 def live_context(request: Request, session: Session, deal: Deal) -> dict[str, Any]:
@@ -64,19 +107,31 @@ def deal_context(request: Request, session: Session, deal_id: int, **extra: Any)
         "stages": queries.stages_of(session, deal.pipeline_id), "people": queries.people(session),
         "responsible": responsible, "contact": session.get(Contact, deal.contact_id) if deal.contact_id else None,
         "values": form_values(session, deal), "errors": {}, "message": None, "message_kind": "info",
+        "editing": set(), "changed": [], "days_in_stage": (clock.now() - deal.stage_entered_at).days,
     })
+    # `seen` is what the stored deal looked like when the form was drawn (a 422 keeps the one first sent).
+    ctx["seen"] = seen_of(ctx["values"])
     ctx.update(extra)
     return ctx
+
+
+def editing_of(keys: Any) -> set[str]:
+    """The inline fields to open for these form keys (error fields, changed fields, ?edit=)."""
+    out = set()
+    for key in map(str, keys):
+        out.add("contact" if key.startswith("contact") else FIELD_GROUPS.get(key, key))
+    return out
 
 
 async def deal_page(request: Request) -> Response:
     """GET /deals/{id} — the deal page."""
     deal_id = request.path_params["deal_id"]
     flash = request.session.pop("flash", None)
+    edit = text(request.query_params, "edit")[:40]
 
     def load(session: Session) -> dict[str, Any]:
         web_user(request, session)
-        ctx = deal_context(request, session, deal_id)
+        ctx = deal_context(request, session, deal_id, editing={edit} if edit else set())
         if flash:
             ctx["message"], ctx["message_kind"] = flash
         return ctx
@@ -85,14 +140,15 @@ async def deal_page(request: Request) -> Response:
 
 
 async def deal_live(request: Request) -> Response:
-    """GET /deals/{id}/live — timeline and panels, re-fetched on live notices."""
+    """GET /deals/{id}/live — header, stage bar, details, timeline and panels, re-fetched on live notices
+    (the page keeps its details form while the user is editing it)."""
     deal_id = request.path_params["deal_id"]
 
     def load(session: Session) -> dict[str, Any]:
         web_user(request, session)
-        return live_context(request, session, get_deal(session, deal_id))
+        return deal_context(request, session, deal_id)
 
-    return render(request, "partials/deal_live.html", await in_tx(request, load))
+    return render(request, "partials/deal_refresh.html", await in_tx(request, load))
 
 
 def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
@@ -147,6 +203,8 @@ async def edit_deal(request: Request) -> Response:
         def failed(session: Session) -> dict[str, Any]:
             web_user(request, session)
             return deal_context(request, session, deal_id, values=values, errors=fields,
+                                **({"seen": values["seen"]} if values["seen"] else {}),
+                                editing=editing_of(fields) or {"all"},
                                 message="The deal was not saved: please correct the marked fields.",
                                 message_kind="error")
 
@@ -155,8 +213,12 @@ async def edit_deal(request: Request) -> Response:
 
         def stale(session: Session) -> dict[str, Any]:
             web_user(request, session)
+            deal = get_deal(session, deal_id)
+            merged, changed = merge_stale(form_values(session, deal), values, queries.people(session))
+            mine = {k for k in FIELD_LABELS if merged[k] != form_values(session, deal)[k]}
             return deal_context(request, session, deal_id, message=CONFLICT_MESSAGE, message_kind="conflict",
-                                attempted=values)
+                                values=merged, changed=changed, attempted=values,
+                                editing=editing_of(mine | {c["key"] for c in changed}))
 
         return render(request, "deal.html", await in_tx(request, stale), status_code=409)
     request.session["flash"] = ("Saved.", "ok")

@@ -93,19 +93,83 @@ def test_edit_validation_errors_keep_input(rep_web, runtime, deals):
     assert response.context["errors"]["currency"] == "currency is a 3-letter ISO code"
 
 
-def test_edit_with_stale_version_shows_current_values(rep_web, runtime, deals, admin):
+def test_edit_with_stale_version_keeps_typed_values_and_shows_what_changed(rep_web, runtime, deals, admin):
     deal = deals[0]
+    page = rep_web.get(f"/deals/{deal.id}")
+    seen = page.context["seen"]
     with runtime.sessions() as s, s.begin():
         update_deal(s, deal.id, {"title": "Changed by Ada", "amount": 5000}, actor=Actor.user(admin.id))
-    data = _form(deal, csrf_token=csrf_of(rep_web), title="My title")
+    data = _form(deal, csrf_token=csrf_of(rep_web), tags="vip, renewal, hot", seen=seen)
     response = rep_web.post(f"/deals/{deal.id}", data=data)
     assert response.status_code == 409
     assert "Someone else changed this deal" in response.context["message"]
     values = response.context["values"]
+    # Ada's title and amount are taken, the rep's tag edit is kept; saving again is a deliberate overwrite.
     assert values["title"] == "Changed by Ada" and values["amount"] == "50.00"
+    assert values["tags"] == "vip, renewal, hot"
     assert values["version"] == str(deal.version + 1)
-    assert response.context["attempted"]["title"] == "My title" and "Show what you entered" in response.text
+    changed = {c["key"]: c for c in response.context["changed"]}
+    assert set(changed) == {"title", "amount"}
+    assert changed["title"]["seen"] == "Acme renewal" and changed["title"]["now"] == "Changed by Ada"
+    assert not changed["title"]["mine"]
+    assert "was “Acme renewal”, now “Changed by Ada”" in response.text
+    assert {"title", "amount", "tags"} <= response.context["editing"]
     assert _load(runtime, deal.id)[0].title == "Changed by Ada"
+    data = _form(deal, csrf_token=csrf_of(rep_web), **{k: values[k] for k in ("title", "amount", "tags", "version")})
+    assert rep_web.post(f"/deals/{deal.id}", data=data, follow_redirects=False).status_code == 303
+    saved = _load(runtime, deal.id)[0]
+    assert (saved.title, saved.amount, saved.tags) == ("Changed by Ada", 5000, ["vip", "renewal", "hot"])
+
+
+def test_stale_edit_of_the_same_field_keeps_mine_and_names_theirs(rep_web, runtime, deals, admin):
+    deal = deals[0]
+    seen = rep_web.get(f"/deals/{deal.id}").context["seen"]
+    with runtime.sessions() as s, s.begin():
+        update_deal(s, deal.id, {"title": "Changed by Ada"}, actor=Actor.user(admin.id))
+    response = rep_web.post(f"/deals/{deal.id}", data=_form(deal, csrf_token=csrf_of(rep_web), title="My title",
+                                                            seen=seen))
+    assert response.status_code == 409
+    assert response.context["values"]["title"] == "My title"
+    (change,) = response.context["changed"]
+    assert change["now"] == "Changed by Ada" and change["mine"] and change["mine_value"] == "My title"
+    assert "you typed “My title” (kept in the form)" in response.text
+
+
+def test_read_view_with_inline_edit_links(rep_web, deals):
+    deal = deals[0]
+    response = rep_web.get(f"/deals/{deal.id}")
+    html = response.text
+    assert response.context["editing"] == set()
+    assert f'href="/deals/{deal.id}?edit=title#f-title"' in html  # no-JS path to edit one field
+    assert "version" not in response.text.replace('name="version"', "")
+    assert 'class="inline-edit"' in html and "is-editing" not in html
+    edit = rep_web.get(f"/deals/{deal.id}?edit=amount")
+    assert edit.context["editing"] == {"amount"} and 'class="field editing" data-field="amount"' in edit.text
+    assert "today" in html  # friendly local times on the timeline, no seconds, no "UTC"
+    assert " UTC" not in html
+
+
+def test_stage_bar_moves_the_deal(rep_web, runtime, deals, pipeline):
+    deal = deals[0]
+    html = rep_web.get(f"/deals/{deal.id}").text
+    assert 'class="stagebar"' in html and 'aria-current="step"' in html
+    response = rep_web.post(f"/deals/{deal.id}/move", data={
+        "csrf_token": csrf_of(rep_web), "stage_id": pipeline.stages[2].id, "version": deal.version,
+        "from_stage_id": deal.stage_id, "return_to": f"/deals/{deal.id}"}, follow_redirects=False)
+    assert response.status_code == 303
+    page = rep_web.get(f"/deals/{deal.id}")
+    assert page.context["stage"].id == pipeline.stages[2].id
+    assert page.text.count('class="step kind-open passed"') == 2
+
+
+def test_live_fragment_carries_head_stage_bar_and_details(rep_web, runtime, deals, pipeline, admin):
+    deal = deals[0]
+    with runtime.sessions() as s, s.begin():
+        move_deal(s, deal.id, pipeline.stages[1].id, actor=Actor.user(admin.id))
+    live = rep_web.get(f"/deals/{deal.id}/live").text
+    for element in ('id="deal-head"', 'id="deal-stagebar"', 'id="deal-details"', 'id="deal-live"'):
+        assert element in live
+    assert f'value="{pipeline.stages[1].id}" aria-current="step"' in live
 
 
 def test_move_from_the_deal_page(rep_web, runtime, deals, pipeline, admin):

@@ -37,14 +37,15 @@
     box.className = "message message-" + kind;
   }
 
-  /* Replace every element of an HTML fragment that has an id with the same-id element on the page. */
+  /* Replace every element of an HTML fragment that has an id with the same-id element on the page
+     (a form the user is typing in is kept: their values win until they save or cancel). */
   function applyFragment(html, focusId) {
     var active = document.activeElement && document.activeElement.id;
     var tpl = document.createElement("template");
     tpl.innerHTML = html;
     Array.prototype.slice.call(tpl.content.children).forEach(function (el) {
       var old = el.id && document.getElementById(el.id);
-      if (!old) { return; }
+      if (!old || old.querySelector(".field.editing, form.is-editing")) { return; }
       old.replaceWith(el);
       if (window.htmx) { window.htmx.process(el); }
       initSortable(el);
@@ -198,6 +199,50 @@
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) { if (html) { applyFragment(html, null); } });
   }
+
+  /* Deal page inline edit: a value opens its input; Enter saves (the whole form, with its version);
+     Escape puts the typed value back and closes the field. Without JS the value is a link to ?edit=. */
+  function editForm(field) { return field.closest("form.inline-edit"); }
+
+  function openField(field) {
+    field.classList.add("editing");
+    editForm(field).classList.add("is-editing");
+    var input = field.querySelector(".fi input, .fi select, .fi textarea");
+    if (input) { input.focus(); if (input.select && input.type !== "email") { input.select(); } }
+  }
+
+  function closeField(field) {
+    field.querySelectorAll(".fi input, .fi textarea").forEach(function (el) { el.value = el.defaultValue; });
+    field.querySelectorAll(".fi option").forEach(function (el) { el.selected = el.defaultSelected; });
+    field.classList.remove("editing");
+    var form = editForm(field);
+    if (!form.querySelector(".field.editing")) { form.classList.remove("is-editing"); }
+    var link = field.querySelector(".fv");
+    if (link) { link.focus(); }
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("form.inline-edit .fv");
+    if (link) {
+      event.preventDefault();
+      openField(link.closest(".field"));
+      return;
+    }
+    var cancel = event.target.closest && event.target.closest("form.inline-edit .cancel");
+    if (cancel) {
+      event.preventDefault();
+      editForm(cancel).querySelectorAll(".field.editing").forEach(closeField);
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var field = event.target.closest && event.target.closest("form.inline-edit .field.editing");
+    if (field) {
+      event.preventDefault();
+      closeField(field);
+    }
+  });
 
   function refreshBell() {
     var bell = document.querySelector(".bell");

@@ -29,9 +29,9 @@ def when(ctx: Any, value: datetime | None) -> str:
 
 
 @pass_context
-def due(ctx: Any, value: date | None) -> str:
-    """A due date relative to the reader's today ("today", "tomorrow", "3 Dec")."""
-    return timefmt.friendly_date(value, zone=timefmt.zone_of(ctx.get("user")))
+def due(ctx: Any, value: str | date | datetime | None) -> str:
+    """A due date (or date and time) relative to the reader's today ("today", "tomorrow 09:00", "3 Dec")."""
+    return timefmt.due(value, timefmt.zone_of(ctx.get("user")))
 
 
 ACTIVITY_ICONS = {"call": "☎", "meeting": "◎", "task": "✓", "email": "✉", "deadline": "⚑"}

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kanban import clock
+from kanban import clock, timezones
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def zone_of(user: Any) -> tzinfo:
-    """The reader's time zone: their own, else UTC (the one place pages pick a zone)."""
-    name = getattr(user, "time_zone", None) if user is not None else None
-    if not name:
-        return UTC
-    try:
-        return ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
+    """The reader's time zone, as kanban.timezones (the one place that knows it) says."""
+    return timezones.zone_of(user)
 
 
 def local(value: datetime, zone: tzinfo) -> datetime:
@@ -71,8 +64,12 @@ def iso(value: datetime | None) -> str:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
-def days_between(start: datetime, end: datetime) -> int:
-    """Whole days from start to end (naive values are UTC), never negative."""
-    start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    end = end if end.tzinfo else end.replace(tzinfo=UTC)
-    return max(0, (end - start) // timedelta(days=1))
+def due(value: str | date | datetime | None, zone: tzinfo = UTC, now: datetime | None = None) -> str:
+    """An activity's due moment (an ISO date, or date and time): "today", "today 14:30", "3 Dec"."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return friendly(value, zone, now)
+    return friendly_date(value, now, zone)

@@ -17,13 +17,37 @@ from kanban.queries import BoardFilters
 from kanban.services.deals import create_deal
 from kanban.services.pipelines import get_stage
 from kanban.web.deps import in_tx, web_user
-from kanban.web.forms import board_url, filters_from, optional_int, parse_amount, safe_return, text
+from kanban.web.forms import board_url, filters_from, optional_int, parse_amount, safe_return, sort_from, text
 from kanban.web.templating import render
 
 
 def page_size(request: Request) -> int:
     """How many cards a column shows before "load more"."""
     return max(1, request.app.state.runtime.settings.board_page_size)
+
+
+def board_filters(request: Request, params: Any) -> BoardFilters:
+    """The board filters of a request; "mine" means the signed-in user (checked again by web_user)."""
+    uid = request.session.get("uid")
+    return filters_from(params, uid if isinstance(uid, int) else None)
+
+
+def _next_key(card: queries.Card) -> tuple[int, str, float, int]:
+    # Overdue and today's activities come first (earliest due first), deals with none last.
+    due = card.next_activity["due_at"] if card.next_activity else ""
+    return (0 if due else 1, due, card.rank, card.id)
+
+
+def order_cards(cards: list[queries.Card], sort: str | None) -> list[queries.Card]:
+    """A column's shown cards in the chosen order (by next activity: the loaded cards, due first)."""
+    return sorted(cards, key=_next_key) if sort == "next_activity" else cards
+
+
+def ordered(columns: list[queries.Column], sort: str | None) -> list[queries.Column]:
+    """Columns with their cards in the chosen order."""
+    for col in columns:
+        col.cards = order_cards(col.cards, sort)
+    return columns
 
 
 def _pipeline(session: Session, pipeline_id: int | None) -> tuple[list[Pipeline], Pipeline | None]:
@@ -40,7 +64,9 @@ def board_context(request: Request, session: Session, pipeline_id: int | None, f
                   **extra: Any) -> dict[str, Any]:
     """Everything board.html needs (also used to re-render after a failed form or move)."""
     all_pipelines, pipeline = _pipeline(session, pipeline_id)
+    sort = sort_from(request.query_params) or extra.pop("sort", None)
     columns = queries.board(session, pipeline.id, filters, page_size(request)) if pipeline else []
+    ordered(columns, sort)
     ctx: dict[str, Any] = {
         "pipelines": all_pipelines,
         "pipeline": pipeline,
@@ -49,7 +75,8 @@ def board_context(request: Request, session: Session, pipeline_id: int | None, f
         "filters": filters,
         "people": queries.people(session),
         "tags": queries.known_tags(session),
-        "board_url": board_url(pipeline.id if pipeline else None, filters),
+        "board_url": board_url(pipeline.id if pipeline else None, filters, sort),
+        "sort": sort,
         "message": None,
         "message_kind": "info",
         "create_stage_id": None,
@@ -63,7 +90,7 @@ def board_context(request: Request, session: Session, pipeline_id: int | None, f
 async def board_page(request: Request) -> Response:
     """GET /board?pipeline_id=&responsible_id=&tag=&q= — the Kanban board."""
     pipeline_id = optional_int(request.query_params, "pipeline_id")
-    filters = filters_from(request.query_params)
+    filters = board_filters(request, request.query_params)
     flash = request.session.pop("flash", None)
 
     def load(session: Session) -> dict[str, Any]:
@@ -79,15 +106,16 @@ async def board_page(request: Request) -> Response:
 def column_context(request: Request, session: Session, stage_id: int, filters: BoardFilters) -> dict[str, Any]:
     """The context of one column partial."""
     stage = get_stage(session, stage_id)
-    col = queries.column(session, stage, filters, page_size(request))
-    return {"col": col, "stages": queries.stages_of(session, stage.pipeline_id), "filters": filters,
-            "board_url": board_url(stage.pipeline_id, filters), "people": queries.people(session)}
+    sort = sort_from(request.query_params)
+    col = ordered([queries.column(session, stage, filters, page_size(request))], sort)[0]
+    return {"col": col, "stages": queries.stages_of(session, stage.pipeline_id), "filters": filters, "sort": sort,
+            "board_url": board_url(stage.pipeline_id, filters, sort), "people": queries.people(session)}
 
 
 async def column_fragment(request: Request) -> Response:
     """GET /board/columns/{stage_id} — one column re-rendered (live updates)."""
     stage_id = request.path_params["stage_id"]
-    filters = filters_from(request.query_params)
+    filters = board_filters(request, request.query_params)
 
     def load(session: Session) -> dict[str, Any]:
         web_user(request, session)
@@ -99,7 +127,7 @@ async def column_fragment(request: Request) -> Response:
 async def more_cards(request: Request) -> Response:
     """GET /board/columns/{stage_id}/more?cursor= — the next page of a column (keyset pagination)."""
     stage_id = request.path_params["stage_id"]
-    filters = filters_from(request.query_params)
+    filters = board_filters(request, request.query_params)
     after = queries.parse_cursor(request.query_params.get("cursor"))
     if after is None:
         raise ValidationError("bad cursor", {"cursor": "expected rank:id"})
@@ -109,8 +137,9 @@ async def more_cards(request: Request) -> Response:
         stage = get_stage(session, stage_id)
         page, more = queries.cards(session, stage, filters, page_size(request), after)
         col = queries.Column(stage, cards=page, more=more)
-        return {"col": col, "cards": page, "stages": queries.stages_of(session, stage.pipeline_id),
-                "filters": filters, "board_url": board_url(stage.pipeline_id, filters)}
+        sort = sort_from(request.query_params)
+        return {"col": col, "cards": order_cards(page, sort), "stages": queries.stages_of(session, stage.pipeline_id),
+                "filters": filters, "sort": sort, "board_url": board_url(stage.pipeline_id, filters, sort)}
 
     return render(request, "partials/more.html", await in_tx(request, load))
 
@@ -131,7 +160,7 @@ async def create_in_column(request: Request) -> Response:
     form = await request.form()
     errors: dict[str, str] = {}
     stage_id = optional_int(form, "stage_id")
-    filters = filters_from(form)
+    filters = board_filters(request, form)
     values = _new_deal_values(form, errors)
 
     def work(session: Session) -> tuple[Stage, int]:
@@ -153,12 +182,13 @@ async def create_in_column(request: Request) -> Response:
         def reload(session: Session) -> dict[str, Any]:
             web_user(request, session)
             stage = get_stage(session, stage_id or 0)
-            return board_context(request, session, stage.pipeline_id, filters, create_stage_id=stage.id,
+            return board_context(request, session, stage.pipeline_id, filters, sort=sort_from(form),
+                                 create_stage_id=stage.id,
                                  create_errors=fields, create_values=dict(form),
                                  message="The deal was not created: see the form.", message_kind="error")
 
         return render(request, "board.html", await in_tx(request, reload), status_code=422)
-    target = safe_return(text(form, "return_to"), board_url(stage.pipeline_id, filters))
+    target = safe_return(text(form, "return_to"), board_url(stage.pipeline_id, filters, sort_from(form)))
     return RedirectResponse(target, status_code=303)
 
 

@@ -6,9 +6,11 @@ from datetime import date, datetime
 from typing import Any
 
 from jinja2 import pass_context
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from kanban import timezones
 from kanban.paths import resource
 from kanban.web import timefmt
 from kanban.web.csrf import csrf_token
@@ -42,11 +44,29 @@ def activity_icon(kind: str | None) -> str:
     return ACTIVITY_ICONS.get(kind or "", "•")
 
 
+def activity_state(activity: Any) -> str:
+    """overdue | today | upcoming | done for an activity, by the reader's today."""
+    return timezones.activity_state(activity.due_date, activity.done, timezones.today())
+
+
+def activity_due(activity: Any) -> str:
+    """An activity's due date and time as a person reads it ("today 14:30", "Fri 6 Dec")."""
+    return timefmt.due(timezones.due_at(activity.due_date, activity.due_time))
+
+
+def note_html(note: Any) -> Markup:
+    """A note's text, escaped, with its line breaks."""
+    return Markup("<br>").join(escape(line) for line in str(note.text).split("\n"))
+
+
 templates.env.globals["csrf_token"] = csrf_token
 templates.env.filters["money"] = money
 templates.env.filters["when"] = when
 templates.env.filters["due"] = due
 templates.env.filters["activity_icon"] = activity_icon
+templates.env.filters["activity_state"] = activity_state
+templates.env.filters["activity_due"] = activity_due
+templates.env.filters["note_html"] = note_html
 templates.env.filters["iso"] = timefmt.iso
 
 

@@ -15,8 +15,9 @@ from starlette.routing import Route
 from kanban import clock, queries
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
-from kanban.models import Deal, Organization, Person, Pipeline, Stage, User
+from kanban.models import Deal, Person, Pipeline, Stage, User
 from kanban.services.deals import get_deal, update_deal
+from kanban.web import person_picker
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import format_amount, optional_int, parse_amount, text
 from kanban.web.templating import render
@@ -24,22 +25,17 @@ from kanban.web.templating import render
 CONFLICT_MESSAGE = ("Someone else changed this deal while you were editing it. Nothing was saved yet: your edits "
                     "are kept in the form, and what changed meanwhile is listed below.")
 FIELD_LABELS = {"title": "Title", "amount": "Amount", "currency": "Currency", "responsible_id": "Responsible",
-                "contact_name": "Person", "contact_email": "Email", "contact_phone": "Phone",
-                "contact_company": "Company", "tags": "Tags", "fields": "Custom fields"}
+                "person_id": "Person", "tags": "Tags", "fields": "Custom fields"}
 # Which inline field (data-field) shows each form value, to open it for review after a conflict or an error.
-FIELD_GROUPS = {"currency": "amount"}
+FIELD_GROUPS = {"currency": "amount", "person_id": "person"}
 
 
 def form_values(session: Session, deal: Deal) -> dict[str, Any]:
     """The edit form's values for a deal as stored now."""
-    contact = session.get(Person, deal.person_id) if deal.person_id else None
-    org = session.get(Organization, contact.organization_id) if contact and contact.organization_id else None
     return {
         "title": deal.title, "amount": format_amount(deal.amount), "currency": deal.currency,
         "responsible_id": str(deal.responsible_id or ""), "version": str(deal.version),
-        "contact_name": contact.name if contact else "", "contact_email": (contact.email or "") if contact else "",
-        "contact_phone": (contact.phone or "") if contact else "",
-        "contact_company": org.name if org else "",
+        "person_id": str(deal.person_id or ""), **{name: "" for name in person_picker.NEW_FIELDS},
         "tags": ", ".join(deal.tags or []),
         "fields": [(k, "" if v is None else str(v)) for k, v in sorted((deal.fields or {}).items())],
     }
@@ -49,8 +45,8 @@ def _submitted(form: FormData) -> dict[str, Any]:
     keys, values = form.getlist("field_key"), form.getlist("field_value")
     rows = [(str(k).strip(), str(v).strip()) for k, v in zip(keys, values, strict=False)]
     values_ = {name: text(form, name) for name in (
-        "title", "amount", "currency", "responsible_id", "version", "contact_name", "contact_email",
-        "contact_phone", "contact_company", "tags", "seen")}
+        "title", "amount", "currency", "responsible_id", "version", "tags", "seen")}
+    values_.update(person_picker.submitted(form))
     values_["fields"] = [r for r in rows if r[0] or r[1]]
     return values_
 
@@ -66,13 +62,23 @@ def _display(key: str, value: Any) -> str:
     return str(value or "")
 
 
-def merge_stale(current: dict[str, Any], typed: dict[str, Any], people: list[User]) -> tuple[dict, list]:
+def _shower(key: str, user_names: dict[str, str], person_label: Any) -> Any:
+    if key == "responsible_id":
+        return lambda v: user_names.get(str(v), "unassigned")
+    if key == "person_id":
+        return lambda v: person_label(v) or "no person"
+    return lambda v: _display(key, v)
+
+
+def merge_stale(current: dict[str, Any], typed: dict[str, Any], people: list[User],
+                labels: Any = None) -> tuple[dict, list]:
     """A stale edit: keep what the user changed, take everyone else's changes; list what changed meanwhile."""
     try:
         seen = json.loads(typed.get("seen") or "")
     except ValueError:
         seen = None
     names = {str(p.id): p.name for p in people}
+    label = labels or {}
     merged, changed = dict(current), []
     for key, label in FIELD_LABELS.items():
         mine = [list(r) for r in typed[key]] if key == "fields" else typed[key]
@@ -84,10 +90,10 @@ def merge_stale(current: dict[str, Any], typed: dict[str, Any], people: list[Use
         if mine_changed:
             merged[key] = typed[key]
         if (was != now) if known else (mine != now):
-            show = (lambda v: names.get(str(v), "unassigned")) if key == "responsible_id" else (
-                lambda v, k=key: _display(k, v))
+            show = _shower(key, names, label)
             changed.append({"key": key, "label": label, "seen": show(was) if known else None, "now": show(now),
                             "mine": mine_changed and mine != now, "mine_value": show(mine)})
+    merged.update({k: typed.get(k, "") for k in person_picker.NEW_FIELDS})
     merged["version"] = current["version"]
     return merged, changed
 
@@ -107,12 +113,16 @@ def deal_context(request: Request, session: Session, deal_id: int, **extra: Any)
         "stage": session.get(Stage, deal.stage_id), "pipeline": session.get(Pipeline, deal.pipeline_id),
         "stages": queries.stages_of(session, deal.pipeline_id), "people": queries.people(session),
         "responsible": responsible, "contact": session.get(Person, deal.person_id) if deal.person_id else None,
+        "person_q": "", "person_found": [],
         "values": form_values(session, deal), "errors": {}, "message": None, "message_kind": "info",
         "editing": set(), "changed": [], "days_in_stage": (clock.now() - deal.stage_entered_at).days,
     })
     # `seen` is what the stored deal looked like when the form was drawn (a 422 keeps the one first sent).
     ctx["seen"] = seen_of(ctx["values"])
     ctx.update(extra)
+    ctx["person_label"] = person_picker.person_label(session, ctx["values"]["person_id"])
+    if ctx["person_q"]:
+        ctx["person_found"] = person_picker.search(session, ctx["person_q"])
     return ctx
 
 
@@ -120,7 +130,7 @@ def editing_of(keys: Any) -> set[str]:
     """The inline fields to open for these form keys (error fields, changed fields, ?edit=)."""
     out = set()
     for key in map(str, keys):
-        out.add("contact" if key.startswith("contact") else FIELD_GROUPS.get(key, key))
+        out.add("person" if key.startswith(("contact", "new_")) else FIELD_GROUPS.get(key, key))
     return out
 
 
@@ -129,10 +139,11 @@ async def deal_page(request: Request) -> Response:
     deal_id = request.path_params["deal_id"]
     flash = request.session.pop("flash", None)
     edit = text(request.query_params, "edit")[:40]
+    person_q = text(request.query_params, "person_q")[:200]  # the person field's search without JS
 
     def load(session: Session) -> dict[str, Any]:
         web_user(request, session)
-        ctx = deal_context(request, session, deal_id, editing={edit} if edit else set())
+        ctx = deal_context(request, session, deal_id, editing={edit} if edit else set(), person_q=person_q)
         if flash:
             ctx["message"], ctx["message_kind"] = flash
         return ctx
@@ -163,8 +174,6 @@ def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[
         "responsible_id": optional_int(values, "responsible_id", errors),
         "tags": [t for t in (p.strip() for p in values["tags"].split(",")) if t],
     }
-    contact = {k: values[f"contact_{k}"] or None for k in ("name", "email", "phone", "company")}
-    changes["contact"] = {**contact, "name": contact["name"] or ""} if any(contact.values()) else None
     old = dict(deal.fields or {})
     new: dict[str, Any] = {}
     for key, value in values["fields"]:
@@ -192,6 +201,7 @@ async def edit_deal(request: Request) -> Response:
         errors: dict[str, str] = {}
         version = optional_int(values, "version", errors)
         changes = _changes(session, deal, values, errors)
+        changes.update(person_picker.changes(session, deal, values, Actor.user(user.id), errors))
         if errors:
             raise ValidationError("invalid deal", errors)
         update_deal(session, deal_id, changes, actor=Actor.user(user.id), expected_version=version)
@@ -215,7 +225,8 @@ async def edit_deal(request: Request) -> Response:
         def stale(session: Session) -> dict[str, Any]:
             web_user(request, session)
             deal = get_deal(session, deal_id)
-            merged, changed = merge_stale(form_values(session, deal), values, queries.people(session))
+            merged, changed = merge_stale(form_values(session, deal), values, queries.people(session),
+                                          lambda v: person_picker.person_label(session, v))
             mine = {k for k in FIELD_LABELS if merged[k] != form_values(session, deal)[k]}
             return deal_context(request, session, deal_id, message=CONFLICT_MESSAGE, message_kind="conflict",
                                 values=merged, changed=changed, attempted=values,

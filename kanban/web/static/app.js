@@ -244,6 +244,21 @@
     }
   });
 
+  /* Person field: Enter in the search box searches (not saves); typing a new person's details selects "New". */
+  document.addEventListener("keydown", function (event) {
+    var el = event.target;
+    if (event.key === "Enter" && el.name === "person_q") {
+      event.preventDefault();
+      if (window.htmx) { window.htmx.trigger(el, "search"); }
+    }
+  });
+
+  document.addEventListener("input", function (event) {
+    var box = event.target.closest && event.target.closest(".new-person");
+    var radio = box && box.closest(".person-picker").querySelector('input[name="person_id"][value="new"]');
+    if (radio) { radio.checked = true; }
+  });
+
   function refreshBell() {
     var bell = document.querySelector(".bell");
     if (bell && window.htmx) { window.htmx.trigger(bell, "refresh"); }

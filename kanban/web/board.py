@@ -14,6 +14,7 @@ from kanban.errors import NotFoundError, ValidationError
 from kanban.events import Actor
 from kanban.models import Pipeline, Stage
 from kanban.queries import BoardFilters
+from kanban.services import outcomes
 from kanban.services.deals import create_deal
 from kanban.services.pipelines import get_stage
 from kanban.web.deps import in_tx, web_user
@@ -82,6 +83,8 @@ def board_context(request: Request, session: Session, pipeline_id: int | None, f
         "create_stage_id": None,
         "create_errors": {},
         "create_values": {},
+        "lost_reasons": outcomes.lost_reasons(session),
+        "lost_reason_required": bool(pipeline and pipeline.lost_reason_required),
     }
     ctx.update(extra)
     return ctx

@@ -54,10 +54,10 @@
     if (focus) { focus.focus(); }
   }
 
-  function postMove(dealId, body, focusId) {
+  function postMove(dealId, body, focusId, action) {
     var card = document.getElementById("deal-" + dealId);
     if (card) { card.classList.add("card-saving"); }
-    return fetch("/deals/" + dealId + "/move", {
+    return fetch("/deals/" + dealId + "/" + (action || "move"), {
       method: "POST",
       credentials: "same-origin",
       headers: {"X-CSRF-Token": csrf(), "HX-Request": "true",
@@ -78,8 +78,66 @@
     });
   }
 
+  /* A card dropped on Won / Lost goes back to its column (it keeps its stage) and gets the status. */
+  function onOutcomeDrop(evt) {
+    var item = evt.item;
+    var outcome = evt.to.dataset.outcome;
+    var anchor = evt.from.children[evt.oldIndex] || null;
+    evt.from.insertBefore(item, anchor);
+    if (outcome === "lost") { openLost(item.dataset.dealId, item.querySelector(".card-title")); return; }
+    postMove(item.dataset.dealId, filterParams(), null, outcome);
+  }
+
+  function lostDialog() { return document.getElementById("lost-dialog"); }
+
+  function openLost(dealId, opener) {
+    var dialog = lostDialog();
+    if (!dialog || !dialog.showModal) { return; }
+    var form = dialog.querySelector("form");
+    form.reset();
+    form.action = "/deals/" + dealId + "/lost";
+    form.dataset.dealId = dealId;
+    var card = document.getElementById("deal-" + dealId);
+    var title = card ? card.querySelector(".card-title").textContent : "";
+    dialog.querySelector(".lost-deal").textContent = title;
+    dialog.querySelector(".lost-error").hidden = true;
+    dialog.returnFocus = opener || null;
+    dialog.showModal();
+    dialog.querySelector("select").focus();
+  }
+
+  function closeLost() {
+    var dialog = lostDialog();
+    dialog.close();
+    if (dialog.returnFocus && document.body.contains(dialog.returnFocus)) { dialog.returnFocus.focus(); }
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("#lost-dialog form")) { return; }
+    event.preventDefault();
+    var select = form.querySelector("select[name=reason_id]");
+    if (select.required && !select.value) {
+      form.querySelector(".lost-error").hidden = false;
+      select.setAttribute("aria-invalid", "true");
+      select.setAttribute("aria-describedby", "lost-error");
+      select.focus();
+      return;
+    }
+    var body = filterParams();
+    new FormData(form).forEach(function (value, key) { if (key !== "csrf_token") { body.set(key, value); } });
+    var dealId = form.dataset.dealId;
+    closeLost();
+    postMove(dealId, body, "move-" + dealId, "lost");
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest(".lost-cancel")) { closeLost(); }
+  });
+
   function onDrop(evt) {
     var item = evt.item;
+    if (evt.to.dataset.outcome) { onOutcomeDrop(evt); return; }
     if (evt.from === evt.to && evt.oldIndex === evt.newIndex) { return; }
     var body = filterParams();
     body.set("stage_id", evt.to.dataset.stageId);
@@ -95,6 +153,11 @@
   function initSortable(root) {
     if (!window.Sortable || !board()) { return; }
     var lists = root.matches && root.matches("ol.cards") ? [root] : root.querySelectorAll("ol.cards");
+    document.querySelectorAll("ol.dropzone").forEach(function (zone) {
+      if (window.Sortable.get(zone)) { return; }
+      window.Sortable.create(zone, {group: {name: "board", pull: false, put: true}, draggable: ".card",
+                                    ghostClass: "card-ghost"});
+    });
     Array.prototype.forEach.call(lists, function (list) {
       if (window.Sortable.get(list)) { return; }
       window.Sortable.create(list, {
@@ -123,10 +186,14 @@
     event.preventDefault();
     var card = form.closest(".card");
     var body = new URLSearchParams(new FormData(form));
+    var outcome = event.submitter && event.submitter.dataset.outcome;
     if (event.submitter && event.submitter.name) { body.set(event.submitter.name, event.submitter.value); }
     var menu = form.closest("details");
     if (menu) { menu.open = false; }
-    postMove(card.dataset.dealId, body, "move-" + card.dataset.dealId);
+    if (outcome === "lost") { openLost(card.dataset.dealId, document.getElementById("move-" + card.dataset.dealId)); return; }
+    body.delete("stage_id");
+    if (!outcome && event.submitter) { body.set("stage_id", event.submitter.value); }
+    postMove(card.dataset.dealId, body, "move-" + card.dataset.dealId, outcome || "move");
   });
 
   /* Menus: one open at a time; Escape closes and gives focus back to its summary. */

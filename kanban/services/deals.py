@@ -1,9 +1,9 @@
-"""Deal use cases: create, update, move (with the loop guard), reorder."""
+"""Deal use cases: create, update, move (with the loop guard), reorder, status, delete."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 import kanban.stage_totals  # noqa: F401 - its session hooks keep stage_totals in step with every deal write
-from kanban import clock
+from kanban import clock, live
 from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor, DealFieldsChanged, DealMoved, bus
@@ -323,6 +323,7 @@ def move_deal(
     from_stage_id = deal.stage_id
     deal.stage_id = target.id
     deal.stage_entered_at = at
+    deal.last_activity_at = at
     deal.current_entry_id = entry.id
     deal.rank = rank if rank is not None else _top_rank(session, target.id)
     _flush(session, deal)
@@ -336,7 +337,70 @@ def move_deal(
                  pipeline_id=deal.pipeline_id, actor=actor, changed=["stage_id"],
                  old={"stage_id": from_stage_id}, new={"stage_id": target.id},
                  data={"to": target.id, "from": from_stage_id}, cause=cause)
+    _status_on_entry(session, deal, source, target, actor, cause)
     return MoveResult(deal, moved=True, entry=entry)
+
+
+def _status_on_entry(session: Session, deal: Deal, source: Stage | None, target: Stage, actor: Actor,
+                     cause: tuple[dict[str, Any], ...]) -> None:
+    """Entering a won/lost stage sets that status; leaving one for an open stage reopens the deal."""
+    if target.kind in ("won", "lost"):
+        apply_status(session, deal, target.kind, actor, cause=cause)
+    elif source is not None and source.kind in ("won", "lost") and deal.status == source.kind:
+        apply_status(session, deal, "open", actor, cause=cause)
+
+
+_STATUS_TEXT = {"won": "Marked won", "lost": "Marked lost", "open": "Reopened"}
+
+
+def apply_status(session: Session, deal: Deal, status: str, actor: Actor, *, reason: str | None = None,
+                 cause: tuple[dict[str, Any], ...] = ()) -> bool:
+    """Set open|won|lost (closed_at, lost_reason) with a timeline row and deal.status_changed; False if same."""
+    reason = reason if status == "lost" else None
+    if deal.status == status and deal.lost_reason == reason:
+        return False
+    old_status, old_reason, at = deal.status, deal.lost_reason, clock.now()
+    deal.status, deal.lost_reason = status, reason
+    deal.closed_at = None if status == "open" else at
+    deal.updated_at = at
+    _flush(session, deal)
+    text = _STATUS_TEXT[status] + (f": {reason}" if reason else "")
+    timeline(session, deal.id, "status_changed", text, actor, from_status=old_status, to_status=status,
+             reason=reason, cause=list(cause))
+    session.flush()
+    record_event(session, "deal.status_changed", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
+                 pipeline_id=deal.pipeline_id, actor=actor, changed=["status", "lost_reason"],
+                 old={"status": old_status, "lost_reason": old_reason}, new={"status": status, "lost_reason": reason},
+                 data={"to": status, "from": old_status, "reason": reason}, cause=cause)
+    live.publish_board_changed(session, deal.pipeline_id, [deal.stage_id], deal.id)
+    live.publish_deal_changed(session, deal.id)
+    return True
+
+
+def touch_deal(session: Session, deal: Deal, at: datetime | None = None) -> None:
+    """A note or activity on the deal: its last activity time restarts rotting (no new version of the deal)."""
+    at = at or clock.now()
+    session.execute(update(Deal).where(Deal.id == deal.id).values(last_activity_at=at)
+                    .execution_options(synchronize_session=False))
+    set_committed_value(deal, "last_activity_at", at)
+
+
+def delete_deal(session: Session, deal_id: int, *, actor: Actor) -> None:
+    """Delete a deal and what hangs off it (entries, timeline, notes, activities, runs); deal.deleted keeps the
+    old values."""
+    deal = get_deal(session, deal_id, for_update=True)
+    old = {**deal_snapshot(deal), "status": deal.status, "person_id": deal.person_id,
+           "organization_id": deal.organization_id}
+    pipeline_id, stage_id = deal.pipeline_id, deal.stage_id
+    # The deal points at its current entry, which the cascade deletes: unlink first.
+    session.execute(update(Deal).where(Deal.id == deal.id).values(current_entry_id=None)
+                    .execution_options(synchronize_session=False))
+    set_committed_value(deal, "current_entry_id", None)
+    session.delete(deal)
+    session.flush()
+    record_event(session, "deal.deleted", entity_type="deal", entity_id=deal_id, deal_id=deal_id,
+                 pipeline_id=pipeline_id, actor=actor, old=old)
+    live.publish_board_changed(session, pipeline_id, [stage_id], deal_id)
 
 
 def _flush(session: Session, deal: Deal) -> None:

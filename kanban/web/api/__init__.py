@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from kanban.web.api import deals, openapi, pipelines, records, users
+from kanban.web.api import activities, deals, openapi, persons, pipelines, records, users
 
-routes = [*users.routes, *pipelines.routes, *deals.routes, *records.routes, *openapi.routes]
+routes = [*users.routes, *pipelines.routes, *deals.routes, *persons.routes, *activities.routes, *records.routes,
+          *openapi.routes]

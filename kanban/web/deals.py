@@ -12,10 +12,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import clock, queries
+from kanban import clock, queries, timezones
+from kanban.crm_models import Activity
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal, Person, Pipeline, Stage, User
+from kanban.services import outcomes
+from kanban.services.activities import activities_query
 from kanban.services.deals import get_deal, update_deal
 from kanban.web import person_picker
 from kanban.web.deps import in_tx, web_user
@@ -113,7 +116,7 @@ def deal_context(request: Request, session: Session, deal_id: int, **extra: Any)
         "stage": session.get(Stage, deal.stage_id), "pipeline": session.get(Pipeline, deal.pipeline_id),
         "stages": queries.stages_of(session, deal.pipeline_id), "people": queries.people(session),
         "responsible": responsible, "contact": session.get(Person, deal.person_id) if deal.person_id else None,
-        "person_q": "", "person_found": [],
+        "person_q": "", "person_found": [], **crm_context(session, deal),
         "values": form_values(session, deal), "errors": {}, "message": None, "message_kind": "info",
         "editing": set(), "changed": [], "days_in_stage": (clock.now() - deal.stage_entered_at).days,
     })
@@ -124,6 +127,20 @@ def deal_context(request: Request, session: Session, deal_id: int, **extra: Any)
     if ctx["person_q"]:
         ctx["person_found"] = person_picker.search(session, ctx["person_q"])
     return ctx
+
+
+def crm_context(session: Session, deal: Deal) -> dict[str, Any]:
+    """The composer, the deal's activities, names for mentions, and the lost reasons."""
+    people = queries.people(session)
+    pipeline = session.get(Pipeline, deal.pipeline_id)
+    return {
+        "composer": {}, "composer_errors": {}, "composer_tab": "note",
+        "deal_activities": list(session.scalars(activities_query(deal_id=deal.id).order_by(
+            Activity.done, Activity.due_date, Activity.due_time, Activity.id).limit(50))),
+        "mention_names": {p.email: p.name for p in people}, "users": {p.id: p.name for p in people},
+        "lost_reasons": outcomes.lost_reasons(session), "today_iso": timezones.today().isoformat(),
+        "lost_reason_required": bool(pipeline and pipeline.lost_reason_required),
+    }
 
 
 def editing_of(keys: Any) -> set[str]:

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban.web import admin, board, deals, live, moves, outcomes, people, person_picker, records
+from kanban.web import activities, admin, board, deals, live, moves, outcomes, people, person_picker, records
 
 
 async def home(request: Request) -> Response:
@@ -16,4 +16,4 @@ async def home(request: Request) -> Response:
 
 routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
           *records.routes, *person_picker.routes, *people.routes,
-          *outcomes.routes]
+          *outcomes.routes, *activities.routes]

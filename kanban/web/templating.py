@@ -6,12 +6,13 @@ from datetime import date, datetime
 from typing import Any
 
 from jinja2 import pass_context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from kanban import timezones
 from kanban.paths import resource
+from kanban.services.notes import render_note
 from kanban.web import timefmt
 from kanban.web.csrf import csrf_token
 
@@ -54,9 +55,11 @@ def activity_due(activity: Any) -> str:
     return timefmt.due(timezones.due_at(activity.due_date, activity.due_time))
 
 
-def note_html(note: Any) -> Markup:
-    """A note's text, escaped, with its line breaks."""
-    return Markup("<br>").join(escape(line) for line in str(note.text).split("\n"))
+@pass_context
+def note_html(ctx: Any, note: Any) -> Markup:
+    """A note (or its text) as safe HTML: escaped, links, line breaks, @mentions by name."""
+    body = note if isinstance(note, str) else str(note.text)
+    return render_note(body, ctx.get("mention_names") or {})
 
 
 templates.env.globals["csrf_token"] = csrf_token

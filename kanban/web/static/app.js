@@ -3,6 +3,7 @@
 (function () {
   "use strict";
 
+  document.documentElement.classList.add("js");
   var dragging = false;
   var pending = new Set();
 
@@ -324,6 +325,34 @@
     var box = event.target.closest && event.target.closest(".new-person");
     var radio = box && box.closest(".person-picker").querySelector('input[name="person_id"][value="new"]');
     if (radio) { radio.checked = true; }
+  });
+
+  /* Composer tabs (without JS both forms show, one above the other). */
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest && event.target.closest(".composer [role=tab]");
+    if (!tab) { return; }
+    var box = tab.closest(".composer");
+    box.querySelectorAll("[role=tab]").forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      document.getElementById(t.getAttribute("aria-controls")).classList.toggle("active", on);
+    });
+    var first = document.getElementById(tab.getAttribute("aria-controls")).querySelector("textarea, input:not([type=hidden]), select");
+    if (first) { first.focus(); }
+  });
+
+  /* Mention picker: inserts "@email " where the cursor is. */
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.classList || !select.classList.contains("mention-select") || !select.value) { return; }
+    var area = document.getElementById(select.dataset.target);
+    var at = area.selectionStart || area.value.length;
+    var before = area.value.slice(0, at);
+    var mention = (before && !/\s$/.test(before) ? " " : "") + "@" + select.value + " ";
+    area.value = before + mention + area.value.slice(at);
+    select.value = "";
+    area.focus();
+    area.selectionStart = area.selectionEnd = at + mention.length;
   });
 
   function refreshBell() {

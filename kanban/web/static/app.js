@@ -208,7 +208,7 @@
     var d = event.target;
     if (d.matches && d.matches("details.card-menu, details.menu") && d.open) {
       closeMenus(d);
-      var first = d.querySelector("button:not([disabled]), a, input");
+      var first = d.querySelector("button:not([disabled]), a[href], select, input:not([type=hidden])");
       if (first && d.querySelector("summary") === document.activeElement) { first.focus(); }
     }
   }, true);

@@ -207,8 +207,13 @@ def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[
     return changes
 
 
+def overlaps(session: Session, deal: Deal, values: dict[str, Any]) -> bool:
+    """Whether a field of this form was changed by someone else since the form was drawn."""
+    return bool(merge_stale(form_values(session, deal), values, [], lambda v: "")[1])
+
+
 async def edit_deal(request: Request) -> Response:
-    """POST /deals/{id} — save the edit form (field errors 422, stale version 409)."""
+    """POST /deals/{id} — save the edit form (field errors 422; 409 when someone changed the same fields)."""
     deal_id = request.path_params["deal_id"]
     values = _submitted(await request.form())
 
@@ -217,6 +222,8 @@ async def edit_deal(request: Request) -> Response:
         deal = get_deal(session, deal_id, for_update=True)
         errors: dict[str, str] = {}
         version = optional_int(values, "version", errors)
+        if version is not None and version != deal.version and not overlaps(session, deal, values):
+            version = deal.version  # only things outside this form changed meanwhile (stage, status): no conflict
         changes = _changes(session, deal, values, errors)
         changes.update(person_picker.changes(session, deal, values, Actor.user(user.id), errors))
         if errors:

@@ -179,3 +179,26 @@ def test_no_sideways_page_scroll_on_a_phone(browser, live_server, live_runtime, 
         right = page.eval_on_selector("#panel-activity button[type=submit]", "el => el.getBoundingClientRect().right")
         assert right <= 390
     page.close()
+
+
+def test_header_and_stage_bar_update_live_and_typing_is_kept(browser, live_server, live_runtime, crm):
+    deal, qualified = crm["deals"][1], crm["stages"][1]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    browser_login(page, live_server, "rep@example.com")
+    page.goto(f"{live_server}/deals/{deal}")
+    page.wait_for_selector("body[data-live='on']", state="attached")
+    page.click(".field[data-field=tags] .fv")
+    page.fill("#in-tags", "typed while they moved it")
+    from kanban.services.deals import move_deal
+    from kanban.services.outcomes import mark_won
+
+    with live_runtime.sessions() as s, s.begin():
+        move_deal(s, deal, qualified, actor=Actor.user(crm["admin"].id))
+        mark_won(s, deal, actor=Actor.user(crm["admin"].id))
+    page.wait_for_selector("#deal-head .status-badge.status-won", timeout=5000)
+    page.wait_for_selector(f"#deal-stagebar button[value='{qualified}'][aria-current='step']", timeout=5000)
+    assert page.input_value("#in-tags") == "typed while they moved it"  # the open edit is not replaced
+    page.keyboard.press("Enter")  # only the stage and status changed meanwhile: the save goes through
+    page.wait_for_selector("#page-message.message-ok")
+    assert page.inner_text(".field[data-field=tags] .fv-text") == "typed while they moved it"
+    page.close()

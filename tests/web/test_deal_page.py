@@ -220,3 +220,15 @@ def test_person_field_picks_creates_or_clears(rep_web, runtime, deals):
     response = rep_web.post(f"/deals/{deal.id}", data=_form(saved, csrf_token=token, person_id=""),
                             follow_redirects=False)
     assert response.status_code == 303 and _load(runtime, deal.id)[1] is None
+
+
+def test_a_stale_form_saves_when_only_the_stage_changed_meanwhile(rep_web, runtime, deals, pipeline, admin):
+    deal = deals[0]
+    seen = rep_web.get(f"/deals/{deal.id}").context["seen"]
+    with runtime.sessions() as s, s.begin():
+        move_deal(s, deal.id, pipeline.stages[1].id, actor=Actor.user(admin.id))
+    response = rep_web.post(f"/deals/{deal.id}", data=_form(deal, csrf_token=csrf_of(rep_web), tags="vip", seen=seen),
+                            follow_redirects=False)
+    assert response.status_code == 303
+    saved = _load(runtime, deal.id)[0]
+    assert saved.tags == ["vip"] and saved.stage_id == pipeline.stages[1].id

@@ -80,6 +80,7 @@ def test_rotting_badge_status_badge_and_weighted_sums(rep_web, runtime, deals, p
     new = response.context["columns"][0]
     assert new.weighted_sums == [("EUR", 24975), ("USD", 31262)]
     assert "≈ 312.62 USD" in html and ">25%<" in html
+    assert html.count('class="weighted"') == 1  # stages at 100% show no weighted line
 
 
 def test_filters_in_the_toolbar_and_forms(rep_web, runtime, deals, pipeline, rep):

@@ -54,7 +54,7 @@ def test_person_detail_shows_deals_activities_and_notes(rep_web, runtime, deals,
     response = rep_web.get(f"/persons/{alice_id}")
     assert response.status_code == 200
     html = response.text
-    assert "Acme renewal" in html and "Call Alice" in html and "na-overdue" in html
+    assert "Acme renewal" in html and "Call Alice" in html and "state-overdue" in html
     assert "Line one<br>\n&lt;b&gt;bold?&lt;/b&gt;" in html  # escaped, line breaks kept
     edit = rep_web.post(f"/persons/{alice_id}", data={"csrf_token": csrf_of(rep_web), "name": "Alice M.",
                                                       "email": "alice@acme.test", "phone": "", "organization_id": ""},

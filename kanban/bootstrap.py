@@ -38,7 +38,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     """Build the runtime and wire robots and triggers into the core's event bus and web app."""
     import robots.wiring
     import triggers.wiring
-    from kanban import actors, delivery, live
+    from kanban import actors, delivery, import_jobs, live
 
     settings = settings or load_settings()
     engine = engine or make_engine(settings.db_url)
@@ -47,6 +47,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     actors.install(runtime)
     delivery.install(runtime)
     live.install(runtime)
+    import_jobs.install(runtime)
     robots.wiring.install(runtime)
     triggers.wiring.install(runtime)
     return runtime

@@ -32,6 +32,10 @@ EXAMPLES = {
     "change_responsible": {"users": [1, 2], "mode": "round_robin"},
     "add_tag": {"tags": ["hot"]},
     "webhook": {"url": "https://hooks.example/in", "allow_private": False},
+    "create_activity": {"type": "call", "subject": "Call {{ person.name }}", "due": {"in_business_days": 2,
+                        "time": "09:30"}, "assignee": {"type": "responsible"}, "note": "{{ next_activity.subject }}"},
+    "set_status": {"status": "lost", "reason": "No answer from {{ organization.name }}"},
+    "update_person": {"fields": {"phone": "{{ deal.fields.phone }}"}},
 }
 MODULES = sorted(m.name for m in pkgutil.iter_modules(robots.kinds.__path__))
 

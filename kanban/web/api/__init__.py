@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kanban.web.api import activities, deals, openapi, persons, pipelines, records, users
+from kanban.web.api import activities, deals, imports, openapi, persons, pipelines, records, users
 
-routes = [*users.routes, *pipelines.routes, *deals.routes, *persons.routes, *activities.routes, *records.routes,
+routes = [*users.routes, *pipelines.routes, *deals.routes, *persons.routes, *activities.routes, *imports.routes,
+          *records.routes,
           *openapi.routes]

@@ -207,6 +207,28 @@ def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[
     return changes
 
 
+def _invalid(session: Session, request: Request, deal_id: int, values: dict[str, Any],
+             fields: dict[str, str]) -> dict[str, Any]:
+    """The page again with what the user typed and the marked fields open."""
+    web_user(request, session)
+    return deal_context(request, session, deal_id, values=values, errors=fields,
+                        **({"seen": values["seen"]} if values["seen"] else {}),
+                        editing=editing_of(fields) or {"all"},
+                        message="The deal was not saved: please correct the marked fields.", message_kind="error")
+
+
+def _stale(session: Session, request: Request, deal_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """The page after a conflicting save: the user's changes kept, the others' taken, what changed listed."""
+    web_user(request, session)
+    current = form_values(session, get_deal(session, deal_id))
+    merged, changed = merge_stale(current, values, queries.people(session),
+                                  lambda v: person_picker.person_label(session, v))
+    mine = {k for k in FIELD_LABELS if merged[k] != current[k]}
+    return deal_context(request, session, deal_id, message=CONFLICT_MESSAGE, message_kind="conflict",
+                        values=merged, changed=changed,
+                        editing=editing_of(mine | {c["key"] for c in changed}))
+
+
 def overlaps(session: Session, deal: Deal, values: dict[str, Any]) -> bool:
     """Whether a field of this form was changed by someone else since the form was drawn."""
     return bool(merge_stale(form_values(session, deal), values, [], lambda v: "")[1])
@@ -233,30 +255,10 @@ async def edit_deal(request: Request) -> Response:
     try:
         await in_tx(request, save)
     except ValidationError as exc:
-        fields = exc.fields
-
-        def failed(session: Session) -> dict[str, Any]:
-            web_user(request, session)
-            return deal_context(request, session, deal_id, values=values, errors=fields,
-                                **({"seen": values["seen"]} if values["seen"] else {}),
-                                editing=editing_of(fields) or {"all"},
-                                message="The deal was not saved: please correct the marked fields.",
-                                message_kind="error")
-
-        return render(request, "deal.html", await in_tx(request, failed), status_code=422)
+        return render(request, "deal.html", await in_tx(request, _invalid, request, deal_id, values, exc.fields),
+                      status_code=422)
     except ConflictError:
-
-        def stale(session: Session) -> dict[str, Any]:
-            web_user(request, session)
-            deal = get_deal(session, deal_id)
-            merged, changed = merge_stale(form_values(session, deal), values, queries.people(session),
-                                          lambda v: person_picker.person_label(session, v))
-            mine = {k for k in FIELD_LABELS if merged[k] != form_values(session, deal)[k]}
-            return deal_context(request, session, deal_id, message=CONFLICT_MESSAGE, message_kind="conflict",
-                                values=merged, changed=changed, attempted=values,
-                                editing=editing_of(mine | {c["key"] for c in changed}))
-
-        return render(request, "deal.html", await in_tx(request, stale), status_code=409)
+        return render(request, "deal.html", await in_tx(request, _stale, request, deal_id, values), status_code=409)
     request.session["flash"] = ("Saved.", "ok")
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 

@@ -377,6 +377,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // On a phone the secondary board filters start folded (open without JS, so they always stay reachable).
+    var more = document.querySelector("details.more-filters");
+    if (more && window.matchMedia("(max-width: 600px)").matches && !more.querySelector(".count")) { more.open = false; }
     var b = board();
     if (b) {
       initSortable(b);

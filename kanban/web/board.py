@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -13,18 +14,57 @@ from starlette.routing import Route
 from kanban import queries
 from kanban.errors import BadRequestError, NotFoundError, ValidationError
 from kanban.events import Actor
+from kanban.logins import UserSession
 from kanban.models import Pipeline, Stage
 from kanban.queries import BoardFilters
+from kanban.security import hash_token
+from kanban.services import outcomes
 from kanban.services.deals import create_deal
 from kanban.services.pipelines import get_stage
-from kanban.web.deps import in_tx, web_user
-from kanban.web.forms import board_url, filters_from, optional_int, parse_amount, safe_return, text
+from kanban.web.deps import SESSION_COOKIE, in_tx, web_user
+from kanban.web.forms import board_url, filters_from, optional_int, parse_amount, safe_return, sort_from, text
 from kanban.web.templating import render
 
 
 def page_size(request: Request) -> int:
     """How many cards a column shows before "load more"."""
     return max(1, request.app.state.runtime.settings.board_page_size)
+
+
+def board_filters(request: Request, params: Any) -> BoardFilters:
+    """The board filters of a request; "mine" means the signed-in user (checked again by web_user)."""
+    return filters_from(params, signed_in_id(request) if text(params, "mine") == "1" else None)
+
+
+def signed_in_id(request: Request) -> int | None:
+    """The id of the user behind the request's session cookie, for filtering only (web_user still checks the
+    session's timeouts and the user in the request's transaction)."""
+    current = request.scope.get("user")
+    if current is not None:
+        return int(current.id)
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 200:
+        return None
+    with request.app.state.runtime.sessions() as session:
+        return session.scalar(select(UserSession.user_id).where(UserSession.token_hash == hash_token(token)))
+
+
+def _next_key(card: queries.Card) -> tuple[int, str, float, int]:
+    # Overdue and today's activities come first (earliest due first), deals with none last.
+    due = card.next_activity["due_at"] if card.next_activity else ""
+    return (0 if due else 1, due, card.rank, card.id)
+
+
+def order_cards(cards: list[queries.Card], sort: str | None) -> list[queries.Card]:
+    """A column's shown cards in the chosen order (by next activity: the loaded cards, due first)."""
+    return sorted(cards, key=_next_key) if sort == "next_activity" else cards
+
+
+def ordered(columns: list[queries.Column], sort: str | None) -> list[queries.Column]:
+    """Columns with their cards in the chosen order."""
+    for col in columns:
+        col.cards = order_cards(col.cards, sort)
+    return columns
 
 
 def _pipeline(session: Session, pipeline_id: int | None) -> tuple[list[Pipeline], Pipeline | None]:
@@ -41,7 +81,9 @@ def board_context(request: Request, session: Session, pipeline_id: int | None, f
                   **extra: Any) -> dict[str, Any]:
     """Everything board.html needs (also used to re-render after a failed form or move)."""
     all_pipelines, pipeline = _pipeline(session, pipeline_id)
+    sort = sort_from(request.query_params) or extra.pop("sort", None)
     columns = queries.board(session, pipeline.id, filters, page_size(request)) if pipeline else []
+    ordered(columns, sort)
     ctx: dict[str, Any] = {
         "pipelines": all_pipelines,
         "pipeline": pipeline,
@@ -50,12 +92,15 @@ def board_context(request: Request, session: Session, pipeline_id: int | None, f
         "filters": filters,
         "people": queries.people(session),
         "tags": queries.known_tags(session),
-        "board_url": board_url(pipeline.id if pipeline else None, filters),
+        "board_url": board_url(pipeline.id if pipeline else None, filters, sort),
+        "sort": sort,
         "message": None,
         "message_kind": "info",
         "create_stage_id": None,
         "create_errors": {},
         "create_values": {},
+        "lost_reasons": outcomes.lost_reasons(session),
+        "lost_reason_required": bool(pipeline and pipeline.lost_reason_required),
     }
     ctx.update(extra)
     return ctx
@@ -64,7 +109,7 @@ def board_context(request: Request, session: Session, pipeline_id: int | None, f
 async def board_page(request: Request) -> Response:
     """GET /board?pipeline_id=&responsible_id=&tag=&q= — the Kanban board."""
     pipeline_id = optional_int(request.query_params, "pipeline_id")
-    filters = filters_from(request.query_params)
+    filters = board_filters(request, request.query_params)
     flash = request.session.pop("flash", None)
 
     def load(session: Session) -> dict[str, Any]:
@@ -80,15 +125,16 @@ async def board_page(request: Request) -> Response:
 def column_context(request: Request, session: Session, stage_id: int, filters: BoardFilters) -> dict[str, Any]:
     """The context of one column partial."""
     stage = get_stage(session, stage_id)
-    col = queries.column(session, stage, filters, page_size(request))
-    return {"col": col, "stages": queries.stages_of(session, stage.pipeline_id), "filters": filters,
-            "board_url": board_url(stage.pipeline_id, filters), "people": queries.people(session)}
+    sort = sort_from(request.query_params)
+    col = ordered([queries.column(session, stage, filters, page_size(request))], sort)[0]
+    return {"col": col, "stages": queries.stages_of(session, stage.pipeline_id), "filters": filters, "sort": sort,
+            "board_url": board_url(stage.pipeline_id, filters, sort), "people": queries.people(session)}
 
 
 async def column_fragment(request: Request) -> Response:
     """GET /board/columns/{stage_id} — one column re-rendered (live updates)."""
     stage_id = request.path_params["stage_id"]
-    filters = filters_from(request.query_params)
+    filters = board_filters(request, request.query_params)
 
     def load(session: Session) -> dict[str, Any]:
         web_user(request, session)
@@ -100,7 +146,7 @@ async def column_fragment(request: Request) -> Response:
 async def more_cards(request: Request) -> Response:
     """GET /board/columns/{stage_id}/more?cursor= — the next page of a column (keyset pagination)."""
     stage_id = request.path_params["stage_id"]
-    filters = filters_from(request.query_params)
+    filters = board_filters(request, request.query_params)
     after = queries.parse_cursor(request.query_params.get("cursor"))
     if after is None:
         raise ValidationError("bad cursor", {"cursor": "expected rank:id"})
@@ -110,8 +156,9 @@ async def more_cards(request: Request) -> Response:
         stage = get_stage(session, stage_id)
         page, more = queries.cards(session, stage, filters, page_size(request), after)
         col = queries.Column(stage, cards=page, more=more)
-        return {"col": col, "cards": page, "stages": queries.stages_of(session, stage.pipeline_id),
-                "filters": filters, "board_url": board_url(stage.pipeline_id, filters)}
+        sort = sort_from(request.query_params)
+        return {"col": col, "cards": order_cards(page, sort), "stages": queries.stages_of(session, stage.pipeline_id),
+                "filters": filters, "sort": sort, "board_url": board_url(stage.pipeline_id, filters, sort)}
 
     return render(request, "partials/more.html", await in_tx(request, load))
 
@@ -127,13 +174,13 @@ def _new_deal_values(form: Any, errors: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _return_filters(return_to: str) -> BoardFilters:
+def _return_filters(request: Request, return_to: str) -> BoardFilters:
     """The board filters of the page a form came from (its return_to URL); none when it names no board."""
     parts = urlsplit(return_to)
     if parts.path != "/board" or parts.netloc:
         return BoardFilters()
     try:
-        return filters_from(dict(parse_qsl(parts.query)))
+        return board_filters(request, dict(parse_qsl(parts.query)))
     except BadRequestError:
         return BoardFilters()
 
@@ -144,7 +191,7 @@ async def create_in_column(request: Request) -> Response:
     errors: dict[str, str] = {}
     stage_id = optional_int(form, "stage_id")
     # The board's own filters travel in return_to: the form's responsible_id is the new deal's, not a filter.
-    filters = _return_filters(text(form, "return_to"))
+    filters = _return_filters(request, text(form, "return_to"))
     values = _new_deal_values(form, errors)
 
     def work(session: Session) -> tuple[Stage, int]:
@@ -166,12 +213,13 @@ async def create_in_column(request: Request) -> Response:
         def reload(session: Session) -> dict[str, Any]:
             web_user(request, session)
             stage = get_stage(session, stage_id or 0)
-            return board_context(request, session, stage.pipeline_id, filters, create_stage_id=stage.id,
+            return board_context(request, session, stage.pipeline_id, filters, sort=sort_from(form),
+                                 create_stage_id=stage.id,
                                  create_errors=fields, create_values=dict(form),
                                  message="The deal was not created: see the form.", message_kind="error")
 
         return render(request, "board.html", await in_tx(request, reload), status_code=422)
-    target = safe_return(text(form, "return_to"), board_url(stage.pipeline_id, filters))
+    target = safe_return(text(form, "return_to"), board_url(stage.pipeline_id, filters, sort_from(form)))
     return RedirectResponse(target, status_code=303)
 
 

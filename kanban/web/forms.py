@@ -76,12 +76,23 @@ def filters_from(params: Mapping[str, Any], user_id: int | None = None) -> Board
                         mine_id=user_id if user_id is not None and text(params, "mine") == "1" else None)
 
 
-def board_url(pipeline_id: int | None, filters: BoardFilters) -> str:
-    """The board URL that shows a pipeline with these filters."""
+SORTS = ("next_activity",)
+
+
+def sort_from(params: Mapping[str, Any]) -> str | None:
+    """The board's column order: None (the board's own rank) or "next_activity"."""
+    sort = text(params, "sort")
+    return sort if sort in SORTS else None
+
+
+def board_url(pipeline_id: int | None, filters: BoardFilters, sort: str | None = None) -> str:
+    """The board URL that shows a pipeline with these filters (and column order)."""
     params: dict[str, str] = {}
     if pipeline_id is not None:
         params["pipeline_id"] = str(pipeline_id)
     params.update(filters.params())
+    if sort:
+        params["sort"] = sort
     return "/board" + ("?" + urlencode(params) if params else "")
 
 

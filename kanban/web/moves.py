@@ -16,9 +16,9 @@ from kanban.events import Actor
 from kanban.models import Deal, Stage
 from kanban.queries import BoardFilters
 from kanban.services.deals import get_deal, move_deal, rank_between, reorder_deal
-from kanban.web.board import board_context, page_size
+from kanban.web.board import board_context, board_filters, ordered, page_size
 from kanban.web.deps import in_tx, web_user
-from kanban.web.forms import board_url, filters_from, optional_int, safe_return, text
+from kanban.web.forms import board_url, optional_int, safe_return, sort_from, text
 from kanban.web.templating import render
 
 
@@ -34,6 +34,7 @@ class MoveRequest:
     from_stage_id: int | None
     filters: BoardFilters
     return_to: str
+    sort: str | None = None
 
 
 @dataclass
@@ -55,8 +56,8 @@ async def _read(request: Request) -> MoveRequest:
     return MoveRequest(
         deal_id=request.path_params["deal_id"], stage_id=stage_id, version=optional_int(form, "version"),
         above_id=optional_int(form, "above_id"), below_id=optional_int(form, "below_id"),
-        from_stage_id=optional_int(form, "from_stage_id"), filters=filters_from(form),
-        return_to=text(form, "return_to"),
+        from_stage_id=optional_int(form, "from_stage_id"), filters=board_filters(request, form),
+        return_to=text(form, "return_to"), sort=sort_from(form),
     )
 
 
@@ -94,19 +95,19 @@ def _conflict(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     return Outcome(deal.pipeline_id, ids, text_, "conflict", 409)
 
 
-def _columns(session: Session, request: Request, outcome: Outcome, filters: BoardFilters) -> list[queries.Column]:
+def _columns(session: Session, request: Request, outcome: Outcome, ask: MoveRequest) -> list[queries.Column]:
     if outcome.pipeline_id is None:
         return []
     wanted = set(outcome.stage_ids)
     stages = [s for s in queries.stages_of(session, outcome.pipeline_id) if s.id in wanted]
-    return [queries.column(session, s, filters, page_size(request)) for s in stages]
+    return ordered([queries.column(session, s, ask.filters, page_size(request)) for s in stages], ask.sort)
 
 
 def _partial(request: Request, session: Session, outcome: Outcome, ask: MoveRequest) -> dict[str, Any]:
     return {
-        "columns": _columns(session, request, outcome, ask.filters),
+        "columns": _columns(session, request, outcome, ask),
         "stages": queries.stages_of(session, outcome.pipeline_id) if outcome.pipeline_id else [],
-        "filters": ask.filters, "board_url": board_url(outcome.pipeline_id, ask.filters),
+        "filters": ask.filters, "sort": ask.sort, "board_url": board_url(outcome.pipeline_id, ask.filters, ask.sort),
         "message": outcome.message, "message_kind": outcome.kind, "people": queries.people(session),
     }
 
@@ -148,7 +149,7 @@ def _refused(session: Session, request: Request, ask: MoveRequest, exc: KanbanEr
 
 
 async def _full_page(request: Request, ask: MoveRequest, outcome: Outcome) -> Response:
-    default = board_url(outcome.pipeline_id, ask.filters)
+    default = board_url(outcome.pipeline_id, ask.filters, ask.sort)
     target = safe_return(ask.return_to, default)
     if outcome.status == 200 or not target.startswith("/board"):
         if outcome.message:
@@ -158,7 +159,7 @@ async def _full_page(request: Request, ask: MoveRequest, outcome: Outcome) -> Re
     def load(session: Session) -> dict[str, Any]:
         web_user(request, session)
         return board_context(request, session, outcome.pipeline_id, ask.filters, message=outcome.message,
-                             message_kind=outcome.kind)
+                             message_kind=outcome.kind, sort=ask.sort)
 
     return render(request, "board.html", await in_tx(request, load), status_code=outcome.status)
 

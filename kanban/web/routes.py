@@ -1,4 +1,4 @@
-"""Core HTML routes: board, moves, deal pages, admin pages, live events."""
+"""Core HTML routes: board, moves, deal pages, people, activities, outcomes, admin pages, imports, live events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,21 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban.web import account, admin, board, deals, imports, live, moves, notifications, records
+from kanban.web import (
+    account,
+    activities,
+    admin,
+    board,
+    deals,
+    imports,
+    live,
+    moves,
+    notifications,
+    outcomes,
+    people,
+    person_picker,
+    records,
+)
 
 
 async def home(request: Request) -> Response:
@@ -15,4 +29,5 @@ async def home(request: Request) -> Response:
 
 
 routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
-          *records.routes, *notifications.routes, *account.routes, *imports.routes]
+          *records.routes, *notifications.routes, *account.routes, *person_picker.routes, *people.routes,
+          *outcomes.routes, *activities.routes, *imports.routes]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from jinja2 import pass_context
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from kanban import timezones
 from kanban.paths import resource
+from kanban.services.notes import render_note
+from kanban.web import timefmt
 from kanban.web.csrf import csrf_token
 
 templates = Jinja2Templates(directory=str(resource("templates")))
@@ -20,14 +25,52 @@ def money(amount: int | None, currency: str = "USD") -> str:
     return f"{amount / 100:,.2f} {currency}"
 
 
-def when(value: datetime | None) -> str:
-    """A compact UTC timestamp for tables and timelines."""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+@pass_context
+def when(ctx: Any, value: datetime | None) -> str:
+    """A timestamp in the reader's time zone, as a person says it ("today 14:05", "3 Dec")."""
+    return timefmt.friendly(value, timefmt.zone_of(ctx.get("user")))
+
+
+@pass_context
+def due(ctx: Any, value: str | date | datetime | None) -> str:
+    """A due date (or date and time) relative to the reader's today ("today", "tomorrow 09:00", "3 Dec")."""
+    return timefmt.due(value, timefmt.zone_of(ctx.get("user")))
+
+
+ACTIVITY_ICONS = {"call": "☎", "meeting": "◎", "task": "✓", "email": "✉", "deadline": "⚑"}
+
+
+def activity_icon(kind: str | None) -> str:
+    """A one-character symbol for an activity type (shown beside its text, never alone)."""
+    return ACTIVITY_ICONS.get(kind or "", "•")
+
+
+def activity_state(activity: Any) -> str:
+    """overdue | today | upcoming | done for an activity, by the reader's today."""
+    return timezones.activity_state(activity.due_date, activity.done, timezones.today())
+
+
+def activity_due(activity: Any) -> str:
+    """An activity's due date and time as a person reads it ("today 14:30", "Fri 6 Dec")."""
+    return timefmt.due(timezones.due_at(activity.due_date, activity.due_time))
+
+
+@pass_context
+def note_html(ctx: Any, note: Any) -> Markup:
+    """A note (or its text) as safe HTML: escaped, links, line breaks, @mentions by name."""
+    body = note if isinstance(note, str) else str(note.text)
+    return render_note(body, ctx.get("mention_names") or {})
 
 
 templates.env.globals["csrf_token"] = csrf_token
 templates.env.filters["money"] = money
 templates.env.filters["when"] = when
+templates.env.filters["due"] = due
+templates.env.filters["activity_icon"] = activity_icon
+templates.env.filters["activity_state"] = activity_state
+templates.env.filters["activity_due"] = activity_due
+templates.env.filters["note_html"] = note_html
+templates.env.filters["iso"] = timefmt.iso
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200,

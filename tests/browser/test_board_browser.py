@@ -1,4 +1,4 @@
-"""The board in real Chromium: drag and drop, keyboard "Move to…", no-JS form, two-user conflict."""
+"""The board in real Chromium: drag and drop, keyboard card menu, no-JS form, two-user conflict."""
 
 from __future__ import annotations
 
@@ -60,13 +60,18 @@ def test_keyboard_move_to(browser, live_server, live_runtime, board):
     page.focus(f"#deal-{deal} .card-title")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == f"move-{deal}"
-    page.keyboard.press("ArrowDown")  # first choice after the "Move to…" prompt: Qualified
-    assert page.input_value(f"#move-{deal}") == str(qualified)
+    page.keyboard.press("Enter")  # opens the card menu; focus goes to its first choice (New is where it is)
+    page.locator(f"#deal-{deal} .menu-item:focus").wait_for()
+    assert page.evaluate("document.activeElement.textContent") == "Qualified"
     page.keyboard.press("Enter")
     page.wait_for_selector("#board-message.message-ok")
     assert page.locator(f"#col-{qualified} #deal-{deal}").count() == 1
     assert _stage_of(live_runtime, deal) == qualified
-    # Focus stays on the moved card's control, now in its new column.
+    # Focus stays on the moved card's menu, now in its new column; Escape closes an open menu.
+    assert page.evaluate("document.activeElement.id") == f"move-{deal}"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    assert page.locator(f"#deal-{deal} details.card-menu[open]").count() == 0
     assert page.evaluate("document.activeElement.id") == f"move-{deal}"
     page.close()
 
@@ -76,9 +81,9 @@ def test_move_to_without_javascript(browser, live_server, live_runtime, board):
     page = context.new_page()
     browser_login(page, live_server, "rep@example.com")
     deal, won = board["deals"][2], board["stages"][3]
-    page.select_option(f"#move-{deal}", str(won))
+    page.click(f"#move-{deal}")
     with page.expect_navigation():
-        page.click(f"#deal-{deal} .move-to button")
+        page.click(f"#deal-{deal} .menu-item[value='{won}']")
     assert "/board?pipeline_id=" in page.url
     assert "Moved “Initech licences” to “Won”." in page.inner_text("#board-message")
     assert page.locator(f"#col-{won} #deal-{deal}").count() == 1
@@ -96,8 +101,8 @@ def test_conflict_between_two_users(browser, live_server, live_runtime, board):
     a, b = a_ctx.new_page(), b_ctx.new_page()
     browser_login(a, live_server, "rep@example.com")
     browser_login(b, live_server, "other@example.com")
-    a.select_option(f"#move-{deal}", str(qualified))
-    a.click(f"#deal-{deal} .move-to button")
+    a.click(f"#move-{deal}")
+    a.click(f"#deal-{deal} .menu-item[value='{qualified}']")
     a.wait_for_selector("#board-message.message-ok")
     assert b.locator(f"#col-{new} #deal-{deal}").count() == 1  # B still sees the old state
     drag(b, f"#deal-{deal} .card-amount", f"#col-{proposal} ol.cards")

@@ -3,6 +3,7 @@
 (function () {
   "use strict";
 
+  document.documentElement.classList.add("js");
   var dragging = false;
   var pending = new Set();
 
@@ -37,14 +38,15 @@
     box.className = "message message-" + kind;
   }
 
-  /* Replace every element of an HTML fragment that has an id with the same-id element on the page. */
+  /* Replace every element of an HTML fragment that has an id with the same-id element on the page
+     (a form the user is typing in is kept: their values win until they save or cancel). */
   function applyFragment(html, focusId) {
     var active = document.activeElement && document.activeElement.id;
     var tpl = document.createElement("template");
     tpl.innerHTML = html;
     Array.prototype.slice.call(tpl.content.children).forEach(function (el) {
       var old = el.id && document.getElementById(el.id);
-      if (!old) { return; }
+      if (!old || old.querySelector(".field.editing, form.is-editing")) { return; }
       old.replaceWith(el);
       if (window.htmx) { window.htmx.process(el); }
       initSortable(el);
@@ -53,10 +55,10 @@
     if (focus) { focus.focus(); }
   }
 
-  function postMove(dealId, body, focusId) {
+  function postMove(dealId, body, focusId, action) {
     var card = document.getElementById("deal-" + dealId);
     if (card) { card.classList.add("card-saving"); }
-    return fetch("/deals/" + dealId + "/move", {
+    return fetch("/deals/" + dealId + "/" + (action || "move"), {
       method: "POST",
       credentials: "same-origin",
       headers: {"X-CSRF-Token": csrf(), "HX-Request": "true",
@@ -77,8 +79,66 @@
     });
   }
 
+  /* A card dropped on Won / Lost goes back to its column (it keeps its stage) and gets the status. */
+  function onOutcomeDrop(evt) {
+    var item = evt.item;
+    var outcome = evt.to.dataset.outcome;
+    var anchor = evt.from.children[evt.oldIndex] || null;
+    evt.from.insertBefore(item, anchor);
+    if (outcome === "lost") { openLost(item.dataset.dealId, item.querySelector(".card-title")); return; }
+    postMove(item.dataset.dealId, filterParams(), null, outcome);
+  }
+
+  function lostDialog() { return document.getElementById("lost-dialog"); }
+
+  function openLost(dealId, opener) {
+    var dialog = lostDialog();
+    if (!dialog || !dialog.showModal) { return; }
+    var form = dialog.querySelector("form");
+    form.reset();
+    form.action = "/deals/" + dealId + "/lost";
+    form.dataset.dealId = dealId;
+    var card = document.getElementById("deal-" + dealId);
+    var title = card ? card.querySelector(".card-title").textContent : "";
+    dialog.querySelector(".lost-deal").textContent = title;
+    dialog.querySelector(".lost-error").hidden = true;
+    dialog.returnFocus = opener || null;
+    dialog.showModal();
+    dialog.querySelector("select").focus();
+  }
+
+  function closeLost() {
+    var dialog = lostDialog();
+    dialog.close();
+    if (dialog.returnFocus && document.body.contains(dialog.returnFocus)) { dialog.returnFocus.focus(); }
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("#lost-dialog form")) { return; }
+    event.preventDefault();
+    var select = form.querySelector("select[name=reason_id]");
+    if (select.required && !select.value) {
+      form.querySelector(".lost-error").hidden = false;
+      select.setAttribute("aria-invalid", "true");
+      select.setAttribute("aria-describedby", "lost-error");
+      select.focus();
+      return;
+    }
+    var body = filterParams();
+    new FormData(form).forEach(function (value, key) { if (key !== "csrf_token") { body.set(key, value); } });
+    var dealId = form.dataset.dealId;
+    closeLost();
+    postMove(dealId, body, "move-" + dealId, "lost");
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest(".lost-cancel")) { closeLost(); }
+  });
+
   function onDrop(evt) {
     var item = evt.item;
+    if (evt.to.dataset.outcome) { onOutcomeDrop(evt); return; }
     if (evt.from === evt.to && evt.oldIndex === evt.newIndex) { return; }
     var body = filterParams();
     body.set("stage_id", evt.to.dataset.stageId);
@@ -94,39 +154,83 @@
   function initSortable(root) {
     if (!window.Sortable || !board()) { return; }
     var lists = root.matches && root.matches("ol.cards") ? [root] : root.querySelectorAll("ol.cards");
+    document.querySelectorAll("ol.dropzone").forEach(function (zone) {
+      if (window.Sortable.get(zone)) { return; }
+      window.Sortable.create(zone, {group: {name: "board", pull: false, put: true}, draggable: ".card",
+                                    ghostClass: "card-ghost"});
+    });
     Array.prototype.forEach.call(lists, function (list) {
       if (window.Sortable.get(list)) { return; }
       window.Sortable.create(list, {
         group: "board",
         draggable: ".card",
-        filter: "select, button, input, label, option, summary",
+        filter: "select, button, input, label, option, summary, details form",
         preventOnFilter: false,
+        // On touch screens a short hold starts a drag, so a swipe still scrolls the board.
+        delay: 180,
+        delayOnTouchOnly: true,
         forceFallback: true,
         fallbackTolerance: 4,
         animation: 120,
         ghostClass: "card-ghost",
         chosenClass: "card-chosen",
-        onStart: function () { dragging = true; },
-        onEnd: function (evt) { dragging = false; onDrop(evt); }
+        onStart: function () { dragging = true; closeMenus(null); document.body.classList.add("dragging"); },
+        onEnd: function (evt) { dragging = false; document.body.classList.remove("dragging"); onDrop(evt); }
       });
     });
   }
 
-  /* Keyboard and no-JS path: with JS on, the card's "Move to…" form posts in the background. */
+  /* Keyboard and no-JS path: with JS on, the card menu's stage buttons post in the background. */
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form.move-to") || !board()) { return; }
     event.preventDefault();
     var card = form.closest(".card");
     var body = new URLSearchParams(new FormData(form));
-    postMove(card.dataset.dealId, body, "move-" + card.dataset.dealId);
+    var outcome = event.submitter && event.submitter.dataset.outcome;
+    if (event.submitter && event.submitter.name) { body.set(event.submitter.name, event.submitter.value); }
+    var menu = form.closest("details");
+    if (menu) { menu.open = false; }
+    if (outcome === "lost") { openLost(card.dataset.dealId, document.getElementById("move-" + card.dataset.dealId)); return; }
+    body.delete("stage_id");
+    if (!outcome && event.submitter) { body.set("stage_id", event.submitter.value); }
+    postMove(card.dataset.dealId, body, "move-" + card.dataset.dealId, outcome || "move");
+  });
+
+  /* Menus: one open at a time; Escape closes and gives focus back to its summary. */
+  function closeMenus(except) {
+    document.querySelectorAll("details.card-menu[open], details.menu[open]").forEach(function (d) {
+      if (d !== except) { d.open = false; }
+    });
+  }
+
+  document.addEventListener("toggle", function (event) {
+    var d = event.target;
+    if (d.matches && d.matches("details.card-menu, details.menu") && d.open) {
+      closeMenus(d);
+      var first = d.querySelector("button:not([disabled]), a[href], select, input:not([type=hidden])");
+      if (first && d.querySelector("summary") === document.activeElement) { first.focus(); }
+    }
+  }, true);
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var d = event.target.closest && event.target.closest("details.card-menu[open], details.menu[open]");
+    if (d) {
+      d.open = false;
+      d.querySelector("summary").focus();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("details.card-menu, details.menu")) { closeMenus(null); }
   });
 
   /* Enter on a "Move to…" select submits its form (a select has no implicit submission). */
   document.addEventListener("keydown", function (event) {
     var el = event.target;
     if (event.key !== "Enter" || el.tagName !== "SELECT") { return; }
-    var form = el.closest("form.move-to, form.move-deal, form.filters");
+    var form = el.closest("form.filters");
     if (form) {
       event.preventDefault();
       form.requestSubmit();
@@ -170,6 +274,93 @@
       .then(function (html) { if (html) { applyFragment(html, null); } });
   }
 
+  /* Deal page inline edit: a value opens its input; Enter saves (the whole form, with its version);
+     Escape puts the typed value back and closes the field. Without JS the value is a link to ?edit=. */
+  function editForm(field) { return field.closest("form.inline-edit"); }
+
+  function openField(field) {
+    field.classList.add("editing");
+    editForm(field).classList.add("is-editing");
+    var input = field.querySelector(".fi input, .fi select, .fi textarea");
+    if (input) { input.focus(); if (input.select && input.type !== "email") { input.select(); } }
+  }
+
+  function closeField(field) {
+    field.querySelectorAll(".fi input, .fi textarea").forEach(function (el) { el.value = el.defaultValue; });
+    field.querySelectorAll(".fi option").forEach(function (el) { el.selected = el.defaultSelected; });
+    field.classList.remove("editing");
+    var form = editForm(field);
+    if (!form.querySelector(".field.editing")) { form.classList.remove("is-editing"); }
+    var link = field.querySelector(".fv");
+    if (link) { link.focus(); }
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("form.inline-edit .fv");
+    if (link) {
+      event.preventDefault();
+      openField(link.closest(".field"));
+      return;
+    }
+    var cancel = event.target.closest && event.target.closest("form.inline-edit .cancel");
+    if (cancel) {
+      event.preventDefault();
+      editForm(cancel).querySelectorAll(".field.editing").forEach(closeField);
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var field = event.target.closest && event.target.closest("form.inline-edit .field.editing");
+    if (field) {
+      event.preventDefault();
+      closeField(field);
+    }
+  });
+
+  /* Person field: Enter in the search box searches (not saves); typing a new person's details selects "New". */
+  document.addEventListener("keydown", function (event) {
+    var el = event.target;
+    if (event.key === "Enter" && el.name === "person_q") {
+      event.preventDefault();
+      if (window.htmx) { window.htmx.trigger(el, "search"); }
+    }
+  });
+
+  document.addEventListener("input", function (event) {
+    var box = event.target.closest && event.target.closest(".new-person");
+    var radio = box && box.closest(".person-picker").querySelector('input[name="person_id"][value="new"]');
+    if (radio) { radio.checked = true; }
+  });
+
+  /* Composer tabs (without JS both forms show, one above the other). */
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest && event.target.closest(".composer [role=tab]");
+    if (!tab) { return; }
+    var box = tab.closest(".composer");
+    box.querySelectorAll("[role=tab]").forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      document.getElementById(t.getAttribute("aria-controls")).classList.toggle("active", on);
+    });
+    var first = document.getElementById(tab.getAttribute("aria-controls")).querySelector("textarea, input:not([type=hidden]), select");
+    if (first) { first.focus(); }
+  });
+
+  /* Mention picker: inserts "@email " where the cursor is. */
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.classList || !select.classList.contains("mention-select") || !select.value) { return; }
+    var area = document.getElementById(select.dataset.target);
+    var at = area.selectionStart || area.value.length;
+    var before = area.value.slice(0, at);
+    var mention = (before && !/\s$/.test(before) ? " " : "") + "@" + select.value + " ";
+    area.value = before + mention + area.value.slice(at);
+    select.value = "";
+    area.focus();
+    area.selectionStart = area.selectionEnd = at + mention.length;
+  });
+
   function refreshBell() {
     var bell = document.querySelector(".bell");
     if (bell && window.htmx) { window.htmx.trigger(bell, "refresh"); }
@@ -192,6 +383,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // On a phone the secondary board filters start folded (open without JS, so they always stay reachable).
+    var more = document.querySelector("details.more-filters");
+    if (more && window.matchMedia("(max-width: 600px)").matches && !more.querySelector(".count")) { more.open = false; }
     var b = board();
     if (b) {
       initSortable(b);

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from kanban.clock import now
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.models import Base
-from robots.references import name_problem
 from robots.templating import TemplateError, placeholders
 
 EMAIL_KINDS = ("email_client", "email_employee")
@@ -132,6 +131,9 @@ def placeholder_problem(text: str) -> str | None:
         if name.startswith("robots."):
             return (f"{{{{ {name} }}}}: a library template cannot use robot outputs; "
                     "use deal, contact, responsible and stage values")
+        # Imported here: robots.references imports robots.models, which imports this module for its table.
+        from robots.references import name_problem
+
         message = name_problem(name, {}, set())
         if message:
             return message

@@ -12,9 +12,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 import kanban.stage_totals  # noqa: F401 - its session hooks keep stage_totals in step with every deal write
-from kanban import clock
+from kanban import clock, policy
 from kanban.errors import ConflictError, NotFoundError, ValidationError
-from kanban.events import Actor, DealFieldsChanged, DealMoved, bus
+from kanban.events import Actor, DealDeleted, DealFieldsChanged, DealMoved, bus
 from kanban.models import Contact, Deal, DealTag, Stage, StageEntry, TimelineEntry, User
 
 MAX_CAUSE_DEPTH = 8
@@ -154,7 +154,15 @@ def create_deal(
     fields: dict[str, Any] | None = None,
     tags: list[str] | None = None,
 ) -> Deal:
-    """Create a deal in a stage (default: the pipeline's first); entering it starts its robots."""
+    """Create a deal in a stage (default: the pipeline's first); entering it starts its robots.
+
+    A person creating a deal without a responsible becomes its responsible (as in Bitrix24), so "own"
+    scopes cover the deals one creates; their role must allow creating it (kanban.policy).
+    """
+    user = policy.acting_user(session, actor)
+    if user is not None:
+        policy.require_pipeline(session, user, pipeline_id)
+        responsible_id = user.id if responsible_id is None else responsible_id
     values = {"title": title, "amount": amount, "currency": currency, "responsible_id": responsible_id}
     values["fields"] = fields if fields is not None else {}
     errors = _validate_core(session, values)
@@ -177,6 +185,8 @@ def create_deal(
     if errors:
         raise ValidationError("invalid deal", errors)
     assert stage is not None
+    if user is not None:
+        policy.require(session, user, "create", Deal(pipeline_id=pipeline_id, responsible_id=responsible_id))
     if contact_row is not None:
         session.add(contact_row)
         session.flush()
@@ -245,6 +255,7 @@ def move_deal(
 ) -> MoveResult:
     """Move a deal to a stage of its pipeline in the caller's transaction."""
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "move", deal)
     if expected_version is not None and expected_version != deal.version:
         raise ConflictError(
             "the deal was changed by someone else", current=deal, current_version=deal.version
@@ -307,6 +318,7 @@ def update_deal(
 ) -> Deal:
     """Change a deal's fields; `fields` merges (null removes a key); stage changes go through move."""
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "edit", deal)
     if expected_version is not None and expected_version != deal.version:
         raise ConflictError("the deal was changed by someone else", current=deal,
                             current_version=deal.version)
@@ -371,6 +383,16 @@ def _apply_contact(session: Session, deal: Deal, new: Contact | None) -> dict[st
     return {"contact": (None, contact_view(new))}
 
 
+def delete_deal(session: Session, deal_id: int, *, actor: Actor) -> None:
+    """Delete a deal with its history (runs, entries, timeline); linked records keep a null deal_id."""
+    deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "delete", deal)
+    pipeline_id, stage_id = deal.pipeline_id, deal.stage_id
+    session.delete(deal)
+    session.flush()
+    bus.publish(session, DealDeleted(deal_id, pipeline_id, stage_id, actor))
+
+
 def contact_view(contact: Contact | None) -> dict[str, Any] | None:
     """A contact as plain JSON."""
     if contact is None:
@@ -386,6 +408,7 @@ def reorder_deal(session: Session, deal_id: int, *, before_id: int | None, after
                  actor: Actor, expected_version: int | None = None) -> Deal:
     """Place a deal between two neighbours of its column (ids of the cards above and below)."""
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "move", deal)
     if expected_version is not None and expected_version != deal.version:
         raise ConflictError("the deal was changed by someone else", current=deal)
     deal.rank = rank_between(session, deal.stage_id, before_id, after_id)

@@ -7,33 +7,46 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import Route
 
+from kanban import policy
 from kanban.events import Actor
 from kanban.models import Pipeline
 from kanban.services import pipelines as svc
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
 from kanban.web.api.schema import INT, STR, arr, obj, page_of
-from kanban.web.api.views import PIPELINE, STAGE, pipeline_view, stage_view
+from kanban.web.api.views import PIPELINE, STAGE, VISIBLE_TO, pipeline_view, stage_view
 
 KIND = {"type": "string", "enum": list(svc.STAGE_KINDS)}
 NEW_PIPELINE = obj({"name": STR, "stages": arr(obj({"name": STR, "kind": KIND}, ["name"]))}, ["name", "stages"])
 NEW_STAGE = obj({"name": STR, "position": INT, "kind": KIND}, ["name"])
 STAGE_CHANGES = obj({"name": STR, "kind": KIND})
+PIPELINE_CHANGES = obj({"name": STR, "visible_to": VISIBLE_TO})
 STAGE_ORDER = obj({"ids": arr(INT)}, ["ids"])
 MOVE_TO = {"name": "move_to", "in": "query", "schema": INT,
            "description": "stage (same pipeline) that receives the deals of the deleted stage"}
 
 
-@endpoint("List pipelines with their stages", response=page_of(PIPELINE), params=PAGE_PARAMS)
+@endpoint("List pipelines with their stages", response=page_of(PIPELINE), params=PAGE_PARAMS,
+          access="authenticated")
 def list_pipelines(call: Call) -> dict[str, Any]:
     """Pipelines ordered by id."""
-    rows, nxt = paginate(call, select(Pipeline), Pipeline.id)
+    hidden = policy.grant(call.session, call.user).hidden_pipelines
+    rows, nxt = paginate(call, select(Pipeline).where(Pipeline.id.not_in(sorted(hidden))), Pipeline.id)
     return page([pipeline_view(p) for p in rows], nxt)
 
 
-@endpoint("Get a pipeline with its stages", response=PIPELINE)
+@endpoint("Get a pipeline with its stages", response=PIPELINE, access="authenticated")
 def get_pipeline(call: Call) -> dict[str, Any]:
-    """One pipeline."""
-    return pipeline_view(svc.get_pipeline(call.session, call.path_int("pipeline_id")))
+    """One pipeline (404 when it is not visible to the caller)."""
+    pipeline_id = call.path_int("pipeline_id")
+    policy.require_pipeline(call.session, call.user, pipeline_id)
+    return pipeline_view(svc.get_pipeline(call.session, pipeline_id))
+
+
+@endpoint("Rename a pipeline or set its visibility (\"all\" or department ids)", admin=True,
+          body=PIPELINE_CHANGES, response=PIPELINE)
+def update_pipeline(call: Call) -> dict[str, Any]:
+    """The changed pipeline."""
+    return pipeline_view(svc.update_pipeline(call.session, call.path_int("pipeline_id"), call.body()))
 
 
 @endpoint("Create a pipeline with its stages", status=201, admin=True, body=NEW_PIPELINE, response=PIPELINE)
@@ -80,6 +93,7 @@ routes = [
     Route("/api/v1/pipelines", list_pipelines, methods=["GET"]),
     Route("/api/v1/pipelines", create_pipeline, methods=["POST"]),
     Route("/api/v1/pipelines/{pipeline_id:int}", get_pipeline, methods=["GET"]),
+    Route("/api/v1/pipelines/{pipeline_id:int}", update_pipeline, methods=["PATCH"]),
     Route("/api/v1/pipelines/{pipeline_id:int}/stages", add_stage, methods=["POST"]),
     Route("/api/v1/pipelines/{pipeline_id:int}/stages/order", reorder_stages, methods=["PUT"]),
     Route("/api/v1/stages/{stage_id:int}", update_stage, methods=["PATCH"]),

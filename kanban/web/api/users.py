@@ -13,13 +13,13 @@ from kanban.web.api.schema import page_of
 from kanban.web.api.views import USER, user_view
 
 
-@endpoint("The user the bearer token belongs to", response=USER)
+@endpoint("The user the bearer token belongs to", response=USER, access="authenticated")
 def me(call: Call) -> dict[str, Any]:
     """The token's user."""
     return user_view(call.user)
 
 
-@endpoint("List users (people, not the system actor)", response=page_of(USER), params=[
+@endpoint("List users (people, not the system actor)", response=page_of(USER), access="authenticated", params=[
     *PAGE_PARAMS,
     {"name": "active", "in": "query", "schema": {"type": "boolean"}, "description": "only active (true) or not"},
 ])

@@ -20,7 +20,10 @@ STAGE = component("Stage", obj({
     "id": INT, "pipeline_id": INT, "name": STR, "position": INT,
     "kind": {"type": "string", "enum": ["open", "won", "lost"]},
 }, ["id", "name", "position", "kind"]))
-PIPELINE = component("Pipeline", obj({"id": INT, "name": STR, "stages": arr(STAGE)}, ["id", "name", "stages"]))
+VISIBLE_TO = {"anyOf": [{"type": "string", "enum": ["all"]}, {"type": "array", "items": {"type": "integer"}}],
+              "description": '"all", or the ids of the departments that see the pipeline'}
+PIPELINE = component("Pipeline", obj({"id": INT, "name": STR, "stages": arr(STAGE), "visible_to": VISIBLE_TO},
+                                     ["id", "name", "stages", "visible_to"]))
 CONTACT = component("Contact", obj({"id": INT, "name": STR, "email": nullable(STR), "phone": nullable(STR)},
                                    ["id", "name", "email", "phone"]))
 DEAL = component("Deal", obj({
@@ -50,7 +53,8 @@ def stage_view(stage: Stage) -> dict[str, Any]:
 
 def pipeline_view(pipeline: Pipeline) -> dict[str, Any]:
     """A pipeline with its (non-archived) stages in order."""
-    return {"id": pipeline.id, "name": pipeline.name, "stages": [stage_view(s) for s in pipeline.stages]}
+    return {"id": pipeline.id, "name": pipeline.name, "stages": [stage_view(s) for s in pipeline.stages],
+            "visible_to": "all" if pipeline.visible_to is None else list(pipeline.visible_to)}
 
 
 def _contact_json(contact: Contact | None) -> dict[str, Any] | None:

@@ -31,6 +31,12 @@ SCOPES = ("none", "own", "department", "all")
 ADMIN = "admin"
 SYSTEM = "system"
 _CACHE = "policy_grants"
+# The built-in roles as shipped (migration 0004 seeds the same rows); a missing row falls back to these.
+BUILTIN_ROLES: dict[str, dict[str, str]] = {
+    "admin": dict.fromkeys(ACTIONS, "all"),
+    "supervisor": dict.fromkeys(ACTIONS, "department"),
+    "rep": {"read": "all", "create": "all", "edit": "own", "move": "own", "delete": "own"},
+}
 
 
 class Person(Protocol):
@@ -74,7 +80,8 @@ def grant(session: Session, user: Person) -> Grant:
     if found is not None and found.role == user.role and found.department_id == user.department_id:
         return found
     role = session.get(Role, user.role) if user.role != ADMIN else None
-    scopes = {a: s for a, s in (role.scopes if role else {}).items() if a in ACTIONS and s in SCOPES}
+    stored = role.scopes if role is not None else BUILTIN_ROLES.get(user.role, {})
+    scopes = {a: s for a, s in stored.items() if a in ACTIONS and s in SCOPES}
     hidden = frozenset() if user.role == ADMIN else _hidden_pipelines(session, user.department_id)
     cache[user.id] = found = Grant(user.id, user.department_id, user.role, scopes, hidden)
     return found

@@ -15,6 +15,7 @@ from kanban.errors import ValidationError
 from kanban.events import Actor
 from kanban.models import Pipeline
 from kanban.services import pipelines as svc
+from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.forms import optional_int, text
 from kanban.web.templating import render
@@ -36,6 +37,7 @@ def _page_context(session: Session, pipeline_id: int | None, **extra: Any) -> di
     return ctx
 
 
+@access("admin")
 async def pipelines_page(request: Request) -> Response:
     """GET /admin/pipelines?pipeline_id= — pipelines and the chosen one's stages."""
     pipeline_id = optional_int(request.query_params, "pipeline_id")
@@ -84,6 +86,7 @@ def _create_pipeline(session: Session, form: Any) -> tuple[int, str]:
     return pipeline.id, f"Pipeline “{pipeline.name}” created."
 
 
+@access("admin")
 async def create_pipeline(request: Request) -> Response:
     """POST /admin/pipelines — name and initial stages (one per line, plus Won/Lost)."""
     return await _act(request, _create_pipeline, "create")
@@ -99,6 +102,7 @@ def _rename_pipeline(session: Session, form: Any) -> tuple[int, str]:
     return pipeline.id, f"Pipeline renamed to “{name}”."
 
 
+@access("admin")
 async def rename_pipeline(request: Request) -> Response:
     """POST /admin/pipelines/rename — give a pipeline a new name."""
     return await _act(request, _rename_pipeline, "rename")
@@ -111,6 +115,7 @@ def _add_stage(session: Session, form: Any) -> tuple[int, str]:
     return pipeline_id, f"Stage “{stage.name}” added."
 
 
+@access("admin")
 async def add_stage(request: Request) -> Response:
     """POST /admin/stages — add a stage at a position with a kind."""
     return await _act(request, _add_stage, "add_stage")
@@ -122,6 +127,7 @@ def _update_stage(session: Session, form: Any) -> tuple[int, str]:
     return stage.pipeline_id, f"Stage “{stage.name}” saved."
 
 
+@access("admin")
 async def update_stage(request: Request) -> Response:
     """POST /admin/stages/update — rename a stage or change its kind."""
     return await _act(request, _update_stage, "update_stage")
@@ -133,11 +139,13 @@ def _move_stage(session: Session, form: Any) -> tuple[int, str]:
     return stage.pipeline_id, f"Stage “{stage.name}” moved {text(form, 'direction') or 'down'}."
 
 
+@access("admin")
 async def move_stage(request: Request) -> Response:
     """POST /admin/stages/move — one place up or down."""
     return await _act(request, _move_stage, "move_stage")
 
 
+@access("admin")
 async def delete_stage_page(request: Request) -> Response:
     """GET /admin/stages/{id}/delete — confirm, and choose where the stage's deals go."""
     stage_id = request.path_params["stage_id"]
@@ -152,6 +160,7 @@ async def delete_stage_page(request: Request) -> Response:
     return render(request, "admin/delete_stage.html", await in_tx(request, load))
 
 
+@access("admin")
 async def delete_stage(request: Request) -> Response:
     """POST /admin/stages/{id}/delete — archive the stage, moving its deals to `move_to` first."""
     stage_id = request.path_params["stage_id"]

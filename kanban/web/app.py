@@ -19,6 +19,7 @@ from kanban.bootstrap import Runtime
 from kanban.errors import KanbanError
 from kanban.paths import STATIC_DIR
 from kanban.web import auth
+from kanban.web.access import access
 from kanban.web.csrf import CSRFMiddleware
 from kanban.web.deps import LoginRequiredError
 from kanban.web.headers import SecurityHeadersMiddleware
@@ -63,6 +64,7 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("Internal server error", status_code=500)
 
 
+@access("public")
 async def healthz(request: Request) -> Response:
     """Liveness probe; also the trivial endpoint benchmarks compare against."""
     return JSONResponse({"ok": True})

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from kanban.models import User
 from kanban.security import hash_password, verify_password
+from kanban.web.access import access
 from kanban.web.deps import in_tx, login_session
 from kanban.web.templating import render
 
@@ -23,11 +24,13 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
+@access("public")
 async def login_page(request: Request) -> Response:
     """Show the login form."""
     return render(request, "login.html", {"next": _safe_next(request.query_params.get("next")), "error": None})
 
 
+@access("public")
 async def login(request: Request) -> Response:
     """Check email and password; start a session."""
     form = await request.form()
@@ -50,6 +53,7 @@ async def login(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+@access("public")
 async def logout(request: Request) -> Response:
     """End the session."""
     request.session.clear()

@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import queries
-from kanban.errors import ConflictError, ValidationError
+from kanban import policy, queries
+from kanban.errors import ConflictError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
 from kanban.models import Contact, Deal, Pipeline, Stage, User
 from kanban.services.deals import get_deal, update_deal
+from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import format_amount, optional_int, parse_amount, text
 from kanban.web.templating import render
@@ -56,7 +57,7 @@ def live_context(request: Request, session: Session, deal: Deal) -> dict[str, An
 
 def deal_context(request: Request, session: Session, deal_id: int, **extra: Any) -> dict[str, Any]:
     """Everything deal.html needs; `values`/`errors`/`message` override the defaults."""
-    deal = get_deal(session, deal_id)
+    deal = policy.require(session, web_user(request, session), "read", get_deal(session, deal_id))
     ctx = live_context(request, session, deal)
     responsible = session.get(User, deal.responsible_id) if deal.responsible_id else None
     ctx.update({
@@ -69,6 +70,7 @@ def deal_context(request: Request, session: Session, deal_id: int, **extra: Any)
     return ctx
 
 
+@access("deal:read")
 async def deal_page(request: Request) -> Response:
     """GET /deals/{id} — the deal page."""
     deal_id = request.path_params["deal_id"]
@@ -84,13 +86,14 @@ async def deal_page(request: Request) -> Response:
     return render(request, "deal.html", await in_tx(request, load))
 
 
+@access("deal:read")
 async def deal_live(request: Request) -> Response:
     """GET /deals/{id}/live — timeline and panels, re-fetched on live notices."""
     deal_id = request.path_params["deal_id"]
 
     def load(session: Session) -> dict[str, Any]:
-        web_user(request, session)
-        return live_context(request, session, get_deal(session, deal_id))
+        user = web_user(request, session)
+        return live_context(request, session, policy.require(session, user, "read", get_deal(session, deal_id)))
 
     return render(request, "partials/deal_live.html", await in_tx(request, load))
 
@@ -124,6 +127,7 @@ def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[
     return changes
 
 
+@access("deal:edit")
 async def edit_deal(request: Request) -> Response:
     """POST /deals/{id} — save the edit form (field errors 422, stale version 409)."""
     deal_id = request.path_params["deal_id"]
@@ -131,7 +135,7 @@ async def edit_deal(request: Request) -> Response:
 
     def save(session: Session) -> None:
         user = web_user(request, session)
-        deal = get_deal(session, deal_id, for_update=True)
+        deal = policy.require(session, user, "edit", get_deal(session, deal_id, for_update=True))
         errors: dict[str, str] = {}
         version = optional_int(values, "version", errors)
         changes = _changes(session, deal, values, errors)
@@ -151,6 +155,13 @@ async def edit_deal(request: Request) -> Response:
                                 message_kind="error")
 
         return render(request, "deal.html", await in_tx(request, failed), status_code=422)
+    except PermissionDeniedError as exc:
+        message = f"The deal was not saved: {exc.message}."
+
+        def denied(session: Session) -> dict[str, Any]:
+            return deal_context(request, session, deal_id, message=message, message_kind="error")
+
+        return render(request, "deal.html", await in_tx(request, denied), status_code=403)
     except ConflictError:
 
         def stale(session: Session) -> dict[str, Any]:

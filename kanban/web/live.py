@@ -6,29 +6,41 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kanban import policy
 from kanban.live import LiveHub
+from kanban.models import Deal
+from kanban.services.deals import get_deal
+from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import optional_int
 
 PING_SECONDS = 15
 
 
+@access("deal:read")
 async def events(request: Request) -> Response:
     """GET /events[?pipeline_id=|?deal_id=] — server-sent "board" and "deal" notices for that page, and
     "notifications" notices for the signed-in user (the only ones without a pipeline or deal)."""
     pipeline_id = optional_int(request.query_params, "pipeline_id")
     deal_id = optional_int(request.query_params, "deal_id")
 
-    def check(session: Session) -> int:
-        return int(web_user(request, session).id)
+    def check(session: Session) -> tuple[int, bool]:
+        user = web_user(request, session)
+        # A board or deal the user may not read is a 404 here too (no stream that reveals it exists).
+        if pipeline_id is not None:
+            policy.require_pipeline(session, user, pipeline_id)
+        if deal_id is not None:
+            policy.require(session, user, "read", get_deal(session, deal_id))
+        return int(user.id), policy.grant(session, user).reads_everything
 
-    user_id = await in_tx(request, check)
+    user_id, reads_everything = await in_tx(request, check)
     hub: LiveHub = request.app.state.runtime.extras["live"]
     sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id, user_id=user_id)
 
@@ -40,11 +52,31 @@ async def events(request: Request) -> Response:
                 notice = await sub.get()
                 if notice.get("type") == "close":
                     return
+                if not reads_everything:
+                    notice = await in_tx(request, readable_notice, request, notice)
+                    if notice is None:
+                        continue
                 yield {"event": notice["type"], "data": json.dumps(notice)}
         finally:
             hub.unsubscribe(sub)
 
     return EventSourceResponse(stream(), ping=PING_SECONDS, headers={"Cache-Control": "no-store"})
+
+
+def readable_notice(session: Session, request: Request, notice: dict[str, Any]) -> dict[str, Any] | None:
+    """The notice narrowed to deals the user may read now, or None when it is about none of them."""
+    if notice.get("type") not in ("board", "deal"):
+        return notice
+    user = web_user(request, session)
+    ids = notice.get("deal_ids") if notice.get("type") == "board" else [notice.get("deal_id")]
+    ids = [i for i in ids or [] if isinstance(i, int)]
+    stmt = policy.readable_deals(session, user, select(Deal.id).where(Deal.id.in_(ids)))
+    readable = set(session.scalars(stmt))
+    if not readable:
+        return None
+    if notice["type"] == "board":
+        return {**notice, "deal_ids": sorted(readable)}
+    return notice
 
 
 routes = [Route("/events", events, methods=["GET"])]

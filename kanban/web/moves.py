@@ -10,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import queries
-from kanban.errors import ConflictError, KanbanError, NotFoundError, ValidationError
+from kanban import policy, queries
+from kanban.errors import ConflictError, KanbanError, NotFoundError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal, Stage
 from kanban.queries import BoardFilters
 from kanban.services.deals import get_deal, move_deal, rank_between, reorder_deal
+from kanban.web.access import access
 from kanban.web.board import board_context, page_size
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import board_url, filters_from, optional_int, safe_return, text
@@ -63,7 +64,7 @@ async def _read(request: Request) -> MoveRequest:
 def _apply(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     user = web_user(request, session)
     actor = Actor.user(user.id)
-    deal = get_deal(session, ask.deal_id, for_update=True)
+    deal = policy.require(session, user, "move", get_deal(session, ask.deal_id, for_update=True))
     source = deal.stage_id
     neighbours = ask.above_id is not None or ask.below_id is not None
     if ask.stage_id == deal.stage_id and neighbours:
@@ -80,9 +81,9 @@ def _apply(session: Session, request: Request, ask: MoveRequest) -> Outcome:
 
 def _conflict(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     """The current state after a stale move, and a message saying who won."""
-    web_user(request, session)
+    user = web_user(request, session)
     deal = session.get(Deal, ask.deal_id)
-    if deal is None:
+    if deal is None or not policy.can(session, user, "read", deal):
         return Outcome(None, [], "This deal no longer exists; the board shows the current state.", "conflict", 409)
     stage = session.get(Stage, deal.stage_id)
     where = stage.name if stage else "another stage"
@@ -99,7 +100,8 @@ def _columns(session: Session, request: Request, outcome: Outcome, filters: Boar
         return []
     wanted = set(outcome.stage_ids)
     stages = [s for s in queries.stages_of(session, outcome.pipeline_id) if s.id in wanted]
-    return [queries.column(session, s, filters, page_size(request)) for s in stages]
+    user = web_user(request, session)
+    return [queries.column(session, s, filters, page_size(request), user) for s in stages]
 
 
 def _partial(request: Request, session: Session, outcome: Outcome, ask: MoveRequest) -> dict[str, Any]:
@@ -111,6 +113,7 @@ def _partial(request: Request, session: Session, outcome: Outcome, ask: MoveRequ
     }
 
 
+@access("deal:move")
 async def move(request: Request) -> Response:
     """POST /deals/{id}/move — stage_id, version, above_id/below_id (drag), from_stage_id, return_to."""
     ask = await _read(request)
@@ -124,7 +127,7 @@ async def move(request: Request) -> Response:
         outcome, ctx = await in_tx(request, moved)
     except ConflictError:
         outcome, ctx = await in_tx(request, _stale, request, ask, partial)
-    except (ValidationError, NotFoundError) as exc:
+    except (ValidationError, NotFoundError, PermissionDeniedError) as exc:
         if not partial:
             raise
         outcome, ctx = await in_tx(request, _refused, request, ask, exc)
@@ -139,8 +142,9 @@ def _stale(session: Session, request: Request, ask: MoveRequest, partial: bool) 
 
 
 def _refused(session: Session, request: Request, ask: MoveRequest, exc: KanbanError) -> tuple[Outcome, Any]:
-    web_user(request, session)
+    user = web_user(request, session)
     deal = session.get(Deal, ask.deal_id)
+    deal = deal if deal is not None and policy.can(session, user, "read", deal) else None
     detail = "; ".join(exc.fields.values()) or exc.message
     outcome = Outcome(deal.pipeline_id if deal else None, [i for i in (ask.from_stage_id, ask.stage_id) if i],
                       f"The move was refused: {detail}.", "error", exc.status)

@@ -7,8 +7,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.web import admin, board, deals, live, moves, records
+from kanban.web.access import access
 
 
+@access("authenticated")
 async def home(request: Request) -> Response:
     """The board is the home page."""
     return RedirectResponse("/board", status_code=303)

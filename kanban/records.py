@@ -107,6 +107,9 @@ def _deal_readable(session: Session, user: User, deal_id: int) -> bool:
 def emails_query(session: Session, user: User, deal_id: int | None = None) -> Select[Any]:
     """The email outbox (dev mailbox) rows about deals the user may read, optionally for one deal."""
     stmt = select(EmailMessage).where(policy.deal_link_readable(session, user, EmailMessage.deal_id))
+    if not user.is_admin:
+        # Invitations carry set-password links: only their recipient (by email) and admins may see them.
+        stmt = stmt.where(EmailMessage.kind != "invitation")
     return stmt.where(EmailMessage.deal_id == deal_id) if deal_id is not None else stmt
 
 

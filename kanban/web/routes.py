@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban.web import admin, board, deals, live, moves, records
+from kanban.web import admin, board, deals, live, moves, people, records
 from kanban.web.access import access
 
 
@@ -17,4 +17,4 @@ async def home(request: Request) -> Response:
 
 
 routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
-          *records.routes]
+          *records.routes, *people.routes]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from kanban.web.api import deals, openapi, pipelines, records, users
+from kanban.web.api import deals, openapi, pipelines, records, roles, users
 
-routes = [*users.routes, *pipelines.routes, *deals.routes, *records.routes, *openapi.routes]
+routes = [*users.routes, *roles.routes, *pipelines.routes, *deals.routes, *records.routes, *openapi.routes]

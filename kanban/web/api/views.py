@@ -13,7 +13,7 @@ from kanban.web.api.base import iso
 from kanban.web.api.schema import ANY_OBJ, BIGINT, BOOL, INT, STR, TIME, arr, component, nullable, obj
 
 USER = component("User", obj({
-    "id": INT, "email": STR, "name": STR, "role": {"type": "string", "enum": ["admin", "rep"]},
+    "id": INT, "email": STR, "name": STR, "role": {"type": "string", "description": "a role name (GET /roles)"},
     "department_id": nullable(INT), "phone": nullable(STR), "active": BOOL,
 }, ["id", "email", "name", "role", "department_id", "active"]))
 STAGE = component("Stage", obj({

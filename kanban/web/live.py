@@ -18,7 +18,7 @@ from kanban.live import LiveHub
 from kanban.models import Deal
 from kanban.services.deals import get_deal
 from kanban.web.access import access
-from kanban.web.deps import in_tx, web_user
+from kanban.web.deps import CurrentUser, in_tx, web_user
 from kanban.web.forms import optional_int
 
 PING_SECONDS = 15
@@ -31,18 +31,18 @@ async def events(request: Request) -> Response:
     pipeline_id = optional_int(request.query_params, "pipeline_id")
     deal_id = optional_int(request.query_params, "deal_id")
 
-    def check(session: Session) -> tuple[int, bool]:
+    def check(session: Session) -> tuple[CurrentUser, bool]:
         user = web_user(request, session)
         # A board or deal the user may not read is a 404 here too (no stream that reveals it exists).
         if pipeline_id is not None:
             policy.require_pipeline(session, user, pipeline_id)
         if deal_id is not None:
             policy.require(session, user, "read", get_deal(session, deal_id))
-        return int(user.id), policy.grant(session, user).reads_everything
+        return CurrentUser.of(user), policy.grant(session, user).reads_everything
 
-    user_id, reads_everything = await in_tx(request, check)
+    user, reads_everything = await in_tx(request, check)
     hub: LiveHub = request.app.state.runtime.extras["live"]
-    sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id, user_id=user_id)
+    sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id, user_id=user.id)
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
         try:
@@ -53,7 +53,7 @@ async def events(request: Request) -> Response:
                 if notice.get("type") == "close":
                     return
                 if not reads_everything:
-                    notice = await in_tx(request, readable_notice, request, notice)
+                    notice = await in_tx(request, readable_notice, user, notice)
                     if notice is None:
                         continue
                 yield {"event": notice["type"], "data": json.dumps(notice)}
@@ -63,11 +63,10 @@ async def events(request: Request) -> Response:
     return EventSourceResponse(stream(), ping=PING_SECONDS, headers={"Cache-Control": "no-store"})
 
 
-def readable_notice(session: Session, request: Request, notice: dict[str, Any]) -> dict[str, Any] | None:
+def readable_notice(session: Session, user: policy.Person, notice: dict[str, Any]) -> dict[str, Any] | None:
     """The notice narrowed to deals the user may read now, or None when it is about none of them."""
     if notice.get("type") not in ("board", "deal"):
         return notice
-    user = web_user(request, session)
     ids = notice.get("deal_ids") if notice.get("type") == "board" else [notice.get("deal_id")]
     ids = [i for i in ids or [] if isinstance(i, int)]
     stmt = policy.readable_deals(session, user, select(Deal.id).where(Deal.id.in_(ids)))

@@ -30,7 +30,7 @@ def _deal_filter(request: Request) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-@access("authenticated")
+@access("deal:read")
 async def notifications_page(request: Request) -> Response:
     """GET /notifications — my notifications, newest first, unread ones marked."""
     flash = request.session.pop("flash", None)

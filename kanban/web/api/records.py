@@ -89,7 +89,7 @@ def sms_view(s: SmsMessage) -> dict[str, Any]:
 
 
 @endpoint("My notifications (admins may pass another user_id)", response=page_of(NOTIFICATION),
-          access="authenticated", params=[
+          access="deal:read", params=[
     *PAGE_PARAMS, {"name": "user_id", "in": "query", "schema": INT},
     {"name": "unread", "in": "query", "schema": {"type": "boolean"}}])
 def list_notifications(call: Call) -> dict[str, Any]:

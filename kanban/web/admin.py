@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -13,7 +14,7 @@ from starlette.routing import Route
 from kanban import queries
 from kanban.errors import ValidationError
 from kanban.events import Actor
-from kanban.models import Pipeline
+from kanban.models import Department, Pipeline
 from kanban.services import pipelines as svc
 from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
@@ -32,7 +33,8 @@ def _page_context(session: Session, pipeline_id: int | None, **extra: Any) -> di
     counts = {s.id: svc.stage_deal_count(session, s.id) for s in stages}
     ctx: dict[str, Any] = {"pipelines": all_pipelines, "pipeline": chosen, "stages": stages, "counts": counts,
                            "errors": {}, "form": {}, "failed": None, "message": None, "message_kind": "info",
-                           "kinds": svc.STAGE_KINDS}
+                           "kinds": svc.STAGE_KINDS,
+                           "departments": list(session.scalars(select(Department).order_by(Department.name)))}
     ctx.update(extra)
     return ctx
 
@@ -193,8 +195,23 @@ async def delete_stage(request: Request) -> Response:
     return RedirectResponse(f"/admin/pipelines?pipeline_id={pipeline_id}", status_code=303)
 
 
+def _set_visibility(session: Session, form: Any) -> tuple[int, str]:
+    ids = [int(v) for v in form.getlist("department_id") if str(v).isdigit()]
+    visible: Any = "all" if text(form, "visible") != "some" else ids
+    pipeline = svc.update_pipeline(session, optional_int(form, "pipeline_id") or 0, {"visible_to": visible})
+    who = "every department" if pipeline.visible_to is None else f"{len(pipeline.visible_to)} department(s)"
+    return pipeline.id, f"“{pipeline.name}” is now visible to {who}."
+
+
+@access("admin")
+async def pipeline_visibility(request: Request) -> Response:
+    """POST /admin/pipelines/visibility — every department, or only the ticked ones (others get 404s)."""
+    return await _act(request, _set_visibility, "visibility")
+
+
 routes = [
     Route("/admin/pipelines", pipelines_page, methods=["GET"]),
+    Route("/admin/pipelines/visibility", pipeline_visibility, methods=["POST"]),
     Route("/admin/pipelines", create_pipeline, methods=["POST"]),
     Route("/admin/pipelines/rename", rename_pipeline, methods=["POST"]),
     Route("/admin/stages", add_stage, methods=["POST"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kanban.models import Department
 from kanban.web.live import readable_notice
 from tests.access.conftest import set_scopes
-from tests.conftest import login
+from tests.conftest import csrf_of, login
 
 
 def _support_only(client, team, runtime) -> int:
@@ -84,3 +84,16 @@ def test_reps_get_no_robot_or_trigger_settings(client, team):
                  f"/api/v1/stages/{stage}/triggers"):
         assert client.get(path, headers=team.h("rep")).status_code == 403, path
         assert client.get(path, headers=team.h("admin")).status_code == 200, path
+
+
+def test_admin_page_sets_pipeline_visibility(client, runtime, team):
+    login(client, team.users["admin"].email)
+    with runtime.sessions() as s:
+        support = s.query(Department).filter_by(name="Support").one().id
+    data = {"pipeline_id": team.pipeline.id, "visible": "some", "department_id": [support],
+            "csrf_token": csrf_of(client)}
+    saved = client.post("/admin/pipelines/visibility", data=data)
+    assert saved.status_code == 200 and "visible to 1 department(s)" in saved.text
+    assert client.get(f"/api/v1/deals/{team.deals['rep']}", headers=team.h("rep")).status_code == 404
+    client.post("/admin/pipelines/visibility", data={**data, "visible": "all"})
+    assert client.get(f"/api/v1/deals/{team.deals['rep']}", headers=team.h("rep")).status_code == 200

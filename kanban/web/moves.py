@@ -128,9 +128,10 @@ async def move(request: Request) -> Response:
     except ConflictError:
         outcome, ctx = await in_tx(request, _stale, request, ask, partial)
     except (ValidationError, NotFoundError, PermissionDeniedError) as exc:
-        if not partial:
+        # Without htmx a refused permission re-renders the board with a message; other errors are error pages.
+        if not partial and not isinstance(exc, PermissionDeniedError):
             raise
-        outcome, ctx = await in_tx(request, _refused, request, ask, exc)
+        outcome, ctx = await in_tx(request, _refused, request, ask, exc, partial)
     if partial:
         return render(request, "partials/moved.html", ctx, status_code=outcome.status)
     return await _full_page(request, ask, outcome)
@@ -141,14 +142,15 @@ def _stale(session: Session, request: Request, ask: MoveRequest, partial: bool) 
     return outcome, _partial(request, session, outcome, ask) if partial else None
 
 
-def _refused(session: Session, request: Request, ask: MoveRequest, exc: KanbanError) -> tuple[Outcome, Any]:
+def _refused(session: Session, request: Request, ask: MoveRequest, exc: KanbanError,
+             partial: bool = True) -> tuple[Outcome, Any]:
     user = web_user(request, session)
     deal = session.get(Deal, ask.deal_id)
     deal = deal if deal is not None and policy.can(session, user, "read", deal) else None
-    detail = "; ".join(exc.fields.values()) or exc.message
+    detail = exc.message if isinstance(exc, PermissionDeniedError) else "; ".join(exc.fields.values()) or exc.message
     outcome = Outcome(deal.pipeline_id if deal else None, [i for i in (ask.from_stage_id, ask.stage_id) if i],
                       f"The move was refused: {detail}.", "error", exc.status)
-    return outcome, _partial(request, session, outcome, ask)
+    return outcome, _partial(request, session, outcome, ask) if partial else None
 
 
 async def _full_page(request: Request, ask: MoveRequest, outcome: Outcome) -> Response:

@@ -200,3 +200,17 @@ def test_built_in_roles(client, team, role, sees, changes):
         response = client.patch(f"/api/v1/deals/{deal_id}", headers=h, json={"title": f"By {role}"})
         want = "ok" if owner in changes else ("forbidden" if owner in sees else "missing")
         assert _outcome(response) == want, owner
+
+
+def test_refused_changes_explain_themselves_on_pages(client, team):
+    rep = _rep_client(client, team)
+    csrf, mate = csrf_of(rep), team.deals["mate"]
+    moved = rep.post(f"/deals/{mate}/move", data={"stage_id": team.pipeline.stages[1].id, "csrf_token": csrf})
+    assert moved.status_code == 403
+    assert moved.context["message"] == "The move was refused: your role may not move this deal."
+    dragged = rep.post(f"/deals/{mate}/move", headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+                       data={"stage_id": team.pipeline.stages[1].id})
+    assert dragged.status_code == 403 and "your role may not move this deal" in dragged.text
+    edited = rep.post(f"/deals/{mate}", data={"title": "Mine now", "csrf_token": csrf})
+    assert edited.status_code == 403
+    assert edited.context["message"] == "The deal was not saved: your role may not edit this deal."

@@ -136,5 +136,5 @@ routes = [
     Route("/admin/users", invite, methods=["POST"]),
     Route("/admin/users/{user_id:int}", change_user, methods=["POST"]),
     Route("/admin/roles", roles_page, methods=["GET"]),
-    Route("/admin/roles/{name:str}", save_role, methods=["POST"]),
+    Route("/admin/roles/{name}", save_role, methods=["POST"]),
 ]

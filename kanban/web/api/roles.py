@@ -40,5 +40,5 @@ def update_role(call: Call) -> dict[str, Any]:
 
 routes = [
     Route("/api/v1/roles", list_roles, methods=["GET"]),
-    Route("/api/v1/roles/{name:str}", update_role, methods=["PATCH"]),
+    Route("/api/v1/roles/{name}", update_role, methods=["PATCH"]),
 ]

@@ -14,10 +14,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kanban import policy
+from kanban.errors import NotFoundError
 from kanban.live import LiveHub
 from kanban.models import Deal
 from kanban.services.deals import get_deal
 from kanban.web.access import access
+from kanban.web.api.schema import INT32_MAX
 from kanban.web.deps import CurrentUser, in_tx, web_user
 from kanban.web.forms import optional_int
 
@@ -37,6 +39,8 @@ async def events(request: Request) -> Response:
         if pipeline_id is not None:
             policy.require_pipeline(session, user, pipeline_id)
         if deal_id is not None:
+            if not 0 < deal_id <= INT32_MAX:  # ids beyond the column's range do not exist (and would not bind)
+                raise NotFoundError(f"deal {deal_id} not found")
             policy.require(session, user, "read", get_deal(session, deal_id))
         return CurrentUser.of(user), policy.grant(session, user).reads_everything
 

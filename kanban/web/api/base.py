@@ -3,13 +3,19 @@
 How to write an endpoint (core, robots and triggers alike):
 
     @endpoint("Create a thing", status=201, admin=True, body=schema.obj({"name": schema.STR}, required=["name"]),
-              response=schema.ref("Thing"))
+              response=schema.ref("Thing"))   # or access="authenticated" / "deal:edit" instead of admin=True
     def create_thing(call: Call) -> dict:
         data = call.body()                  # parsed, type-checked against `body` (400 / 422 otherwise)
         ...                                 # call.session is an open transaction, call.user the token's user
         return {...}                        # plain JSON; committed after return
 
     routes = [Route("/api/v1/things", create_thing, methods=["POST"])]
+
+Every endpoint declares its access level: `admin=True`, `public=True` or `access="authenticated"` /
+`access="deal:<read|create|edit|move|delete>"` (kanban.web.access; tests/access fails for a route without
+one). A `deal:<action>` route with a `{deal_id}` path parameter is checked against kanban.policy before the
+function runs (404 when the deal is not readable, 403 when the action is not allowed); lists filter their
+rows with `policy.readable_deals` / `policy.deal_link_readable`.
 
 The decorated function is a Starlette endpoint: it authenticates the bearer token (401), checks the role
 (`admin=True` → 403 for reps), runs the function in a worker thread inside one transaction and returns

@@ -72,7 +72,7 @@ def migrate() -> None:
 @main.command("create-user")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", default="rep", show_default=True, help="admin or rep")
+@click.option("--role", default="rep", show_default=True, help="admin, supervisor or rep")
 @click.option("--password", default=None)
 @click.option("--phone", default=None)
 @click.option("--department", default=None)

@@ -57,6 +57,16 @@ class DealFieldsChanged:
     cause: tuple[dict[str, Any], ...] = ()
 
 
+@dataclass(frozen=True)
+class DealDeleted:
+    """A person deleted a deal (its runs, entries and timeline went with it)."""
+
+    deal_id: int
+    pipeline_id: int
+    stage_id: int
+    actor: Actor
+
+
 Handler = Callable[[Session, Any], None]
 
 

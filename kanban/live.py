@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, object_session
 
 from kanban.db import on_commit
-from kanban.events import DealFieldsChanged, DealMoved, bus
+from kanban.events import DealDeleted, DealFieldsChanged, DealMoved, bus
 from kanban.models import ChatMessage, Deal, Notification
 
 log = logging.getLogger(__name__)
@@ -302,6 +302,11 @@ def _on_fields_changed(session: Session, event: DealFieldsChanged) -> None:
     publish_deal_changed(session, event.deal_id)
 
 
+def _on_deleted(session: Session, event: DealDeleted) -> None:
+    publish_board_changed(session, event.pipeline_id, [event.stage_id], event.deal_id)
+    publish_deal_changed(session, event.deal_id)
+
+
 def install(runtime: Any) -> LiveHub:
     """Create this process's hub, subscribe it to deal events, and run its Redis listener with the app."""
     global _hub
@@ -312,6 +317,7 @@ def install(runtime: Any) -> LiveHub:
     runtime.extras["live"] = live
     bus.subscribe(DealMoved, _on_moved)
     bus.subscribe(DealFieldsChanged, _on_fields_changed)
+    bus.subscribe(DealDeleted, _on_deleted)
     if not event.contains(Notification, "after_insert", _on_notification_inserted):
         event.listen(Notification, "after_insert", _on_notification_inserted)
     if not event.contains(ChatMessage, "after_insert", _on_message_inserted):

@@ -59,7 +59,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20), default="rep")  # admin | rep | system
+    role: Mapped[str] = mapped_column(String(20), default="rep")  # a roles.name, or "system" (robots' actor)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     phone: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -69,6 +69,19 @@ class User(Base):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+class Role(Base):
+    """A permission set: for each deal action (read/create/edit/move/delete) a scope none|own|department|all.
+
+    users.role holds the role's name; "admin" also configures the system (kanban.policy).
+    """
+
+    __tablename__ = "roles"
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    scopes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ApiToken(Base):
@@ -88,6 +101,8 @@ class Pipeline(Base):
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
     lost_reason_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None: every department sees the pipeline; else a list of department ids (kanban.policy).
+    visible_to: Mapped[list[Any] | None] = mapped_column(JSONType, default=None)
     created_at: Mapped[datetime] = mapped_column(default=now)
     # Deleted stages are archived (history still points at them) and hidden here.
     stages: Mapped[list[Stage]] = relationship(

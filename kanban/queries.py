@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from kanban import clock, stage_totals, timezones
+from kanban import clock, policy, stage_totals, timezones
 from kanban.crm_models import Activity
 from kanban.models import Deal, DealTag, Organization, Person, Pipeline, Stage, TimelineEntry, User
 
@@ -112,9 +112,12 @@ class Column:
         return f"{last.rank!r}:{last.id}"
 
 
-def pipelines(session: Session) -> list[Pipeline]:
-    """All pipelines in display order."""
-    return list(session.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id)))
+def pipelines(session: Session, user: policy.Person | None = None) -> list[Pipeline]:
+    """Pipelines in display order (those `user` may see, when given)."""
+    stmt = select(Pipeline).order_by(Pipeline.position, Pipeline.id)
+    if user is not None:
+        stmt = stmt.where(Pipeline.id.not_in(sorted(policy.grant(session, user).hidden_pipelines)))
+    return list(session.scalars(stmt))
 
 
 def stages_of(session: Session, pipeline_id: int) -> list[Stage]:
@@ -125,8 +128,11 @@ def stages_of(session: Session, pipeline_id: int) -> list[Stage]:
     ))
 
 
-def _conditions(session: Session, filters: BoardFilters) -> list[ColumnElement[bool]]:
+def _conditions(session: Session, filters: BoardFilters,
+                user: policy.Person | None = None) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
+    if user is not None and not policy.grant(session, user).reads_everything:
+        conds.append(policy.scope_clause(session, user, "read"))
     if filters.responsible_id is not None:
         conds.append(Deal.responsible_id == filters.responsible_id)
     if filters.tag:
@@ -205,17 +211,22 @@ def _text_search(session: Session, q: str) -> ColumnElement[bool]:
     return or_(Deal.title.ilike(pattern, escape="\\"), Deal.person_id.in_(persons))
 
 
-def aggregates(session: Session, stage_ids: list[int], filters: BoardFilters) -> dict[int, tuple[int, list]]:
-    """Per stage: (deal count, [(currency, sum of amounts)]): kept totals unfiltered, else one GROUP BY."""
+def aggregates(session: Session, stage_ids: list[int], filters: BoardFilters,
+               user: policy.Person | None = None) -> dict[int, tuple[int, list]]:
+    """Per stage: (deal count, [(currency, sum of amounts)]): kept totals unfiltered, else one GROUP BY.
+
+    With a `user` whose read scope is narrower than everything, the GROUP BY counts only the deals they may
+    read (the kept totals are global: they would reveal the others).
+    """
     if not stage_ids:
         return {}
-    if not filters.active:
+    if not filters.active and (user is None or policy.grant(session, user).reads_everything):
         # O(stages), not O(deals): what keeps the board time flat as the pipeline grows.
         return stage_totals.totals(session, stage_ids)
     # Filtering on stage_id (not pipeline_id) lets the (stage_id, currency, amount) index cover the scan.
     stmt = (
         select(Deal.stage_id, Deal.currency, func.count(), func.coalesce(func.sum(Deal.amount), 0))
-        .where(Deal.stage_id.in_(stage_ids), *_conditions(session, filters))
+        .where(Deal.stage_id.in_(stage_ids), *_conditions(session, filters, user))
         .group_by(Deal.stage_id, Deal.currency)
         .order_by(Deal.stage_id, Deal.currency)
     )
@@ -227,7 +238,7 @@ def aggregates(session: Session, stage_ids: list[int], filters: BoardFilters) ->
     return out
 
 
-def _card_query(session: Session, filters: BoardFilters) -> Any:
+def _card_query(session: Session, filters: BoardFilters, user: policy.Person | None) -> Any:
     responsible = aliased(User)
     return (
         select(Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.stage_id, Deal.rank, Deal.version,
@@ -236,7 +247,7 @@ def _card_query(session: Session, filters: BoardFilters) -> Any:
         .outerjoin(Person, Person.id == Deal.person_id)
         .outerjoin(Organization, Organization.id == Deal.organization_id)
         .outerjoin(responsible, responsible.id == Deal.responsible_id)
-        .where(*_conditions(session, filters))
+        .where(*_conditions(session, filters, user))
     )
 
 
@@ -252,11 +263,13 @@ def parse_cursor(cursor: str | None) -> tuple[float, int] | None:
 
 
 def cards(session: Session, stage: Stage, filters: BoardFilters, limit: int,
-          after: tuple[float, int] | None = None, *, extras: bool = True) -> tuple[list[Card], bool]:
+          after: tuple[float, int] | None = None, *, extras: bool = True,
+          user: policy.Person | None = None) -> tuple[list[Card], bool]:
     """A page of a column's cards by (rank, id), after a keyset cursor; returns (cards, has_more).
 
-    With `extras` the page gets its next activities and rotting state (one more query for the page)."""
-    stmt = _card_query(session, filters).where(Deal.pipeline_id == stage.pipeline_id, Deal.stage_id == stage.id)
+    With `extras` the page gets its next activities and rotting state (one more query for the page). Pages pass
+    the signed-in `user`: only deals they may read are shown (kanban.policy)."""
+    stmt = _card_query(session, filters, user).where(Deal.pipeline_id == stage.pipeline_id, Deal.stage_id == stage.id)
     if after is not None:
         rank, deal_id = after
         stmt = stmt.where(or_(Deal.rank > rank, and_(Deal.rank == rank, Deal.id > deal_id)))
@@ -267,22 +280,24 @@ def cards(session: Session, stage: Stage, filters: BoardFilters, limit: int,
     return out, len(rows) > limit
 
 
-def column(session: Session, stage: Stage, filters: BoardFilters, limit: int) -> Column:
-    """One column with its aggregates and first page of cards."""
-    count, sums = aggregates(session, [stage.id], filters).get(stage.id, (0, []))
-    page, more = cards(session, stage, filters, limit)
+def column(session: Session, stage: Stage, filters: BoardFilters, limit: int,
+           user: policy.Person | None = None) -> Column:
+    """One column with its aggregates and first page of cards (of the deals `user` may read)."""
+    count, sums = aggregates(session, [stage.id], filters, user).get(stage.id, (0, []))
+    page, more = cards(session, stage, filters, limit, user=user)
     return Column(stage, count, sums, page, more)
 
 
-def board(session: Session, pipeline_id: int, filters: BoardFilters, limit: int) -> list[Column]:
-    """Every column of a pipeline: aggregates in one query, each column's first page, then next activities of
-    every shown card in one query."""
+def board(session: Session, pipeline_id: int, filters: BoardFilters, limit: int,
+          user: policy.Person | None = None) -> list[Column]:
+    """Every column of a pipeline: aggregates in one query, each column's first page (`user`'s deals), then next
+    activities of every shown card in one query."""
     stages = stages_of(session, pipeline_id)
-    totals = aggregates(session, [s.id for s in stages], filters)
+    totals = aggregates(session, [s.id for s in stages], filters, user)
     columns = []
     for stage in stages:
         count, sums = totals.get(stage.id, (0, []))
-        page, more = cards(session, stage, filters, limit, extras=False)
+        page, more = cards(session, stage, filters, limit, extras=False, user=user)
         columns.append(Column(stage, count, sums, page, more))
     attach_card_extras(session, [c for col in columns for c in col.cards], stages)
     return columns

@@ -8,30 +8,32 @@ from sqlalchemy import Select, func, or_, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from kanban import clock
+from kanban import clock, policy
 from kanban.errors import NotFoundError, PermissionDeniedError
 from kanban.live import publish_notifications_changed
-from kanban.models import Chat, ChatMember, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage, User
+from kanban.models import Chat, ChatMember, ChatMessage, Deal, EmailMessage, FeedPost, Notification, SmsMessage, User
 
 
-def notifications_query(user: User, user_id: int | None = None, *, unread: bool = False) -> Select[Any]:
-    """A user's notifications; admins may read anyone's (all of them when user_id is None)."""
+def notifications_query(session: Session, user: User, user_id: int | None = None, *,
+                        unread: bool = False) -> Select[Any]:
+    """The reader's own notifications (admins too: issue 14), about deals they may still read.
+
+    An admin may ask for another user's with `user_id` (support); nobody gets everyone's mixed together.
+    """
     if user_id is not None and user_id != user.id and not user.is_admin:
         raise PermissionDeniedError("you can only read your own notifications")
-    target = user_id if user_id is not None else (None if user.is_admin else user.id)
-    stmt = select(Notification)
-    if target is not None:
-        stmt = stmt.where(Notification.user_id == target)
+    target = user_id if user_id is not None else user.id
+    stmt = select(Notification).where(Notification.user_id == target,
+                                      policy.deal_link_readable(session, user, Notification.deal_id))
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
     return stmt
 
 
-def unread_count(session: Session, user_id: int) -> int:
-    """How many unread notifications a user has (the bell's number)."""
-    stmt = select(func.count()).select_from(Notification).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None))
-    return session.scalar(stmt) or 0
+def unread_count(session: Session, user: User) -> int:
+    """How many unread notifications the user has (the bell's number; the page lists the same rows)."""
+    listed = notifications_query(session, user, unread=True).subquery()
+    return session.scalar(select(func.count()).select_from(listed)) or 0
 
 
 def mark_read(session: Session, user: User, notification_id: int | None = None) -> int:
@@ -58,7 +60,7 @@ def _json_has(column: Any, value: Any, session_dialect: str) -> Any:
 
 def feed_query(session: Session, user: User) -> Select[Any]:
     """Feed posts the user may read: addressed to everyone or to them (admins read all)."""
-    stmt = select(FeedPost)
+    stmt = select(FeedPost).where(policy.deal_link_readable(session, user, FeedPost.deal_id))
     if user.is_admin:
         return stmt
     dialect = session.get_bind().dialect.name
@@ -67,9 +69,9 @@ def feed_query(session: Session, user: User) -> Select[Any]:
                           FeedPost.author_id == user.id))
 
 
-def chats_query(user: User) -> Select[Any]:
-    """Chats the user belongs to (admins see every chat)."""
-    stmt = select(Chat)
+def chats_query(session: Session, user: User) -> Select[Any]:
+    """Chats the user belongs to (admins see every chat), of deals they may read."""
+    stmt = select(Chat).where(policy.deal_link_readable(session, user, Chat.deal_id))
     if user.is_admin:
         return stmt
     member = select(ChatMember.chat_id).where(ChatMember.chat_id == Chat.id, ChatMember.user_id == user.id)
@@ -81,7 +83,8 @@ def get_chat(session: Session, user: User, chat_id: int) -> tuple[Chat, list[Cha
     chat = session.get(Chat, chat_id)
     members = list(session.scalars(select(ChatMember).where(ChatMember.chat_id == chat_id)
                                    .order_by(ChatMember.joined_at, ChatMember.user_id)))
-    if chat is None or (not user.is_admin and user.id not in {m.user_id for m in members}):
+    if chat is None or (not user.is_admin and user.id not in {m.user_id for m in members}) or (
+            chat.deal_id is not None and not _deal_readable(session, user, chat.deal_id)):
         raise NotFoundError(f"chat {chat_id} not found")
     return chat, members
 
@@ -96,15 +99,23 @@ def messages_query(session: Session, user: User, chat_id: int) -> Select[Any]:
     return stmt
 
 
-def emails_query(deal_id: int | None = None) -> Select[Any]:
-    """The email outbox (dev mailbox), optionally for one deal."""
-    stmt = select(EmailMessage)
+def _deal_readable(session: Session, user: User, deal_id: int) -> bool:
+    deal = session.get(Deal, deal_id)
+    return deal is None or policy.can(session, user, "read", deal)
+
+
+def emails_query(session: Session, user: User, deal_id: int | None = None) -> Select[Any]:
+    """The email outbox (dev mailbox) rows about deals the user may read, optionally for one deal."""
+    stmt = select(EmailMessage).where(policy.deal_link_readable(session, user, EmailMessage.deal_id))
+    if not user.is_admin:
+        # Invitations carry set-password links: only their recipient (by email) and admins may see them.
+        stmt = stmt.where(EmailMessage.kind != "invitation")
     return stmt.where(EmailMessage.deal_id == deal_id) if deal_id is not None else stmt
 
 
-def sms_query(deal_id: int | None = None) -> Select[Any]:
-    """The SMS outbox, optionally for one deal."""
-    stmt = select(SmsMessage)
+def sms_query(session: Session, user: User, deal_id: int | None = None) -> Select[Any]:
+    """The SMS outbox rows about deals the user may read, optionally for one deal."""
+    stmt = select(SmsMessage).where(policy.deal_link_readable(session, user, SmsMessage.deal_id))
     return stmt.where(SmsMessage.deal_id == deal_id) if deal_id is not None else stmt
 
 

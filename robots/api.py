@@ -61,13 +61,14 @@ def run_view(run: RobotRun, robot_name: str | None = None, automation_id: int | 
     }
 
 
-@endpoint("List robot kinds", response=schema.page_of(KIND))
+@endpoint("List robot kinds", response=schema.page_of(KIND), access="authenticated")
 def list_kinds(call: Call) -> dict[str, Any]:
     """Every registered kind with its settings schema and outputs."""
     return page([kind_view(cls) for _, cls in load_kinds().items()], None)
 
 
-@endpoint("List a stage's robots in order", response=schema.page_of(ROBOT))
+@endpoint("List a stage's robots in order (admins only: settings hold URLs and keys)", admin=True,
+          response=schema.page_of(ROBOT))
 def list_robots(call: Call) -> dict[str, Any]:
     """A stage's robots in execution order."""
     stage = get_stage(call.session, call.path_int("stage_id"))
@@ -81,7 +82,7 @@ def create_robot(call: Call) -> dict[str, Any]:
     return config.robot_view(result.robot, result.warnings)
 
 
-@endpoint("Get a robot", response=ROBOT)
+@endpoint("Get a robot (admins only: settings hold URLs and keys)", admin=True, response=ROBOT)
 def get_robot(call: Call) -> dict[str, Any]:
     """One robot."""
     return config.robot_view(config.get_robot(call.session, call.path_int("robot_id")))
@@ -108,7 +109,7 @@ def order_robots(call: Call) -> dict[str, Any]:
     return page([config.robot_view(r) for r in ordered], None)
 
 
-@endpoint("Robot runs of a deal", params=PAGE_PARAMS, response=schema.page_of(RUN))
+@endpoint("Robot runs of a deal", params=PAGE_PARAMS, response=schema.page_of(RUN), access="deal:read")
 def deal_runs(call: Call) -> dict[str, Any]:
     """Runs of a deal, oldest first."""
     deal = get_deal(call.session, call.path_int("deal_id"))

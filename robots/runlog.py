@@ -14,6 +14,7 @@ from starlette.routing import Route
 from kanban.domain_events import DomainEvent
 from kanban.errors import ConflictError, NotFoundError
 from kanban.models import Deal, Stage, StageEntry
+from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import templates
 from robots.models import Automation, AutomationExecution, Robot, RobotRun
@@ -67,6 +68,7 @@ def panel(request: Request, session: Session, deal: Deal) -> str:
     return templates.env.get_template("robots/runlog.html").render(ctx)
 
 
+@access("admin")
 async def retry(request: Request) -> Response:
     """POST /automation/runs/{id}/retry — an admin schedules a failed run again."""
     from robots.engine import retry_run

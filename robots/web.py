@@ -18,6 +18,7 @@ from kanban.errors import KanbanError, NotFoundError, ValidationError
 from kanban.models import Department, Pipeline, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web import condition_form
+from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render
 from robots import config, forms, references, runlog
@@ -44,6 +45,7 @@ def _flash(request: Request, message: str, kind: str = "ok") -> None:
     request.session["flash"] = (message, kind)
 
 
+@access("admin")
 async def automation_page(request: Request) -> Response:
     """GET /automation?pipeline_id= — the board's columns with their robots and triggers."""
     raw = request.query_params.get("pipeline_id", "")
@@ -73,6 +75,7 @@ def _title(kind: str) -> str:
     return registry.get(kind).title if kind in registry else kind
 
 
+@access("admin")
 async def new_robot(request: Request) -> Response:
     """GET /automation/stages/{id}/robots/new[?kind=] — the categorised picker, then the kind's form."""
     stage_id = request.path_params["stage_id"]
@@ -96,6 +99,7 @@ async def new_robot(request: Request) -> Response:
     return render(request, template, ctx)
 
 
+@access("admin")
 async def edit_robot(request: Request) -> Response:
     """GET /automation/robots/{id} — the robot's form."""
     robot_id = request.path_params["robot_id"]
@@ -179,6 +183,7 @@ def parse_robot_form(cls: type[RobotKind], form: FormData) -> tuple[dict[str, An
     return data, errors
 
 
+@access("admin")
 async def save_robot(request: Request) -> Response:
     """POST /automation/stages/{id}/robots (new) or /automation/robots/{id} (edit): validate and save."""
     stage_id = request.path_params.get("stage_id")
@@ -235,6 +240,7 @@ async def form_errors(request: Request, form: FormData, exc: ValidationError) ->
     return render(request, "robots/form.html", await in_tx(request, load), status_code=422)
 
 
+@access("admin")
 async def robot_action(request: Request) -> Response:
     """POST /automation/robots/{id}/{toggle|delete|up|down} — the no-JS buttons of a robot card."""
     robot_id = request.path_params["robot_id"]
@@ -262,6 +268,7 @@ async def robot_action(request: Request) -> Response:
     return RedirectResponse(back, status_code=303)
 
 
+@access("admin")
 async def order_robots(request: Request) -> Response:
     """POST /automation/stages/{id}/order — drag-and-drop order (ids=…&ids=…); JSON answer for the script."""
     stage_id = request.path_params["stage_id"]
@@ -281,6 +288,7 @@ async def order_robots(request: Request) -> Response:
     return JSONResponse({"ok": True, "ids": ids})
 
 
+@access("admin")
 async def run_existing(request: Request) -> Response:
     """GET shows how many deals sit in the robot's stage; POST schedules the robot for them."""
     from robots.scheduling import count_existing, schedule_existing

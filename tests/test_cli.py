@@ -47,7 +47,7 @@ def test_create_user_and_token(cli, runtime, app):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--role", "boss"], "role: role is admin or rep"),
+    (["--role", "boss"], "role: role is one of admin, supervisor, rep"),
     (["--password", "short"], "password: password is at least 8 characters"),
     (["--email", "not-an-email"], "email: not a valid email address"),
     (["--name", "n" * 201], "name: name is at most 200 characters"),

@@ -15,6 +15,7 @@ from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.models import Invoice, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web import condition_form
+from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render, templates
 from triggers import config
@@ -96,6 +97,7 @@ def _parse_form(form: FormData, kind: type[TriggerKind]) -> tuple[dict[str, Any]
     return data, errors
 
 
+@access("admin")
 async def new_trigger(request: Request) -> Response:
     """GET /automation/stages/{id}/triggers/new[?kind=] — pick a kind, then its form."""
     stage_id = request.path_params["stage_id"]
@@ -114,6 +116,7 @@ async def new_trigger(request: Request) -> Response:
     return render(request, template, ctx)
 
 
+@access("admin")
 async def create_trigger(request: Request) -> Response:
     """POST /automation/stages/{id}/triggers — save; an inbound_webhook shows its secret once."""
     stage_id = request.path_params["stage_id"]
@@ -153,6 +156,7 @@ async def _respond(request: Request, work: Any) -> Response:
     return render(request, template, ctx, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+@access("admin")
 async def edit_trigger(request: Request) -> Response:
     """GET /automation/triggers/{id} — the trigger's form."""
     trigger_id = request.path_params["trigger_id"]
@@ -167,6 +171,7 @@ async def edit_trigger(request: Request) -> Response:
     return render(request, "triggers/form.html", await in_tx(request, load))
 
 
+@access("admin")
 async def update_trigger(request: Request) -> Response:
     """POST /automation/triggers/{id} — save changes (field errors re-show the form)."""
     trigger_id = request.path_params["trigger_id"]
@@ -190,6 +195,7 @@ async def update_trigger(request: Request) -> Response:
     return await _respond(request, save)
 
 
+@access("admin")
 async def trigger_action(request: Request) -> Response:
     """POST /automation/triggers/{id}/{toggle|delete|rotate-secret}."""
     trigger_id, action = request.path_params["trigger_id"], request.path_params["action"]
@@ -212,6 +218,7 @@ async def trigger_action(request: Request) -> Response:
     return await _respond(request, act)
 
 
+@access("admin")
 async def mark_paid_form(request: Request) -> Response:
     """POST /deals/{deal_id}/invoices/{invoice_id}/mark-paid — admin button on the deal page."""
     deal_id, invoice_id = request.path_params["deal_id"], request.path_params["invoice_id"]

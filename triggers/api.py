@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import Route
 
+from kanban import policy
 from kanban.errors import BadRequestError
 from kanban.models import Invoice
 from kanban.services.deals import get_deal
@@ -64,13 +65,14 @@ def event_view(event: InboundEvent) -> dict[str, Any]:
             "processed_at": iso(event.processed_at)}
 
 
-@endpoint("List trigger kinds", response=schema.page_of(KIND))
+@endpoint("List trigger kinds", response=schema.page_of(KIND), access="authenticated")
 def list_kinds(call: Call) -> dict[str, Any]:
     """Every trigger kind with its settings schema."""
     return page(config.kinds_view(), None)
 
 
-@endpoint("List a stage's triggers", response=schema.page_of(TRIGGER))
+@endpoint("List a stage's triggers (admins only: settings may hold secrets)", admin=True,
+          response=schema.page_of(TRIGGER))
 def list_triggers(call: Call) -> dict[str, Any]:
     """The triggers whose target is this stage."""
     stage = get_stage(call.session, call.path_int("stage_id"))
@@ -85,7 +87,7 @@ def create_trigger(call: Call) -> dict[str, Any]:
     return config.trigger_view(trigger, _public_url(call), secret)
 
 
-@endpoint("Get a trigger", response=TRIGGER)
+@endpoint("Get a trigger (admins only: settings may hold secrets)", admin=True, response=TRIGGER)
 def get_trigger(call: Call) -> dict[str, Any]:
     """One trigger (never its secret)."""
     return config.trigger_view(config.get_trigger(call.session, call.path_int("trigger_id")), _public_url(call))
@@ -115,13 +117,13 @@ def rotate_secret(call: Call) -> dict[str, Any]:
 
 @endpoint("List invoices of a deal", params=[{"name": "deal_id", "in": "query", "required": True,
                                              "schema": {"type": "integer"}}, *PAGE_PARAMS],
-          response=schema.page_of(INVOICE))
+          response=schema.page_of(INVOICE), access="deal:read")
 def list_invoices(call: Call) -> dict[str, Any]:
     """Invoices of one deal, oldest first."""
     deal_id = call.query_int("deal_id")
     if deal_id is None:
         raise BadRequestError("deal_id is required", {"deal_id": "required"})
-    get_deal(call.session, deal_id)
+    policy.require(call.session, call.user, "read", get_deal(call.session, deal_id))
     rows, nxt = paginate(call, select(Invoice).where(Invoice.deal_id == deal_id), Invoice.id)
     return page([invoice_view(i) for i in rows], nxt)
 
@@ -132,7 +134,8 @@ def mark_paid(call: Call) -> dict[str, Any]:
     return invoice_view(mark_invoice_paid(call.session, call.path_int("invoice_id"), call.user.id))
 
 
-@endpoint("Inbound events about a deal and their outcome", params=PAGE_PARAMS, response=schema.page_of(EVENT))
+@endpoint("Inbound events about a deal and their outcome", params=PAGE_PARAMS, response=schema.page_of(EVENT),
+          access="deal:read")
 def deal_events(call: Call) -> dict[str, Any]:
     """Webhooks, pixels, clicks and payments recorded for a deal, newest first."""
     deal = get_deal(call.session, call.path_int("deal_id"))

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from kanban.tracking import parse_click_token
+from kanban.web.access import access
 from kanban.web.deps import in_tx
 from kanban.web.templating import render
 from triggers.config import kind_of, valid_secrets
@@ -51,6 +52,7 @@ async def _guarded_body(request: Request) -> bytes | JSONResponse:
         return _error(413, "payload_too_large", f"body larger than {options.max_body} bytes")
 
 
+@access("public")
 async def stripe_hook(request: Request) -> Response:
     """Stripe-compatible payment webhook: verify over the raw body, store once, 200."""
     body = await _guarded_body(request)
@@ -85,6 +87,7 @@ def _secrets_of(session: Session, trigger_id: int) -> list[str] | None:
     return valid_secrets(trigger)
 
 
+@access("public")
 async def trigger_hook(request: Request) -> Response:
     """An inbound_webhook trigger's URL: Standard Webhooks signature, body {"deal_id": N}; 202."""
     body = await _guarded_body(request)
@@ -109,6 +112,7 @@ async def trigger_hook(request: Request) -> Response:
     return JSONResponse({"accepted": True, "duplicate": new_id is None}, status_code=202)
 
 
+@access("public")
 async def open_pixel(request: Request) -> Response:
     """Always the same 1×1 GIF; a known token records the open (rate-limited clients are just not counted)."""
     runtime, options, limiter = _parts(request)
@@ -118,6 +122,7 @@ async def open_pixel(request: Request) -> Response:
     return Response(GIF, media_type="image/gif", headers=NO_STORE)
 
 
+@access("public")
 async def tracked_link(request: Request) -> Response:
     """Redirect to the stored original URL of a signed click token; forged or unknown tokens get 404."""
     runtime, _, limiter = _parts(request)
@@ -137,6 +142,7 @@ def _demo_payments(request: Request) -> bool:
     return bool(request.app.state.runtime.settings.payments_kind == "demo")
 
 
+@access("public")
 async def pay_page(request: Request) -> Response:
     """The embedded (demo) provider's pay page: amount, description and a Pay button (no login)."""
     if not _demo_payments(request):
@@ -146,11 +152,13 @@ async def pay_page(request: Request) -> Response:
     return render(request, "triggers/pay.html", ctx, headers=NO_STORE)
 
 
+@access("public")
 async def pay_complete(request: Request) -> Response:
     """Where the Stripe-compatible provider sends the payer back; the webhook, not this page, marks it paid."""
     return render(request, "triggers/pay_complete.html", {}, headers=NO_STORE)
 
 
+@access("public")
 async def pay_submit(request: Request) -> Response:
     """Pay: stored as an "embedded" payment event and processed like a provider webhook."""
     runtime, _, limiter = _parts(request)

@@ -12,10 +12,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 import kanban.stage_totals  # noqa: F401 - its session hooks keep stage_totals in step with every deal write
-from kanban import clock, live
+from kanban import clock, live, policy
 from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
-from kanban.events import Actor, DealFieldsChanged, DealMoved, bus
+from kanban.events import Actor, DealDeleted, DealFieldsChanged, DealMoved, bus
 from kanban.models import Deal, DealTag, Person, Stage, StageEntry, TimelineEntry, User
 from kanban.services.deal_people import apply_contact, check_links, contact_values, person_for_contact
 
@@ -139,7 +139,14 @@ def create_deal(
 ) -> Deal:
     """Create a deal in a stage (default: the pipeline's first); entering it starts its robots.
 
-    `cause`: the automatic chain that created it (a create_deal robot), carried on for the loop guard."""
+    `cause`: the automatic chain that created it (a create_deal robot), carried on for the loop guard.
+    A person creating a deal without a responsible becomes its responsible (as in Bitrix24), so "own"
+    scopes cover the deals one creates; their role must allow creating it (kanban.policy).
+    """
+    user = policy.acting_user(session, actor)
+    if user is not None:
+        policy.require_pipeline(session, user, pipeline_id)
+        responsible_id = user.id if responsible_id is None else responsible_id
     values = {"title": title, "amount": amount, "currency": currency, "responsible_id": responsible_id}
     values["fields"] = fields if fields is not None else {}
     errors = _validate_core(session, values)
@@ -163,6 +170,8 @@ def create_deal(
     if errors:
         raise ValidationError("invalid deal", errors)
     assert stage is not None
+    if user is not None:
+        policy.require(session, user, "create", Deal(pipeline_id=pipeline_id, responsible_id=responsible_id))
     if wanted is not None:
         person = person_for_contact(session, wanted, None, actor)
         person_id = person.id
@@ -253,6 +262,7 @@ def move_deal(
     the deal moved, on its timeline entry.
     """
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "move", deal)
     if expected_version is not None and expected_version != deal.version:
         raise ConflictError(
             "the deal was changed by someone else", current=deal, current_version=deal.version
@@ -354,6 +364,7 @@ def delete_deal(session: Session, deal_id: int, *, actor: Actor) -> None:
     """Delete a deal and what hangs off it (entries, timeline, notes, activities, runs); deal.deleted keeps the
     old values."""
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "delete", deal)
     old = {**deal_snapshot(deal), "status": deal.status, "person_id": deal.person_id,
            "organization_id": deal.organization_id}
     pipeline_id, stage_id = deal.pipeline_id, deal.stage_id
@@ -363,9 +374,9 @@ def delete_deal(session: Session, deal_id: int, *, actor: Actor) -> None:
     set_committed_value(deal, "current_entry_id", None)
     session.delete(deal)
     session.flush()
+    bus.publish(session, DealDeleted(deal_id, pipeline_id, stage_id, actor))
     record_event(session, "deal.deleted", entity_type="deal", entity_id=deal_id, deal_id=deal_id,
                  pipeline_id=pipeline_id, actor=actor, old=old)
-    live.publish_board_changed(session, pipeline_id, [stage_id], deal_id)
 
 
 def _flush(session: Session, deal: Deal) -> None:
@@ -386,6 +397,7 @@ def update_deal(
 ) -> Deal:
     """Change a deal's fields; `fields` merges (null removes a key); stage changes go through move."""
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "edit", deal)
     if expected_version is not None and expected_version != deal.version:
         raise ConflictError("the deal was changed by someone else", current=deal,
                             current_version=deal.version)
@@ -471,6 +483,7 @@ def reorder_deal(session: Session, deal_id: int, *, before_id: int | None, after
                  actor: Actor, expected_version: int | None = None) -> Deal:
     """Place a deal between two neighbours of its column (ids of the cards above and below)."""
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "move", deal)
     if expected_version is not None and expected_version != deal.version:
         raise ConflictError("the deal was changed by someone else", current=deal)
     deal.rank = rank_between(session, deal.stage_id, before_id, after_id)

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kanban import policy
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor
-from kanban.models import Deal, Pipeline, Stage
+from kanban.models import Deal, Department, Pipeline, Stage
 from kanban.services.deals import move_deal
 
 STAGE_KINDS = ("open", "won", "lost")
@@ -61,6 +62,45 @@ def get_pipeline(session: Session, pipeline_id: int) -> Pipeline:
     if pipeline is None:
         raise NotFoundError(f"pipeline {pipeline_id} not found")
     return pipeline
+
+
+def update_pipeline(session: Session, pipeline_id: int, changes: dict[str, Any]) -> Pipeline:
+    """Rename a pipeline, set who sees it (visible_to "all" or a list of department ids) and/or whether marking
+    a deal lost needs a reason (lost_reason_required)."""
+    pipeline = get_pipeline(session, pipeline_id)
+    errors: dict[str, str] = {}
+    unknown = set(changes) - {"name", "visible_to", "lost_reason_required"}
+    errors.update({k: "unknown field" for k in sorted(unknown)})
+    name = _name(changes["name"], "name", errors) if "name" in changes else None
+    visible = _visible_to(session, changes["visible_to"], errors) if "visible_to" in changes else None
+    required = changes.get("lost_reason_required")
+    if "lost_reason_required" in changes and not isinstance(required, bool):
+        errors["lost_reason_required"] = "true or false"
+    if errors:
+        raise ValidationError("invalid pipeline", errors)
+    if name is not None:
+        pipeline.name = name
+    if isinstance(required, bool):
+        pipeline.lost_reason_required = required
+    if "visible_to" in changes:
+        pipeline.visible_to = visible
+        policy.forget_grants(session)
+    session.flush()
+    return pipeline
+
+
+def _visible_to(session: Session, value: Any, errors: dict[str, str]) -> list[int] | None:
+    if value == "all" or value is None:
+        return None
+    ids = value if isinstance(value, list) else []
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        errors["visible_to"] = '"all" or a list of department ids'
+        return None
+    known = set(session.scalars(select(Department.id).where(Department.id.in_(ids)))) if ids else set()
+    missing = [i for i in ids if i not in known]
+    if missing:
+        errors["visible_to"] = f"unknown department {missing[0]}"
+    return sorted(set(ids))
 
 
 def get_stage(session: Session, stage_id: int) -> Stage:
@@ -138,24 +178,6 @@ def update_stage(session: Session, stage_id: int, *, name: str | None = None, ki
         raise ValidationError("invalid stage", errors)
     session.flush()
     return stage
-
-
-def update_pipeline(session: Session, pipeline_id: int, *, name: str | None = None,
-                    lost_reason_required: bool | None = None) -> Pipeline:
-    """Rename a pipeline or say whether marking a deal lost needs a reason."""
-    pipeline = get_pipeline(session, pipeline_id)
-    errors: dict[str, str] = {}
-    if name is not None:
-        pipeline.name = _name(name, "name", errors)
-    if lost_reason_required is not None:
-        if not isinstance(lost_reason_required, bool):
-            errors["lost_reason_required"] = "true or false"
-        else:
-            pipeline.lost_reason_required = lost_reason_required
-    if errors:
-        raise ValidationError("invalid pipeline", errors)
-    session.flush()
-    return pipeline
 
 
 def reorder_stages(session: Session, pipeline_id: int, ids: list[int]) -> list[Stage]:

@@ -1,8 +1,9 @@
-"""User, department and API token use cases."""
+"""User, department and API token use cases; invitations (signed set-password links) and user admin."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -10,11 +11,14 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.db import insert_ignoring_conflict
 from kanban.errors import NotFoundError, ValidationError
-from kanban.models import ApiToken, Department, User
-from kanban.security import hash_password, new_api_token
+from kanban.logins import end_user_sessions
+from kanban.models import ApiToken, Department, EmailMessage, User
+from kanban.security import hash_password, new_api_token, signer, unsign
+from kanban.services.roles import role_names
 
-ROLES = ("admin", "rep")
 SYSTEM_EMAIL = "butler@system.local"
+INVITE_SALT = "invitation"
+INVITE_MAX_AGE = 7 * 24 * 3600
 
 
 def get_or_create_department(session: Session, name: str) -> Department:
@@ -44,8 +48,8 @@ def create_user(session: Session, *, email: str, name: str, role: str = "rep", p
         errors["phone"] = "phone is at most 40 characters"
     if department and len(department) > 200:
         errors["department"] = "department is at most 200 characters"
-    if role not in ROLES:
-        errors["role"] = "role is admin or rep"
+    if role not in role_names(session):
+        errors["role"] = "role is one of " + ", ".join(role_names(session))
     if password is not None and len(password) < 8:
         errors["password"] = "password is at least 8 characters"
     if errors:
@@ -98,3 +102,90 @@ def revoke_token(session: Session, token_id: int, user_id: int | None = None) ->
         stmt = stmt.where(ApiToken.user_id == user_id)
     if not session.execute(stmt.execution_options(synchronize_session=False)).rowcount:
         raise NotFoundError(f"token {token_id} not found")
+
+
+def _password_marker(user: User) -> str:
+    # Part of the hash in the link: once a password is set the link is used up.
+    return (user.password_hash or "")[-16:]
+
+
+def invitation_token(secret: str, user: User) -> str:
+    """A signed set-password token for a user (expires after INVITE_MAX_AGE; single use)."""
+    return signer(secret, INVITE_SALT).dumps({"u": user.id, "p": _password_marker(user)})
+
+
+def invited_user(session: Session, secret: str, token: str) -> User | None:
+    """The active user a set-password token was made for, or None when forged, expired or used."""
+    data = unsign(secret, INVITE_SALT, token, max_age=INVITE_MAX_AGE)
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None
+    user = session.get(User, data["u"])
+    if user is None or not user.active or data.get("p") != _password_marker(user):
+        return None
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Set a user's password (at least 8 characters)."""
+    if len(password) < 8:
+        raise ValidationError("password too short", {"password": "password is at least 8 characters"})
+    if len(password) > 1000:
+        raise ValidationError("password too long", {"password": "password is at most 1000 characters"})
+    user.password_hash = hash_password(password)
+    session.flush()
+
+
+def invite_user(session: Session, *, email: str, name: str, role: str, department_id: int | None,
+                secret: str, public_url: str, mail_from: str, mail_status: str) -> User:
+    """Create a user without a password and put an invitation with a set-password link in the outbox."""
+    _check_department(session, department_id)
+    user = create_user(session, email=email, name=name, role=role)
+    user.department_id = department_id
+    link = f"{public_url.rstrip('/')}/invitation/{invitation_token(secret, user)}"
+    days = INVITE_MAX_AGE // 86400
+    session.add(EmailMessage(
+        kind="invitation", from_address=mail_from, to_address=user.email, status=mail_status,
+        subject="You are invited to the CRM",
+        body_text=f"Hello {user.name},\n\nyou have an account in the CRM. Choose your password here "
+                  f"(the link works once, for {days} days):\n{link}\n"))
+    session.flush()
+    return user
+
+
+def _check_department(session: Session, department_id: Any) -> None:
+    if department_id is not None and (not isinstance(department_id, int) or isinstance(department_id, bool)
+                                      or session.get(Department, department_id) is None):
+        raise ValidationError("unknown department", {"department_id": "unknown department"})
+
+
+def update_user(session: Session, actor: User, user_id: int, changes: dict[str, Any]) -> User:
+    """Change a user's role, department or active flag; deactivating revokes their API tokens.
+
+    Deactivating also ends the user's web sessions (and kanban.web.deps refuses inactive users anyway).
+    Nobody demotes or deactivates themselves: that is how the last admin locks everyone out.
+    """
+    user = session.get(User, user_id)
+    if user is None or user.role == "system":
+        raise NotFoundError(f"user {user_id} not found")
+    errors: dict[str, str] = {}
+    if "role" in changes and changes["role"] not in role_names(session):
+        errors["role"] = "unknown role"
+    if "active" in changes and not isinstance(changes["active"], bool):
+        errors["active"] = "true or false"
+    if user.id == actor.id and (changes.get("role", user.role) != user.role or changes.get("active") is False):
+        errors["role" if "role" in changes else "active"] = "you cannot demote or deactivate yourself"
+    if "department_id" in changes:
+        try:
+            _check_department(session, changes["department_id"])
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    if errors:
+        raise ValidationError("invalid user", errors)
+    for name in ("role", "department_id", "active"):
+        if name in changes:
+            setattr(user, name, changes[name])
+    if changes.get("active") is False:
+        session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+        end_user_sessions(session, user.id)
+    session.flush()
+    return user

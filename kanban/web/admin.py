@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -13,8 +14,9 @@ from starlette.routing import Route
 from kanban import queries
 from kanban.errors import ValidationError
 from kanban.events import Actor
-from kanban.models import Pipeline
+from kanban.models import Department, Pipeline
 from kanban.services import pipelines as svc
+from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.forms import optional_int, text
 from kanban.web.templating import render
@@ -31,11 +33,13 @@ def _page_context(session: Session, pipeline_id: int | None, **extra: Any) -> di
     counts = {s.id: svc.stage_deal_count(session, s.id) for s in stages}
     ctx: dict[str, Any] = {"pipelines": all_pipelines, "pipeline": chosen, "stages": stages, "counts": counts,
                            "errors": {}, "form": {}, "failed": None, "message": None, "message_kind": "info",
-                           "kinds": svc.STAGE_KINDS}
+                           "kinds": svc.STAGE_KINDS,
+                           "departments": list(session.scalars(select(Department).order_by(Department.name)))}
     ctx.update(extra)
     return ctx
 
 
+@access("admin")
 async def pipelines_page(request: Request) -> Response:
     """GET /admin/pipelines?pipeline_id= — pipelines and the chosen one's stages."""
     pipeline_id = optional_int(request.query_params, "pipeline_id")
@@ -84,6 +88,7 @@ def _create_pipeline(session: Session, form: Any) -> tuple[int, str]:
     return pipeline.id, f"Pipeline “{pipeline.name}” created."
 
 
+@access("admin")
 async def create_pipeline(request: Request) -> Response:
     """POST /admin/pipelines — name and initial stages (one per line, plus Won/Lost)."""
     return await _act(request, _create_pipeline, "create")
@@ -99,6 +104,7 @@ def _rename_pipeline(session: Session, form: Any) -> tuple[int, str]:
     return pipeline.id, f"Pipeline renamed to “{name}”."
 
 
+@access("admin")
 async def rename_pipeline(request: Request) -> Response:
     """POST /admin/pipelines/rename — give a pipeline a new name."""
     return await _act(request, _rename_pipeline, "rename")
@@ -111,6 +117,7 @@ def _add_stage(session: Session, form: Any) -> tuple[int, str]:
     return pipeline_id, f"Stage “{stage.name}” added."
 
 
+@access("admin")
 async def add_stage(request: Request) -> Response:
     """POST /admin/stages — add a stage at a position with a kind."""
     return await _act(request, _add_stage, "add_stage")
@@ -122,6 +129,7 @@ def _update_stage(session: Session, form: Any) -> tuple[int, str]:
     return stage.pipeline_id, f"Stage “{stage.name}” saved."
 
 
+@access("admin")
 async def update_stage(request: Request) -> Response:
     """POST /admin/stages/update — rename a stage or change its kind."""
     return await _act(request, _update_stage, "update_stage")
@@ -133,6 +141,7 @@ def _move_stage(session: Session, form: Any) -> tuple[int, str]:
     return stage.pipeline_id, f"Stage “{stage.name}” moved {text(form, 'direction') or 'down'}."
 
 
+@access("admin")
 async def move_stage(request: Request) -> Response:
     """POST /admin/stages/move — one place up or down."""
     return await _act(request, _move_stage, "move_stage")
@@ -154,6 +163,7 @@ def _delete_context(request: Request, session: Session, stage_id: int, move_to: 
             "pipeline": session.get(Pipeline, stage.pipeline_id), "errors": errors}
 
 
+@access("admin")
 async def delete_stage_page(request: Request) -> Response:
     """GET /admin/stages/{id}/delete?move_to= — confirm; choosing a destination shows the robots that will run."""
     stage_id = request.path_params["stage_id"]
@@ -166,6 +176,7 @@ async def delete_stage_page(request: Request) -> Response:
     return render(request, "admin/delete_stage.html", await in_tx(request, load))
 
 
+@access("admin")
 async def delete_stage(request: Request) -> Response:
     """POST /admin/stages/{id}/delete — archive the stage, moving its deals to `move_to` first (with or
     without running that stage's robots: `run_robots`)."""
@@ -197,8 +208,23 @@ async def delete_stage(request: Request) -> Response:
     return RedirectResponse(f"/admin/pipelines?pipeline_id={pipeline_id}", status_code=303)
 
 
+def _set_visibility(session: Session, form: Any) -> tuple[int, str]:
+    ids = [int(v) for v in form.getlist("department_id") if str(v).isdigit()]
+    visible: Any = "all" if text(form, "visible") != "some" else ids
+    pipeline = svc.update_pipeline(session, optional_int(form, "pipeline_id") or 0, {"visible_to": visible})
+    who = "every department" if pipeline.visible_to is None else f"{len(pipeline.visible_to)} department(s)"
+    return pipeline.id, f"“{pipeline.name}” is now visible to {who}."
+
+
+@access("admin")
+async def pipeline_visibility(request: Request) -> Response:
+    """POST /admin/pipelines/visibility — every department, or only the ticked ones (others get 404s)."""
+    return await _act(request, _set_visibility, "visibility")
+
+
 routes = [
     Route("/admin/pipelines", pipelines_page, methods=["GET"]),
+    Route("/admin/pipelines/visibility", pipeline_visibility, methods=["POST"]),
     Route("/admin/pipelines", create_pipeline, methods=["POST"]),
     Route("/admin/pipelines/rename", rename_pipeline, methods=["POST"]),
     Route("/admin/stages", add_stage, methods=["POST"]),

@@ -20,6 +20,7 @@ from kanban.bootstrap import Runtime
 from kanban.errors import KanbanError
 from kanban.paths import STATIC_DIR
 from kanban.web import auth
+from kanban.web.access import access
 from kanban.web.csrf import CSRFMiddleware
 from kanban.web.deps import LoginRequiredError
 from kanban.web.failures import translate
@@ -92,6 +93,7 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("Internal server error", status_code=500)
 
 
+@access("public")
 async def healthz(request: Request) -> Response:
     """Liveness probe; also the trivial endpoint benchmarks compare against."""
     return JSONResponse({"ok": True})

@@ -11,16 +11,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import queries
-from kanban.errors import BadRequestError, NotFoundError, ValidationError
+from kanban import policy, queries
+from kanban.errors import BadRequestError, NotFoundError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
 from kanban.logins import UserSession
-from kanban.models import Pipeline, Stage
+from kanban.models import Pipeline, Stage, User
 from kanban.queries import BoardFilters
 from kanban.security import hash_token
 from kanban.services import outcomes
 from kanban.services.deals import create_deal
 from kanban.services.pipelines import get_stage
+from kanban.web.access import access
 from kanban.web.deps import SESSION_COOKIE, in_tx, web_user
 from kanban.web.forms import board_url, filters_from, optional_int, parse_amount, safe_return, sort_from, text
 from kanban.web.templating import render
@@ -67,8 +68,8 @@ def ordered(columns: list[queries.Column], sort: str | None) -> list[queries.Col
     return columns
 
 
-def _pipeline(session: Session, pipeline_id: int | None) -> tuple[list[Pipeline], Pipeline | None]:
-    all_pipelines = queries.pipelines(session)
+def _pipeline(session: Session, user: User, pipeline_id: int | None) -> tuple[list[Pipeline], Pipeline | None]:
+    all_pipelines = queries.pipelines(session, user)
     if pipeline_id is None:
         return all_pipelines, all_pipelines[0] if all_pipelines else None
     chosen = next((p for p in all_pipelines if p.id == pipeline_id), None)
@@ -80,9 +81,10 @@ def _pipeline(session: Session, pipeline_id: int | None) -> tuple[list[Pipeline]
 def board_context(request: Request, session: Session, pipeline_id: int | None, filters: BoardFilters,
                   **extra: Any) -> dict[str, Any]:
     """Everything board.html needs (also used to re-render after a failed form or move)."""
-    all_pipelines, pipeline = _pipeline(session, pipeline_id)
+    user = web_user(request, session)
+    all_pipelines, pipeline = _pipeline(session, user, pipeline_id)
     sort = sort_from(request.query_params) or extra.pop("sort", None)
-    columns = queries.board(session, pipeline.id, filters, page_size(request)) if pipeline else []
+    columns = queries.board(session, pipeline.id, filters, page_size(request), user) if pipeline else []
     ordered(columns, sort)
     ctx: dict[str, Any] = {
         "pipelines": all_pipelines,
@@ -106,6 +108,7 @@ def board_context(request: Request, session: Session, pipeline_id: int | None, f
     return ctx
 
 
+@access("deal:read")
 async def board_page(request: Request) -> Response:
     """GET /board?pipeline_id=&responsible_id=&tag=&q= — the Kanban board."""
     pipeline_id = optional_int(request.query_params, "pipeline_id")
@@ -124,13 +127,16 @@ async def board_page(request: Request) -> Response:
 
 def column_context(request: Request, session: Session, stage_id: int, filters: BoardFilters) -> dict[str, Any]:
     """The context of one column partial."""
+    user = web_user(request, session)
     stage = get_stage(session, stage_id)
+    policy.require_pipeline(session, user, stage.pipeline_id)
     sort = sort_from(request.query_params)
-    col = ordered([queries.column(session, stage, filters, page_size(request))], sort)[0]
+    col = ordered([queries.column(session, stage, filters, page_size(request), user)], sort)[0]
     return {"col": col, "stages": queries.stages_of(session, stage.pipeline_id), "filters": filters, "sort": sort,
             "board_url": board_url(stage.pipeline_id, filters, sort), "people": queries.people(session)}
 
 
+@access("deal:read")
 async def column_fragment(request: Request) -> Response:
     """GET /board/columns/{stage_id} — one column re-rendered (live updates)."""
     stage_id = request.path_params["stage_id"]
@@ -143,6 +149,7 @@ async def column_fragment(request: Request) -> Response:
     return render(request, "partials/column.html", await in_tx(request, load))
 
 
+@access("deal:read")
 async def more_cards(request: Request) -> Response:
     """GET /board/columns/{stage_id}/more?cursor= — the next page of a column (keyset pagination)."""
     stage_id = request.path_params["stage_id"]
@@ -152,9 +159,10 @@ async def more_cards(request: Request) -> Response:
         raise ValidationError("bad cursor", {"cursor": "expected rank:id"})
 
     def load(session: Session) -> dict[str, Any]:
-        web_user(request, session)
+        user = web_user(request, session)
         stage = get_stage(session, stage_id)
-        page, more = queries.cards(session, stage, filters, page_size(request), after)
+        policy.require_pipeline(session, user, stage.pipeline_id)
+        page, more = queries.cards(session, stage, filters, page_size(request), after, user=user)
         col = queries.Column(stage, cards=page, more=more)
         sort = sort_from(request.query_params)
         return {"col": col, "cards": order_cards(page, sort), "stages": queries.stages_of(session, stage.pipeline_id),
@@ -185,6 +193,7 @@ def _return_filters(request: Request, return_to: str) -> BoardFilters:
         return BoardFilters()
 
 
+@access("deal:create")
 async def create_in_column(request: Request) -> Response:
     """POST /board/deals — "+ deal" in a column; errors re-render the board with the form open."""
     form = await request.form()
@@ -197,6 +206,7 @@ async def create_in_column(request: Request) -> Response:
     def work(session: Session) -> tuple[Stage, int]:
         user = web_user(request, session)
         stage = get_stage(session, stage_id or 0)
+        policy.require_pipeline(session, user, stage.pipeline_id)
         if not values["title"]:
             errors["title"] = "title is required"
         if errors:
@@ -207,8 +217,10 @@ async def create_in_column(request: Request) -> Response:
 
     try:
         stage, _ = await in_tx(request, work)
-    except ValidationError as exc:
+    except (ValidationError, PermissionDeniedError) as exc:
         fields = {**errors, **exc.fields}
+        denied = isinstance(exc, PermissionDeniedError)
+        message = f"The deal was not created: {exc.message}." if denied else "The deal was not created: see the form."
 
         def reload(session: Session) -> dict[str, Any]:
             web_user(request, session)
@@ -216,9 +228,9 @@ async def create_in_column(request: Request) -> Response:
             return board_context(request, session, stage.pipeline_id, filters, sort=sort_from(form),
                                  create_stage_id=stage.id,
                                  create_errors=fields, create_values=dict(form),
-                                 message="The deal was not created: see the form.", message_kind="error")
+                                 message=message, message_kind="error")
 
-        return render(request, "board.html", await in_tx(request, reload), status_code=422)
+        return render(request, "board.html", await in_tx(request, reload), status_code=exc.status)
     target = safe_return(text(form, "return_to"), board_url(stage.pipeline_id, filters, sort_from(form)))
     return RedirectResponse(target, status_code=303)
 

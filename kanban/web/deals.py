@@ -12,15 +12,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import clock, queries, timezones
+from kanban import clock, policy, queries, timezones
 from kanban.crm_models import Activity
-from kanban.errors import ConflictError, ValidationError
+from kanban.errors import ConflictError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal, Person, Pipeline, Stage, User
 from kanban.services import outcomes
 from kanban.services.activities import activities_query
 from kanban.services.deals import get_deal, update_deal
 from kanban.web import person_picker
+from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import format_amount, optional_int, parse_amount, text
 from kanban.web.templating import render
@@ -109,7 +110,7 @@ def live_context(request: Request, session: Session, deal: Deal) -> dict[str, An
 
 def deal_context(request: Request, session: Session, deal_id: int, **extra: Any) -> dict[str, Any]:
     """Everything deal.html needs; `values`/`errors`/`message` override the defaults."""
-    deal = get_deal(session, deal_id)
+    deal = policy.require(session, web_user(request, session), "read", get_deal(session, deal_id))
     ctx = live_context(request, session, deal)
     responsible = session.get(User, deal.responsible_id) if deal.responsible_id else None
     ctx.update({
@@ -151,6 +152,7 @@ def editing_of(keys: Any) -> set[str]:
     return out
 
 
+@access("deal:read")
 async def deal_page(request: Request) -> Response:
     """GET /deals/{id} — the deal page."""
     deal_id = request.path_params["deal_id"]
@@ -168,13 +170,15 @@ async def deal_page(request: Request) -> Response:
     return render(request, "deal.html", await in_tx(request, load))
 
 
+@access("deal:read")
 async def deal_live(request: Request) -> Response:
     """GET /deals/{id}/live — header, stage bar, details, timeline and panels, re-fetched on live notices
     (the page keeps its details form while the user is editing it)."""
     deal_id = request.path_params["deal_id"]
 
     def load(session: Session) -> dict[str, Any]:
-        web_user(request, session)
+        user = web_user(request, session)
+        policy.require(session, user, "read", get_deal(session, deal_id))
         return deal_context(request, session, deal_id)
 
     return render(request, "partials/deal_refresh.html", await in_tx(request, load))
@@ -234,6 +238,7 @@ def overlaps(session: Session, deal: Deal, values: dict[str, Any]) -> bool:
     return bool(merge_stale(form_values(session, deal), values, [], lambda v: "")[1])
 
 
+@access("deal:edit")
 async def edit_deal(request: Request) -> Response:
     """POST /deals/{id} — save the edit form (field errors 422; 409 when someone changed the same fields)."""
     deal_id = request.path_params["deal_id"]
@@ -241,7 +246,7 @@ async def edit_deal(request: Request) -> Response:
 
     def save(session: Session) -> None:
         user = web_user(request, session)
-        deal = get_deal(session, deal_id, for_update=True)
+        deal = policy.require(session, user, "edit", get_deal(session, deal_id, for_update=True))
         errors: dict[str, str] = {}
         version = optional_int(values, "version", errors)
         if version is not None and version != deal.version and not overlaps(session, deal, values):
@@ -257,6 +262,14 @@ async def edit_deal(request: Request) -> Response:
     except ValidationError as exc:
         return render(request, "deal.html", await in_tx(request, _invalid, request, deal_id, values, exc.fields),
                       status_code=422)
+    except PermissionDeniedError as exc:
+        message = f"The deal was not saved: {exc.message}."
+
+        def denied(session: Session) -> dict[str, Any]:
+            web_user(request, session)
+            return deal_context(request, session, deal_id, message=message, message_kind="error")
+
+        return render(request, "deal.html", await in_tx(request, denied), status_code=403)
     except ConflictError:
         return render(request, "deal.html", await in_tx(request, _stale, request, deal_id, values), status_code=409)
     request.session["flash"] = ("Saved.", "ok")

@@ -10,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import queries
-from kanban.errors import ConflictError, KanbanError, NotFoundError, ValidationError
+from kanban import policy, queries
+from kanban.errors import ConflictError, KanbanError, NotFoundError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal, Stage
 from kanban.queries import BoardFilters
 from kanban.services.deals import get_deal, move_deal, rank_between, reorder_deal
+from kanban.web.access import access
 from kanban.web.board import board_context, board_filters, ordered, page_size
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import board_url, optional_int, safe_return, sort_from, text
@@ -64,7 +65,7 @@ async def _read(request: Request) -> MoveRequest:
 def _apply(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     user = web_user(request, session)
     actor = Actor.user(user.id)
-    deal = get_deal(session, ask.deal_id, for_update=True)
+    deal = policy.require(session, user, "move", get_deal(session, ask.deal_id, for_update=True))
     source = deal.stage_id
     neighbours = ask.above_id is not None or ask.below_id is not None
     if ask.stage_id == deal.stage_id and neighbours:
@@ -81,9 +82,9 @@ def _apply(session: Session, request: Request, ask: MoveRequest) -> Outcome:
 
 def _conflict(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     """The current state after a stale move, and a message saying who won."""
-    web_user(request, session)
+    user = web_user(request, session)
     deal = session.get(Deal, ask.deal_id)
-    if deal is None:
+    if deal is None or not policy.can(session, user, "read", deal):
         return Outcome(None, [], "This deal no longer exists; the board shows the current state.", "conflict", 409)
     stage = session.get(Stage, deal.stage_id)
     where = stage.name if stage else "another stage"
@@ -100,7 +101,8 @@ def _columns(session: Session, request: Request, outcome: Outcome, ask: MoveRequ
         return []
     wanted = set(outcome.stage_ids)
     stages = [s for s in queries.stages_of(session, outcome.pipeline_id) if s.id in wanted]
-    return ordered([queries.column(session, s, ask.filters, page_size(request)) for s in stages], ask.sort)
+    user = web_user(request, session)
+    return ordered([queries.column(session, s, ask.filters, page_size(request), user) for s in stages], ask.sort)
 
 
 def _partial(request: Request, session: Session, outcome: Outcome, ask: MoveRequest) -> dict[str, Any]:
@@ -112,6 +114,7 @@ def _partial(request: Request, session: Session, outcome: Outcome, ask: MoveRequ
     }
 
 
+@access("deal:move")
 async def move(request: Request) -> Response:
     """POST /deals/{id}/move — stage_id, version, above_id/below_id (drag), from_stage_id, return_to."""
     ask = await _read(request)
@@ -125,10 +128,11 @@ async def move(request: Request) -> Response:
         outcome, ctx = await in_tx(request, moved)
     except ConflictError:
         outcome, ctx = await in_tx(request, _stale, request, ask, partial)
-    except (ValidationError, NotFoundError) as exc:
-        if not partial:
+    except (ValidationError, NotFoundError, PermissionDeniedError) as exc:
+        # Without htmx a refused permission re-renders the board with a message; other errors are error pages.
+        if not partial and not isinstance(exc, PermissionDeniedError):
             raise
-        outcome, ctx = await in_tx(request, _refused, request, ask, exc)
+        outcome, ctx = await in_tx(request, _refused, request, ask, exc, partial)
     if partial:
         return render(request, "partials/moved.html", ctx, status_code=outcome.status)
     return await _full_page(request, ask, outcome)
@@ -139,13 +143,15 @@ def _stale(session: Session, request: Request, ask: MoveRequest, partial: bool) 
     return outcome, _partial(request, session, outcome, ask) if partial else None
 
 
-def _refused(session: Session, request: Request, ask: MoveRequest, exc: KanbanError) -> tuple[Outcome, Any]:
-    web_user(request, session)
+def _refused(session: Session, request: Request, ask: MoveRequest, exc: KanbanError,
+             partial: bool = True) -> tuple[Outcome, Any]:
+    user = web_user(request, session)
     deal = session.get(Deal, ask.deal_id)
-    detail = "; ".join(exc.fields.values()) or exc.message
+    deal = deal if deal is not None and policy.can(session, user, "read", deal) else None
+    detail = exc.message if isinstance(exc, PermissionDeniedError) else "; ".join(exc.fields.values()) or exc.message
     outcome = Outcome(deal.pipeline_id if deal else None, [i for i in (ask.from_stage_id, ask.stage_id) if i],
                       f"The move was refused: {detail}.", "error", exc.status)
-    return outcome, _partial(request, session, outcome, ask)
+    return outcome, _partial(request, session, outcome, ask) if partial else None
 
 
 async def _full_page(request: Request, ask: MoveRequest, outcome: Outcome) -> Response:

@@ -114,7 +114,7 @@ async def edit_lost_reasons(request: Request) -> Response:
         if action == "required":
             required = {int(v) for v in form.getlist("required") if str(v).isdigit()}
             for pipeline in queries.pipelines(session):
-                update_pipeline(session, pipeline.id, lost_reason_required=pipeline.id in required)
+                update_pipeline(session, pipeline.id, {"lost_reason_required": pipeline.id in required})
             return "Saved which pipelines require a reason."
         return f"Lost reason “{outcomes.create_lost_reason(session, text(form, 'name')).name}” added."
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from kanban import chats, records
 from kanban.errors import NotFoundError, ValidationError
 from kanban.models import Chat, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage
+from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import optional_int
 from kanban.web.templating import render
@@ -29,28 +30,31 @@ def _deal_filter(request: Request) -> int | None:
     return optional_int(request.query_params, "deal_id")
 
 
+@access("deal:read")
 async def notifications_page(request: Request) -> Response:
     """GET /notifications — my notifications, newest first, unread ones marked."""
     flash = request.session.pop("flash", None)
 
     def load(session: Session) -> dict[str, Any]:
         user = web_user(request, session)
-        rows = _rows(session, records.notifications_query(user), Notification.id)
+        rows = _rows(session, records.notifications_query(session, user), Notification.id)
         return {"items": rows, "names": records.names(session, {n.sender_id for n in rows}),
-                "unread": records.unread_count(session, user.id), "flash": flash}
+                "unread": records.unread_count(session, user), "flash": flash}
 
     return render(request, "records/notifications.html", await in_tx(request, load))
 
 
+@access("authenticated")
 async def bell(request: Request) -> Response:
     """GET /notifications/bell — the top bar's bell with the unread count (loaded and refreshed by htmx)."""
 
     def load(session: Session) -> int:
-        return records.unread_count(session, web_user(request, session).id)
+        return records.unread_count(session, web_user(request, session))
 
     return render(request, "records/_bell_inner.html", {"unread": await in_tx(request, load)})
 
 
+@access("authenticated")
 async def mark_read(request: Request) -> Response:
     """POST /notifications/{id}/read or /notifications/read-all — mark my notifications read."""
     notification_id = request.path_params.get("notification_id")
@@ -63,6 +67,7 @@ async def mark_read(request: Request) -> Response:
     return RedirectResponse("/notifications", status_code=303)
 
 
+@access("deal:read")
 async def feed_page(request: Request) -> Response:
     """GET /feed — posts addressed to everyone or to me."""
 
@@ -74,12 +79,13 @@ async def feed_page(request: Request) -> Response:
     return render(request, "records/feed.html", await in_tx(request, load))
 
 
+@access("deal:read")
 async def chats_page(request: Request) -> Response:
     """GET /chats — chats I belong to (admins: all)."""
 
     def load(session: Session) -> dict[str, Any]:
         user = web_user(request, session)
-        rows = _rows(session, records.chats_query(user), Chat.id)
+        rows = _rows(session, records.chats_query(session, user), Chat.id)
         return {"items": rows, "members": records.chat_member_counts(session, [c.id for c in rows])}
 
     return render(request, "records/chats.html", await in_tx(request, load))
@@ -96,6 +102,7 @@ def _chat_context(session: Session, request: Request, chat_id: int, **extra: Any
             "is_member": user.id in {m.user_id for m in members}, "errors": {}, "draft": "", **extra}
 
 
+@access("deal:read")
 async def chat_page(request: Request) -> Response:
     """GET /chats/{id} — members and messages of a chat I may read, and the reply form for members."""
     chat_id = request.path_params["chat_id"]
@@ -125,24 +132,27 @@ async def post_chat_message(request: Request) -> Response:
     return RedirectResponse(f"/chats/{chat_id}#reply", status_code=303)
 
 
+@access("deal:read")
 async def mailbox_page(request: Request) -> Response:
     """GET /mailbox[?deal_id=] — the email outbox: what was sent, captured or failed."""
     deal_id = _deal_filter(request)
 
     def load(session: Session) -> dict[str, Any]:
-        web_user(request, session)
-        return {"items": _rows(session, records.emails_query(deal_id), EmailMessage.id), "deal_id": deal_id}
+        user = web_user(request, session)
+        rows = _rows(session, records.emails_query(session, user, deal_id), EmailMessage.id)
+        return {"items": rows, "deal_id": deal_id}
 
     return render(request, "records/mailbox.html", await in_tx(request, load))
 
 
+@access("deal:read")
 async def email_page(request: Request) -> Response:
     """GET /mailbox/{id} — one email with its text and (escaped) HTML body."""
     email_id = request.path_params["email_id"]
 
     def load(session: Session) -> dict[str, Any]:
-        web_user(request, session)
-        email = session.get(EmailMessage, email_id)
+        user = web_user(request, session)
+        email = session.scalars(records.emails_query(session, user).where(EmailMessage.id == email_id)).first()
         if email is None:
             raise NotFoundError(f"email {email_id} not found")
         return {"email": email}
@@ -150,13 +160,14 @@ async def email_page(request: Request) -> Response:
     return render(request, "records/email.html", await in_tx(request, load))
 
 
+@access("deal:read")
 async def sms_page(request: Request) -> Response:
     """GET /sms[?deal_id=] — the SMS outbox."""
     deal_id = _deal_filter(request)
 
     def load(session: Session) -> dict[str, Any]:
-        web_user(request, session)
-        return {"items": _rows(session, records.sms_query(deal_id), SmsMessage.id), "deal_id": deal_id}
+        user = web_user(request, session)
+        return {"items": _rows(session, records.sms_query(session, user, deal_id), SmsMessage.id), "deal_id": deal_id}
 
     return render(request, "records/sms.html", await in_tx(request, load))
 

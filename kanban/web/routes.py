@@ -20,9 +20,12 @@ from kanban.web import (
     people,
     person_picker,
     records,
+    users_admin,
 )
+from kanban.web.access import access
 
 
+@access("authenticated")
 async def home(request: Request) -> Response:
     """The board is the home page."""
     return RedirectResponse("/board", status_code=303)
@@ -30,4 +33,4 @@ async def home(request: Request) -> Response:
 
 routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
           *records.routes, *notifications.routes, *account.routes, *person_picker.routes, *people.routes,
-          *outcomes.routes, *activities.routes, *imports.routes]
+          *outcomes.routes, *activities.routes, *imports.routes, *users_admin.routes]

@@ -11,6 +11,8 @@ from tests.api.conftest import error_of
 ADMIN_ONLY = {
     ("POST", "/api/v1/pipelines"),
     ("PATCH", "/api/v1/pipelines/{pipeline_id:int}"),
+    ("POST", "/api/v1/users"),
+    ("PATCH", "/api/v1/users/{user_id:int}"),
     ("POST", "/api/v1/pipelines/{pipeline_id:int}/stages"),
     ("PUT", "/api/v1/pipelines/{pipeline_id:int}/stages/order"),
     ("PATCH", "/api/v1/stages/{stage_id:int}"),
@@ -28,7 +30,8 @@ def _core_endpoints(app):
 
 
 def _url(path: str) -> str:
-    return path.replace("{pipeline_id:int}", "1").replace("{stage_id:int}", "1").replace("{deal_id:int}", "1")
+    return (path.replace("{pipeline_id:int}", "1").replace("{stage_id:int}", "1").replace("{deal_id:int}", "1")
+            .replace("{user_id:int}", "1"))
 
 
 def test_every_endpoint_needs_a_valid_token(client, app, admin):
@@ -46,6 +49,7 @@ def test_rep_is_refused_on_admin_endpoints(client, app, rep_h, pipeline):
             # Real ids and a valid body: the refusal is about the role, not a missing object.
             url = path.replace("{pipeline_id:int}", str(pipeline.id)).replace("{stage_id:int}",
                                                                                str(pipeline.stages[0].id))
+            url = url.replace("{user_id:int}", "1")
             response = client.request(method, url, headers=rep_h, json={"name": "x", "stages": [{"name": "a"}]})
             error_of(response, 403, "forbidden")
 

@@ -19,9 +19,10 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def board(live_runtime: Any) -> dict[str, Any]:
-    """A rep, a pipeline of four stages and three deals in its first stage."""
-    rep = make_user(live_runtime, "rep@example.com", "rep", "Rex Rep")
-    make_user(live_runtime, "other@example.com", "rep", "Olga Other")
+    """A rep and their supervisor (who may move the rep's deals), a pipeline of four stages and three deals in
+    its first stage."""
+    rep = make_user(live_runtime, "rep@example.com", "rep", "Rex Rep", department="Sales")
+    make_user(live_runtime, "other@example.com", "supervisor", "Olga Other", department="Sales")
     with live_runtime.sessions() as s, s.begin():
         pipeline = create_pipeline(s, "Sales", [{"name": "New"}, {"name": "Qualified"}, {"name": "Proposal"},
                                                 {"name": "Won", "kind": "won"}])

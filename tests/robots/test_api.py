@@ -44,7 +44,10 @@ def test_crud_and_roles(client, admin_api, runtime, pipeline, rep):
     assert client.post(f"/api/v1/stages/{stage}/robots", json={"kind": "notify", "settings": NOTE},
                        headers=rep_headers).status_code == 403
     assert client.delete(f"/api/v1/robots/{robot['id']}", headers=rep_headers).status_code == 403
-    assert client.get(f"/api/v1/stages/{stage}/robots", headers=rep_headers).status_code == 200
+    # Issue 8, vulnerability 5: robot settings hold webhook URLs and provider keys, so reps read no robots.
+    assert client.get(f"/api/v1/stages/{stage}/robots", headers=rep_headers).status_code == 403
+    assert client.get(f"/api/v1/robots/{robot['id']}", headers=rep_headers).status_code == 403
+    assert client.get("/api/v1/robot-kinds", headers=rep_headers).status_code == 200
     assert client.get("/api/v1/robot-kinds", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert admin_api.delete(f"/api/v1/robots/{robot['id']}").status_code == 204
     assert admin_api.delete(f"/api/v1/robots/{robot['id']}").status_code == 404

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kanban.events import Actor
+from kanban.events import SYSTEM, Actor
 from kanban.services.deals import create_deal
 from tests.conftest import login
 
@@ -29,7 +29,7 @@ def add_deal(runtime: Any, pipeline: Any, user: Any, title: str, stage: int = 0,
     """Create a deal in the pipeline's stage number `stage` (0-based)."""
     with runtime.sessions() as s, s.begin():
         return create_deal(s, title=title, pipeline_id=pipeline.id, stage_id=pipeline.stages[stage].id,
-                           actor=Actor.user(user.id), **kw)
+                           actor=Actor.user(user.id) if user is not None else SYSTEM, **kw)
 
 
 @pytest.fixture
@@ -41,6 +41,7 @@ def deals(runtime: Any, pipeline: Any, rep: Any, admin: Any) -> list[Any]:
         add_deal(runtime, pipeline, rep, "Globex pilot", amount=5050, currency="USD", responsible_id=admin.id,
                  tags=["pilot"]),
         add_deal(runtime, pipeline, rep, "Initech licences", amount=99900, currency="EUR", responsible_id=rep.id),
-        add_deal(runtime, pipeline, rep, "Umbrella audit", stage=1, amount=700000, currency="USD",
+        # Created by a robot-like system actor: a deal with no responsible (people get themselves by default).
+        add_deal(runtime, pipeline, None, "Umbrella audit", stage=1, amount=700000, currency="USD",
                  contact={"name": "Bob Stone"}),
     ]

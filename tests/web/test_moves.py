@@ -42,9 +42,10 @@ def test_move_refuses_foreign_return_path(rep_web, deals, pipeline):
     assert response.status_code == 303 and response.headers["location"].startswith("/board?pipeline_id=")
 
 
-def test_partial_move_returns_both_columns(rep_web, runtime, deals, pipeline):
+def test_partial_move_returns_both_columns(admin_web, runtime, deals, pipeline):
+    # Globex pilot is the admin's deal (a rep moves only their own: tests/access).
     deal, source, target = deals[1], pipeline.stages[0], pipeline.stages[1]
-    response = rep_web.post(f"/deals/{deal.id}/move", headers={**HX, "X-CSRF-Token": csrf_of(rep_web)}, data={
+    response = admin_web.post(f"/deals/{deal.id}/move", headers={**HX, "X-CSRF-Token": csrf_of(admin_web)}, data={
         "stage_id": target.id, "version": deal.version, "from_stage_id": source.id,
         "below_id": deals[3].id})
     assert response.status_code == 200

@@ -61,7 +61,8 @@ def test_notifications_api_own_only_and_mark_read(client, runtime, admin, rep, w
     mine = client.get("/api/v1/notifications", headers=rep_h).json()["items"]
     assert [n["text"] for n in mine] == ["Read already", "Call Acme back"]
     assert client.get(f"/api/v1/notifications?user_id={admin.id}", headers=rep_h).status_code == 403
-    assert len(client.get("/api/v1/notifications", headers=admin_h).json()["items"]) == 3
+    # Issue 14 item 4: admins read their own notifications too (no one else's mixed in).
+    assert len(client.get("/api/v1/notifications", headers=admin_h).json()["items"]) == 1
     theirs = client.get(f"/api/v1/notifications?user_id={rep.id}&unread=1", headers=admin_h).json()["items"]
     assert [n["text"] for n in theirs] == ["Call Acme back"]
     assert theirs[0]["deal_id"] == world["deal"].id and theirs[0]["read_at"] is None

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from kanban.web.api import (
-          account,
-          activities,
-          deals,
-          imports,
-          notifications,
-          openapi,
-          persons,
-          pipelines,
-          records,
-          users,
+    account,
+    activities,
+    deals,
+    imports,
+    notifications,
+    openapi,
+    persons,
+    pipelines,
+    records,
+    roles,
+    users,
 )
 
-routes = [*users.routes, *account.routes, *pipelines.routes, *deals.routes, *persons.routes, *activities.routes,
-          *imports.routes, *records.routes, *notifications.routes,
-          *openapi.routes]
+routes = [*users.routes, *roles.routes, *account.routes, *pipelines.routes, *deals.routes, *persons.routes,
+          *activities.routes, *imports.routes, *records.routes, *notifications.routes, *openapi.routes]

@@ -3,13 +3,19 @@
 How to write an endpoint (core, robots and triggers alike):
 
     @endpoint("Create a thing", status=201, admin=True, body=schema.obj({"name": schema.STR}, required=["name"]),
-              response=schema.ref("Thing"))
+              response=schema.ref("Thing"))   # or access="authenticated" / "deal:edit" instead of admin=True
     def create_thing(call: Call) -> dict:
         data = call.body()                  # parsed, type-checked against `body` (400 / 422 otherwise)
         ...                                 # call.session is an open transaction, call.user the token's user
         return {...}                        # plain JSON; committed after return
 
     routes = [Route("/api/v1/things", create_thing, methods=["POST"])]
+
+Every endpoint declares its access level: `admin=True`, `public=True` or `access="authenticated"` /
+`access="deal:<read|create|edit|move|delete>"` (kanban.web.access; tests/access fails for a route without
+one). A `deal:<action>` route with a `{deal_id}` path parameter is checked against kanban.policy before the
+function runs (404 when the deal is not readable, 403 when the action is not allowed); lists filter their
+rows with `policy.readable_deals` / `policy.deal_link_readable`.
 
 The decorated function is a Starlette endpoint: it authenticates the bearer token (401), checks the role
 (`admin=True` → 403 for reps), runs the function in a worker thread inside one transaction and returns
@@ -35,9 +41,11 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kanban import strictjson
+from kanban import policy, strictjson
 from kanban.errors import BadRequestError, NotFoundError, ValidationError
 from kanban.models import User
+from kanban.services.deals import get_deal
+from kanban.web.access import check_level
 from kanban.web.api import schema
 from kanban.web.deps import api_user, in_tx, require_admin
 
@@ -57,6 +65,7 @@ class EndpointSpec:
     response: dict[str, Any] | None = None
     params: list[dict[str, Any]] = field(default_factory=list)
     public: bool = False
+    access: str | None = None
 
 
 @dataclass
@@ -129,9 +138,15 @@ def endpoint(
     response: dict[str, Any] | None = None,
     params: Sequence[dict[str, Any]] = (),
     public: bool = False,
+    access: str | None = None,
 ) -> Callable[[Callable[[Call], Any]], Callable[[Request], Any]]:
-    """Turn `fn(call) -> JSON` into an authenticated, transactional Starlette endpoint with an OpenAPI spec."""
-    spec = EndpointSpec(summary, status, admin, body, response, list(params), public)
+    """Turn `fn(call) -> JSON` into an authenticated, transactional Starlette endpoint with an OpenAPI spec.
+
+    `access` declares the route's level (kanban.web.access); `admin=True` means "admin".
+    """
+    level = "admin" if admin else ("public" if public else access)
+    spec = EndpointSpec(summary, status, admin, body, response, list(params), public,
+                        check_level(level) if level else None)
 
     def wrap(fn: Callable[[Call], Any]) -> Callable[[Request], Any]:
         @wraps(fn)
@@ -145,6 +160,7 @@ def endpoint(
             return JSONResponse(result, status_code=status)
 
         handler.openapi = spec  # type: ignore[attr-defined]
+        handler.access = spec.access  # type: ignore[attr-defined]
         return handler
 
     return wrap
@@ -155,6 +171,12 @@ def _run(session: Session, fn: Callable[[Call], Any], request: Request, raw: byt
     user = api_user(request, session)
     if spec.admin:
         require_admin(user)
+    if spec.access and spec.access.startswith("deal:") and "deal_id" in request.path_params:
+        # Routes about one deal are checked here, before the function runs (404 unreadable, 403 not allowed).
+        deal_id = int(request.path_params["deal_id"])
+        if deal_id > schema.INT32_MAX:
+            raise NotFoundError(f"deal {deal_id} not found")
+        policy.require(session, user, spec.access.removeprefix("deal:"), get_deal(session, deal_id))
     return fn(Call(request, session, user, raw, spec))
 
 

@@ -1,4 +1,4 @@
-"""API: deals — create, list with filters, read, edit, move, timeline."""
+"""API: deals — create, list with filters, read, edit, move, delete, timeline (all through kanban.policy)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select
 from starlette.routing import Route
 
+from kanban import policy
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal, DealTag, Person, TimelineEntry
@@ -43,7 +44,7 @@ def _actor(call: Call) -> Actor:
 
 
 @endpoint("Create a deal (entering its stage starts that stage's robots)", status=201, body=NEW_DEAL,
-          response=DEAL)
+          response=DEAL, access="deal:create")
 def create_deal(call: Call) -> dict[str, Any]:
     """A new deal in the given stage, or the pipeline's first."""
     data = call.body()
@@ -56,10 +57,10 @@ def create_deal(call: Call) -> dict[str, Any]:
     return deal_view(call.session, deal)
 
 
-@endpoint("List deals, newest first", response=page_of(DEAL), params=FILTERS)
+@endpoint("List deals I may read, newest first", response=page_of(DEAL), params=FILTERS, access="deal:read")
 def list_deals(call: Call) -> dict[str, Any]:
     """Deals matching the filters, keyset-paginated by id (newest first)."""
-    stmt = select(Deal)
+    stmt = policy.readable_deals(call.session, call.user, select(Deal))
     for name, column in (("pipeline_id", Deal.pipeline_id), ("stage_id", Deal.stage_id),
                          ("responsible_id", Deal.responsible_id), ("person_id", Deal.person_id),
                          ("organization_id", Deal.organization_id)):
@@ -83,14 +84,14 @@ def list_deals(call: Call) -> dict[str, Any]:
     return page(deal_views(call.session, rows), nxt)
 
 
-@endpoint("Get a deal", response=DEAL)
+@endpoint("Get a deal", response=DEAL, access="deal:read")
 def get_deal(call: Call) -> dict[str, Any]:
     """One deal."""
     return deal_view(call.session, svc.get_deal(call.session, call.path_int("deal_id")))
 
 
 @endpoint("Change a deal's fields (409 when `version` is stale); `fields` merges, null removes a key",
-          body=DEAL_CHANGES, response=DEAL)
+          body=DEAL_CHANGES, response=DEAL, access="deal:edit")
 def update_deal(call: Call) -> dict[str, Any]:
     """The changed deal."""
     changes = call.body()
@@ -102,7 +103,7 @@ def update_deal(call: Call) -> dict[str, Any]:
 
 
 @endpoint("Move a deal to a stage of its pipeline (same stage: no-op; 409 when `version` is stale)",
-          body=MOVE, response=DEAL)
+          body=MOVE, response=DEAL, access="deal:move")
 def move_deal(call: Call) -> dict[str, Any]:
     """The deal after the move."""
     data = call.body()
@@ -110,6 +111,12 @@ def move_deal(call: Call) -> dict[str, Any]:
     result = _detect_conflict(call, lambda: svc.move_deal(call.session, deal_id, data["stage_id"],
                                                           actor=_actor(call), expected_version=data.get("version")))
     return deal_view(call.session, result.deal)
+
+
+@endpoint("Delete a deal with its history", status=204, access="deal:delete")
+def delete_deal(call: Call) -> None:
+    """204; linked emails, SMS, chats and notifications stay, without the deal."""
+    svc.delete_deal(call.session, call.path_int("deal_id"), actor=_actor(call))
 
 
 def _detect_conflict(call: Call, work: Callable[[], T]) -> T:
@@ -125,7 +132,8 @@ def _detect_conflict(call: Call, work: Callable[[], T]) -> T:
                             current_version=current.version, current=view) from exc
 
 
-@endpoint("A deal's timeline, newest first", response=page_of(TIMELINE_ENTRY), params=PAGE_PARAMS)
+@endpoint("A deal's timeline, newest first", response=page_of(TIMELINE_ENTRY), params=PAGE_PARAMS,
+          access="deal:read")
 def deal_timeline(call: Call) -> dict[str, Any]:
     """Timeline entries of one deal."""
     deal = svc.get_deal(call.session, call.path_int("deal_id"))
@@ -139,6 +147,7 @@ routes = [
     Route("/api/v1/deals", create_deal, methods=["POST"]),
     Route("/api/v1/deals/{deal_id:int}", get_deal, methods=["GET"]),
     Route("/api/v1/deals/{deal_id:int}", update_deal, methods=["PATCH"]),
+    Route("/api/v1/deals/{deal_id:int}", delete_deal, methods=["DELETE"]),
     Route("/api/v1/deals/{deal_id:int}/move", move_deal, methods=["POST"]),
     Route("/api/v1/deals/{deal_id:int}/timeline", deal_timeline, methods=["GET"]),
 ]

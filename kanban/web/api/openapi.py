@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from kanban.web.access import access
 from kanban.web.api.base import EndpointSpec
 from kanban.web.api.schema import COMPONENTS, ERROR
 
@@ -98,6 +99,7 @@ def build_document(routes: list[BaseRoute]) -> dict[str, Any]:
     }
 
 
+@access("public")
 async def openapi_json(request: Request) -> Response:
     """The OpenAPI document of this app (no token needed)."""
     return JSONResponse(build_document(list(request.app.routes)))

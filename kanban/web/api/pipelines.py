@@ -7,19 +7,20 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import Route
 
+from kanban import policy
 from kanban.errors import ValidationError
 from kanban.events import Actor
 from kanban.models import Pipeline
 from kanban.services import pipelines as svc
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
 from kanban.web.api.schema import BOOL, INT, STR, arr, nullable, obj, page_of
-from kanban.web.api.views import PIPELINE, STAGE, pipeline_view, stage_view
+from kanban.web.api.views import PIPELINE, STAGE, VISIBLE_TO, pipeline_view, stage_view
 
 KIND = {"type": "string", "enum": list(svc.STAGE_KINDS)}
 NEW_PIPELINE = obj({"name": STR, "stages": arr(obj({"name": STR, "kind": KIND}, ["name"]))}, ["name", "stages"])
 NEW_STAGE = obj({"name": STR, "position": INT, "kind": KIND}, ["name"])
 STAGE_CHANGES = obj({"name": STR, "kind": KIND, "probability": INT, "rotting_days": nullable(INT)})
-PIPELINE_CHANGES = obj({"name": STR, "lost_reason_required": BOOL})
+PIPELINE_CHANGES = obj({"name": STR, "lost_reason_required": BOOL, "visible_to": VISIBLE_TO})
 STAGE_ORDER = obj({"ids": arr(INT)}, ["ids"])
 MOVE_TO = {"name": "move_to", "in": "query", "schema": INT,
            "description": "stage (same pipeline) that receives the deals of the deleted stage"}
@@ -31,17 +32,29 @@ PREVIEW = obj({"stage_id": INT, "deals": INT, "move_to": nullable(INT), "will_ru
                "removed": arr(ITEM)}, ["stage_id", "deals", "move_to", "will_run", "removed"])
 
 
-@endpoint("List pipelines with their stages", response=page_of(PIPELINE), params=PAGE_PARAMS)
+@endpoint("List pipelines with their stages", response=page_of(PIPELINE), params=PAGE_PARAMS,
+          access="authenticated")
 def list_pipelines(call: Call) -> dict[str, Any]:
     """Pipelines ordered by id."""
-    rows, nxt = paginate(call, select(Pipeline), Pipeline.id)
+    hidden = policy.grant(call.session, call.user).hidden_pipelines
+    rows, nxt = paginate(call, select(Pipeline).where(Pipeline.id.not_in(sorted(hidden))), Pipeline.id)
     return page([pipeline_view(p) for p in rows], nxt)
 
 
-@endpoint("Get a pipeline with its stages", response=PIPELINE)
+@endpoint("Get a pipeline with its stages", response=PIPELINE, access="authenticated")
 def get_pipeline(call: Call) -> dict[str, Any]:
-    """One pipeline."""
-    return pipeline_view(svc.get_pipeline(call.session, call.path_int("pipeline_id")))
+    """One pipeline (404 when it is not visible to the caller)."""
+    pipeline_id = call.path_int("pipeline_id")
+    policy.require_pipeline(call.session, call.user, pipeline_id)
+    return pipeline_view(svc.get_pipeline(call.session, pipeline_id))
+
+
+@endpoint("Rename a pipeline, set its visibility (\"all\" or department ids) or require a reason to mark its "
+          "deals lost", admin=True,
+          body=PIPELINE_CHANGES, response=PIPELINE)
+def update_pipeline(call: Call) -> dict[str, Any]:
+    """The changed pipeline."""
+    return pipeline_view(svc.update_pipeline(call.session, call.path_int("pipeline_id"), call.body()))
 
 
 @endpoint("Create a pipeline with its stages", status=201, admin=True, body=NEW_PIPELINE, response=PIPELINE)
@@ -69,16 +82,6 @@ def update_stage(call: Call) -> dict[str, Any]:
     stage = svc.update_stage(call.session, call.path_int("stage_id"), name=data.get("name"), kind=data.get("kind"),
                              **extra)
     return stage_view(stage)
-
-
-@endpoint("Rename a pipeline or require a reason to mark its deals lost", admin=True, body=PIPELINE_CHANGES,
-          response=PIPELINE)
-def update_pipeline(call: Call) -> dict[str, Any]:
-    """The changed pipeline."""
-    data = call.body()
-    pipeline = svc.update_pipeline(call.session, call.path_int("pipeline_id"), name=data.get("name"),
-                                   lost_reason_required=data.get("lost_reason_required"))
-    return pipeline_view(pipeline)
 
 
 def _item(item: svc.AutomationItem) -> dict[str, Any]:

@@ -88,51 +88,54 @@ def sms_view(s: SmsMessage) -> dict[str, Any]:
             "sent_at": iso(s.sent_at)}
 
 
-@endpoint("Notifications (reps: their own; admins: anyone's)", response=page_of(NOTIFICATION), params=[
+@endpoint("My notifications (admins may pass another user_id)", response=page_of(NOTIFICATION),
+          access="deal:read", params=[
     *PAGE_PARAMS, {"name": "user_id", "in": "query", "schema": INT},
     {"name": "unread", "in": "query", "schema": {"type": "boolean"}}])
 def list_notifications(call: Call) -> dict[str, Any]:
     """Newest first."""
     unread = (call.query_str("unread") or "").lower() in ("1", "true", "yes")
-    stmt = records.notifications_query(call.user, call.query_int("user_id"), unread=unread)
+    stmt = records.notifications_query(call.session, call.user, call.query_int("user_id"), unread=unread)
     rows, nxt = paginate(call, stmt, Notification.id, descending=True)
     return page([notification_view(n) for n in rows], nxt)
 
 
-@endpoint("Mark one of my notifications read", response=obj({"updated": INT}, ["updated"]))
+@endpoint("Mark one of my notifications read", response=obj({"updated": INT}, ["updated"]),
+          access="authenticated")
 def read_notification(call: Call) -> dict[str, Any]:
     """Sets read_at (idempotent)."""
     return {"updated": records.mark_read(call.session, call.user, call.path_int("notification_id"))}
 
 
-@endpoint("Mark all my notifications read", response=obj({"updated": INT}, ["updated"]))
+@endpoint("Mark all my notifications read", response=obj({"updated": INT}, ["updated"]),
+          access="authenticated")
 def read_all_notifications(call: Call) -> dict[str, Any]:
     """Sets read_at on every unread notification of the token's user."""
     return {"updated": records.mark_read(call.session, call.user)}
 
 
-@endpoint("Feed posts visible to me", response=page_of(FEED_POST), params=PAGE_PARAMS)
+@endpoint("Feed posts visible to me", response=page_of(FEED_POST), params=PAGE_PARAMS, access="deal:read")
 def list_feed(call: Call) -> dict[str, Any]:
     """Newest first."""
     rows, nxt = paginate(call, records.feed_query(call.session, call.user), FeedPost.id, descending=True)
     return page([post_view(p) for p in rows], nxt)
 
 
-@endpoint("Chats I belong to (admins: all)", response=page_of(CHAT), params=PAGE_PARAMS)
+@endpoint("Chats I belong to (admins: all)", response=page_of(CHAT), params=PAGE_PARAMS, access="deal:read")
 def list_chats(call: Call) -> dict[str, Any]:
     """Newest first."""
-    rows, nxt = paginate(call, records.chats_query(call.user), Chat.id, descending=True)
+    rows, nxt = paginate(call, records.chats_query(call.session, call.user), Chat.id, descending=True)
     return page([chat_view(c) for c in rows], nxt)
 
 
-@endpoint("A chat with its members", response=CHAT)
+@endpoint("A chat with its members", response=CHAT, access="deal:read")
 def get_chat(call: Call) -> dict[str, Any]:
     """404 for chats the user cannot see."""
     chat, members = records.get_chat(call.session, call.user, call.path_int("chat_id"))
     return chat_view(chat, members)
 
 
-@endpoint("Messages of a chat, oldest first", response=page_of(MESSAGE), params=PAGE_PARAMS)
+@endpoint("Messages of a chat, oldest first", response=page_of(MESSAGE), params=PAGE_PARAMS, access="deal:read")
 def list_messages(call: Call) -> dict[str, Any]:
     """Members added without history see only messages from when they joined."""
     stmt = records.messages_query(call.session, call.user, call.path_int("chat_id"))
@@ -147,17 +150,20 @@ def post_message(call: Call) -> dict[str, Any]:
     return message_view(chats.post_message(call.session, call.user, call.path_int("chat_id"), call.body()["text"]))
 
 
-@endpoint("Email outbox (dev mailbox)", response=page_of(EMAIL), params=[*PAGE_PARAMS, DEAL_PARAM])
+@endpoint("Email outbox (dev mailbox)", response=page_of(EMAIL), params=[*PAGE_PARAMS, DEAL_PARAM],
+          access="deal:read")
 def list_emails(call: Call) -> dict[str, Any]:
     """Newest first, optionally for one deal."""
-    rows, nxt = paginate(call, records.emails_query(call.query_int("deal_id")), EmailMessage.id, descending=True)
+    stmt = records.emails_query(call.session, call.user, call.query_int("deal_id"))
+    rows, nxt = paginate(call, stmt, EmailMessage.id, descending=True)
     return page([email_view(e) for e in rows], nxt)
 
 
-@endpoint("SMS outbox", response=page_of(SMS), params=[*PAGE_PARAMS, DEAL_PARAM])
+@endpoint("SMS outbox", response=page_of(SMS), params=[*PAGE_PARAMS, DEAL_PARAM], access="deal:read")
 def list_sms(call: Call) -> dict[str, Any]:
     """Newest first, optionally for one deal."""
-    rows, nxt = paginate(call, records.sms_query(call.query_int("deal_id")), SmsMessage.id, descending=True)
+    stmt = records.sms_query(call.session, call.user, call.query_int("deal_id"))
+    rows, nxt = paginate(call, stmt, SmsMessage.id, descending=True)
     return page([sms_view(s) for s in rows], nxt)
 
 

@@ -14,15 +14,18 @@ from kanban.web.api.base import iso
 from kanban.web.api.schema import ANY_OBJ, BIGINT, BOOL, INT, STR, TIME, arr, component, nullable, obj
 
 USER = component("User", obj({
-    "id": INT, "email": STR, "name": STR, "role": {"type": "string", "enum": ["admin", "rep"]},
+    "id": INT, "email": STR, "name": STR, "role": {"type": "string", "description": "a role name (GET /roles)"},
     "department_id": nullable(INT), "phone": nullable(STR), "active": BOOL,
 }, ["id", "email", "name", "role", "department_id", "active"]))
 STAGE = component("Stage", obj({
     "id": INT, "pipeline_id": INT, "name": STR, "position": INT,
     "kind": {"type": "string", "enum": ["open", "won", "lost"]}, "probability": INT, "rotting_days": nullable(INT),
 }, ["id", "name", "position", "kind", "probability", "rotting_days"]))
-PIPELINE = component("Pipeline", obj({"id": INT, "name": STR, "lost_reason_required": BOOL, "stages": arr(STAGE)},
-                                     ["id", "name", "lost_reason_required", "stages"]))
+VISIBLE_TO = {"anyOf": [{"type": "string", "enum": ["all"]}, {"type": "array", "items": {"type": "integer"}}],
+              "description": '"all", or the ids of the departments that see the pipeline'}
+PIPELINE = component("Pipeline", obj({"id": INT, "name": STR, "lost_reason_required": BOOL, "stages": arr(STAGE),
+                                      "visible_to": VISIBLE_TO},
+                                     ["id", "name", "lost_reason_required", "stages", "visible_to"]))
 CONTACT = component("Contact", obj({"id": INT, "name": STR, "email": nullable(STR), "phone": nullable(STR)},
                                    ["id", "name", "email", "phone"]))
 NEXT_ACTIVITY = component("NextActivity", obj({
@@ -61,7 +64,8 @@ def stage_view(stage: Stage) -> dict[str, Any]:
 def pipeline_view(pipeline: Pipeline) -> dict[str, Any]:
     """A pipeline with its (non-archived) stages in order."""
     return {"id": pipeline.id, "name": pipeline.name, "lost_reason_required": pipeline.lost_reason_required,
-            "stages": [stage_view(s) for s in pipeline.stages]}
+            "stages": [stage_view(s) for s in pipeline.stages],
+            "visible_to": "all" if pipeline.visible_to is None else list(pipeline.visible_to)}
 
 
 def _contact_json(person: Person | None) -> dict[str, Any] | None:

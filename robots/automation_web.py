@@ -15,6 +15,7 @@ from starlette.routing import Route
 from kanban.errors import NotFoundError, ValidationError
 from kanban.models import Pipeline, User
 from kanban.web import condition_form
+from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render
 from robots import automations, config, web
@@ -51,6 +52,7 @@ def _kind_title(kind: str) -> str:
     return registry.get(kind).title if kind in registry else kind
 
 
+@access("admin")
 async def list_page(request: Request) -> Response:
     """GET /automations — every automation with its event, conditions and actions in words, last run, failures."""
     flash = request.session.pop("flash", None)
@@ -100,6 +102,7 @@ def _parse(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     return data, errors
 
 
+@access("admin")
 async def editor(request: Request) -> Response:
     """GET /automations/new or /automations/{id} — the editor."""
     automation_id = request.path_params.get("automation_id")
@@ -116,6 +119,7 @@ async def editor(request: Request) -> Response:
     return render(request, "robots/automation_edit.html", await in_tx(request, load))
 
 
+@access("admin")
 async def save(request: Request) -> Response:
     """POST /automations (new) or /automations/{id} — validate and save the event and conditions."""
     automation_id = request.path_params.get("automation_id")
@@ -144,6 +148,7 @@ async def save(request: Request) -> Response:
     return RedirectResponse(f"/automations/{saved}", status_code=303)
 
 
+@access("admin")
 async def action_form(request: Request) -> Response:
     """GET /automations/{id}/actions/new?kind= — the robot form of a kind, for a new action."""
     automation_id = request.path_params["automation_id"]
@@ -157,6 +162,7 @@ async def action_form(request: Request) -> Response:
     return render(request, "robots/form.html", await in_tx(request, load))
 
 
+@access("admin")
 async def save_action(request: Request) -> Response:
     """POST /automations/{id}/actions — add an action from the robot form."""
     automation_id = request.path_params["automation_id"]
@@ -178,6 +184,7 @@ async def save_action(request: Request) -> Response:
     return RedirectResponse(f"/automations/{automation_id}", status_code=303)
 
 
+@access("admin")
 async def automation_action(request: Request) -> Response:
     """POST /automations/{id}/{toggle|delete} — turn on/off, or delete."""
     automation_id = request.path_params["automation_id"]
@@ -197,6 +204,7 @@ async def automation_action(request: Request) -> Response:
     return RedirectResponse(await in_tx(request, act), status_code=303)
 
 
+@access("admin")
 async def history(request: Request) -> Response:
     """GET /automations/{id}/executions — each execution: event, deal, each action's status, reason, outputs."""
     automation_id = request.path_params["automation_id"]

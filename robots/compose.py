@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import clock
+from kanban import clock, policy
 from kanban.config import Settings
 from kanban.errors import ValidationError
 from kanban.events import Actor
@@ -22,6 +22,7 @@ from kanban.mail import Mailer, from_header, one_line
 from kanban.models import Deal, EmailMessage, Person, User
 from kanban.services.deals import get_deal, timeline
 from kanban.tracking import new_email_token, prepare_html
+from kanban.web.access import access
 from kanban.web.api import schema
 from kanban.web.api.base import Call, endpoint
 from kanban.web.deps import in_tx, web_user
@@ -69,7 +70,7 @@ def _content(session: Session, settings: Settings, deal: Deal, data: dict[str, A
 def send_deal_email(session: Session, settings: Settings, mailer: Mailer, *, deal_id: int, author: User,
                     data: dict[str, Any], at: datetime) -> EmailMessage:
     """Queue a tracked email from a rep to the deal's contact and note it on the timeline."""
-    deal = get_deal(session, deal_id)
+    deal = policy.require(session, author, "edit", get_deal(session, deal_id))
     contact = session.get(Person, deal.person_id) if deal.person_id else None
     if contact is None or not contact.email:
         raise ValidationError("the deal's contact has no email address", {"to": "the contact has no email address"})
@@ -91,6 +92,7 @@ def _mailer(request: Request) -> Mailer:
     return request.app.state.runtime.extras["services"]["mailer"]
 
 
+@access("deal:edit")
 @endpoint("Email the deal's contact (typed or from a template), tracked", status=201, body=BODY,
           response=schema.obj({"id": schema.INT, "subject": schema.STR, "to": schema.STR,
                                "tracking_token": schema.STR, "status": schema.STR}))
@@ -114,6 +116,7 @@ def panel(request: Request, session: Session, deal: Deal) -> str:
         draft=draft or {"errors": {}})
 
 
+@access("deal:edit")
 async def send_form(request: Request) -> Response:
     """POST /deals/{id}/emails — send from the panel; a problem keeps the draft and says what is wrong."""
     deal_id = request.path_params["deal_id"]

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import ConflictError, ValidationError
+from kanban.web.access import access
 from kanban.web.api import schema
 from kanban.web.api.base import Call, endpoint, page
 from kanban.web.deps import in_tx, require_admin, web_user
@@ -26,6 +27,7 @@ TEMPLATE = schema.component("EmailTemplate", schema.obj({
 FORM_FIELDS = ("name", "subject", "body_html", "body_text", "language")
 
 
+@access("authenticated")
 @endpoint("List email templates", response=schema.page_of(TEMPLATE))
 def list_api(call: Call) -> dict[str, Any]:
     """Every template, by name (reps pick them when writing from a deal)."""
@@ -38,6 +40,7 @@ def create_api(call: Call) -> dict[str, Any]:
     return service.template_view(service.create_template(call.session, call.body()))
 
 
+@access("authenticated")
 @endpoint("Get an email template", response=TEMPLATE)
 def get_api(call: Call) -> dict[str, Any]:
     """One template."""
@@ -65,6 +68,7 @@ def _page_ctx(session: Session, edit: Any = None, values: dict[str, Any] | None 
             "placeholders": [(n, t) for n, t in KNOWN_PLACEHOLDERS if not n.startswith("robots.")]}
 
 
+@access("admin")
 async def templates_page(request: Request) -> Response:
     """GET /email-templates[?edit=id] — the library, with the form to add or change a template."""
     flash = request.session.pop("flash", None)
@@ -78,6 +82,7 @@ async def templates_page(request: Request) -> Response:
     return render(request, "robots/email_templates.html", await in_tx(request, load))
 
 
+@access("admin")
 async def save_template(request: Request) -> Response:
     """POST /email-templates (new) or /email-templates/{id} (edit); errors show the form again (422)."""
     template_id = request.path_params.get("template_id")
@@ -105,6 +110,7 @@ async def save_template(request: Request) -> Response:
     return RedirectResponse("/email-templates", status_code=303)
 
 
+@access("admin")
 async def delete_template(request: Request) -> Response:
     """POST /email-templates/{id}/delete — refused (with the reason) while a robot sends it."""
     template_id = request.path_params["template_id"]

@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kanban import clock, live
+from kanban import clock, live, policy
 from kanban.crm_models import Note
 from kanban.domain_events import record_event
 from kanban.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -67,6 +67,7 @@ def add_note(session: Session, deal_id: int, text: Any, *, actor: Actor) -> Note
     """Write a note on a deal: timeline row, mention notifications, deal.commented, resets rotting."""
     body = _clean(text)
     deal = get_deal(session, deal_id)
+    policy.authorize(session, actor, "read", deal)
     users = mentioned_users(session, body)
     at = clock.now()
     note = Note(deal_id=deal.id, author_id=actor.id if actor.type == "user" else None, text=body,

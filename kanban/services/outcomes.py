@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kanban import policy
 from kanban.crm_models import LostReason
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor
@@ -46,6 +47,7 @@ def delete_lost_reason(session: Session, reason_id: int) -> None:
 def mark_won(session: Session, deal_id: int, *, actor: Actor, cause: tuple[dict[str, Any], ...] = ()) -> Deal:
     """Mark a deal won (it keeps its stage)."""
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "edit", deal)
     apply_status(session, deal, "won", actor, cause=cause)
     return deal
 
@@ -67,6 +69,7 @@ def mark_lost(session: Session, deal_id: int, *, actor: Actor, reason_id: int | 
               reason: str | None = None, cause: tuple[dict[str, Any], ...] = ()) -> Deal:
     """Mark a deal lost with a listed reason or free text; 422 when the pipeline requires one and none is given."""
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "edit", deal)
     text = _reason_text(session, reason_id, reason)
     pipeline = session.get(Pipeline, deal.pipeline_id)
     if text is None and pipeline is not None and pipeline.lost_reason_required:
@@ -78,6 +81,7 @@ def mark_lost(session: Session, deal_id: int, *, actor: Actor, reason_id: int | 
 def reopen(session: Session, deal_id: int, *, actor: Actor, cause: tuple[dict[str, Any], ...] = ()) -> Deal:
     """Back to open (closed_at and the lost reason cleared)."""
     deal = get_deal(session, deal_id, for_update=True)
+    policy.authorize(session, actor, "edit", deal)
     apply_status(session, deal, "open", actor, cause=cause)
     return deal
 

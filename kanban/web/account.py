@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban import logins
+from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.templating import render
 
@@ -24,6 +25,7 @@ def _context(session: Session, request: Request, errors: dict[str, str] | None =
             "idle_hours": f"{settings.session_idle_hours:g}", "max_days": f"{settings.session_max_days:g}"}
 
 
+@access("authenticated")
 async def sessions_page(request: Request) -> Response:
     """GET /account/sessions — my live sessions (device, IP, created, last seen) with End buttons."""
     flash = request.session.pop("flash", None)
@@ -35,6 +37,7 @@ def _done(request: Request, message: str) -> Response:
     return RedirectResponse(PAGE, status_code=303)
 
 
+@access("authenticated")
 async def end_one(request: Request) -> Response:
     """POST /account/sessions/{id}/end — end one of my sessions (404 when not mine)."""
     session_id = request.path_params["session_id"]
@@ -47,6 +50,7 @@ async def end_one(request: Request) -> Response:
     return _done(request, "Session ended.")
 
 
+@access("authenticated")
 async def end_others(request: Request) -> Response:
     """POST /account/sessions/end-others — end every session of mine but this one."""
 
@@ -58,6 +62,7 @@ async def end_others(request: Request) -> Response:
     return _done(request, f"{count} other session{'' if count == 1 else 's'} ended.")
 
 
+@access("authenticated")
 async def change_password(request: Request) -> Response:
     """POST /account/password — a new password (current one required); my other sessions end."""
     form = await request.form()

@@ -18,6 +18,7 @@ from kanban.events import Actor
 from kanban.models import Deal, Person, User
 from kanban.services import activities as svc
 from kanban.services import notes
+from kanban.web.access import access
 from kanban.web.deals import deal_context
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import optional_int, safe_return, text
@@ -41,6 +42,7 @@ async def _deal_page_error(request: Request, deal_id: int, exc: ValidationError,
     return render(request, "deal.html", await in_tx(request, load), status_code=exc.status)
 
 
+@access("deal:read")
 async def add_note(request: Request) -> Response:
     """POST /deals/{id}/notes — a note on the timeline; @email mentions notify."""
     deal_id = request.path_params["deal_id"]
@@ -58,6 +60,7 @@ async def add_note(request: Request) -> Response:
     return RedirectResponse(f"/deals/{deal_id}#timeline", status_code=303)
 
 
+@access("authenticated")
 async def change_note(request: Request) -> Response:
     """POST /notes/{id}/edit (text) and /notes/{id}/delete — the author's own notes only."""
     note_id = request.path_params["note_id"]
@@ -97,6 +100,7 @@ def activity_values(form: Any, errors: dict[str, str]) -> dict[str, Any]:
     return values
 
 
+@access("authenticated")
 async def create(request: Request) -> Response:
     """POST /activities — plan an activity (deal page composer or My activities)."""
     form = await request.form()
@@ -121,6 +125,7 @@ async def create(request: Request) -> Response:
     return RedirectResponse(_back(form, f"/deals/{deal_id}" if deal_id else "/activities"), status_code=303)
 
 
+@access("authenticated")
 async def change(request: Request) -> Response:
     """POST /activities/{id}/done and /activities/{id}/reschedule (due_date, due_time)."""
     activity_id = request.path_params["activity_id"]
@@ -203,6 +208,7 @@ async def _activities_page(request: Request, status: int = 200, **extra: Any) ->
     return render(request, "activities.html", await in_tx(request, load), status_code=status)
 
 
+@access("authenticated")
 async def activities_page(request: Request) -> Response:
     """GET /activities?assignee_id=|anyone&type=&person_id= — My activities: overdue, today, this week, later."""
     return await _activities_page(request)

@@ -105,24 +105,23 @@ async def accept_invitation(request: Request) -> Response:
     password, again = str(form.get("password", "")), str(form.get("password2", ""))
     secret = request.app.state.runtime.settings.secret
 
-    def accept(session: Session) -> tuple[User | None, str | None]:
+    def accept(session: Session) -> tuple[User | None, str | None, str | None]:
         user = invited_user(session, secret, token)
         if user is None:
-            return None, None
+            return None, None, None
         if password != again:
-            return user, "The two passwords differ."
+            return user, "The two passwords differ.", None
         try:
             set_password(session, user, password)
         except ValidationError as exc:
-            return user, "; ".join(exc.fields.values())
-        return user, None
+            return user, "; ".join(exc.fields.values()), None
+        return user, None, login_session(request, session, user)
 
-    user, error = await in_tx(request, accept)
+    user, error, cookie = await in_tx(request, accept)
     if user is None or error:
         ctx = {"invited": _snapshot(user), "token": token, "error": error}
         return render(request, "invitation.html", ctx, status_code=404 if user is None else 400)
-    login_session(request, user)
-    return RedirectResponse("/", status_code=303)
+    return set_session_cookie(request, RedirectResponse("/", status_code=303), cookie)
 
 
 def _snapshot(user: User | None) -> dict[str, str] | None:

@@ -15,6 +15,7 @@ from kanban import import_jobs, queries
 from kanban.crm_models import ImportJob
 from kanban.errors import NotFoundError, ValidationError
 from kanban.imports import ENTITIES, FIELDS, REQUIRED
+from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.forms import optional_int, text
 from kanban.web.templating import render
@@ -30,6 +31,7 @@ def _index_context(session: Session, **extra: Any) -> dict[str, Any]:
             "message": None, "message_kind": "info", **extra}
 
 
+@access("admin")
 async def index(request: Request) -> Response:
     """GET /imports — the upload form and recent imports."""
     def load(session: Session) -> dict[str, Any]:
@@ -39,6 +41,7 @@ async def index(request: Request) -> Response:
     return render(request, "imports/index.html", await in_tx(request, load))
 
 
+@access("admin")
 async def upload(request: Request) -> Response:
     """POST /imports — store the file as a draft import, then map its columns."""
     form = await request.form()
@@ -78,6 +81,7 @@ def _job_context(session: Session, job: ImportJob, **extra: Any) -> dict[str, An
             "errors": {}, "message": None, "message_kind": "info", **extra}
 
 
+@access("admin")
 async def job_page(request: Request) -> Response:
     """GET /imports/{id} — mapping form (draft), progress (queued / running) or the result (done)."""
     job_id = request.path_params["job_id"]
@@ -102,6 +106,7 @@ def _mapping(form: Any, header: list[str]) -> dict[str, str]:
     return out
 
 
+@access("admin")
 async def act(request: Request) -> Response:
     """POST /imports/{id}/dry-run or /run — check the mapping, then report (dry run) or queue the import."""
     job_id, action = request.path_params["job_id"], request.path_params["action"]
@@ -132,6 +137,7 @@ async def act(request: Request) -> Response:
     return render(request, "imports/job.html", ctx, status_code=422 if ctx["errors"] else 200)
 
 
+@access("admin")
 async def progress(request: Request) -> Response:
     """GET /imports/{id}/progress — the progress fragment the job page polls."""
     job_id = request.path_params["job_id"]

@@ -15,6 +15,7 @@ from kanban import notifications, push
 from kanban.channels import PushSubscription
 from kanban.errors import BadRequestError, ValidationError
 from kanban.paths import STATIC_DIR
+from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.templating import render
 
@@ -28,6 +29,7 @@ def _page(session: Session, request: Request, user_id: int) -> dict[str, Any]:
             "subscriptions": subs, "vapid_key": vapid.public_key}
 
 
+@access("authenticated")
 async def settings_page(request: Request) -> Response:
     """GET /me/notifications — channels per kind of notification, and the push subscribe button."""
     flash = request.session.pop("flash", None)
@@ -38,6 +40,7 @@ async def settings_page(request: Request) -> Response:
     return render(request, "notifications/settings.html", await in_tx(request, load))
 
 
+@access("authenticated")
 async def save_settings(request: Request) -> Response:
     """POST /me/notifications — save the form; a bad combination shows the form again with the reason."""
     form = await request.form()
@@ -63,6 +66,7 @@ async def save_settings(request: Request) -> Response:
     return RedirectResponse("/me/notifications", status_code=303)
 
 
+@access("authenticated")
 async def add_subscription(request: Request) -> Response:
     """POST /me/push-subscriptions — the page's script posts `subscription.toJSON()` (CSRF header)."""
     try:
@@ -78,6 +82,7 @@ async def add_subscription(request: Request) -> Response:
     return JSONResponse({"id": await in_tx(request, act)}, status_code=201)
 
 
+@access("authenticated")
 async def remove_subscription(request: Request) -> Response:
     """POST /me/push-subscriptions/{id}/delete — stop pushing to that browser."""
     subscription_id = request.path_params["subscription_id"]
@@ -90,6 +95,7 @@ async def remove_subscription(request: Request) -> Response:
     return RedirectResponse("/me/notifications", status_code=303)
 
 
+@access("public")
 async def service_worker(request: Request) -> Response:
     """GET /sw.js — served from the root so its scope is the whole app."""
     return FileResponse(STATIC_DIR / "sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})

@@ -15,6 +15,7 @@ from kanban.events import Actor
 from kanban.models import Deal
 from kanban.services import outcomes
 from kanban.services.pipelines import update_pipeline
+from kanban.web.access import access
 from kanban.web.board import board_filters, ordered, page_size
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.forms import board_url, optional_int, safe_return, sort_from, text
@@ -49,6 +50,7 @@ def _board_partial(session: Session, request: Request, deal: Deal | None, form: 
             "message": message, "message_kind": kind, "people": queries.people(session)}
 
 
+@access("deal:edit")
 async def change_status(request: Request) -> Response:
     """POST /deals/{id}/won | /lost (reason_id or reason) | /reopen — JS drops get columns, forms a redirect."""
     deal_id = request.path_params["deal_id"]
@@ -88,6 +90,7 @@ def _reasons_context(session: Session, **extra: Any) -> dict[str, Any]:
     return ctx
 
 
+@access("admin")
 async def lost_reasons_page(request: Request) -> Response:
     """GET /admin/lost-reasons — the reasons a deal can be lost with, and which pipelines require one."""
     flash = request.session.pop("flash", None)
@@ -100,6 +103,7 @@ async def lost_reasons_page(request: Request) -> Response:
     return render(request, "admin/lost_reasons.html", await in_tx(request, load))
 
 
+@access("admin")
 async def edit_lost_reasons(request: Request) -> Response:
     """POST /admin/lost-reasons (add `name`), /admin/lost-reasons/{id}/delete, /admin/lost-reasons/required."""
     form = await request.form()

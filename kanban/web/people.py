@@ -15,6 +15,7 @@ from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal, Organization, Person, Stage, User
 from kanban.services import persons
+from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import text
 from kanban.web.templating import render
@@ -46,6 +47,7 @@ def list_context(session: Session, kind: str, q: str, **extra: Any) -> dict[str,
     return ctx
 
 
+@access("authenticated")
 async def list_page(request: Request) -> Response:
     """GET /persons?q= and /organizations?q= — search by name (persons: and email)."""
     kind = request.url.path.strip("/").split("/")[0]
@@ -90,6 +92,7 @@ def _save(session: Session, kind: str, record_id: int | None, values: dict[str, 
     return persons.update_organization(session, record_id, values, actor=actor).id
 
 
+@access("authenticated")
 async def save(request: Request) -> Response:
     """POST /persons, /organizations (create) and /persons/{id}, /organizations/{id} (edit)."""
     kind = request.url.path.strip("/").split("/")[0]
@@ -181,6 +184,7 @@ def detail_context(session: Session, kind: str, record_id: int, **extra: Any) ->
     return ctx
 
 
+@access("authenticated")
 async def detail_page(request: Request) -> Response:
     """GET /persons/{id} and /organizations/{id}."""
     kind = request.url.path.strip("/").split("/")[0]

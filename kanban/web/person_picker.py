@@ -14,6 +14,7 @@ from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal, Organization, Person
 from kanban.services import persons
+from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import text
 from kanban.web.templating import render
@@ -82,6 +83,7 @@ def changes(session: Session, deal: Deal, values: dict[str, str], actor: Actor,
     return out
 
 
+@access("authenticated")
 async def picker(request: Request) -> Response:
     """GET /persons/picker?q=&current= — the picker's choices for a search (htmx fragment)."""
     q = text(request.query_params, "q")[:200]

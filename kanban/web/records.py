@@ -109,12 +109,14 @@ async def chat_page(request: Request) -> Response:
     return render(request, "records/chat.html", await in_tx(request, _chat_context, request, chat_id))
 
 
+@access("authenticated")
 async def chat_messages(request: Request) -> Response:
     """GET /chats/{id}/messages — the messages fragment (live updates replace it)."""
     chat_id = request.path_params["chat_id"]
     return render(request, "records/_chat_messages.html", await in_tx(request, _chat_context, request, chat_id))
 
 
+@access("authenticated")
 async def post_chat_message(request: Request) -> Response:
     """POST /chats/{id}/messages — a member's reply; @email mentions notify those members."""
     chat_id = request.path_params["chat_id"]

@@ -11,6 +11,7 @@ from kanban.errors import NotFoundError
 from kanban.logins import UserSession
 from kanban.models import ApiToken
 from kanban.services import users as svc
+from kanban.web.access import access
 from kanban.web.api.base import Call, endpoint, iso, page
 from kanban.web.api.schema import INT, STR, TIME, arr, component, nullable, obj
 
@@ -34,6 +35,7 @@ def token_view(t: ApiToken) -> dict[str, Any]:
             "expires_at": iso(t.expires_at)}
 
 
+@access("authenticated")
 @endpoint("My live browser sessions, most recently used first",
           response=obj({"items": arr(SESSION), "next": {"type": "null"}}, ["items", "next"]))
 def list_sessions(call: Call) -> dict[str, Any]:
@@ -42,6 +44,7 @@ def list_sessions(call: Call) -> dict[str, Any]:
     return page([session_view(s) for s in logins.list_sessions(call.session, call.user.id, timeouts)], None)
 
 
+@access("authenticated")
 @endpoint("End one of my browser sessions", status=204)
 def end_session(call: Call) -> None:
     """404 when the session is not mine or already ended."""
@@ -50,12 +53,14 @@ def end_session(call: Call) -> None:
         raise NotFoundError(f"session {session_id} not found")
 
 
+@access("authenticated")
 @endpoint("My API tokens", response=obj({"items": arr(TOKEN), "next": {"type": "null"}}, ["items", "next"]))
 def list_tokens(call: Call) -> dict[str, Any]:
     """Oldest first; expired tokens are listed until revoked."""
     return page([token_view(t) for t in svc.list_tokens(call.session, call.user.id)], None)
 
 
+@access("authenticated")
 @endpoint("Revoke one of my API tokens", status=204)
 def revoke_token(call: Call) -> None:
     """404 when the token is not mine."""

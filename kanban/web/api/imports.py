@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from kanban.errors import ValidationError
 from kanban.imports import ENTITIES, import_csv
+from kanban.web.access import access
 from kanban.web.api.base import EndpointSpec
 from kanban.web.api.schema import INT, STR, arr, obj
 from kanban.web.deps import api_user, in_tx, require_admin
@@ -45,6 +46,7 @@ def _fields(form: Any) -> dict[str, Any]:
             "dry_run": str(form.get("dry_run") or "0").lower() in ("1", "true", "yes")}
 
 
+@access("admin")
 async def import_file(request: Request) -> Response:
     """Run the import in the request's transaction and answer with the counts and row errors."""
     form = await request.form()

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from kanban.events import Actor
 from kanban.models import Organization, Person
 from kanban.services import persons as svc
+from kanban.web.access import access
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
 from kanban.web.api.schema import INT, STR, TIME, component, nullable, obj, page_of
 
@@ -38,6 +39,7 @@ def _actor(call: Call) -> Actor:
     return Actor.user(call.user.id)
 
 
+@access("authenticated")
 @endpoint("List persons (search with q)", response=page_of(PERSON),
           params=[Q, {"name": "organization_id", "in": "query", "schema": INT}, *PAGE_PARAMS])
 def list_persons(call: Call) -> dict[str, Any]:
@@ -47,6 +49,7 @@ def list_persons(call: Call) -> dict[str, Any]:
     return page([person_view(p) for p in rows], nxt)
 
 
+@access("authenticated")
 @endpoint("Create a person (409 with existing_id when the email is taken)", status=201,
           body=obj(PERSON_PROPS, ["name"]), response=PERSON)
 def create_person(call: Call) -> dict[str, Any]:
@@ -54,24 +57,28 @@ def create_person(call: Call) -> dict[str, Any]:
     return person_view(svc.create_person(call.session, call.body(), actor=_actor(call)))
 
 
+@access("authenticated")
 @endpoint("Get a person", response=PERSON)
 def get_person(call: Call) -> dict[str, Any]:
     """One person."""
     return person_view(svc.get_person(call.session, call.path_int("person_id")))
 
 
+@access("authenticated")
 @endpoint("Change a person", body=obj(PERSON_PROPS), response=PERSON)
 def update_person(call: Call) -> dict[str, Any]:
     """The changed person."""
     return person_view(svc.update_person(call.session, call.path_int("person_id"), call.body(), actor=_actor(call)))
 
 
+@access("authenticated")
 @endpoint("Delete a person (their deals keep going without one)", status=204)
 def delete_person(call: Call) -> None:
     """Gone."""
     svc.delete_person(call.session, call.path_int("person_id"), actor=_actor(call))
 
 
+@access("authenticated")
 @endpoint("List organizations (search with q)", response=page_of(ORGANIZATION), params=[Q, *PAGE_PARAMS])
 def list_organizations(call: Call) -> dict[str, Any]:
     """Organizations by id."""
@@ -79,18 +86,21 @@ def list_organizations(call: Call) -> dict[str, Any]:
     return page([organization_view(o) for o in rows], nxt)
 
 
+@access("authenticated")
 @endpoint("Create an organization", status=201, body=obj(ORG_PROPS, ["name"]), response=ORGANIZATION)
 def create_organization(call: Call) -> dict[str, Any]:
     """A new organization."""
     return organization_view(svc.create_organization(call.session, call.body(), actor=_actor(call)))
 
 
+@access("authenticated")
 @endpoint("Get an organization", response=ORGANIZATION)
 def get_organization(call: Call) -> dict[str, Any]:
     """One organization."""
     return organization_view(svc.get_organization(call.session, call.path_int("organization_id")))
 
 
+@access("authenticated")
 @endpoint("Change an organization", body=obj(ORG_PROPS), response=ORGANIZATION)
 def update_organization(call: Call) -> dict[str, Any]:
     """The changed organization."""
@@ -98,6 +108,7 @@ def update_organization(call: Call) -> dict[str, Any]:
     return organization_view(org)
 
 
+@access("authenticated")
 @endpoint("Delete an organization (persons and deals lose the link)", status=204)
 def delete_organization(call: Call) -> None:
     """Gone."""

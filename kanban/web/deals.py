@@ -52,6 +52,8 @@ def _submitted(form: FormData) -> dict[str, Any]:
         "title", "amount", "currency", "responsible_id", "version", "tags", "seen")}
     values_.update(person_picker.submitted(form))
     values_["fields"] = [r for r in rows if r[0] or r[1]]
+    # A client posting only some fields (not the page's whole form) leaves the others as they are.
+    values_["absent"] = [n for n in ("amount", "currency", "responsible_id", "tags") if n not in form]
     return values_
 
 
@@ -195,6 +197,8 @@ def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[
         "responsible_id": optional_int(values, "responsible_id", errors),
         "tags": [t for t in (p.strip() for p in values["tags"].split(",")) if t],
     }
+    for name in values.get("absent", ()):
+        changes.pop(name, None)
     old = dict(deal.fields or {})
     new: dict[str, Any] = {}
     for key, value in values["fields"]:

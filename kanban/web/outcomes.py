@@ -44,7 +44,8 @@ def _board_partial(session: Session, request: Request, deal: Deal | None, form: 
     filters, sort = board_filters(request, form), sort_from(form)
     wanted = {deal.stage_id} if deal else set()
     stages = queries.stages_of(session, deal.pipeline_id) if deal else []
-    columns = [queries.column(session, s, filters, page_size(request)) for s in stages if s.id in wanted]
+    user = web_user(request, session)
+    columns = [queries.column(session, s, filters, page_size(request), user) for s in stages if s.id in wanted]
     return {"columns": ordered(columns, sort), "stages": stages, "filters": filters, "sort": sort,
             "board_url": board_url(deal.pipeline_id if deal else None, filters, sort),
             "message": message, "message_kind": kind, "people": queries.people(session)}
@@ -65,7 +66,8 @@ async def change_status(request: Request) -> Response:
 
     try:
         result, status = await in_tx(request, work)
-    except (ValidationError, ConflictError, NotFoundError) as exc:
+    except (ValidationError, ConflictError) as exc:
+        # A deal the user may not see (or change) is the error page's 404 (403), not a message about it.
         result, status = await in_tx(request, _refused, request, deal_id, form, exc, partial)
     if partial:
         return render(request, "partials/moved.html", result, status_code=status)

@@ -325,4 +325,4 @@ class Invoice(Base):
 
 
 # Tables of core modules that live beside this one register on the shared metadata when models are imported.
-from kanban import domain_events  # noqa: E402,F401
+from kanban import commerce, domain_events  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Tables of the payment group: products, deal line items, requisites, documents and their counters, SMS opt-outs.
+"""Tables of the payment group: products, deal line items, requisites, documents and their counters.
 
 Quantities, discounts and tax rates are stored as integers (thousandths of a unit, hundredths of a percent) so
 SQLite and PostgreSQL keep them exactly alike; kanban.pricing does the arithmetic.
@@ -108,11 +108,3 @@ class EmailAttachment(Base):
     email_id: Mapped[int] = mapped_column(ForeignKey("email_outbox.id", ondelete="CASCADE"), primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
 
-
-class SmsOptOut(Base):
-    """A phone number (E.164) that asked not to receive SMS; sms_client records refusals against it."""
-
-    __tablename__ = "sms_opt_outs"
-    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
-    source: Mapped[str] = mapped_column(String(40), default="api")
-    opted_out_at: Mapped[datetime] = mapped_column(default=now)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -86,6 +87,7 @@ class Pipeline(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    lost_reason_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
     # Deleted stages are archived (history still points at them) and hidden here.
     stages: Mapped[list[Stage]] = relationship(
@@ -104,17 +106,41 @@ class Stage(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[str] = mapped_column(String(10), default="open")  # open | won | lost
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Win probability in percent (the column's weighted sum) and days without activity before a deal rots.
+    probability: Mapped[int] = mapped_column(Integer, default=100)
+    rotting_days: Mapped[int | None] = mapped_column(Integer)
 
 
-class Contact(Base):
-    __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_name_trgm", "name", postgresql_ops={"name": "gin_trgm_ops"}, **TRGM),)
+class Organization(Base):
+    __tablename__ = "organizations"
+    __table_args__ = (Index("ix_organizations_name_trgm", "name", postgresql_ops={"name": "gin_trgm_ops"}, **TRGM),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(500))
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)  # set by imports
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Person(Base):
+    """A client contact person (the deal's former embedded contact)."""
+
+    __tablename__ = "persons"
+    __table_args__ = (Index("ix_persons_name_trgm", "name", postgresql_ops={"name": "gin_trgm_ops"}, **TRGM),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
+    # The lower-cased email: unique, so emails are unique case-insensitively on every backend.
+    email_key: Mapped[str | None] = mapped_column(String(320), unique=True)
     phone: Mapped[str | None] = mapped_column(String(40))
-    company: Mapped[str | None] = mapped_column(String(200))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    language: Mapped[str | None] = mapped_column(String(10))
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # Asked not to receive SMS: sms_client refuses to text them and records the refusal.
+    sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sms_opt_out_at: Mapped[datetime | None]
 
 
 class Deal(Base):
@@ -132,8 +158,17 @@ class Deal(Base):
     amount: Mapped[int] = mapped_column(BigInteger, default=0, active_history=True)
     currency: Mapped[str] = mapped_column(String(3), default="USD", active_history=True)
     responsible_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    # Indexed: text search matches contacts first, then finds their deals (kanban.queries).
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    # Indexed: text search matches persons first, then finds their deals (kanban.queries).
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | won | lost
+    lost_reason: Mapped[str | None] = mapped_column(String(300))
+    closed_at: Mapped[datetime | None]
+    # Last stage change, note or activity: the board tells rotting deals from it without another query.
+    last_activity_at: Mapped[datetime] = mapped_column(default=now)
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tags: Mapped[list[Any]] = mapped_column(default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -144,7 +179,7 @@ class Deal(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
-    contact: Mapped[Contact | None] = relationship(lazy="raise")
+    person: Mapped[Person | None] = relationship(lazy="raise")
     responsible: Mapped[User | None] = relationship(lazy="raise")
     # Every UPDATE checks and bumps version, so concurrent writers cannot silently overwrite.
     __mapper_args__ = {"version_id_col": version}
@@ -325,4 +360,4 @@ class Invoice(Base):
 
 
 # Tables of core modules that live beside this one register on the shared metadata when models are imported.
-from kanban import commerce, domain_events  # noqa: E402,F401
+from kanban import commerce, crm_models, domain_events  # noqa: E402,F401

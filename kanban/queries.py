@@ -4,39 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from kanban import clock, stage_totals
-from kanban.models import Contact, Deal, DealTag, Pipeline, Stage, TimelineEntry, User
+from kanban import clock, stage_totals, timezones
+from kanban.crm_models import Activity
+from kanban.models import Deal, DealTag, Organization, Person, Pipeline, Stage, TimelineEntry, User
+
+STATUSES = ("open", "won", "lost")
+ACTIVITY_FILTERS = ("overdue", "due_today", "no_next_activity")
 
 
 @dataclass(frozen=True)
 class BoardFilters:
-    """The board's URL filters: responsible, tag and free-text search."""
+    """The board's URL filters: responsible, tag, free-text search, status, next-activity state and "mine"."""
 
     responsible_id: int | None = None
     tag: str | None = None
     q: str | None = None
+    status: str | None = None  # open | won | lost
+    activity: str | None = None  # overdue | due_today | no_next_activity
+    mine_id: int | None = None  # deals this user is responsible for or has an open activity on
 
     @property
     def active(self) -> bool:
         """Whether any filter is set (unfiltered boards read the kept stage totals)."""
-        return self.responsible_id is not None or bool(self.tag) or bool(self.q)
+        return bool(self.params())
 
     def params(self) -> dict[str, str]:
         """The non-empty filters as query parameters."""
         out: dict[str, str] = {}
         if self.responsible_id is not None:
             out["responsible_id"] = str(self.responsible_id)
-        if self.tag:
-            out["tag"] = self.tag
-        if self.q:
-            out["q"] = self.q
+        for name in ("tag", "q", "status", "activity"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        if self.mine_id is not None:
+            out["mine"] = "1"
         return out
 
 
@@ -53,8 +61,25 @@ class Card:
     version: int
     tags: list[str]
     stage_entered_at: datetime
-    contact_name: str | None
+    person_name: str | None
     responsible_name: str | None
+    status: str = "open"
+    last_activity_at: datetime | None = None
+    organization_name: str | None = None
+    responsible_id: int | None = None
+    # Filled for a whole page at once by attach_card_extras (one query, no N+1).
+    next_activity: dict[str, Any] | None = None
+    rotting_days: int | None = None  # the stage's setting; None = never rots
+
+    @property
+    def rotting(self) -> bool:
+        """Open, and no stage change, note or activity for longer than the stage allows."""
+        return is_rotting(self.status, self.last_activity_at, self.rotting_days)
+
+    @property
+    def days_idle(self) -> int:
+        """Whole days since the last stage change, note or activity."""
+        return max(0, (clock.now() - (self.last_activity_at or self.stage_entered_at)).days)
 
     @property
     def days_in_stage(self) -> int:
@@ -71,6 +96,12 @@ class Column:
     sums: list[tuple[str, int]] = field(default_factory=list)
     cards: list[Card] = field(default_factory=list)
     more: bool = False
+
+    @property
+    def weighted_sums(self) -> list[tuple[str, int]]:
+        """Sum per currency × the stage's win probability (Pipedrive's weighted value), in minor units."""
+        probability = self.stage.probability if self.stage.probability is not None else 100
+        return [(currency, total * probability // 100) for currency, total in self.sums]
 
     @property
     def cursor(self) -> str | None:
@@ -102,18 +133,76 @@ def _conditions(session: Session, filters: BoardFilters) -> list[ColumnElement[b
         conds.append(Deal.id.in_(select(DealTag.deal_id).where(DealTag.tag == filters.tag)))
     if filters.q:
         conds.append(_text_search(session, filters.q))
+    if filters.status in STATUSES:
+        conds.append(Deal.status == filters.status)
+    if filters.activity in ACTIVITY_FILTERS:
+        conds.append(_activity_condition(filters.activity))
+    if filters.mine_id is not None:
+        assigned = select(Activity.deal_id).where(Activity.assignee_id == filters.mine_id, Activity.done.is_(False),
+                                                  Activity.deal_id.is_not(None))
+        conds.append(or_(Deal.responsible_id == filters.mine_id, Deal.id.in_(assigned)))
     return conds
+
+
+def _activity_condition(kind: str | None) -> ColumnElement[bool]:
+    """overdue / due today: an open activity due before / on today; no_next_activity: no open activity."""
+    day = timezones.today()
+    open_ = select(Activity.id).where(Activity.deal_id == Deal.id, Activity.done.is_(False))
+    if kind == "overdue":
+        return open_.where(Activity.due_date < day).exists()
+    if kind == "due_today":
+        return open_.where(Activity.due_date == day).exists()
+    return ~open_.exists()
+
+
+def is_rotting(status: str, last_activity_at: datetime | None, rotting_days: int | None) -> bool:
+    """A deal rots when open and idle (no stage change, note or activity) for more than the stage's days."""
+    if status != "open" or rotting_days is None or last_activity_at is None:
+        return False
+    return clock.now() - last_activity_at > timedelta(days=rotting_days)
+
+
+def activity_view(activity: Activity, on: date | None = None) -> dict[str, Any]:
+    """The short form a card or deal shows: id, type, subject, due_at, state."""
+    on = on or timezones.today()
+    return {"id": activity.id, "type": activity.type, "subject": activity.subject,
+            "due_at": timezones.due_at(activity.due_date, activity.due_time),
+            "state": timezones.activity_state(activity.due_date, activity.done, on)}
+
+
+def next_activities(session: Session, deal_ids: list[int] | set[int]) -> dict[int, dict[str, Any]]:
+    """Each deal's earliest open activity (by date, date-only first, then time), in ONE query."""
+    if not deal_ids:
+        return {}
+    order = (Activity.due_date, Activity.due_time.is_not(None), Activity.due_time, Activity.id)
+    ranked = (
+        select(Activity.id, func.row_number().over(partition_by=Activity.deal_id, order_by=order).label("n"))
+        .where(Activity.deal_id.in_(list(deal_ids)), Activity.done.is_(False))
+        .subquery()
+    )
+    rows = session.scalars(select(Activity).join(ranked, ranked.c.id == Activity.id).where(ranked.c.n == 1))
+    day = timezones.today()
+    return {a.deal_id: activity_view(a, day) for a in rows if a.deal_id is not None}
+
+
+def attach_card_extras(session: Session, cards_: list[Card], stages: list[Stage]) -> None:
+    """Give a page of cards their next activity (one query for all) and their stage's rotting days."""
+    rotting = {s.id: s.rotting_days for s in stages}
+    nxt = next_activities(session, [c.id for c in cards_])
+    for card in cards_:
+        card.next_activity = nxt.get(card.id)
+        card.rotting_days = rotting.get(card.stage_id)
 
 
 def _text_search(session: Session, q: str) -> ColumnElement[bool]:
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    contacts = select(Contact.id).where(Contact.name.ilike(pattern, escape="\\"))
+    persons = select(Person.id).where(Person.name.ilike(pattern, escape="\\"))
     if session.get_bind().dialect.name == "postgresql":
-        # `= ANY(ARRAY(subquery))` (not IN) lets PostgreSQL OR the title trigram index with the contact_id
+        # `= ANY(ARRAY(subquery))` (not IN) lets PostgreSQL OR the title trigram index with the person_id
         # index in one bitmap scan instead of filtering every deal of the stage.
-        matched = Deal.contact_id == func.any(func.array(contacts.scalar_subquery()))
+        matched = Deal.person_id == func.any(func.array(persons.scalar_subquery()))
         return or_(Deal.title.ilike(pattern, escape="\\"), matched)
-    return or_(Deal.title.ilike(pattern, escape="\\"), Deal.contact_id.in_(contacts))
+    return or_(Deal.title.ilike(pattern, escape="\\"), Deal.person_id.in_(persons))
 
 
 def aggregates(session: Session, stage_ids: list[int], filters: BoardFilters) -> dict[int, tuple[int, list]]:
@@ -142,8 +231,10 @@ def _card_query(session: Session, filters: BoardFilters) -> Any:
     responsible = aliased(User)
     return (
         select(Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.stage_id, Deal.rank, Deal.version,
-               Deal.tags, Deal.stage_entered_at, Contact.name, responsible.name)
-        .outerjoin(Contact, Contact.id == Deal.contact_id)
+               Deal.tags, Deal.stage_entered_at, Person.name, responsible.name, Deal.status,
+               Deal.last_activity_at, Organization.name, Deal.responsible_id)
+        .outerjoin(Person, Person.id == Deal.person_id)
+        .outerjoin(Organization, Organization.id == Deal.organization_id)
         .outerjoin(responsible, responsible.id == Deal.responsible_id)
         .where(*_conditions(session, filters))
     )
@@ -161,14 +252,18 @@ def parse_cursor(cursor: str | None) -> tuple[float, int] | None:
 
 
 def cards(session: Session, stage: Stage, filters: BoardFilters, limit: int,
-          after: tuple[float, int] | None = None) -> tuple[list[Card], bool]:
-    """A page of a column's cards by (rank, id), after a keyset cursor; returns (cards, has_more)."""
+          after: tuple[float, int] | None = None, *, extras: bool = True) -> tuple[list[Card], bool]:
+    """A page of a column's cards by (rank, id), after a keyset cursor; returns (cards, has_more).
+
+    With `extras` the page gets its next activities and rotting state (one more query for the page)."""
     stmt = _card_query(session, filters).where(Deal.pipeline_id == stage.pipeline_id, Deal.stage_id == stage.id)
     if after is not None:
         rank, deal_id = after
         stmt = stmt.where(or_(Deal.rank > rank, and_(Deal.rank == rank, Deal.id > deal_id)))
     rows = session.execute(stmt.order_by(Deal.rank, Deal.id).limit(limit + 1)).all()
     out = [Card(*row) for row in rows[:limit]]
+    if extras:
+        attach_card_extras(session, out, [stage])
     return out, len(rows) > limit
 
 
@@ -180,14 +275,16 @@ def column(session: Session, stage: Stage, filters: BoardFilters, limit: int) ->
 
 
 def board(session: Session, pipeline_id: int, filters: BoardFilters, limit: int) -> list[Column]:
-    """Every column of a pipeline: aggregates in one query, then each column's first page."""
+    """Every column of a pipeline: aggregates in one query, each column's first page, then next activities of
+    every shown card in one query."""
     stages = stages_of(session, pipeline_id)
     totals = aggregates(session, [s.id for s in stages], filters)
     columns = []
     for stage in stages:
         count, sums = totals.get(stage.id, (0, []))
-        page, more = cards(session, stage, filters, limit)
+        page, more = cards(session, stage, filters, limit, extras=False)
         columns.append(Column(stage, count, sums, page, more))
+    attach_card_extras(session, [c for col in columns for c in col.cards], stages)
     return columns
 
 

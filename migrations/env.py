@@ -30,6 +30,10 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
     with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # Batch migrations recreate tables; with foreign keys on, dropping a referenced table would cascade
+            # deletes into its children. Off on this fresh connection, before the migration's transaction.
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

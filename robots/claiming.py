@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from kanban.models import Contact, Deal, Stage, User
+from kanban.models import Deal, Person, Stage, User
 from robots.models import Robot, RobotRun
 
 
@@ -60,7 +60,7 @@ class RobotView:
 
 @dataclass
 class LoadedRun:
-    """One run as loaded: its columns, its robot's, the stage name, its (locked) deal with contact and
+    """One run as loaded: its columns, its robot's, the stage name, its (locked) deal with person and
     responsible as mapped objects (kinds look them up through the session), and whether a run of the same
     stage entry waits for a previous one."""
 
@@ -68,7 +68,7 @@ class LoadedRun:
     robot: RobotView
     stage_name: str
     deal: Deal
-    contact: Contact | None
+    person: Person | None
     responsible: User | None
     has_waiting: bool
 
@@ -83,8 +83,8 @@ def _deals_stmt(postgresql: bool) -> Any:
     # faster than one six-table join (PostgreSQL plans each execution of it again).
     runs = RobotRun.__table__
     stmt = (
-        select(Deal, Contact, User)
-        .outerjoin(Contact, Contact.id == Deal.contact_id)
+        select(Deal, Person, User)
+        .outerjoin(Person, Person.id == Deal.person_id)
         .outerjoin(User, User.id == Deal.responsible_id)
         .where(Deal.id.in_(select(runs.c.deal_id).where(runs.c.id.in_(bindparam("run_ids", expanding=True)))))
         .order_by(Deal.id)

@@ -19,7 +19,7 @@ from kanban import clock
 from kanban.errors import ConflictError, NotFoundError
 from kanban.events import Actor
 from kanban.live import publish_deal_changed
-from kanban.models import Contact, Deal, User
+from kanban.models import Deal, Person, User
 from kanban.services.deals import timeline
 from robots.claiming import LoadedRun, RobotView, RunView, claim, load
 from robots.conditions import evaluate, explain
@@ -29,7 +29,7 @@ from robots.models import Robot, RobotRun
 from robots.registry import registry
 from robots.scheduling import LEFT_STAGE, due_at, send_after_commit
 from robots.templating import plain, render
-from robots.values import values_of
+from robots.values import record_values, values_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -192,10 +192,13 @@ def _execute(runtime: Any, session: Session, loaded: LoadedRun, now: datetime) -
         return _finish(session, run, "cancelled", now, entry_runs, reason="the robot was disabled before it was due",
                        unclaim=True)
     outputs_by_key = {r.robot_key: dict(r.outputs or {}) for r in entry_runs if r.status == "done"}
-    # Contact and responsible as they are now: an earlier run of the batch may have changed them.
-    contact = _current(session, Contact, deal.contact_id, loaded.contact)
+    # Person and responsible as they are now: an earlier run of the batch may have changed them.
+    person = _current(session, Person, deal.person_id, loaded.person)
     responsible = _current(session, User, deal.responsible_id, loaded.responsible)
-    values = values_of(deal, contact, responsible, run.stage_id, loaded.stage_name, outputs_by_key,
+    # The next activity costs a query: read only when the robot's settings or condition mention it.
+    records = record_values(session, deal, person,
+                            with_next_activity="next_activity" in f"{robot.settings}{robot.condition}")
+    values = values_of(deal, records, responsible, run.stage_id, loaded.stage_name, outputs_by_key,
                        public_url=runtime.settings.public_url)
     holds, details = evaluate(robot.condition, values)
     if not holds:

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kanban.models import Contact, Deal, Stage, User
+from kanban.models import Deal, Organization, Person, Stage, User
+from kanban.queries import next_activities
 from robots.errors import PermanentError
 from robots.templating import plain
 
@@ -29,10 +30,22 @@ KNOWN_PLACEHOLDERS: list[tuple[str, str]] = [
     ("deal.created_at", "When the deal was created (ISO 8601, UTC)"),
     ("deal.stage_entered_at", "When the deal entered its current stage (ISO 8601, UTC)"),
     ("deal.fields.<name>", "A custom field of the deal"),
-    ("contact.name", "Contact name"),
+    ("contact.name", "Contact name (the deal's person)"),
     ("contact.email", "Contact email"),
     ("contact.phone", "Contact phone"),
-    ("contact.company", "Contact company"),
+    ("contact.company", "Contact company (the person's organization)"),
+    ("person.id", "The deal's person: id"),
+    ("person.name", "The deal's person: name"),
+    ("person.email", "The deal's person: email"),
+    ("person.phone", "The deal's person: phone"),
+    ("organization.id", "The deal's organization: id"),
+    ("organization.name", "The deal's organization: name"),
+    ("organization.address", "The deal's organization: address"),
+    ("next_activity.id", "The deal's next open activity: id"),
+    ("next_activity.type", "Next activity: call, meeting, task, email or deadline"),
+    ("next_activity.subject", "Next activity: subject"),
+    ("next_activity.due_at", "Next activity: when it is due (ISO 8601)"),
+    ("next_activity.state", "Next activity: overdue, today or upcoming"),
     ("responsible.id", "Responsible user's id"),
     ("responsible.name", "Responsible user's name"),
     ("responsible.email", "Responsible user's email"),
@@ -42,7 +55,7 @@ KNOWN_PLACEHOLDERS: list[tuple[str, str]] = [
     ("robots.<key>.<output>", "An output of an earlier robot of this stage (run after the previous one)"),
 ]
 _STATIC = {name for name, _ in KNOWN_PLACEHOLDERS if "<" not in name}
-_ROOTS = {"deal", "contact", "responsible", "stage"}
+_ROOTS = {"deal", "contact", "person", "organization", "next_activity", "responsible", "stage"}
 _ROBOT_REF = re.compile(r"^robots\.([a-z0-9_]+)\.([A-Za-z0-9_]+)$")
 
 
@@ -76,11 +89,35 @@ def _person(user: User | None) -> dict[str, Any]:
     return {"id": user.id, "name": user.name, "email": user.email or "", "phone": user.phone or ""}
 
 
-def _contact(contact: Contact | None) -> dict[str, Any]:
-    if contact is None:
+def _contact(person: Person | None, organization: Organization | None) -> dict[str, Any]:
+    if person is None:
         return {"name": "", "email": "", "phone": "", "company": ""}
-    return {"name": contact.name, "email": contact.email or "", "phone": contact.phone or "",
-            "company": contact.company or ""}
+    return {"name": person.name, "email": person.email or "", "phone": person.phone or "",
+            "company": organization.name if organization else ""}
+
+
+def _person_values(person: Person | None) -> dict[str, Any]:
+    if person is None:
+        return {"id": None, "name": "", "email": "", "phone": ""}
+    return {"id": person.id, "name": person.name, "email": person.email or "", "phone": person.phone or ""}
+
+
+def _organization_values(org: Organization | None) -> dict[str, Any]:
+    if org is None:
+        return {"id": None, "name": "", "address": ""}
+    return {"id": org.id, "name": org.name, "address": org.address or ""}
+
+
+def record_values(session: Session, deal: Deal, person: Person | None, *, with_next_activity: bool = True
+                  ) -> dict[str, Any]:
+    """contact, person, organization and (when asked: one query) next_activity values of a deal."""
+    org_id = deal.organization_id or (person.organization_id if person else None)
+    org = session.get(Organization, org_id) if org_id else None
+    nxt = next_activities(session, [deal.id]).get(deal.id) if with_next_activity else None
+    return {"contact": _contact(person, org), "person": _person_values(person),
+            "organization": _organization_values(org),
+            "next_activity": plain(nxt) if nxt else {"id": None, "type": "", "subject": "", "due_at": "",
+                                                     "state": ""}}
 
 
 def deal_values(deal: Deal, public_url: str = "") -> dict[str, Any]:
@@ -105,19 +142,19 @@ def template_values(session: Session, deal_id: int, stage_id: int, outputs_by_ke
     deal = session.get(Deal, deal_id)
     if deal is None:
         raise PermanentError(f"deal {deal_id} no longer exists")
-    contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
+    person = session.get(Person, deal.person_id) if deal.person_id else None
     responsible = session.get(User, deal.responsible_id) if deal.responsible_id else None
     stage = session.get(Stage, stage_id)
-    return values_of(deal, contact, responsible, stage_id, stage.name if stage else "", outputs_by_key,
-                     public_url=public_url)
+    return values_of(deal, record_values(session, deal, person), responsible, stage_id, stage.name if stage else "",
+                     outputs_by_key, public_url=public_url)
 
 
-def values_of(deal: Deal, contact: Contact | None, responsible: User | None, stage_id: int, stage_name: str,
+def values_of(deal: Deal, records: dict[str, Any], responsible: User | None, stage_id: int, stage_name: str,
               outputs_by_key: dict[str, dict[str, Any]], *, public_url: str = "") -> dict[str, Any]:
-    """template_values from rows the caller already holds (the engine loads them with the run)."""
+    """template_values from rows the caller already holds; `records` comes from record_values."""
     return {
         "deal": deal_values(deal, public_url),
-        "contact": _contact(contact),
+        **records,
         "responsible": _person(responsible),
         "stage": {"id": stage_id, "name": stage_name or ""},
         "robots": plain({key: dict(outputs or {}) for key, outputs in outputs_by_key.items()}),

@@ -11,7 +11,7 @@ from sqlalchemy import func, inspect, select
 
 from kanban.cli import main
 from kanban.demo import seed_demo
-from kanban.models import ApiToken, Contact, Deal, Department, Pipeline, StageEntry, TimelineEntry, User
+from kanban.models import ApiToken, Deal, Department, Person, Pipeline, StageEntry, TimelineEntry, User
 from kanban.security import verify_password
 
 
@@ -123,7 +123,7 @@ def test_demo_data_is_realistic(runtime):
         assert len({d.stage_entered_at.date() for d in deals}) >= 10
         assert any(d.tags for d in deals) and len({d.currency for d in deals}) == 2
         assert all(d.amount > 0 and d.created_at <= d.stage_entered_at for d in deals)
-        assert all(c.email and "@" in c.email for c in s.scalars(select(Contact)))
+        assert all(c.email and "@" in c.email for c in s.scalars(select(Person)))
         for deal in deals:
             entries = s.scalars(select(StageEntry).where(StageEntry.deal_id == deal.id).order_by(StageEntry.id)).all()
             assert entries[-1].stage_id == deal.stage_id and entries[-1].entered_at == deal.stage_entered_at

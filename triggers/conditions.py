@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from kanban import conditions as core
 from kanban.conditions import OPS, compare
-from kanban.models import Contact, Deal, Stage, User
+from kanban.models import Deal, Organization, Person, Stage, User
 
 __all__ = ["DEAL_FIELDS", "OPS", "OTHER_FIELDS", "compare", "deal_values", "evaluate", "field_name", "known_field",
            "lookup", "validate_condition"]
@@ -42,7 +42,8 @@ def validate_condition(condition: Any, prefix: str = "condition") -> dict[str, s
 
 def deal_values(session: Session, deal: Deal) -> dict[str, Any]:
     """Plain nested values conditions read: deal (with fields), contact, stage, responsible."""
-    contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
+    contact = session.get(Person, deal.person_id) if deal.person_id else None
+    org = session.get(Organization, contact.organization_id) if contact and contact.organization_id else None
     stage = session.get(Stage, deal.stage_id)
     person = session.get(User, deal.responsible_id) if deal.responsible_id else None
     deal_part: dict[str, Any] = {name: getattr(deal, name) for name in DEAL_FIELDS}
@@ -50,7 +51,8 @@ def deal_values(session: Session, deal: Deal) -> dict[str, Any]:
     deal_part["fields"] = dict(deal.fields or {})
     return {
         "deal": deal_part,
-        "contact": {k: getattr(contact, k) for k in ("name", "email", "phone", "company")} if contact else {},
+        "contact": {"name": contact.name, "email": contact.email, "phone": contact.phone,
+                    "company": org.name if org else None} if contact else {},
         "stage": {"name": stage.name if stage else None},
         "responsible": {"name": person.name, "email": person.email} if person else {},
     }

@@ -16,12 +16,14 @@ from kanban import clock
 from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor, DealFieldsChanged, DealMoved, bus
-from kanban.models import Contact, Deal, DealTag, Stage, StageEntry, TimelineEntry, User
+from kanban.models import Deal, DealTag, Organization, Person, Stage, StageEntry, TimelineEntry, User
+from kanban.services import persons
 
 MAX_CAUSE_DEPTH = 8
 MAX_AUTO_MOVES = 10
 AUTO_MOVE_WINDOW = timedelta(minutes=5)
 CORE_FIELDS = ("title", "amount", "currency", "responsible_id")
+LINK_FIELDS = ("person_id", "organization_id")
 
 
 @dataclass
@@ -108,7 +110,8 @@ def _validate_core(session: Session, values: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
-def _contact(session: Session, data: Any, errors: dict[str, str]) -> Contact | None:
+def _contact(data: Any, errors: dict[str, str]) -> dict[str, Any] | None:
+    """Validate the deal's `contact` object (it maps onto a person); None when absent."""
     if data is None:
         return None
     if not isinstance(data, dict):
@@ -129,7 +132,30 @@ def _contact(session: Session, data: Any, errors: dict[str, str]) -> Contact | N
     phone = data.get("phone") or None
     if phone is not None and (not isinstance(phone, str) or len(phone) > 40):
         errors["contact.phone"] = "not a valid phone number"
-    return Contact(name=name.strip(), email=email, phone=phone, company=company)
+    return {"name": name.strip(), "email": email, "phone": phone, "company": company}
+
+
+def _check_links(session: Session, values: dict[str, Any], errors: dict[str, str]) -> None:
+    """person_id / organization_id must name existing records."""
+    for name, model in (("person_id", Person), ("organization_id", Organization)):
+        ref = values.get(name)
+        if ref is not None and (not isinstance(ref, int) or isinstance(ref, bool) or session.get(model, ref) is None):
+            errors[name] = f"unknown {name.removesuffix('_id')}"
+
+
+def _person_for_contact(session: Session, values: dict[str, Any], current: Person | None,
+                        actor: Actor) -> Person:
+    """The person a `contact` object means: an existing one by email, the deal's own (updated), or a new one."""
+    org_id = persons.organization_named(session, values["company"], actor=actor).id if values["company"] else None
+    fields = {"name": values["name"], "email": values["email"], "phone": values["phone"]}
+    if org_id is not None:
+        fields["organization_id"] = org_id
+    known = persons.person_by_email(session, values["email"])
+    if known is not None and (current is None or known.id != current.id):
+        return known
+    if current is not None:
+        return persons.update_person(session, current.id, fields, actor=actor)
+    return persons.create_person(session, fields, actor=actor)
 
 
 def timeline(session: Session, deal_id: int, kind: str, text: str, actor: Actor, **data: Any) -> TimelineEntry:
@@ -154,6 +180,9 @@ def create_deal(
     contact: dict[str, Any] | None = None,
     fields: dict[str, Any] | None = None,
     tags: list[str] | None = None,
+    person_id: int | None = None,
+    organization_id: int | None = None,
+    external_id: str | None = None,
 ) -> Deal:
     """Create a deal in a stage (default: the pipeline's first); entering it starts its robots."""
     values = {"title": title, "amount": amount, "currency": currency, "responsible_id": responsible_id}
@@ -174,13 +203,17 @@ def create_deal(
         if stage is None or stage.archived or stage.pipeline_id != pipeline_id:
             errors["stage_id"] = "stage is not in this pipeline"
     clean = clean_tags(tags or [])
-    contact_row = _contact(session, contact, errors)
+    contact_values = _contact(contact, errors)
+    _check_links(session, {"person_id": person_id, "organization_id": organization_id}, errors)
     if errors:
         raise ValidationError("invalid deal", errors)
     assert stage is not None
-    if contact_row is not None:
-        session.add(contact_row)
-        session.flush()
+    if contact_values is not None:
+        person = _person_for_contact(session, contact_values, None, actor)
+        person_id = person.id
+        organization_id = organization_id or person.organization_id
+    elif person_id is not None and organization_id is None:
+        organization_id = session.get(Person, person_id).organization_id  # type: ignore[union-attr]
     at = clock.now()
     deal = Deal(
         pipeline_id=pipeline_id,
@@ -189,7 +222,12 @@ def create_deal(
         amount=amount,
         currency=currency.upper(),
         responsible_id=responsible_id,
-        contact_id=contact_row.id if contact_row else None,
+        person_id=person_id,
+        organization_id=organization_id,
+        status=_status_of(stage),
+        closed_at=at if stage.kind != "open" else None,
+        last_activity_at=at,
+        external_id=external_id,
         fields=dict(values["fields"]),
         tags=clean,
         rank=_top_rank(session, stage.id),
@@ -322,18 +360,21 @@ def update_deal(
     if expected_version is not None and expected_version != deal.version:
         raise ConflictError("the deal was changed by someone else", current=deal,
                             current_version=deal.version)
-    unknown = set(changes) - {*CORE_FIELDS, "fields", "tags", "contact"}
+    unknown = set(changes) - {*CORE_FIELDS, *LINK_FIELDS, "fields", "tags", "contact"}
     if unknown:
         raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
     errors = _validate_core(session, changes)
+    _check_links(session, changes, errors)
     if "title" in changes and "title" not in errors and changes["title"] is None:
         errors["title"] = "title is required"
-    new_contact = _contact(session, changes.get("contact"), errors) if changes.get("contact") else None
+    new_contact = _contact(changes.get("contact"), errors) if changes.get("contact") else None
     tags = clean_tags(changes["tags"]) if "tags" in changes else None
     if errors:
         raise ValidationError("invalid deal", errors)
     diff: dict[str, tuple[Any, Any]] = {}
-    for name in CORE_FIELDS:
+    if "contact" in changes:
+        diff.update(_apply_contact(session, deal, new_contact, actor))
+    for name in (*CORE_FIELDS, *LINK_FIELDS):
         if name in changes:
             value = changes[name].strip() if name == "title" else changes[name]
             value = value.upper() if name == "currency" else value
@@ -354,8 +395,6 @@ def update_deal(
     if tags is not None and tags != list(deal.tags or []):
         diff["tags"] = (list(deal.tags or []), tags)
         _set_tags(session, deal, tags)
-    if "contact" in changes:
-        diff.update(_apply_contact(session, deal, new_contact))
     if not diff:
         return deal
     deal.updated_at = clock.now()
@@ -390,26 +429,30 @@ def deal_snapshot(deal: Deal) -> dict[str, Any]:
             "fields": dict(deal.fields or {}), "tags": list(deal.tags or [])}
 
 
-def _apply_contact(session: Session, deal: Deal, new: Contact | None) -> dict[str, tuple[Any, Any]]:
-    old = session.get(Contact, deal.contact_id) if deal.contact_id else None
+def _apply_contact(session: Session, deal: Deal, new: dict[str, Any] | None,
+                   actor: Actor) -> dict[str, tuple[Any, Any]]:
+    old = session.get(Person, deal.person_id) if deal.person_id else None
     old_view = contact_view(old)
     if new is None:
-        deal.contact_id = None
+        deal.person_id = None
         return {"contact": (old_view, None)} if old else {}
-    if old is not None:
-        old.name, old.email, old.phone, old.company = new.name, new.email, new.phone, new.company
-        return {"contact": (old_view, contact_view(old))} if old_view != contact_view(old) else {}
-    session.add(new)
-    session.flush()
-    deal.contact_id = new.id
-    return {"contact": (None, contact_view(new))}
+    person = _person_for_contact(session, new, old, actor)
+    deal.person_id = person.id
+    if person.organization_id is not None:
+        deal.organization_id = person.organization_id
+    return {"contact": (old_view, contact_view(person))} if old_view != contact_view(person) else {}
 
 
-def contact_view(contact: Contact | None) -> dict[str, Any] | None:
-    """A contact as plain JSON."""
-    if contact is None:
+def contact_view(person: Person | None) -> dict[str, Any] | None:
+    """The deal's person as the API's `contact` object."""
+    if person is None:
         return None
-    return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone}
+    return {"id": person.id, "name": person.name, "email": person.email, "phone": person.phone}
+
+
+def _status_of(stage: Stage) -> str:
+    """Stages of kind won / lost set the deal's status when it enters them."""
+    return stage.kind if stage.kind in ("won", "lost") else "open"
 
 
 def _plain(value: Any) -> Any:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from kanban import queries
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
-from kanban.models import Contact, Deal, Pipeline, Stage, User
+from kanban.models import Deal, Organization, Person, Pipeline, Stage, User
 from kanban.services.deals import get_deal, update_deal
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import format_amount, optional_int, parse_amount, text
@@ -26,13 +26,14 @@ CONFLICT_MESSAGE = ("Someone else changed this deal while you were editing it. Y
 
 def form_values(session: Session, deal: Deal) -> dict[str, Any]:
     """The edit form's values for a deal as stored now."""
-    contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
+    contact = session.get(Person, deal.person_id) if deal.person_id else None
+    org = session.get(Organization, contact.organization_id) if contact and contact.organization_id else None
     return {
         "title": deal.title, "amount": format_amount(deal.amount), "currency": deal.currency,
         "responsible_id": str(deal.responsible_id or ""), "version": str(deal.version),
         "contact_name": contact.name if contact else "", "contact_email": (contact.email or "") if contact else "",
         "contact_phone": (contact.phone or "") if contact else "",
-        "contact_company": (contact.company or "") if contact else "",
+        "contact_company": org.name if org else "",
         "tags": ", ".join(deal.tags or []),
         "fields": [(k, "" if v is None else str(v)) for k, v in sorted((deal.fields or {}).items())],
     }
@@ -62,7 +63,7 @@ def deal_context(request: Request, session: Session, deal_id: int, **extra: Any)
     ctx.update({
         "stage": session.get(Stage, deal.stage_id), "pipeline": session.get(Pipeline, deal.pipeline_id),
         "stages": queries.stages_of(session, deal.pipeline_id), "people": queries.people(session),
-        "responsible": responsible, "contact": session.get(Contact, deal.contact_id) if deal.contact_id else None,
+        "responsible": responsible, "contact": session.get(Person, deal.person_id) if deal.person_id else None,
         "values": form_values(session, deal), "errors": {}, "message": None, "message_kind": "info",
     })
     ctx.update(extra)

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kanban.errors import BadRequestError
-from kanban.queries import BoardFilters
+from kanban.queries import ACTIVITY_FILTERS, STATUSES, BoardFilters
 
 
 def text(form: Mapping[str, Any], name: str) -> str:
@@ -59,11 +59,17 @@ def format_amount(minor: int | None) -> str:
     return f"{minor // 100}.{minor % 100:02d}"
 
 
-def filters_from(params: Mapping[str, Any]) -> BoardFilters:
-    """Board filters from query or form parameters (bad responsible_id -> BadRequestError)."""
+def filters_from(params: Mapping[str, Any], user_id: int | None = None) -> BoardFilters:
+    """Board filters from query or form parameters (bad responsible_id -> BadRequestError); `mine=1` means
+    the given user's deals."""
     q = text(params, "q")[:200]
     tag = text(params, "tag")[:100]
-    return BoardFilters(responsible_id=optional_int(params, "responsible_id"), tag=tag or None, q=q or None)
+    status = text(params, "status")
+    activity = text(params, "activity")
+    return BoardFilters(responsible_id=optional_int(params, "responsible_id"), tag=tag or None, q=q or None,
+                        status=status if status in STATUSES else None,
+                        activity=activity if activity in ACTIVITY_FILTERS else None,
+                        mine_id=user_id if user_id is not None and text(params, "mine") == "1" else None)
 
 
 def board_url(pipeline_id: int | None, filters: BoardFilters) -> str:

@@ -1,4 +1,4 @@
-"""email_client: an HTML email to the deal's contact, with an open pixel and tracked links."""
+"""email_client: an HTML email to the deal's person (its contact), with an open pixel and tracked links."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from kanban.mail import from_header, html_to_text, one_line
-from kanban.models import Contact, EmailMessage
+from kanban.models import EmailMessage, Person
 from kanban.tracking import new_email_token, prepare_html
 from robots.context import RunContext
 from robots.errors import PermanentError
@@ -36,7 +36,7 @@ class EmailClient(RobotKind):
         """One tracked outbox row for the contact's address, and an `email` timeline entry."""
         mailer = service(ctx, "mailer")
         deal = ctx.deal()
-        contact = ctx.session.get(Contact, deal.contact_id) if deal.contact_id else None
+        contact = ctx.session.get(Person, deal.person_id) if deal.person_id else None
         if contact is None or not contact.email:
             raise PermanentError("the deal's contact has no email address")
         subject = one_line(ctx.render(settings.subject))

@@ -106,7 +106,7 @@ def test_add_deal_in_a_column(rep_web, pipeline, rep):
     col = _columns(rep_web.get(f"/board?pipeline_id={pipeline.id}"))["Proposal"]
     assert col.count == 1 and col.sums == [("EUR", 123450)]
     card = col.cards[0]
-    assert (card.title, card.contact_name, card.responsible_name) == ("Hooli expansion", "Gavin B", "Rex Rep")
+    assert (card.title, card.person_name, card.responsible_name) == ("Hooli expansion", "Gavin B", "Rex Rep")
 
 
 def test_add_deal_validation_messages(rep_web, pipeline):

@@ -1,4 +1,4 @@
-"""Board text search on PostgreSQL can be answered from the trigram and contact_id indexes (no full scan)."""
+"""Board text search on PostgreSQL can be answered from the trigram and person_id indexes (no full scan)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_text_search_plans_use_the_trigram_indexes(runtime, pipeline, rep):
         s.execute(text("SET LOCAL enable_seqscan = off"))
         filters = BoardFilters(q="moreau")
         plan = _plan(s, select(Deal.id).where(*_conditions(s, filters)))
-        assert "BitmapOr" in plan and "ix_deals_title_trgm" in plan and "ix_deals_contact_id" in plan, plan
+        assert "BitmapOr" in plan and "ix_deals_title_trgm" in plan and "ix_deals_person_id" in plan, plan
         assert "ix_contacts_name_trgm" in plan, plan
         assert aggregates(s, [stage.id], filters) == {stage.id: (1, [("USD", 0)])}
         assert aggregates(s, [stage.id], BoardFilters(q="lobe")) == {stage.id: (1, [("USD", 0)])}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kanban.events import Actor
-from kanban.models import Contact, Deal
+from kanban.models import Deal, Person
 from kanban.services.deals import move_deal, update_deal
 from tests.conftest import csrf_of
 
@@ -20,7 +20,7 @@ def _form(deal, **overrides):
 def _load(runtime, deal_id):
     with runtime.sessions() as s:
         deal = s.get(Deal, deal_id)
-        contact = s.get(Contact, deal.contact_id) if deal.contact_id else None
+        contact = s.get(Person, deal.person_id) if deal.person_id else None
         return deal, contact
 
 

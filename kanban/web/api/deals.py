@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from kanban.errors import ConflictError
 from kanban.events import Actor
-from kanban.models import Contact, Deal, DealTag, TimelineEntry
+from kanban.models import Deal, DealTag, Person, TimelineEntry
 from kanban.services import deals as svc
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
 from kanban.web.api.schema import ANY_OBJ, BIGINT, INT, STR, arr, nullable, obj, page_of
@@ -66,9 +66,9 @@ def list_deals(call: Call) -> dict[str, Any]:
         stmt = stmt.where(Deal.id.in_(select(DealTag.deal_id).where(DealTag.tag == tag)))
     q = call.query_str("q")
     if q is not None:
-        contacts = select(Contact.id).where(or_(Contact.name.icontains(q, autoescape=True),
-                                                Contact.email.icontains(q, autoescape=True)))
-        stmt = stmt.where(or_(Deal.title.icontains(q, autoescape=True), Deal.contact_id.in_(contacts)))
+        persons = select(Person.id).where(or_(Person.name.icontains(q, autoescape=True),
+                                              Person.email.icontains(q, autoescape=True)))
+        stmt = stmt.where(or_(Deal.title.icontains(q, autoescape=True), Deal.person_id.in_(persons)))
     rows, nxt = paginate(call, stmt, Deal.id, descending=True)
     return page(deal_views(call.session, rows), nxt)
 

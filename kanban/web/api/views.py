@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kanban.models import Contact, Deal, Pipeline, Stage, TimelineEntry, User
+from kanban.models import Deal, Person, Pipeline, Stage, TimelineEntry, User
 from kanban.web.api.base import iso
 from kanban.web.api.schema import ANY_OBJ, BIGINT, BOOL, INT, STR, TIME, arr, component, nullable, obj
 
@@ -53,17 +53,17 @@ def pipeline_view(pipeline: Pipeline) -> dict[str, Any]:
     return {"id": pipeline.id, "name": pipeline.name, "stages": [stage_view(s) for s in pipeline.stages]}
 
 
-def _contact_json(contact: Contact | None) -> dict[str, Any] | None:
-    if contact is None:
+def _contact_json(person: Person | None) -> dict[str, Any] | None:
+    if person is None:
         return None
-    return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone}
+    return {"id": person.id, "name": person.name, "email": person.email, "phone": person.phone}
 
 
 def deal_views(session: Session, deals: Sequence[Deal]) -> list[dict[str, Any]]:
-    """Deals as JSON, loading their contacts in one query."""
-    ids = {d.contact_id for d in deals if d.contact_id is not None}
-    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))} if ids else {}
-    return [_deal_json(d, contacts.get(d.contact_id) if d.contact_id else None) for d in deals]
+    """Deals as JSON, loading their persons in one query."""
+    ids = {d.person_id for d in deals if d.person_id is not None}
+    persons = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))} if ids else {}
+    return [_deal_json(d, persons.get(d.person_id) if d.person_id else None) for d in deals]
 
 
 def deal_view(session: Session, deal: Deal) -> dict[str, Any]:
@@ -71,11 +71,11 @@ def deal_view(session: Session, deal: Deal) -> dict[str, Any]:
     return deal_views(session, [deal])[0]
 
 
-def _deal_json(deal: Deal, contact: Contact | None) -> dict[str, Any]:
+def _deal_json(deal: Deal, person: Person | None) -> dict[str, Any]:
     return {
         "id": deal.id, "title": deal.title, "pipeline_id": deal.pipeline_id, "stage_id": deal.stage_id,
         "amount": deal.amount, "currency": deal.currency, "responsible_id": deal.responsible_id,
-        "contact": _contact_json(contact), "fields": dict(deal.fields or {}), "tags": list(deal.tags or []),
+        "contact": _contact_json(person), "fields": dict(deal.fields or {}), "tags": list(deal.tags or []),
         "version": deal.version, "stage_entered_at": iso(deal.stage_entered_at), "created_at": iso(deal.created_at),
     }
 

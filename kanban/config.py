@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = Field(default=None, alias="KANBAN_SECURE_COOKIES")
     embedded_worker: bool | None = Field(default=None, alias="KANBAN_EMBEDDED_WORKER")
     board_page_size: int = Field(default=20, alias="KANBAN_BOARD_PAGE_SIZE")
+    # The seller's name on invoices and quotes until the company's requisites are filled in.
+    company_name: str = Field(default="Our company", alias="KANBAN_COMPANY_NAME")
 
     @cached_property
     def db_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from kanban.web.api import deals, openapi, pipelines, records, users
+from kanban.web.api import commerce, deals, openapi, pipelines, records, requisites, users
 
-routes = [*users.routes, *pipelines.routes, *deals.routes, *records.routes, *openapi.routes]
+routes = [*users.routes, *pipelines.routes, *deals.routes, *records.routes, *commerce.routes,
+          *requisites.routes, *openapi.routes]

@@ -35,15 +35,19 @@ class Field:
 
     label: str
     number: Any = None
+    prefix: str = ""  # country prefix the compact form keeps (stdnum's fr.tva drops "FR")
 
     def clean(self, value: str) -> str:
         """The compact form of a valid identifier (plain text is only trimmed); raises NumberError."""
-        return self.number.validate(value) if self.number is not None else value.strip()
+        if self.number is None:
+            return value.strip()
+        compact = str(self.number.validate(value))
+        return compact if compact.startswith(self.prefix) else self.prefix + compact
 
 
 TEMPLATES: dict[str, dict[str, Field]] = {
     "fr_company": {"company_name": Field("Raison sociale"), "siren": Field("SIREN", siren),
-                   "siret": Field("SIRET", siret), "vat_number": Field("TVA intracommunautaire", tva)},
+                   "siret": Field("SIRET", siret), "vat_number": Field("TVA intracommunautaire", tva, "FR")},
     "it_company": {"company_name": Field("Ragione sociale"), "partita_iva": Field("Partita IVA", iva),
                    "codice_fiscale": Field("Codice Fiscale", codicefiscale)},
     "generic_company": {"company_name": Field("Company name"), "registration_number": Field("Registration number"),

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     board_page_size: int = Field(default=20, alias="KANBAN_BOARD_PAGE_SIZE")
     # The seller's name on invoices and quotes until the company's requisites are filled in.
     company_name: str = Field(default="Our company", alias="KANBAN_COMPANY_NAME")
+    # Country assumed for client phone numbers written without +<country code> (ISO 3166 alpha-2).
+    phone_region: str = Field(default="US", alias="KANBAN_PHONE_REGION")
 
     @cached_property
     def db_url(self) -> str:

@@ -81,7 +81,7 @@ def _num(value: int, scale: int) -> str:
 
 
 def create_document(session: Session, deal_id: int, doc_type: str, *, actor: Actor, company_name: str,
-                    run_id: int | None = None, at: datetime | None = None) -> Document:
+                    run_id: int | None = None, at: datetime | None = None, author_id: int | None = None) -> Document:
     """Number, snapshot and render an invoice or quote of the deal, in the caller's transaction."""
     if doc_type not in TYPES:
         raise ValidationError("unknown document type", {"type": f"one of {', '.join(TYPES)}"})
@@ -95,7 +95,8 @@ def create_document(session: Session, deal_id: int, doc_type: str, *, actor: Act
                    number=f"{TYPES[doc_type][1]}{at.year}-{seq:04d}", currency=deal.currency,
                    net=sum(x["net"] for x in lines), tax=sum(x["tax"] for x in lines),
                    gross=sum(x["gross"] for x in lines), issued_at=at, due_at=at + timedelta(days=DUE_DAYS),
-                   pay_url=pay, run_id=run_id, created_by_id=actor.id if actor.type == "user" else None,
+                   pay_url=pay, run_id=run_id,
+                   created_by_id=author_id if author_id is not None else actor.id if actor.type == "user" else None,
                    data={"seller": _party(session, COMPANY, company_name), "buyer": _buyer(session, deal),
                          "lines": lines, "deal_title": deal.title})
     doc.pdf = render_pdf(doc)
@@ -131,10 +132,18 @@ def deal_documents(session: Session, deal_id: int) -> list[Document]:
     return list(session.scalars(select(Document).where(Document.deal_id == deal_id).order_by(Document.id.desc())))
 
 
-def attach(session: Session, email_id: int, document_ids: list[int]) -> None:
-    """Attach documents to an outbox email (their PDFs go with it)."""
-    session.add_all([EmailAttachment(email_id=email_id, document_id=d) for d in dict.fromkeys(document_ids)])
+def attach(session: Session, email_id: int, deal_id: int, refs: list[str]) -> list[int]:
+    """Attach documents of the deal, given as id texts (rendered templates), to an outbox email."""
+    ids: list[int] = []
+    for ref in refs:
+        doc = session.get(Document, int(ref.strip())) if ref.strip().isdigit() else None
+        if doc is None or doc.deal_id != deal_id:
+            raise ValidationError(f"attachment {ref.strip()[:40]!r} is not a document of this deal",
+                                  {"attachments": "document ids of the deal"})
+        ids.append(doc.id)
+    session.add_all([EmailAttachment(email_id=email_id, document_id=d) for d in dict.fromkeys(ids)])
     session.flush()
+    return ids
 
 
 def attachments_of(session: Session, email_id: int) -> list[tuple[str, bytes]]:

@@ -135,6 +135,12 @@ def set_line_items(session: Session, deal_id: int, items: Any, *, actor: Actor) 
     return lines
 
 
+def payment_lines(session: Session, deal_id: int) -> list[tuple[str, int]]:
+    """The deal's lines for a payment provider: ("Widget × 3", gross in minor units)."""
+    return [(f"{x.name} × {Decimal(x.quantity_milli) / QUANTITY_SCALE:f}", x.gross)
+            for x in line_items(session, deal_id)]
+
+
 def line_view(line: LineItem) -> dict[str, Any]:
     """A line as JSON (quantity and percentages as numbers)."""
     return {"id": line.id, "product_id": line.product_id, "name": line.name,

@@ -32,6 +32,11 @@ EXAMPLES = {
     "change_responsible": {"users": [1, 2], "mode": "round_robin"},
     "add_tag": {"tags": ["hot"]},
     "webhook": {"url": "https://hooks.example/in", "allow_private": False},
+    "create_document": {"type": "quote"},
+    "get_requisites": {"entity": "organization", "address_type": "delivery"},
+    "modify_requisites": {"entity": "organization", "template": "fr_company", "address_type": "legal",
+                          "fields": {"vat_number": "{{ deal.fields.vat }}", "city": "Paris"}},
+    "sms_client": {"text": "Your order {{ deal.title }} is confirmed"},
 }
 MODULES = sorted(m.name for m in pkgutil.iter_modules(robots.kinds.__path__))
 

@@ -39,6 +39,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     import robots.wiring
     import triggers.wiring
     from kanban import actors, delivery, live
+    from kanban.web import commerce
 
     settings = settings or load_settings()
     engine = engine or make_engine(settings.db_url)
@@ -47,6 +48,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     actors.install(runtime)
     delivery.install(runtime)
     live.install(runtime)
+    commerce.install(runtime)
     robots.wiring.install(runtime)
     triggers.wiring.install(runtime)
     return runtime

@@ -9,6 +9,7 @@ from kanban import demo
 from kanban.commerce import Product
 from kanban.events import Actor
 from kanban.models import Deal, Organization
+from kanban.services.deals import move_deal
 from kanban.services.pipelines import add_stage
 from kanban.services.products import set_line_items
 from kanban.services.requisites import COMPANY, save_requisite
@@ -28,14 +29,13 @@ CITIES = [("Boston", "02108"), ("Chicago", "60601"), ("Denver", "80202"), ("Aust
 def seed_commerce(session: Session) -> None:
     """Run by kanban.demo after its deals exist, before the robots' seeder (which uses the Delivery stage)."""
     pipeline = demo.demo_pipeline(session)
-    if pipeline is None:
+    invoice = next((s for s in pipeline.stages if s.name == "Invoice"), None) if pipeline else None
+    if pipeline is None or invoice is None:
         return
-    invoice = next((s for s in pipeline.stages if s.name == "Invoice"), None)
-    if invoice is not None:
-        add_stage(session, pipeline.id, "Delivery", invoice.position + 1)
-        session.expire(pipeline, ["stages"])  # the later seeders look the new stage up by name
+    add_stage(session, pipeline.id, "Delivery", invoice.position + 1)
+    session.expire(pipeline, ["stages"])  # the later seeders look the new stage up by name
     create_user(session, email=COURIER_EMAIL, name="Casey Courier", role="rep", password=demo.REP_PASSWORD,
-                phone="+1 555 0300", department="Logistics")
+                phone="+1 555 0300", department="Sales West")
     save_requisite(session, *COMPANY, SELLER)
     for name, price in demo.PRODUCTS:
         session.add(Product(name=name, price=price, currency="USD", tax_bp=0, active=True))
@@ -47,7 +47,11 @@ def seed_commerce(session: Session) -> None:
             "template": "generic_company", "fields": {"company_name": f"{org.name} Inc."},
             "addresses": {"legal": address, "delivery": {**address, "street": f"Dock {i + 1}, {address['street']}"}}})
     stages = {s.name: s.id for s in pipeline.stages}
-    for deal in session.scalars(select(Deal).where(Deal.stage_id.in_([stages["Proposal"], stages["Invoice"]]))):
+    invoiced = session.scalars(select(Deal).where(Deal.stage_id == stages["Invoice"]).order_by(Deal.id)).all()
+    for deal in invoiced[:2]:  # a few deals are out for delivery (moved before the robots exist: none run)
+        move_deal(session, deal.id, stages["Delivery"], actor=Actor.user(deal.responsible_id))
+    selling = [stages["Proposal"], stages["Invoice"], stages["Delivery"]]
+    for deal in session.scalars(select(Deal).where(Deal.stage_id.in_(selling))):
         # One line for what the title sells, at the deal's amount: the deal page shows products, the amount stays.
         product = deal.title.split(" — ", 1)[-1]
         set_line_items(session, deal.id, [{"name": product, "quantity": 1, "price": deal.amount}],

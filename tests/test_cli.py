@@ -114,7 +114,7 @@ def test_demo_data_is_realistic(runtime):
         [pipeline] = s.scalars(select(Pipeline)).all()
         assert [(st.name, st.kind) for st in pipeline.stages] == [
             ("New lead", "open"), ("Qualified", "open"), ("Proposal", "open"), ("Invoice", "open"),
-            ("Paid", "won"), ("Lost", "lost")]
+            ("Delivery", "open"), ("Paid", "won"), ("Lost", "lost")]
         deals = s.scalars(select(Deal)).all()
         assert len(deals) == 40
         per_stage = Counter(d.stage_id for d in deals)

@@ -38,7 +38,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     """Build the runtime and wire robots and triggers into the core's event bus and web app."""
     import robots.wiring
     import triggers.wiring
-    from kanban import actors, delivery, demo_commerce, live
+    from kanban import actors, delivery, demo_commerce, import_jobs, live
     from kanban.web import commerce
 
     settings = settings or load_settings()
@@ -48,6 +48,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     actors.install(runtime)
     delivery.install(runtime)
     live.install(runtime)
+    import_jobs.install(runtime)
     commerce.install(runtime)
     demo_commerce.install()  # before robots: their demo seeder uses the Delivery stage
     robots.wiring.install(runtime)

@@ -1,4 +1,4 @@
-"""The `kanban` command: serve, worker, migrate, create-user, token, demo."""
+"""The `kanban` command: serve, worker, migrate, create-user, token, import, demo."""
 
 from __future__ import annotations
 
@@ -145,6 +145,37 @@ def worker(processes: int, threads: int, requeue_after: float) -> None:
     from kanban.worker import run
 
     sys.exit(run(load_settings(), processes=processes, threads=threads, requeue_after=requeue_after))
+
+
+@main.command("import")
+@click.argument("entity", type=click.Choice(["persons", "organizations", "deals"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--pipeline", default=None, help="pipeline name (deals)")
+@click.option("--mapping", default=None, help='JSON {"CSV column": "field"} (default: columns named like fields)')
+@click.option("--dry-run", is_flag=True, help="check every row and report; import nothing")
+def import_cmd(entity: str, file: str, pipeline: str | None, mapping: str | None, dry_run: bool) -> None:
+    """Import a CSV of persons, organizations or deals (no robots, triggers or automations fire)."""
+    import json
+
+    from kanban.imports import import_csv, pipeline_named
+
+    try:
+        columns = json.loads(mapping) if mapping else None
+    except json.JSONDecodeError as exc:
+        click.echo(f"error: --mapping is not JSON: {exc}", err=True)
+        sys.exit(2)
+    try:
+        with _transaction() as session, open(file, encoding="utf-8-sig", newline="") as lines:
+            pipeline_id = pipeline_named(session, pipeline) if pipeline else None
+            result = import_csv(session, entity, lines, mapping=columns, pipeline_id=pipeline_id, dry_run=dry_run)
+    except KanbanError as exc:
+        _fail(exc)
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{verb}: {result.created} created, {result.updated} updated, {result.skipped} skipped")
+    for error in result.errors:
+        click.echo(f"  row {error['row']}, {error['field']}: {error['message']}")
+    if result.errors:
+        sys.exit(1)
 
 
 @main.command()

@@ -1,4 +1,5 @@
-"""Demo data: two sales teams, a six-stage pipeline and ~40 deals with real histories (idempotent)."""
+"""Demo data: two sales teams, a six-stage pipeline, ~40 deals with persons, organizations, notes, activities and
+won / lost outcomes, with real histories (idempotent)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from sqlalchemy.orm import Session
 
 from kanban import clock
 from kanban.events import Actor
-from kanban.models import Deal, Department, Pipeline, StageEntry, TimelineEntry, User
+from kanban.models import Deal, Department, Organization, Person, Pipeline, StageEntry, TimelineEntry, User
+from kanban.services.activities import create_activity, update_activity
 from kanban.services.deals import create_deal, move_deal
+from kanban.services.notes import add_note
+from kanban.services.outcomes import create_lost_reason
 from kanban.services.pipelines import create_pipeline
 from kanban.services.users import create_user
 
@@ -39,6 +43,18 @@ STAGES = [
     {"name": "New lead"}, {"name": "Qualified"}, {"name": "Proposal"}, {"name": "Invoice"},
     {"name": "Paid", "kind": "won"}, {"name": "Lost", "kind": "lost"},
 ]
+# (probability %, rotting days) of the open stages, in order.
+STAGE_SETTINGS = [(10, 7), (25, 7), (50, 10), (80, 14)]
+LOST_REASONS = ["Price too high", "Chose a competitor", "No budget this year", "No response"]
+NOTES = [
+    "Spoke with {person}: they want a demo for the whole team. @{colleague} can you join?",
+    "Budget confirmed for Q3. Decision committee meets next week.",
+    "Sent the updated proposal, see https://docs.example/proposal-{number}",
+    "{person} asked about SSO and data residency.\nFollowing up with the technical sheet.",
+]
+ACTIVITY_SUBJECTS = [("call", "Follow-up call with {person}"), ("meeting", "Demo for {company}"),
+                     ("email", "Send the proposal to {person}"), ("task", "Prepare the quote"),
+                     ("deadline", "Decision deadline for {company}")]
 COMPANIES = [
     ("Acme Corp", "Wile Coyote"), ("Globex", "Hank Scorpio"), ("Initech", "Bill Lumbergh"),
     ("Umbrella Health", "Alice Abernathy"), ("Stark Industries", "Pepper Potts"), ("Wayne Logistics", "Lucius Fox"),
@@ -66,12 +82,17 @@ def seed_demo(session: Session) -> bool:
     users = _people(session)
     pipeline = create_pipeline(session, PIPELINE_NAME, STAGES)
     stage_ids = [s.id for s in pipeline.stages]
+    for stage, (probability, rotting) in zip(pipeline.stages, STAGE_SETTINGS, strict=False):
+        stage.probability, stage.rotting_days = probability, rotting
+    for name in LOST_REASONS:
+        create_lost_reason(session, name)
     rng = random.Random(2026)
     owners = [u for u in users if u.role == "rep"] + [users[0]]
     number = 0
     for target, count in enumerate(SPREAD):
         for _ in range(count):
-            _deal(session, rng, pipeline, stage_ids, target, owners[number % len(owners)], number)
+            deal_id = _deal(session, rng, pipeline, stage_ids, target, owners[number % len(owners)], number)
+            _records(session, rng, deal_id, users, number)
             number += 1
     for seed in EXTRA_SEEDS:
         seed(session)
@@ -118,7 +139,7 @@ def _people(session: Session) -> list[User]:
 
 
 def _deal(session: Session, rng: random.Random, pipeline: Pipeline, stage_ids: list[int], target: int,
-          owner: User, number: int) -> None:
+          owner: User, number: int) -> int:
     company, person = COMPANIES[number % len(COMPANIES)]
     product, base = PRODUCTS[rng.randrange(len(PRODUCTS))]
     first, last = person.split(" ", 1)
@@ -138,6 +159,42 @@ def _deal(session: Session, rng: random.Random, pipeline: Pipeline, stage_ids: l
     for stage_id in path:
         move_deal(session, deal.id, stage_id, actor=Actor.user(owner.id))
     _backdate(session, deal.id, _times(rng, opened, len(path) + 1))
+    if deal.status == "lost":
+        deal.lost_reason = rng.choice(LOST_REASONS)
+    organization = session.get(Organization, deal.organization_id) if deal.organization_id else None
+    if organization is not None and not organization.address:
+        organization.address = f"{10 + number} Market Street, Springfield"
+    return deal.id
+
+
+def _records(session: Session, rng: random.Random, deal_id: int, users: list[User], number: int) -> None:
+    """Notes (some mentioning a colleague), a past call, and for open deals a next activity: overdue, today,
+    upcoming or none (so the board shows every state)."""
+    deal = session.get(Deal, deal_id)
+    assert deal is not None
+    owner = session.get(User, deal.responsible_id) if deal.responsible_id else users[0]
+    assert owner is not None
+    person = session.get(Person, deal.person_id) if deal.person_id else None
+    org = session.get(Organization, deal.organization_id) if deal.organization_id else None
+    words = {"person": person.name if person else "the client", "company": org.name if org else "the client",
+             "colleague": users[(number + 1) % len(users)].email, "number": number}
+    actor = Actor.user(owner.id)
+    if number % 3 != 2:
+        add_note(session, deal.id, NOTES[number % len(NOTES)].format(**words), actor=actor)
+    today = clock.now().date()
+    past = create_activity(session, {"type": "call", "subject": ACTIVITY_SUBJECTS[0][1].format(**words),
+                                     "due_date": today - timedelta(days=rng.randint(3, 20)), "deal_id": deal.id,
+                                     "assignee_id": owner.id}, actor=actor)
+    update_activity(session, past.id, {"done": True}, actor=actor)
+    offset = [-3, -1, 0, 2, 5, None][number % 6]
+    if deal.status == "open" and offset is not None:
+        kind, subject = ACTIVITY_SUBJECTS[number % len(ACTIVITY_SUBJECTS)]
+        create_activity(session, {"type": kind, "subject": subject.format(**words),
+                                  "due_date": today + timedelta(days=offset),
+                                  "due_time": "10:30" if number % 2 else None, "deal_id": deal.id,
+                                  "assignee_id": owner.id}, actor=actor)
+    # Deals idle since their last move: some open ones rot on the board.
+    deal.last_activity_at = deal.stage_entered_at if number % 4 == 0 else clock.now() - timedelta(hours=number)
 
 
 def _times(rng: random.Random, start: datetime, count: int) -> list[datetime]:

@@ -138,6 +138,7 @@ class Person(Base):
     language: Mapped[str | None] = mapped_column(String(10))
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    organization: Mapped[Organization | None] = relationship(lazy="raise")
     # Asked not to receive SMS: sms_client refuses to text them and records the refusal.
     sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     sms_opt_out_at: Mapped[datetime | None]
@@ -180,6 +181,7 @@ class Deal(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
     person: Mapped[Person | None] = relationship(lazy="raise")
+    organization: Mapped[Organization | None] = relationship(lazy="raise")
     responsible: Mapped[User | None] = relationship(lazy="raise")
     # Every UPDATE checks and bumps version, so concurrent writers cannot silently overwrite.
     __mapper_args__ = {"version_id_col": version}

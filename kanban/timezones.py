@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from kanban import clock
@@ -42,3 +42,18 @@ def activity_state(due_date: date, done: bool, on: date) -> str:
     if due_date < on:
         return "overdue"
     return "today" if due_date == on else "upcoming"
+
+
+def add_business_days(start: date, days: int) -> date:
+    """The date `days` working days (Monday to Friday) after `start`."""
+    current, left = start, days
+    while left > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    return current
+
+
+def next_weekday(start: date, weekday: int) -> date:
+    """The first date after `start` falling on `weekday` (0 = Monday … 6 = Sunday)."""
+    return start + timedelta(days=(weekday - start.weekday() - 1) % 7 + 1)

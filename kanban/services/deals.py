@@ -1,9 +1,9 @@
-"""Deal use cases: create, update, move (with the loop guard), reorder."""
+"""Deal use cases: create, update, move (with the loop guard), reorder, status, delete."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -12,12 +12,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 import kanban.stage_totals  # noqa: F401 - its session hooks keep stage_totals in step with every deal write
-from kanban import clock
+from kanban import clock, live
 from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor, DealFieldsChanged, DealMoved, bus
-from kanban.models import Deal, DealTag, Organization, Person, Stage, StageEntry, TimelineEntry, User
-from kanban.services import persons
+from kanban.models import Deal, DealTag, Person, Stage, StageEntry, TimelineEntry, User
+from kanban.services.deal_people import apply_contact, check_links, contact_values, person_for_contact
 
 MAX_CAUSE_DEPTH = 8
 MAX_AUTO_MOVES = 10
@@ -110,54 +110,6 @@ def _validate_core(session: Session, values: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
-def _contact(data: Any, errors: dict[str, str]) -> dict[str, Any] | None:
-    """Validate the deal's `contact` object (it maps onto a person); None when absent."""
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        errors["contact"] = "contact must be an object with name, email, phone"
-        return None
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        errors["contact.name"] = "contact name is required"
-        return None
-    if len(name.strip()) > 200:
-        errors["contact.name"] = "contact name is at most 200 characters"
-    company = data.get("company") or None
-    if company is not None and (not isinstance(company, str) or len(company) > 200):
-        errors["contact.company"] = "company is text of at most 200 characters"
-    email = data.get("email") or None
-    if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
-        errors["contact.email"] = "not a valid email address"
-    phone = data.get("phone") or None
-    if phone is not None and (not isinstance(phone, str) or len(phone) > 40):
-        errors["contact.phone"] = "not a valid phone number"
-    return {"name": name.strip(), "email": email, "phone": phone, "company": company}
-
-
-def _check_links(session: Session, values: dict[str, Any], errors: dict[str, str]) -> None:
-    """person_id / organization_id must name existing records."""
-    for name, model in (("person_id", Person), ("organization_id", Organization)):
-        ref = values.get(name)
-        if ref is not None and (not isinstance(ref, int) or isinstance(ref, bool) or session.get(model, ref) is None):
-            errors[name] = f"unknown {name.removesuffix('_id')}"
-
-
-def _person_for_contact(session: Session, values: dict[str, Any], current: Person | None,
-                        actor: Actor) -> Person:
-    """The person a `contact` object means: an existing one by email, the deal's own (updated), or a new one."""
-    org_id = persons.organization_named(session, values["company"], actor=actor).id if values["company"] else None
-    fields = {"name": values["name"], "email": values["email"], "phone": values["phone"]}
-    if org_id is not None:
-        fields["organization_id"] = org_id
-    known = persons.person_by_email(session, values["email"])
-    if known is not None and (current is None or known.id != current.id):
-        return known
-    if current is not None:
-        return persons.update_person(session, current.id, fields, actor=actor)
-    return persons.create_person(session, fields, actor=actor)
-
-
 def timeline(session: Session, deal_id: int, kind: str, text: str, actor: Actor, **data: Any) -> TimelineEntry:
     """Append an entry to a deal's timeline."""
     entry = TimelineEntry(
@@ -203,13 +155,13 @@ def create_deal(
         if stage is None or stage.archived or stage.pipeline_id != pipeline_id:
             errors["stage_id"] = "stage is not in this pipeline"
     clean = clean_tags(tags or [])
-    contact_values = _contact(contact, errors)
-    _check_links(session, {"person_id": person_id, "organization_id": organization_id}, errors)
+    wanted = contact_values(contact, errors)
+    check_links(session, {"person_id": person_id, "organization_id": organization_id}, errors)
     if errors:
         raise ValidationError("invalid deal", errors)
     assert stage is not None
-    if contact_values is not None:
-        person = _person_for_contact(session, contact_values, None, actor)
+    if wanted is not None:
+        person = person_for_contact(session, wanted, None, actor)
         person_id = person.id
         organization_id = organization_id or person.organization_id
     elif person_id is not None and organization_id is None:
@@ -323,6 +275,7 @@ def move_deal(
     from_stage_id = deal.stage_id
     deal.stage_id = target.id
     deal.stage_entered_at = at
+    deal.last_activity_at = at
     deal.current_entry_id = entry.id
     deal.rank = rank if rank is not None else _top_rank(session, target.id)
     _flush(session, deal)
@@ -336,7 +289,70 @@ def move_deal(
                  pipeline_id=deal.pipeline_id, actor=actor, changed=["stage_id"],
                  old={"stage_id": from_stage_id}, new={"stage_id": target.id},
                  data={"to": target.id, "from": from_stage_id}, cause=cause)
+    _status_on_entry(session, deal, source, target, actor, cause)
     return MoveResult(deal, moved=True, entry=entry)
+
+
+def _status_on_entry(session: Session, deal: Deal, source: Stage | None, target: Stage, actor: Actor,
+                     cause: tuple[dict[str, Any], ...]) -> None:
+    """Entering a won/lost stage sets that status; leaving one for an open stage reopens the deal."""
+    if target.kind in ("won", "lost"):
+        apply_status(session, deal, target.kind, actor, cause=cause)
+    elif source is not None and source.kind in ("won", "lost") and deal.status == source.kind:
+        apply_status(session, deal, "open", actor, cause=cause)
+
+
+_STATUS_TEXT = {"won": "Marked won", "lost": "Marked lost", "open": "Reopened"}
+
+
+def apply_status(session: Session, deal: Deal, status: str, actor: Actor, *, reason: str | None = None,
+                 cause: tuple[dict[str, Any], ...] = ()) -> bool:
+    """Set open|won|lost (closed_at, lost_reason) with a timeline row and deal.status_changed; False if same."""
+    reason = reason if status == "lost" else None
+    if deal.status == status and deal.lost_reason == reason:
+        return False
+    old_status, old_reason, at = deal.status, deal.lost_reason, clock.now()
+    deal.status, deal.lost_reason = status, reason
+    deal.closed_at = None if status == "open" else at
+    deal.updated_at = at
+    _flush(session, deal)
+    text = _STATUS_TEXT[status] + (f": {reason}" if reason else "")
+    timeline(session, deal.id, "status_changed", text, actor, from_status=old_status, to_status=status,
+             reason=reason, cause=list(cause))
+    session.flush()
+    record_event(session, "deal.status_changed", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
+                 pipeline_id=deal.pipeline_id, actor=actor, changed=["status", "lost_reason"],
+                 old={"status": old_status, "lost_reason": old_reason}, new={"status": status, "lost_reason": reason},
+                 data={"to": status, "from": old_status, "reason": reason}, cause=cause)
+    live.publish_board_changed(session, deal.pipeline_id, [deal.stage_id], deal.id)
+    live.publish_deal_changed(session, deal.id)
+    return True
+
+
+def touch_deal(session: Session, deal: Deal, at: datetime | None = None) -> None:
+    """A note or activity on the deal: its last activity time restarts rotting (no new version of the deal)."""
+    at = at or clock.now()
+    session.execute(update(Deal).where(Deal.id == deal.id).values(last_activity_at=at)
+                    .execution_options(synchronize_session=False))
+    set_committed_value(deal, "last_activity_at", at)
+
+
+def delete_deal(session: Session, deal_id: int, *, actor: Actor) -> None:
+    """Delete a deal and what hangs off it (entries, timeline, notes, activities, runs); deal.deleted keeps the
+    old values."""
+    deal = get_deal(session, deal_id, for_update=True)
+    old = {**deal_snapshot(deal), "status": deal.status, "person_id": deal.person_id,
+           "organization_id": deal.organization_id}
+    pipeline_id, stage_id = deal.pipeline_id, deal.stage_id
+    # The deal points at its current entry, which the cascade deletes: unlink first.
+    session.execute(update(Deal).where(Deal.id == deal.id).values(current_entry_id=None)
+                    .execution_options(synchronize_session=False))
+    set_committed_value(deal, "current_entry_id", None)
+    session.delete(deal)
+    session.flush()
+    record_event(session, "deal.deleted", entity_type="deal", entity_id=deal_id, deal_id=deal_id,
+                 pipeline_id=pipeline_id, actor=actor, old=old)
+    live.publish_board_changed(session, pipeline_id, [stage_id], deal_id)
 
 
 def _flush(session: Session, deal: Deal) -> None:
@@ -364,16 +380,16 @@ def update_deal(
     if unknown:
         raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
     errors = _validate_core(session, changes)
-    _check_links(session, changes, errors)
+    check_links(session, changes, errors)
     if "title" in changes and "title" not in errors and changes["title"] is None:
         errors["title"] = "title is required"
-    new_contact = _contact(changes.get("contact"), errors) if changes.get("contact") else None
+    new_contact = contact_values(changes.get("contact"), errors) if changes.get("contact") else None
     tags = clean_tags(changes["tags"]) if "tags" in changes else None
     if errors:
         raise ValidationError("invalid deal", errors)
     diff: dict[str, tuple[Any, Any]] = {}
     if "contact" in changes:
-        diff.update(_apply_contact(session, deal, new_contact, actor))
+        diff.update(apply_contact(session, deal, new_contact, actor))
     for name in (*CORE_FIELDS, *LINK_FIELDS):
         if name in changes:
             value = changes[name].strip() if name == "title" else changes[name]
@@ -427,27 +443,6 @@ def deal_snapshot(deal: Deal) -> dict[str, Any]:
     return {"title": deal.title, "amount": deal.amount, "currency": deal.currency, "stage_id": deal.stage_id,
             "pipeline_id": deal.pipeline_id, "responsible_id": deal.responsible_id,
             "fields": dict(deal.fields or {}), "tags": list(deal.tags or [])}
-
-
-def _apply_contact(session: Session, deal: Deal, new: dict[str, Any] | None,
-                   actor: Actor) -> dict[str, tuple[Any, Any]]:
-    old = session.get(Person, deal.person_id) if deal.person_id else None
-    old_view = contact_view(old)
-    if new is None:
-        deal.person_id = None
-        return {"contact": (old_view, None)} if old else {}
-    person = _person_for_contact(session, new, old, actor)
-    deal.person_id = person.id
-    if person.organization_id is not None:
-        deal.organization_id = person.organization_id
-    return {"contact": (old_view, contact_view(person))} if old_view != contact_view(person) else {}
-
-
-def contact_view(person: Person | None) -> dict[str, Any] | None:
-    """The deal's person as the API's `contact` object."""
-    if person is None:
-        return None
-    return {"id": person.id, "name": person.name, "email": person.email, "phone": person.phone}
 
 
 def _status_of(stage: Stage) -> str:

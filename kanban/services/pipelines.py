@@ -102,10 +102,29 @@ def add_stage(session: Session, pipeline_id: int, name: str, position: int | Non
     return stage
 
 
-def update_stage(session: Session, stage_id: int, *, name: str | None = None, kind: str | None = None) -> Stage:
-    """Rename a stage or change its kind."""
+_UNSET: Any = object()
+
+
+def _percent_and_days(stage: Stage, probability: Any, rotting_days: Any, errors: dict[str, str]) -> None:
+    if probability is not _UNSET:
+        if not isinstance(probability, int) or isinstance(probability, bool) or not 0 <= probability <= 100:
+            errors["probability"] = "probability is a whole percent from 0 to 100"
+        else:
+            stage.probability = probability
+    if rotting_days is not _UNSET:
+        if rotting_days is not None and (not isinstance(rotting_days, int) or isinstance(rotting_days, bool)
+                                         or not 1 <= rotting_days <= 3650):
+            errors["rotting_days"] = "rotting_days is a number of days from 1 to 3650, or null for never"
+        else:
+            stage.rotting_days = rotting_days
+
+
+def update_stage(session: Session, stage_id: int, *, name: str | None = None, kind: str | None = None,
+                 probability: Any = _UNSET, rotting_days: Any = _UNSET) -> Stage:
+    """Rename a stage, change its kind, win probability (0-100) or rotting days (None = never)."""
     stage = get_stage(session, stage_id)
     errors: dict[str, str] = {}
+    _percent_and_days(stage, probability, rotting_days, errors)
     if name is not None:
         stage.name = _name(name, "name", errors)
     if kind is not None:
@@ -117,6 +136,24 @@ def update_stage(session: Session, stage_id: int, *, name: str | None = None, ki
         raise ValidationError("invalid stage", errors)
     session.flush()
     return stage
+
+
+def update_pipeline(session: Session, pipeline_id: int, *, name: str | None = None,
+                    lost_reason_required: bool | None = None) -> Pipeline:
+    """Rename a pipeline or say whether marking a deal lost needs a reason."""
+    pipeline = get_pipeline(session, pipeline_id)
+    errors: dict[str, str] = {}
+    if name is not None:
+        pipeline.name = _name(name, "name", errors)
+    if lost_reason_required is not None:
+        if not isinstance(lost_reason_required, bool):
+            errors["lost_reason_required"] = "true or false"
+        else:
+            pipeline.lost_reason_required = lost_reason_required
+    if errors:
+        raise ValidationError("invalid pipeline", errors)
+    session.flush()
+    return pipeline
 
 
 def reorder_stages(session: Session, pipeline_id: int, ids: list[int]) -> list[Stage]:

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban.web import admin, board, commerce, deals, live, moves, records
+from kanban.web import admin, board, commerce, deals, imports, live, moves, records
 
 
 async def home(request: Request) -> Response:
@@ -15,4 +15,4 @@ async def home(request: Request) -> Response:
 
 
 routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
-          *records.routes, *commerce.routes]
+          *records.routes, *imports.routes, *commerce.routes]

@@ -10,6 +10,7 @@ from tests.api.conftest import error_of
 
 ADMIN_ONLY = {
     ("POST", "/api/v1/pipelines"),
+    ("PATCH", "/api/v1/pipelines/{pipeline_id:int}"),
     ("POST", "/api/v1/pipelines/{pipeline_id:int}/stages"),
     ("PUT", "/api/v1/pipelines/{pipeline_id:int}/stages/order"),
     ("PATCH", "/api/v1/stages/{stage_id:int}"),

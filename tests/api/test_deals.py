@@ -9,7 +9,8 @@ from tests.api.conftest import error_of
 from tests.conftest import make_user
 
 DEAL_KEYS = {"id", "title", "pipeline_id", "stage_id", "amount", "currency", "responsible_id", "contact", "fields",
-             "tags", "version", "stage_entered_at", "created_at"}
+             "tags", "version", "stage_entered_at", "created_at", "person_id", "organization_id", "status",
+             "lost_reason", "closed_at", "next_activity", "rotting", "rotting_days", "last_activity_at"}
 
 
 def test_create_deal_with_everything(client, admin_h, pipeline, rep):
@@ -186,7 +187,8 @@ def test_timeline_newest_first_and_paginated(client, admin_h, make_deal, pipelin
     page2 = client.get(url, params={"limit": 3, "cursor": page1["next"]}, headers=admin_h).json()
     assert page2["next"] is None
     items = page1["items"] + page2["items"]
-    assert [t["kind"] for t in items] == ["stage_changed"] * 4 + ["created"]
+    # The last move enters the "Won" stage, which also marks the deal won.
+    assert [t["kind"] for t in items] == ["status_changed"] + ["stage_changed"] * 4 + ["created"]
     ids = [t["id"] for t in items]
     assert ids == sorted(ids, reverse=True)
     assert all(t["actor"] == {"type": "user", "id": 1} or t["actor"]["type"] == "user" for t in items)

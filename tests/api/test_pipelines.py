@@ -63,7 +63,8 @@ def test_add_stage_at_a_position_and_last(client, admin_h, pipeline):
 def test_patch_stage(client, admin_h, pipeline):
     stage_id = pipeline.stages[4].id
     body = client.patch(f"/api/v1/stages/{stage_id}", headers=admin_h, json={"name": "Paid", "kind": "won"}).json()
-    assert body == {"id": stage_id, "pipeline_id": pipeline.id, "name": "Paid", "position": 4, "kind": "won"}
+    assert body == {"id": stage_id, "pipeline_id": pipeline.id, "name": "Paid", "position": 4, "kind": "won",
+                    "probability": 100, "rotting_days": None}
     err = error_of(client.patch(f"/api/v1/stages/{stage_id}", headers=admin_h, json={"colour": "red"}),
                    422, "validation_error")
     assert err["fields"] == {"colour": "unknown field"}

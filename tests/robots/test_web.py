@@ -251,6 +251,11 @@ def examples(admin: Any, rep: Any, other_stage: int) -> dict[str, dict[str, Any]
         "send_private_message": {"to": people, "text": "Psst", "message_type": "important"},
         "sms_employee": {"to": [{"type": "responsible"}], "text": "New deal {{ deal.title }}"},
         "webhook": {"url": "https://hooks.example.com/deal", "allow_private": True},
+        "create_activity": {"type": "meeting", "subject": "Meet {{ person.name }}",
+                            "due": {"in_business_days": 2, "time": "09:30:00"}, "assignee": {"type": "responsible"},
+                            "note": "About {{ organization.name }}"},
+        "set_status": {"status": "lost", "reason": "No reply"},
+        "update_person": {"fields": {"phone": "{{ deal.fields.phone }}"}},
     }
 
 

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from kanban.web.api import commerce, deals, openapi, pipelines, records, requisites, users
+from kanban.web.api import (
+    activities,
+    commerce,
+    deals,
+    imports,
+    openapi,
+    persons,
+    pipelines,
+    records,
+    requisites,
+    users,
+)
 
-routes = [*users.routes, *pipelines.routes, *deals.routes, *records.routes, *commerce.routes,
-          *requisites.routes, *openapi.routes]
+routes = [*users.routes, *pipelines.routes, *deals.routes, *persons.routes, *activities.routes, *imports.routes,
+          *records.routes, *commerce.routes, *requisites.routes,
+          *openapi.routes]

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select
 from starlette.routing import Route
 
-from kanban.errors import ConflictError
+from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal, DealTag, Person, TimelineEntry
 from kanban.services import deals as svc
@@ -20,7 +20,8 @@ T = TypeVar("T")
 
 CONTACT_IN = obj({"name": STR, "email": nullable(STR), "phone": nullable(STR), "company": nullable(STR)}, ["name"])
 DEAL_PROPS = {"title": STR, "amount": BIGINT, "currency": STR, "responsible_id": nullable(INT),
-              "contact": nullable(CONTACT_IN), "fields": ANY_OBJ, "tags": arr(STR)}
+              "contact": nullable(CONTACT_IN), "fields": ANY_OBJ, "tags": arr(STR), "person_id": nullable(INT),
+              "organization_id": nullable(INT)}
 NEW_DEAL = obj({**DEAL_PROPS, "pipeline_id": INT, "stage_id": nullable(INT)}, ["title", "pipeline_id"])
 DEAL_CHANGES = obj({**DEAL_PROPS, "version": INT})
 MOVE = obj({"stage_id": INT, "version": INT}, ["stage_id"])
@@ -30,6 +31,9 @@ FILTERS = [
     {"name": "q", "in": "query", "schema": STR, "description": "text in the title or the contact's name/email"},
     {"name": "responsible_id", "in": "query", "schema": INT},
     {"name": "tag", "in": "query", "schema": STR},
+    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "won", "lost"]}},
+    {"name": "person_id", "in": "query", "schema": INT},
+    {"name": "organization_id", "in": "query", "schema": INT},
     *PAGE_PARAMS,
 ]
 
@@ -47,7 +51,7 @@ def create_deal(call: Call) -> dict[str, Any]:
         call.session, title=data["title"], pipeline_id=data["pipeline_id"], actor=_actor(call),
         stage_id=data.get("stage_id"), amount=data.get("amount", 0), currency=data.get("currency", "USD"),
         responsible_id=data.get("responsible_id"), contact=data.get("contact"), fields=data.get("fields"),
-        tags=data.get("tags"),
+        tags=data.get("tags"), person_id=data.get("person_id"), organization_id=data.get("organization_id"),
     )
     return deal_view(call.session, deal)
 
@@ -57,10 +61,16 @@ def list_deals(call: Call) -> dict[str, Any]:
     """Deals matching the filters, keyset-paginated by id (newest first)."""
     stmt = select(Deal)
     for name, column in (("pipeline_id", Deal.pipeline_id), ("stage_id", Deal.stage_id),
-                         ("responsible_id", Deal.responsible_id)):
+                         ("responsible_id", Deal.responsible_id), ("person_id", Deal.person_id),
+                         ("organization_id", Deal.organization_id)):
         value = call.query_int(name)
         if value is not None:
             stmt = stmt.where(column == value)
+    status = call.query_str("status")
+    if status is not None:
+        if status not in ("open", "won", "lost"):
+            raise ValidationError("invalid status", {"status": "open, won or lost"})
+        stmt = stmt.where(Deal.status == status)
     tag = call.query_str("tag")
     if tag is not None:
         stmt = stmt.where(Deal.id.in_(select(DealTag.deal_id).where(DealTag.tag == tag)))

@@ -11,13 +11,14 @@ from kanban.events import Actor
 from kanban.models import Pipeline
 from kanban.services import pipelines as svc
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
-from kanban.web.api.schema import INT, STR, arr, obj, page_of
+from kanban.web.api.schema import BOOL, INT, STR, arr, nullable, obj, page_of
 from kanban.web.api.views import PIPELINE, STAGE, pipeline_view, stage_view
 
 KIND = {"type": "string", "enum": list(svc.STAGE_KINDS)}
 NEW_PIPELINE = obj({"name": STR, "stages": arr(obj({"name": STR, "kind": KIND}, ["name"]))}, ["name", "stages"])
 NEW_STAGE = obj({"name": STR, "position": INT, "kind": KIND}, ["name"])
-STAGE_CHANGES = obj({"name": STR, "kind": KIND})
+STAGE_CHANGES = obj({"name": STR, "kind": KIND, "probability": INT, "rotting_days": nullable(INT)})
+PIPELINE_CHANGES = obj({"name": STR, "lost_reason_required": BOOL})
 STAGE_ORDER = obj({"ids": arr(INT)}, ["ids"])
 MOVE_TO = {"name": "move_to", "in": "query", "schema": INT,
            "description": "stage (same pipeline) that receives the deals of the deleted stage"}
@@ -52,12 +53,25 @@ def add_stage(call: Call) -> dict[str, Any]:
     return stage_view(stage)
 
 
-@endpoint("Rename a stage or change its kind", admin=True, body=STAGE_CHANGES, response=STAGE)
+@endpoint("Change a stage: name, kind, win probability (0-100), rotting days (null = never)", admin=True,
+          body=STAGE_CHANGES, response=STAGE)
 def update_stage(call: Call) -> dict[str, Any]:
     """The changed stage."""
     data = call.body()
-    stage = svc.update_stage(call.session, call.path_int("stage_id"), name=data.get("name"), kind=data.get("kind"))
+    extra = {k: data[k] for k in ("probability", "rotting_days") if k in data}
+    stage = svc.update_stage(call.session, call.path_int("stage_id"), name=data.get("name"), kind=data.get("kind"),
+                             **extra)
     return stage_view(stage)
+
+
+@endpoint("Rename a pipeline or require a reason to mark its deals lost", admin=True, body=PIPELINE_CHANGES,
+          response=PIPELINE)
+def update_pipeline(call: Call) -> dict[str, Any]:
+    """The changed pipeline."""
+    data = call.body()
+    pipeline = svc.update_pipeline(call.session, call.path_int("pipeline_id"), name=data.get("name"),
+                                   lost_reason_required=data.get("lost_reason_required"))
+    return pipeline_view(pipeline)
 
 
 @endpoint("Delete a stage; its deals move to `move_to`", status=204, admin=True, params=[MOVE_TO])
@@ -80,6 +94,7 @@ routes = [
     Route("/api/v1/pipelines", list_pipelines, methods=["GET"]),
     Route("/api/v1/pipelines", create_pipeline, methods=["POST"]),
     Route("/api/v1/pipelines/{pipeline_id:int}", get_pipeline, methods=["GET"]),
+    Route("/api/v1/pipelines/{pipeline_id:int}", update_pipeline, methods=["PATCH"]),
     Route("/api/v1/pipelines/{pipeline_id:int}/stages", add_stage, methods=["POST"]),
     Route("/api/v1/pipelines/{pipeline_id:int}/stages/order", reorder_stages, methods=["PUT"]),
     Route("/api/v1/stages/{stage_id:int}", update_stage, methods=["PATCH"]),

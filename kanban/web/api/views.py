@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban.models import Deal, Person, Pipeline, Stage, TimelineEntry, User
+from kanban.queries import is_rotting, next_activities
 from kanban.web.api.base import iso
 from kanban.web.api.schema import ANY_OBJ, BIGINT, BOOL, INT, STR, TIME, arr, component, nullable, obj
 
@@ -18,17 +19,26 @@ USER = component("User", obj({
 }, ["id", "email", "name", "role", "department_id", "active"]))
 STAGE = component("Stage", obj({
     "id": INT, "pipeline_id": INT, "name": STR, "position": INT,
-    "kind": {"type": "string", "enum": ["open", "won", "lost"]},
-}, ["id", "name", "position", "kind"]))
-PIPELINE = component("Pipeline", obj({"id": INT, "name": STR, "stages": arr(STAGE)}, ["id", "name", "stages"]))
+    "kind": {"type": "string", "enum": ["open", "won", "lost"]}, "probability": INT, "rotting_days": nullable(INT),
+}, ["id", "name", "position", "kind", "probability", "rotting_days"]))
+PIPELINE = component("Pipeline", obj({"id": INT, "name": STR, "lost_reason_required": BOOL, "stages": arr(STAGE)},
+                                     ["id", "name", "lost_reason_required", "stages"]))
 CONTACT = component("Contact", obj({"id": INT, "name": STR, "email": nullable(STR), "phone": nullable(STR)},
                                    ["id", "name", "email", "phone"]))
+NEXT_ACTIVITY = component("NextActivity", obj({
+    "id": INT, "type": STR, "subject": STR, "due_at": STR,
+    "state": {"type": "string", "enum": ["overdue", "today", "upcoming"]},
+}, ["id", "type", "subject", "due_at", "state"]))
 DEAL = component("Deal", obj({
     "id": INT, "title": STR, "pipeline_id": INT, "stage_id": INT, "amount": BIGINT, "currency": STR,
     "responsible_id": nullable(INT), "contact": nullable(CONTACT), "fields": ANY_OBJ, "tags": arr(STR),
-    "version": INT, "stage_entered_at": TIME, "created_at": TIME,
+    "version": INT, "stage_entered_at": TIME, "created_at": TIME, "person_id": nullable(INT),
+    "organization_id": nullable(INT), "status": {"type": "string", "enum": ["open", "won", "lost"]},
+    "lost_reason": nullable(STR), "closed_at": nullable(TIME), "next_activity": nullable(NEXT_ACTIVITY),
+    "rotting": BOOL, "rotting_days": nullable(INT), "last_activity_at": TIME,
 }, ["id", "title", "pipeline_id", "stage_id", "amount", "currency", "responsible_id", "contact", "fields",
-    "tags", "version", "stage_entered_at", "created_at"]))
+    "tags", "version", "stage_entered_at", "created_at", "person_id", "organization_id", "status", "lost_reason",
+    "closed_at", "next_activity", "rotting"]))
 ACTOR = component("Actor", obj({"type": {"type": "string", "enum": ["user", "robot", "trigger", "system"]},
                                 "id": nullable(INT)}, ["type", "id"]))
 TIMELINE_ENTRY = component("TimelineEntry", obj({
@@ -45,12 +55,13 @@ def user_view(user: User) -> dict[str, Any]:
 def stage_view(stage: Stage) -> dict[str, Any]:
     """A stage as JSON."""
     return {"id": stage.id, "pipeline_id": stage.pipeline_id, "name": stage.name, "position": stage.position,
-            "kind": stage.kind}
+            "kind": stage.kind, "probability": stage.probability, "rotting_days": stage.rotting_days}
 
 
 def pipeline_view(pipeline: Pipeline) -> dict[str, Any]:
     """A pipeline with its (non-archived) stages in order."""
-    return {"id": pipeline.id, "name": pipeline.name, "stages": [stage_view(s) for s in pipeline.stages]}
+    return {"id": pipeline.id, "name": pipeline.name, "lost_reason_required": pipeline.lost_reason_required,
+            "stages": [stage_view(s) for s in pipeline.stages]}
 
 
 def _contact_json(person: Person | None) -> dict[str, Any] | None:
@@ -60,10 +71,21 @@ def _contact_json(person: Person | None) -> dict[str, Any] | None:
 
 
 def deal_views(session: Session, deals: Sequence[Deal]) -> list[dict[str, Any]]:
-    """Deals as JSON, loading their persons in one query."""
+    """Deals as JSON, loading their persons, stages' rotting days and next activities in one query each."""
     ids = {d.person_id for d in deals if d.person_id is not None}
     persons = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))} if ids else {}
-    return [_deal_json(d, persons.get(d.person_id) if d.person_id else None) for d in deals]
+    stage_ids = {d.stage_id for d in deals}
+    rotting = {sid: days for sid, days in session.execute(
+        select(Stage.id, Stage.rotting_days).where(Stage.id.in_(stage_ids)))} if stage_ids else {}
+    nxt = next_activities(session, [d.id for d in deals])
+    out = []
+    for d in deals:
+        view = _deal_json(d, persons.get(d.person_id) if d.person_id else None)
+        days = rotting.get(d.stage_id)
+        view.update(next_activity=nxt.get(d.id), rotting_days=days,
+                    rotting=is_rotting(d.status, d.last_activity_at, days))
+        out.append(view)
+    return out
 
 
 def deal_view(session: Session, deal: Deal) -> dict[str, Any]:
@@ -77,6 +99,9 @@ def _deal_json(deal: Deal, person: Person | None) -> dict[str, Any]:
         "amount": deal.amount, "currency": deal.currency, "responsible_id": deal.responsible_id,
         "contact": _contact_json(person), "fields": dict(deal.fields or {}), "tags": list(deal.tags or []),
         "version": deal.version, "stage_entered_at": iso(deal.stage_entered_at), "created_at": iso(deal.created_at),
+        "person_id": deal.person_id, "organization_id": deal.organization_id, "status": deal.status,
+        "lost_reason": deal.lost_reason, "closed_at": iso(deal.closed_at) if deal.closed_at else None,
+        "last_activity_at": iso(deal.last_activity_at),
     }
 
 

@@ -1,0 +1,75 @@
+"""create_activity: plan a call, meeting, task, email or deadline on the deal, due relative to now."""
+
+from __future__ import annotations
+
+from datetime import time as clock_time
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kanban import timezones
+from kanban.crm_models import Activity
+from kanban.services.activities import create_activity
+from robots.context import RunContext
+from robots.errors import core_refusals
+from robots.recipients import Recipient, resolve
+from robots.registry import KindSettings, RobotKind, register
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Due(BaseModel):
+    """When: in N days, in N business days (Mon-Fri) or on the next given weekday; optionally at a time."""
+
+    model_config = ConfigDict(extra="forbid", title="Due")
+    in_days: int | None = Field(default=None, ge=0, le=3650)
+    in_business_days: int | None = Field(default=None, ge=0, le=2600)
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None = None
+    time: clock_time | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Due:
+        if sum(v is not None for v in (self.in_days, self.in_business_days, self.weekday)) > 1:
+            raise ValueError("give one of in_days, in_business_days or weekday")
+        return self
+
+
+class CreateActivitySettings(KindSettings):
+    type: Literal["call", "meeting", "task", "email", "deadline"] = "task"
+    subject: str = Field(min_length=1, max_length=300, description="Subject")
+    due: Due = Field(default_factory=Due)
+    assignee: Recipient | None = Field(default=None, description="Assignee (default: the deal's responsible)")
+    note: str | None = Field(default=None, description="Note")
+
+
+@register
+class CreateActivityKind(RobotKind):
+    """Plan an activity on the deal for its responsible or another user."""
+
+    kind = "create_activity"
+    title = "Plan an activity"
+    category = "deal"
+    Settings = CreateActivitySettings
+    outputs = ("activity_id",)
+    templates = {"subject": "text", "note": "text"}
+
+    def run(self, ctx: RunContext, settings: CreateActivitySettings) -> dict[str, Any]:
+        """One activity per run (activities.run_id is unique), due in the assignee's time zone."""
+        ref = settings.assignee or Recipient(type="responsible")
+        assignee = resolve(ctx, [ref], "assignee")[0]
+        day = timezones.to_local(ctx.now, assignee).date()
+        due = settings.due
+        if due.in_days is not None:
+            day += timedelta(days=due.in_days)
+        elif due.in_business_days is not None:
+            day = timezones.add_business_days(day, due.in_business_days)
+        elif due.weekday is not None:
+            day = timezones.next_weekday(day, WEEKDAYS.index(due.weekday))
+        values = {"type": settings.type, "subject": ctx.render(settings.subject)[:300], "due_date": day,
+                  "due_time": due.time, "assignee_id": assignee.id, "deal_id": ctx.deal_id,
+                  "note": ctx.render(settings.note) if settings.note else None}
+        with core_refusals():
+            activity: Activity = create_activity(ctx.session, values, actor=ctx.actor, run_id=ctx.run_id,
+                                                 cause=ctx.next_cause())
+        return {"activity_id": activity.id}

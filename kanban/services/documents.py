@@ -57,7 +57,8 @@ def _party(session: Session, owner: tuple[str, int] | None, name: str) -> dict[s
             "address": values.get("address", ""), "ids": ids, "iban": values.get("iban", "")}
 
 
-def _buyer(session: Session, deal: Any) -> dict[str, Any]:
+def buyer_of(session: Session, deal: Any) -> dict[str, Any]:
+    """The deal's buyer as printed: its organization's requisites, else its person's."""
     org_owner, person_owner = deal_owner(session, deal, "organization"), deal_owner(session, deal, "person")
     if org_owner is not None:
         org = session.get(Organization, org_owner[1])
@@ -97,7 +98,7 @@ def create_document(session: Session, deal_id: int, doc_type: str, *, actor: Act
                    gross=sum(x["gross"] for x in lines), issued_at=at, due_at=at + timedelta(days=DUE_DAYS),
                    pay_url=pay, run_id=run_id,
                    created_by_id=author_id if author_id is not None else actor.id if actor.type == "user" else None,
-                   data={"seller": _party(session, COMPANY, company_name), "buyer": _buyer(session, deal),
+                   data={"seller": _party(session, COMPANY, company_name), "buyer": buyer_of(session, deal),
                          "lines": lines, "deal_title": deal.title})
     doc.pdf = render_pdf(doc)
     session.add(doc)
@@ -146,11 +147,15 @@ def attach(session: Session, email_id: int, deal_id: int, refs: list[str]) -> li
     return ids
 
 
+def attached_documents(session: Session, email_id: int) -> list[Document]:
+    """The documents attached to an outbox email."""
+    return list(session.scalars(select(Document).join(EmailAttachment, EmailAttachment.document_id == Document.id)
+                                .where(EmailAttachment.email_id == email_id).order_by(Document.id)))
+
+
 def attachments_of(session: Session, email_id: int) -> list[tuple[str, bytes]]:
     """(file name, PDF bytes) of the documents attached to an outbox email."""
-    rows = session.scalars(select(Document).join(EmailAttachment, EmailAttachment.document_id == Document.id)
-                           .where(EmailAttachment.email_id == email_id).order_by(Document.id))
-    return [(pdf_name(d), d.pdf) for d in rows]
+    return [(pdf_name(d), d.pdf) for d in attached_documents(session, email_id)]
 
 
 def pdf_name(doc: Document) -> str:

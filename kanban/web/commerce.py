@@ -31,6 +31,7 @@ def panel(request: Request, session: Session, deal: Deal) -> str:
     lines = svc.line_items(session, deal.id)
     ctx = {"request": request, "deal": deal, "lines": [svc.line_view(x) for x in lines], "totals": svc.totals(lines),
            "documents": docs.deal_documents(session, deal.id), "major": major, "display": display,
+           "buyer": docs.buyer_of(session, deal),
            "products": list(session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.name)))}
     return templates.env.get_template("commerce/deal_panel.html").render(ctx)
 

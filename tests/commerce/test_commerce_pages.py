@@ -40,6 +40,7 @@ def test_deal_panel_edits_lines_and_makes_a_downloadable_invoice(client, rep, ru
     login(client, rep.email)
     page = client.get(f"/deals/{deal_id}")
     assert 'id="deal-products"' in page.text and "No invoice or quote yet." in page.text
+    assert "<strong>Dupont SAS</strong>" in page.text and "VAT FR44732829320" in page.text
     csrf = csrf_of(client, f"/deals/{deal_id}")
     saved = client.post(f"/deals/{deal_id}/products", data=_lines_form(csrf, [
         {"name": "Chaise", "quantity": "4", "price": "125.00", "tax_rate": "20"}]), follow_redirects=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban.commerce import Requisite
@@ -30,7 +31,9 @@ def deal_region(session: Session, deal: Deal, default: str) -> str:
     for owner_type, owner_id in owners:
         if owner_id is None:
             continue
-        for row in session.query(Requisite).filter_by(owner_type=owner_type, owner_id=owner_id):
+        rows = session.scalars(select(Requisite).where(Requisite.owner_type == owner_type,
+                                                       Requisite.owner_id == owner_id).order_by(Requisite.id))
+        for row in rows:
             for address in (row.addresses or {}).values():
                 if address.get("country"):
                     return str(address["country"])

@@ -120,3 +120,24 @@ def test_payment_link_carries_the_line_items(kit, fr_deal):
         invoice = s.get(Invoice, out["invoice_id"])
     assert invoice.amount == 63000
     assert invoice.description == "Dupont order: Chaise × 4, Livraison × 1"
+
+
+def test_stripe_checkout_gets_one_line_item_per_deal_line(kit, fr_deal):
+    from urllib.parse import parse_qs
+
+    from kanban.outbound import Http
+    from kanban.payments import StripePayments
+    from tests.fake_http import serve
+
+    with serve(lambda seen: (200, {"id": "cs_9", "url": "https://pay.example/cs_9"})) as server:
+        http = Http()
+        kit.services = {**kit.runtime.extras["services"],
+                        "payments": StripePayments(server.url, "sk", "http://testserver", http, pause=0.01)}
+        kit.run("create_payment_link", {}, deal_id=fr_deal)
+        http.close()
+    form = {k: v[0] for k, v in parse_qs(server.requests[0].body.decode()).items()}
+    assert form["line_items[0][price_data][product_data][name]"] == "Chaise × 4"
+    assert form["line_items[0][price_data][unit_amount]"] == "60000"
+    assert form["line_items[1][price_data][product_data][name]"] == "Livraison × 1"
+    assert form["line_items[1][price_data][unit_amount]"] == "3000"
+    assert form["line_items[1][quantity]"] == "1" and form["line_items[0][price_data][currency]"] == "eur"

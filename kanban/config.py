@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     digest_hour: int = Field(default=8, ge=0, le=23, alias="KANBAN_DIGEST_HOUR")  # daily digest time, UTC
     imap_url: str | None = Field(default=None, alias="KANBAN_IMAP_URL")  # imaps://user:pass@host[:port]/INBOX
     imap_interval: float = Field(default=30.0, alias="KANBAN_IMAP_INTERVAL")  # seconds between mailbox polls
+    # The seller's name on invoices and quotes until the company's requisites are filled in.
+    company_name: str = Field(default="Our company", alias="KANBAN_COMPANY_NAME")
+    # Country assumed for client phone numbers written without +<country code> (ISO 3166 alpha-2).
+    phone_region: str = Field(default="US", alias="KANBAN_PHONE_REGION")
 
     @cached_property
     def db_url(self) -> str:

@@ -19,6 +19,7 @@ from kanban.mail import Mailer
 from kanban.models import EmailMessage, SmsMessage
 from kanban.outbound import Http, OutboundError
 from kanban.payments import make_payments
+from kanban.services.documents import attachments_of
 from kanban.sms import make_sms_provider
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,11 @@ def deliver_emails(sessions: sessionmaker[Session], mailer: Mailer, limit: int =
     for row_id, attempt in claimed:
         with sessions() as session:
             row = session.get(EmailMessage, row_id)
+            attachments = attachments_of(session, row_id)
         error = None
         try:
             if row is not None:
-                mailer.send(row)
+                mailer.send(row, attachments)
         except OutboundError as exc:
             error = exc
         _finish(sessions, EmailMessage, row_id, attempt, _outcome(error, attempt, {}))

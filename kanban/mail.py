@@ -6,6 +6,7 @@ import html
 import re
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
 from email.utils import formataddr, formatdate
@@ -96,8 +97,9 @@ class Mailer:
         """Status of a new outbox row: `queued` for the delivery loop, or `captured` for the dev mailbox."""
         return "queued" if self.configured else "captured"
 
-    def build(self, row: EmailMessage) -> MimeMessage:
-        """The MIME message for an outbox row; the Message-ID is stable so a resend can be deduplicated."""
+    def build(self, row: EmailMessage, attachments: Sequence[tuple[str, bytes]] = ()) -> MimeMessage:
+        """The MIME message for an outbox row (with PDF attachments); a stable Message-ID lets a resend be
+        deduplicated."""
         msg = MimeMessage()
         msg["From"] = one_line(row.from_address, 320)
         msg["To"] = one_line(row.to_address, 320)
@@ -107,14 +109,16 @@ class Mailer:
         msg.set_content(row.body_text or (html_to_text(row.body_html) if row.body_html else ""))
         if row.body_html:
             msg.add_alternative(row.body_html, subtype="html")
+        for filename, content in attachments:
+            msg.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
         return msg
 
-    def send(self, row: EmailMessage) -> None:
+    def send(self, row: EmailMessage, attachments: Sequence[tuple[str, bytes]] = ()) -> None:
         """Deliver one outbox row; raises OutboundError (permanent for 5xx refusals, else transient)."""
         if self.config is None:
             raise OutboundError("no SMTP server is configured", transient=False)
         cfg = self.config
-        message = self.build(row)
+        message = self.build(row, attachments)
         try:
             if cfg.tls:
                 client: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,

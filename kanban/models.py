@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -154,6 +155,9 @@ class Person(Base):
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
     organization: Mapped[Organization | None] = relationship(lazy="raise")
+    # Asked not to receive SMS: sms_client refuses to text them and records the refusal.
+    sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sms_opt_out_at: Mapped[datetime | None]
 
 
 class Deal(Base):
@@ -378,4 +382,4 @@ class Invoice(Base):
 
 # Tables of other core modules live on the same metadata; importing them here registers them wherever the
 # models are loaded (migrations, tests, the app).
-from kanban import channels, crm_models, domain_events, logins  # noqa: E402,F401
+from kanban import channels, commerce, crm_models, domain_events, logins  # noqa: E402,F401

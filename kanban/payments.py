@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -28,8 +28,10 @@ class PaymentProvider(Protocol):
 
     def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
                             idempotency_key: str, *, run_id: int | None = None, at: datetime | None = None,
-                            outside: Outside = _direct) -> Invoice:
+                            outside: Outside = _direct, lines: Sequence[tuple[str, int]] = ()) -> Invoice:
         """An open invoice (flushed in `session`) with its payment URL; raises OutboundError.
+
+        `lines` are the products paid for, (label, amount in minor units), summing to `amount`.
 
         A call to the provider goes through `outside` (a robot run's: made with no transaction open).
         """
@@ -57,7 +59,7 @@ class EmbeddedPayments:
 
     def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
                             idempotency_key: str, *, run_id: int | None = None, at: datetime | None = None,
-                            outside: Outside = _direct) -> Invoice:
+                            outside: Outside = _direct, lines: Sequence[tuple[str, int]] = ()) -> Invoice:
         """An open invoice with an unguessable pay token; the whole effect is this row (no outside call)."""
         invoice = _invoice(deal, amount, currency, description, self.name, run_id, at)
         invoice.pay_token = secrets.token_urlsafe(24)
@@ -85,7 +87,7 @@ class StripePayments:
 
     def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
                             idempotency_key: str, *, run_id: int | None = None, at: datetime | None = None,
-                            outside: Outside = _direct) -> Invoice:
+                            outside: Outside = _direct, lines: Sequence[tuple[str, int]] = ()) -> Invoice:
         """Create the invoice row, then the provider's checkout session naming it; stores its id and URL.
 
         A run tried again after its worker died during the call finds its invoice (committed before the
@@ -102,10 +104,7 @@ class StripePayments:
             session.flush()
         form = {
             "mode": "payment",
-            "line_items[0][quantity]": "1",
-            "line_items[0][price_data][currency]": invoice.currency.lower(),
-            "line_items[0][price_data][unit_amount]": str(amount),
-            "line_items[0][price_data][product_data][name]": invoice.description or deal.title[:250],
+            **_line_items(lines or [(invoice.description or deal.title[:250], amount)], invoice.currency),
             "metadata[invoice_id]": str(invoice.id),
             "metadata[deal_id]": str(deal.id),
             "client_reference_id": str(invoice.id),
@@ -147,7 +146,7 @@ class NoPayments:
 
     def create_payment_link(self, session: Session, deal: Deal, amount: int, currency: str, description: str,
                             idempotency_key: str, *, run_id: int | None = None, at: datetime | None = None,
-                            outside: Outside = _direct) -> Invoice:
+                            outside: Outside = _direct, lines: Sequence[tuple[str, int]] = ()) -> Invoice:
         """Always refuses: the built-in pay page would mark invoices paid with no money moving."""
         raise OutboundError(NO_PROVIDER, transient=False)
 
@@ -155,6 +154,17 @@ class NoPayments:
 NO_PROVIDER = ("no payment provider is configured: set KANBAN_STRIPE_API_BASE and KANBAN_STRIPE_API_KEY "
                "(a Stripe-compatible provider); the built-in demo pay page runs only with KANBAN_DEMO=1 or "
                "KANBAN_PAYMENT_PROVIDER=demo")
+
+
+def _line_items(lines: Sequence[tuple[str, int]], currency: str) -> dict[str, str]:
+    """Checkout line items, one per deal line (quantity 1 at the line's gross, so they sum to the amount)."""
+    form: dict[str, str] = {}
+    for i, (label, amount) in enumerate(lines):
+        form[f"line_items[{i}][quantity]"] = "1"
+        form[f"line_items[{i}][price_data][currency]"] = currency.lower()
+        form[f"line_items[{i}][price_data][unit_amount]"] = str(amount)
+        form[f"line_items[{i}][price_data][product_data][name]"] = label[:250]
+    return form
 
 
 def make_payments(kind: str, public_url: str, api_base: str | None, api_key: str | None,

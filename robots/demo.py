@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban import clock, demo
+from kanban.demo_commerce import COURIER_EMAIL
 from kanban.models import User
 from robots import automations
 from robots.config import create_robot
@@ -38,10 +39,14 @@ DEMO_ROBOTS: list[tuple[str, dict[str, Any]]] = [
         "body": "<p>Hello {{ contact.name }},</p><p>Here is our proposal for {{ deal.title }}: "
                 "<a href=\"https://example.com/proposal\">read it online</a>.</p>"}}),
     ("Invoice", {"kind": "create_payment_link", "key": "pay", "name": "Payment link", "settings": {}}),
+    ("Invoice", {"kind": "create_document", "key": "invoice", "name": "Create the PDF invoice",
+                 "after_previous": True, "settings": {"type": "invoice"}}),
     ("Invoice", {"kind": "email_client", "name": "Email the invoice", "after_previous": True, "settings": {
-        "subject": "Invoice for {{ deal.title }}",
-        "body": "<p>Hello {{ contact.name }},</p><p>You can pay {{ deal.amount }} {{ deal.currency }} here: "
-                "<a href=\"{{ robots.pay.url }}\">pay online</a>.</p>"}}),
+        "subject": "Invoice {{ robots.invoice.number }} for {{ deal.title }}",
+        "body": "<p>Hello {{ contact.name }},</p><p>Please find invoice {{ robots.invoice.number }} attached. "
+                "You can pay {{ deal.amount }} {{ deal.currency }} here: "
+                "<a href=\"{{ robots.pay.url }}\">pay online</a>.</p>",
+        "attachments": ["{{ robots.invoice.document_id }}"]}}),
     ("Invoice", {"kind": "sms_employee", "name": "Text the responsible", "after_previous": True, "settings": {
         "text": "Invoice sent for {{ deal.title }}: {{ robots.pay.url }}"}}),
     ("Paid", {"kind": "add_comment", "name": "Thank-you note", "settings": {
@@ -56,9 +61,23 @@ DEMO_ROBOTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+def delivery_robots(session: Session) -> list[tuple[str, dict[str, Any]]]:
+    """Bitrix24's courier example: read the buyer's delivery address, then notify the courier with it."""
+    courier = session.scalars(select(User.id).where(User.email == COURIER_EMAIL)).first()
+    if courier is None:
+        return []
+    return [
+        ("Delivery", {"kind": "get_requisites", "key": "req", "name": "Read the delivery address", "settings": {
+            "entity": "organization", "address_type": "delivery"}}),
+        ("Delivery", {"kind": "notify", "name": "Tell the courier", "after_previous": True, "settings": {
+            "text": "Deliver {{ deal.title }} to {{ robots.req.company_name }}, {{ robots.req.address }}",
+            "recipients": [{"type": "user", "id": courier}]}}),
+    ]
+
+
 def seed_robots(session: Session) -> None:
     """Add the demo robots to the demo pipeline (called by kanban.demo after its deals exist)."""
-    demo.seed_stages(session, DEMO_ROBOTS, create_robot)
+    demo.seed_stages(session, [*DEMO_ROBOTS, *delivery_robots(session)], create_robot)
 
 
 # The seeds' examples: (automation, its actions). "{quote}" and "{users}" are filled in when seeding.

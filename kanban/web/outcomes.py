@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban import queries
-from kanban.errors import ConflictError, KanbanError, NotFoundError, ValidationError
+from kanban.errors import ConflictError, KanbanError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal
 from kanban.services import outcomes

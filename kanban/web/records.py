@@ -13,6 +13,7 @@ from starlette.routing import Route
 from kanban import chats, records
 from kanban.errors import NotFoundError, ValidationError
 from kanban.models import Chat, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage
+from kanban.services.documents import attached_documents
 from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import optional_int
@@ -157,7 +158,7 @@ async def email_page(request: Request) -> Response:
         email = session.scalars(records.emails_query(session, user).where(EmailMessage.id == email_id)).first()
         if email is None:
             raise NotFoundError(f"email {email_id} not found")
-        return {"email": email}
+        return {"email": email, "attachments": attached_documents(session, email.id)}
 
     return render(request, "records/email.html", await in_tx(request, load))
 

@@ -11,6 +11,7 @@ from kanban.web import (
     activities,
     admin,
     board,
+    commerce,
     deals,
     imports,
     live,
@@ -33,4 +34,4 @@ async def home(request: Request) -> Response:
 
 routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
           *records.routes, *notifications.routes, *account.routes, *person_picker.routes, *people.routes,
-          *outcomes.routes, *activities.routes, *imports.routes, *users_admin.routes]
+          *outcomes.routes, *activities.routes, *imports.routes, *users_admin.routes, *commerce.routes]

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from kanban.models import Deal
 from kanban.outbound import OutboundError
+from kanban.services.products import payment_lines
 from robots.context import RunContext
 from robots.errors import PermanentError
 from robots.outside import robot_error, service
@@ -40,11 +41,17 @@ class CreatePaymentLink(RobotKind):
         amount = settings.amount if settings.amount is not None else deal.amount
         if amount <= 0:
             raise PermanentError("the deal amount is 0: set an amount on the deal or in the robot")
+        # The deal's products go with the link when they are what is paid (their gross total is the amount).
+        lines = payment_lines(ctx.session, deal.id)
+        if sum(gross for _, gross in lines) != amount:
+            lines = []
         description = " ".join(ctx.render(settings.description).split()) if settings.description else deal.title
+        if lines and not settings.description:
+            description = f"{deal.title}: {', '.join(label for label, _ in lines)}"
         try:
             invoice = payments.create_payment_link(ctx.session, deal, amount, deal.currency, description[:500],
                                                    f"run-{ctx.run_id}", run_id=ctx.run_id, at=ctx.now,
-                                                   outside=ctx.outside)
+                                                   outside=ctx.outside, lines=lines)
         except OutboundError as exc:
             raise robot_error(exc) from exc
         shown = f"{format_amount(amount, deal.currency)} {deal.currency}"

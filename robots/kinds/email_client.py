@@ -8,10 +8,11 @@ from pydantic import Field
 
 from kanban.mail import from_header, html_to_text
 from kanban.models import EmailMessage, Person
+from kanban.services.documents import attach
 from kanban.tracking import new_email_token, prepare_html
 from robots.context import RunContext
 from robots.emailing import EmailContentSettings, render_content
-from robots.errors import PermanentError
+from robots.errors import PermanentError, core_refusals
 from robots.outside import service
 from robots.registry import RobotKind, register
 
@@ -20,6 +21,8 @@ class EmailClientSettings(EmailContentSettings):
     body: str | None = Field(default=None, min_length=1,
                              description="HTML body; deal values are escaped, links are tracked (or a template)")
     sender_id: int | None = Field(default=None, description="Shown as the sender (default: the responsible)")
+    attachments: list[str] = Field(default_factory=list, description="Documents to attach: templates giving "
+                                   "document ids, e.g. {{ robots.invoice.document_id }}")
 
 
 @register
@@ -31,7 +34,7 @@ class EmailClient(RobotKind):
     category = "email_sms"
     Settings = EmailClientSettings
     outputs = ("message_id", "tracking_token")
-    templates = {"subject": "text", "body": "html"}
+    templates = {"subject": "text", "body": "html", "attachments": "text"}
 
     def run(self, ctx: RunContext, settings: EmailClientSettings) -> dict[str, Any]:
         """One tracked outbox row for the contact's address, and an `email` timeline entry."""
@@ -55,5 +58,7 @@ class EmailClient(RobotKind):
                            links=links, created_at=ctx.now)
         ctx.session.add(row)
         ctx.session.flush()
+        with core_refusals(with_fields=False):
+            attach(ctx.session, row.id, deal.id, [ctx.render(ref) for ref in settings.attachments])
         ctx.timeline("email", f"Email “{subject}” to {contact.email}", message_id=row.id)
         return {"message_id": row.id, "tracking_token": token}

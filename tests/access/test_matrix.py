@@ -31,6 +31,8 @@ ONE_DEAL_READS = {
     ("GET", "/deals/{deal_id:int}"): "/deals/{id}",
     ("GET", "/deals/{deal_id:int}/live"): "/deals/{id}/live",
     ("GET", "/api/v1/deals/{deal_id:int}/notes"): "/api/v1/deals/{id}/notes",
+    ("GET", "/api/v1/deals/{deal_id:int}/products"): "/api/v1/deals/{id}/products",
+    ("GET", "/api/v1/deals/{deal_id:int}/documents"): "/api/v1/deals/{id}/documents",
 }
 # Writes that only need the deal to be readable (a note on a colleague's deal): out of scope 404, else done.
 READ_WRITES = {("POST", "/api/v1/deals/{deal_id:int}/notes"), ("POST", "/deals/{deal_id:int}/notes")}
@@ -71,7 +73,9 @@ WRITES = {
     ("POST", "/deals/{deal_id:int}/move"): "move",
     ("POST", "/board/deals"): "create",
     **{("POST", f"{prefix}/deals/{{deal_id:int}}/{what}"): "edit"
-       for prefix in ("", "/api/v1") for what in ("won", "lost", "reopen", "emails")},
+       for prefix in ("", "/api/v1") for what in ("won", "lost", "reopen", "emails", "documents")},
+    ("POST", "/deals/{deal_id:int}/products"): "edit",
+    ("PUT", "/api/v1/deals/{deal_id:int}/products"): "edit",
 }
 SWEPT = {*ONE_DEAL_READS, *LISTS, *LINKED_READS, *STREAMS, *WRITES, *READ_WRITES}
 
@@ -169,12 +173,13 @@ def _exists(rep: Any, deal_id: int) -> bool:
 def _write(rep: Any, route: tuple[str, str], deal_id: int, target: int, csrf: str) -> Any:
     method, path = route
     what = path.rsplit("/", 1)[1]
-    if what in ("won", "lost", "reopen", "emails"):
+    if what in ("won", "lost", "reopen", "emails", "documents", "products"):
         # A deal without a client address refuses the email with a 422: past the access check, so allowed.
-        body = {"subject": "Hello", "body": "Hi"} if what == "emails" else {"reason": "Too expensive"}
+        body = {"emails": {"subject": "Hello", "body": "Hi"}, "lost": {"reason": "Too expensive"},
+                "documents": {"type": "quote"}, "products": {"items": []}}.get(what, {})
         url = path.replace("{deal_id:int}", str(deal_id))
         if path.startswith("/api/"):
-            return rep.post(url, json=body if what in ("lost", "emails") else {})
+            return rep.request(method, url, json=body)
         return rep.post(url, data={**body, "csrf_token": csrf}, follow_redirects=False)
     if path.startswith("/api/"):
         body = {"title": "Changed"} if method == "PATCH" else {"stage_id": target}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from kanban.commerce import Document, EmailAttachment
 from kanban.demo import demo_pipeline, seed_demo
+from kanban.demo_commerce import COURIER_EMAIL
 from kanban.events import Actor
-from kanban.models import Deal, EmailMessage, Invoice, SmsMessage
+from kanban.models import Deal, EmailMessage, Invoice, Notification, SmsMessage, User
 from kanban.services.deals import move_deal
 from robots.actors import drain
 from robots.demo import DEMO_ROBOTS
@@ -19,7 +21,7 @@ def test_demo_seed_adds_every_demo_robot_and_stays_idempotent(runtime):
     with runtime.sessions() as s, s.begin():
         assert seed_demo(s) is False
     with runtime.sessions() as s:
-        assert s.query(Robot).filter(Robot.stage_id.is_not(None)).count() == len(DEMO_ROBOTS)
+        assert s.query(Robot).filter(Robot.stage_id.is_not(None)).count() == len(DEMO_ROBOTS) + 2  # + Delivery's two
         # Robots are added after the demo deals exist: none of those deals ran them.
         assert s.query(RobotRun).count() == 0
 
@@ -36,14 +38,39 @@ def test_invoice_chain_sends_the_payment_url_by_email_and_sms(runtime):
     drain(runtime)
     with runtime.sessions() as s:
         runs = s.scalars(select(RobotRun).where(RobotRun.deal_id == deal_id).order_by(RobotRun.position)).all()
-        assert [r.status for r in runs] == ["done", "done", "done"], [(r.robot_key, r.error) for r in runs]
+        assert [r.status for r in runs] == ["done"] * 4, [(r.robot_key, r.error) for r in runs]
         invoice = s.scalars(select(Invoice).where(Invoice.deal_id == deal_id)).one()
         email = s.scalars(select(EmailMessage).where(EmailMessage.deal_id == deal_id)).one()
         sms = s.scalars(select(SmsMessage).where(SmsMessage.deal_id == deal_id)).one()
+        document = s.scalars(select(Document).where(Document.deal_id == deal_id)).one()
+        attached = s.scalars(select(EmailAttachment.document_id).where(EmailAttachment.email_id == email.id)).all()
         assert invoice.url and invoice.url.rsplit("/", 1)[1] == invoice.pay_token
         assert invoice.url in sms.text
+        # The PDF invoice carries the pay link and the buyer's requisites, and goes with the email.
+        assert document.pay_url == invoice.url and document.gross == invoice.amount
+        assert document.data["buyer"]["name"].endswith("Inc.") and document.data["seller"]["vat_number"]
+        assert attached == [document.id] and document.number in email.subject
         # The email's link to the pay page is tracked: the original URL is kept for the redirect.
         assert invoice.url in email.links
+
+
+def test_delivery_stage_tells_the_courier_the_delivery_address(runtime):
+    with runtime.sessions() as s, s.begin():
+        seed_demo(s)
+    with runtime.sessions() as s, s.begin():
+        stages = {st.name: st.id for st in demo_pipeline(s).stages}
+        assert list(stages)[3:6] == ["Invoice", "Delivery", "Paid"]
+        deal = s.scalars(select(Deal).where(Deal.stage_id == stages["Invoice"]).order_by(Deal.id)).first()
+        move_deal(s, deal.id, stages["Delivery"], actor=Actor.user(deal.responsible_id))
+        deal_id = deal.id
+    drain(runtime)
+    with runtime.sessions() as s:
+        runs = s.scalars(select(RobotRun).where(RobotRun.deal_id == deal_id).order_by(RobotRun.position)).all()
+        assert [r.status for r in runs] == ["done", "done"], [(r.robot_key, r.error) for r in runs]
+        courier = s.scalars(select(User).where(User.email == COURIER_EMAIL)).one()
+        note = s.scalars(select(Notification).where(Notification.user_id == courier.id)).one()
+    assert runs[0].outputs["address"].startswith("Dock ") and runs[0].outputs["address"].endswith(", US")
+    assert note.text == f"Deliver {deal.title} to {runs[0].outputs['company_name']}, {runs[0].outputs['address']}"
 
 
 def test_timeline_names_robots_and_triggers(runtime):

@@ -38,6 +38,11 @@ EXAMPLES = {
                         "time": "09:30"}, "assignee": {"type": "responsible"}, "note": "{{ next_activity.subject }}"},
     "set_status": {"status": "lost", "reason": "No answer from {{ organization.name }}"},
     "update_person": {"fields": {"phone": "{{ deal.fields.phone }}"}},
+    "create_document": {"type": "quote"},
+    "get_requisites": {"entity": "organization", "address_type": "delivery"},
+    "modify_requisites": {"entity": "organization", "template": "fr_company", "address_type": "legal",
+                          "fields": {"vat_number": "{{ deal.fields.vat }}", "city": "Paris"}},
+    "sms_client": {"text": "Your order {{ deal.title }} is confirmed"},
 }
 MODULES = sorted(m.name for m in pkgutil.iter_modules(robots.kinds.__path__))
 

@@ -9,7 +9,8 @@ from tests.conftest import csrf_of
 
 
 def _form(deal, **overrides):
-    data = {"title": deal.title, "amount": "1200.00", "currency": "USD", "responsible_id": str(deal.responsible_id or ""),
+    data = {"title": deal.title, "amount": "1200.00", "currency": "USD",
+            "responsible_id": str(deal.responsible_id or ""),
             "person_id": str(deal.person_id or ""), "tags": "vip, renewal", "version": str(deal.version),
             "field_key": [], "field_value": []}
     data.update(overrides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kanban.web.api import (
     account,
     activities,
+    commerce,
     deals,
     imports,
     notifications,
@@ -12,9 +13,11 @@ from kanban.web.api import (
     persons,
     pipelines,
     records,
+    requisites,
     roles,
     users,
 )
 
 routes = [*users.routes, *roles.routes, *account.routes, *pipelines.routes, *deals.routes, *persons.routes,
-          *activities.routes, *imports.routes, *records.routes, *notifications.routes, *openapi.routes]
+          *activities.routes, *imports.routes, *records.routes, *notifications.routes, *commerce.routes,
+          *requisites.routes, *openapi.routes]

@@ -129,7 +129,8 @@ def test_demo_data_is_realistic(runtime):
             assert entries[-1].stage_id == deal.stage_id and entries[-1].entered_at == deal.stage_entered_at
             assert [e.entered_at for e in entries] == sorted(e.entered_at for e in entries)
             assert all(e.left_at == n.entered_at for e, n in zip(entries, entries[1:], strict=False))
-            kinds = s.scalars(select(TimelineEntry.kind).where(TimelineEntry.deal_id == deal.id)).all()
+            kinds = s.scalars(select(TimelineEntry.kind).where(TimelineEntry.deal_id == deal.id)
+                              .order_by(TimelineEntry.id)).all()
             assert kinds[0] == "created" and kinds.count("stage_changed") == len(entries) - 1
 
 

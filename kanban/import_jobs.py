@@ -13,11 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kanban import clock
 from kanban.crm_models import ImportJob
+from kanban.db import on_commit
 from kanban.errors import KanbanError, NotFoundError, ValidationError
 from kanban.imports import ENTITIES, ImportResult, check_mapping, default_mapping, import_csv
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 0.5
+TICK_SECONDS = 0.5  # how soon the loop notices it should stop or was woken
+POLL_SECONDS = 15.0  # how often it looks for jobs queued by another process
+# Set after a job is queued here: the loop looks at once instead of waiting for its next poll (every look is a
+# write transaction on SQLite, so an idle loop should look rarely).
+_wakeup = threading.Event()
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
@@ -62,6 +67,7 @@ def queue(session: Session, job: ImportJob, mapping: dict[str, str]) -> None:
     job.mapping = check_mapping(job.entity, header_of(job.content), mapping)
     job.total = max(0, sum(1 for _ in csv.reader(io.StringIO(job.content))) - 1)
     job.status = "queued"
+    on_commit(session, _wakeup.set)
 
 
 def _claim(sessions: sessionmaker[Session]) -> int | None:
@@ -115,11 +121,14 @@ def _fail(sessions: sessionmaker[Session], job_id: int, message: str) -> None:
 def install(runtime: Any) -> None:
     """Run queued imports in the background loops of `kanban serve` (embedded) and `kanban worker`."""
     def import_loop(stop: threading.Event) -> None:
+        idle = POLL_SECONDS  # look once at start: jobs may be waiting
         while not stop.is_set():
-            job_id = _claim(runtime.sessions)
-            if job_id is None:
-                stop.wait(POLL_SECONDS)
-            else:
+            if not _wakeup.wait(TICK_SECONDS) and idle < POLL_SECONDS:
+                idle += TICK_SECONDS
+                continue
+            _wakeup.clear()
+            idle = 0.0
+            while not stop.is_set() and (job_id := _claim(runtime.sessions)) is not None:
                 _run_guarded(runtime.sessions, job_id)
 
     runtime.background.append(import_loop)

@@ -27,6 +27,6 @@ def test_text_search_plans_use_the_trigram_indexes(runtime, pipeline, rep):
         filters = BoardFilters(q="moreau")
         plan = _plan(s, select(Deal.id).where(*_conditions(s, filters)))
         assert "BitmapOr" in plan and "ix_deals_title_trgm" in plan and "ix_deals_person_id" in plan, plan
-        assert "ix_contacts_name_trgm" in plan, plan
+        assert "ix_persons_name_trgm" in plan, plan
         assert aggregates(s, [stage.id], filters) == {stage.id: (1, [("USD", 0)])}
         assert aggregates(s, [stage.id], BoardFilters(q="lobe")) == {stage.id: (1, [("USD", 0)])}

@@ -218,6 +218,8 @@ def import_cmd(entity: str, file: str, pipeline: str | None, mapping: str | None
 @main.command()
 def demo() -> None:
     """Seed demo data (idempotent)."""
+    # The demo's history runs its payment-link robots: this command is demo mode (the built-in pay page).
+    os.environ.setdefault("KANBAN_DEMO", "1")
     click.echo("demo data created: log in as admin@demo.local / demo-admin (reps: demo-rep, see README)"
                if _seed_demo() else "demo data already present")
 

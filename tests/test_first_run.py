@@ -27,9 +27,10 @@ def test_demo_history_is_made_by_running_its_robots(runtime):
     with runtime.sessions() as s:
         runs = list(s.scalars(select(RobotRun)))
         assert runs and {r.status for r in runs} <= {"done", "scheduled"}, [(r.robot_key, r.error) for r in runs]
-        # Stage robots: 3 Paid + 3 Invoice + 1 Proposal + 2 Qualified (the demo's automations run beside them).
-        assert _count(s, RobotRun, RobotRun.status == "done", RobotRun.stage_entry_id.is_not(None)) == 9
-        assert _count(s, EmailMessage, EmailMessage.kind == "client") == 2  # the proposal and the invoice
+        # Stage robots: 3 Paid + 4 Invoice + 1 Proposal + 2 Qualified (the demo's automations run beside them).
+        assert _count(s, RobotRun, RobotRun.status == "done", RobotRun.stage_entry_id.is_not(None)) == 10
+        # The proposal and the invoice (stage robots), and the "Quote sent" automation's email.
+        assert _count(s, EmailMessage, EmailMessage.kind == "client") == 3
         assert _count(s, Invoice) == 1 and _count(s, SmsMessage) == 1 and _count(s, FeedPost) == 1
         assert _count(s, TimelineEntry, TimelineEntry.kind == "comment") >= 1
         texts = [m.text for m in s.scalars(select(ChatMessage).order_by(ChatMessage.id))]
@@ -41,7 +42,8 @@ def test_demo_history_is_made_by_running_its_robots(runtime):
 def test_cli_demo_plays_the_history(cli, runtime):  # noqa: F811
     assert cli("demo").exit_code == 0
     with runtime.sessions() as s:
-        assert _count(s, RobotRun, RobotRun.status == "done", RobotRun.stage_entry_id.is_not(None)) == 9
+        assert _count(s, RobotRun, RobotRun.status == "done", RobotRun.stage_entry_id.is_not(None)) == 10
+        assert _count(s, RobotRun, RobotRun.status == "failed") == 0
 
 
 def test_readme_lists_every_demo_login():

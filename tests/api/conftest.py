@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kanban.events import Actor
+from kanban.events import SYSTEM
 from kanban.services.deals import create_deal
 from tests.conftest import token_for
 
@@ -25,12 +25,14 @@ def rep_h(runtime: Any, rep: Any) -> dict[str, str]:
 
 @pytest.fixture
 def make_deal(runtime: Any, pipeline: Any, admin: Any) -> Any:
-    """Create a deal through the service; returns its id."""
+    """Create a deal through the service; returns its id. By the system actor unless `actor` is given: a person
+    creating a deal becomes its responsible, and these tests choose the responsible themselves."""
 
     def make(title: str = "Acme renewal", stage: int = 0, **kwargs: Any) -> int:
+        actor = kwargs.pop("actor", SYSTEM)
         with runtime.sessions() as s, s.begin():
             deal = create_deal(s, title=title, pipeline_id=pipeline.id, stage_id=pipeline.stages[stage].id,
-                               actor=Actor.user(admin.id), **kwargs)
+                               actor=actor, **kwargs)
             return deal.id
 
     return make

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from kanban.events import Actor
 from kanban.models import TimelineEntry
 from tests.api.conftest import error_of
 from tests.conftest import make_user
@@ -177,8 +178,8 @@ def test_stale_move_is_409_and_changes_nothing(client, admin_h, make_deal, pipel
     assert client.get(f"/api/v1/deals/{deal_id}", headers=admin_h).json()["stage_id"] == pipeline.stages[1].id
 
 
-def test_timeline_newest_first_and_paginated(client, admin_h, make_deal, pipeline):
-    deal_id = make_deal()
+def test_timeline_newest_first_and_paginated(client, admin, admin_h, make_deal, pipeline):
+    deal_id = make_deal(actor=Actor.user(admin.id))
     for stage in pipeline.stages[1:5]:
         assert client.post(f"/api/v1/deals/{deal_id}/move", headers=admin_h, json={"stage_id": stage.id}).is_success
     url = f"/api/v1/deals/{deal_id}/timeline"

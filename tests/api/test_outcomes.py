@@ -20,8 +20,8 @@ def _events(runtime, type_):
         return list(s.scalars(select(DomainEvent).where(DomainEvent.type == type_).order_by(DomainEvent.id)))
 
 
-def test_won_lost_reopen_with_reasons(client, admin_h, rep_h, make_deal, pipeline, runtime):
-    deal_id = make_deal()
+def test_won_lost_reopen_with_reasons(client, admin_h, rep_h, make_deal, pipeline, runtime, rep):
+    deal_id = make_deal(responsible_id=rep.id)  # reps change their own deals
     error_of(client.post("/api/v1/lost-reasons", headers=rep_h, json={"name": "Price"}), 403, "forbidden")
     reason = client.post("/api/v1/lost-reasons", headers=admin_h, json={"name": "Price"}).json()
     error_of(client.post("/api/v1/lost-reasons", headers=admin_h, json={"name": "price"}), 409, "conflict")

@@ -14,11 +14,12 @@ from robots.compose import text_to_html
 from tests.conftest import csrf_of, login
 
 
-def _deal(runtime: Any, pipeline: Any, admin: Any, email: str | None = "carla@client.example") -> int:
+def _deal(runtime: Any, pipeline: Any, admin: Any, email: str | None = "carla@client.example",
+          responsible_id: int | None = None) -> int:
     with runtime.sessions() as s, s.begin():
         contact = {"name": "Carla <Client>", "email": email} if email else None
         return create_deal(s, title="Acme & Co", pipeline_id=pipeline.id, actor=Actor.user(admin.id),
-                           contact=contact).id
+                           contact=contact, responsible_id=responsible_id).id
 
 
 def _emails(runtime: Any) -> list[EmailMessage]:
@@ -32,7 +33,7 @@ def test_text_becomes_escaped_html_with_clickable_links():
 
 
 def test_a_rep_writes_to_the_contact_tracked_and_on_the_timeline(runtime, pipeline, admin, rep, rep_api):
-    deal = _deal(runtime, pipeline, admin)
+    deal = _deal(runtime, pipeline, admin, responsible_id=rep.id)  # reps write from their own deals
     response = rep_api.post(f"/api/v1/deals/{deal}/emails", json={
         "subject": "Next steps", "body": "Hello,\nthe offer: https://shop.example/offer"})
     assert response.status_code == 201, response.text
@@ -78,7 +79,7 @@ def test_bad_compositions_are_refused_and_nothing_is_sent(runtime, pipeline, adm
 
 
 def test_the_deal_page_panel_sends_and_keeps_a_draft_on_error(runtime, pipeline, admin, client, rep):
-    deal = _deal(runtime, pipeline, admin)
+    deal = _deal(runtime, pipeline, admin, responsible_id=rep.id)
     login(client, rep.email)
     page = client.get(f"/deals/{deal}")
     assert 'id="compose"' in page.text and "carla@client.example" in page.text

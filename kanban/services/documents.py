@@ -116,8 +116,12 @@ def render_html(doc: Document) -> str:
 
 def render_pdf(doc: Document) -> bytes:
     """The document's PDF, rendered by WeasyPrint (imported here: it loads Pango, which takes a moment)."""
-    from weasyprint import HTML
-
+    try:
+        from weasyprint import HTML
+    except OSError as exc:  # the Python package installs anywhere; its system libraries may be missing
+        raise ValidationError("PDF rendering is not available on this server",
+                              {"type": "install Pango for WeasyPrint (Debian: apt-get install libpango-1.0-0 "
+                                       f"libpangoft2-1.0-0): {exc}"}) from exc
     return bytes(HTML(string=render_html(doc)).write_pdf())
 
 

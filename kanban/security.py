@@ -12,6 +12,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 _hasher = PasswordHasher()
 
 
+def use_cheap_hashing() -> None:
+    """Hash new passwords with minimal argon2 cost. For test suites only: they create thousands of users, and
+    each real hash costs about 0.1 s of CPU. Verification reads the cost from the hash itself."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 def hash_password(password: str) -> str:
     """Argon2id hash of a password."""
     return _hasher.hash(password)

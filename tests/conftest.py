@@ -18,6 +18,10 @@ from kanban.config import load_settings
 from kanban.db import make_engine
 from kanban.migrate import upgrade
 from kanban.models import Base
+from kanban.security import use_cheap_hashing
+
+# Thousands of test users: hash their passwords cheaply (login and verification code paths stay the same).
+use_cheap_hashing()
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("KANBAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -65,7 +65,8 @@ def test_chained_robots_configured_in_the_ui_run_when_a_deal_is_dragged_in(brows
     qualified = sales["stages"][1]
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     browser_login(page, live_server, "admin@example.com")
-    page.click("nav >> text=Automation")
+    page.click(".nav-more > summary")  # configuration pages are under "Admin"
+    page.get_by_role("link", name="Automation", exact=True).click()
     page.wait_for_selector(f"#stage-{qualified}")
     add_robot(page, qualified, "Create a group chat",
               {"#f-name": "Team chat", "#f-key": "chat", "#f-s-name": "Deal {{ deal.title }}"},

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from bench.harness import fresh_database
 from bench.robots_support import kanban_workers, private_redis, producer, seed, wait_done
-from bench.robots_throughput import PROCESSES, THREADS, _move, bare_throughput, steady_rate
+from bench.robots_throughput import PROCESSES, THREADS, _move, bare_throughput, run_until_done
 from kanban.domain_events import DomainEvent
 from kanban.events import Actor
 from kanban.services.deals import move_deal
@@ -55,13 +55,7 @@ def automation_throughput(database_url: str, redis_url: str) -> tuple[float, int
     target, _, ids = seed(runtime, [], DEALS)
     _automation(runtime, target)
     _move(runtime, ids, target)
-    with kanban_workers(database_url, redis_url, processes=PROCESSES, threads=THREADS):
-        wait_done(runtime, 3 * DEALS)
-    with runtime.sessions() as s:
-        finishes = list(s.scalars(select(RobotRun.finished_at)))
-    runtime.engine.dispose()
-    rate, seconds = steady_rate(finishes)
-    return rate, len(finishes), seconds
+    return run_until_done(runtime, database_url, redis_url, 3 * DEALS)
 
 
 def event_latency(database_url: str, redis_url: str) -> tuple[float, float, int]:

@@ -56,12 +56,18 @@ def steady_rate(finishes: list[datetime]) -> tuple[float, float]:
 
 
 def robot_throughput(database_url: str, redis_url: str) -> tuple[float, int, float]:
-    """(runs/s, runs, seconds) for DEALS deals moved into a stage with three add_comment robots."""
+    """(runs/s, runs, seconds) for DEALS deals moved into a stage with PER_ENTRY add_comment robots."""
     runtime = producer(database_url, redis_url)
     target, _, ids = seed(runtime, ROBOTS, DEALS)
     _move(runtime, ids, target)
+    return run_until_done(runtime, database_url, redis_url, PER_ENTRY * DEALS)
+
+
+def run_until_done(runtime, database_url: str, redis_url: str,  # type: ignore[no-untyped-def]
+                   expected: int) -> tuple[float, int, float]:
+    """Start the workers, wait for `expected` finished runs; (runs/s of the steady window, runs, seconds)."""
     with kanban_workers(database_url, redis_url, processes=PROCESSES, threads=THREADS):
-        wait_done(runtime, 3 * DEALS)
+        wait_done(runtime, expected)
     with runtime.sessions() as s:
         finishes = list(s.scalars(select(RobotRun.finished_at)))
     runtime.engine.dispose()

@@ -92,10 +92,9 @@ def _mailer(request: Request) -> Mailer:
     return request.app.state.runtime.extras["services"]["mailer"]
 
 
-@access("deal:edit")
 @endpoint("Email the deal's contact (typed or from a template), tracked", status=201, body=BODY,
           response=schema.obj({"id": schema.INT, "subject": schema.STR, "to": schema.STR,
-                               "tracking_token": schema.STR, "status": schema.STR}))
+                               "tracking_token": schema.STR, "status": schema.STR}), access="deal:edit")
 def send_api(call: Call) -> dict[str, Any]:
     """422 when neither or both of template and subject/body are given, or the contact has no address."""
     row = send_deal_email(call.session, call.request.app.state.runtime.settings, _mailer(call.request),

@@ -27,8 +27,7 @@ TEMPLATE = schema.component("EmailTemplate", schema.obj({
 FORM_FIELDS = ("name", "subject", "body_html", "body_text", "language")
 
 
-@access("authenticated")
-@endpoint("List email templates", response=schema.page_of(TEMPLATE))
+@endpoint("List email templates", response=schema.page_of(TEMPLATE), access="authenticated")
 def list_api(call: Call) -> dict[str, Any]:
     """Every template, by name (reps pick them when writing from a deal)."""
     return page([service.template_view(t) for t in service.list_templates(call.session)], None)
@@ -40,8 +39,7 @@ def create_api(call: Call) -> dict[str, Any]:
     return service.template_view(service.create_template(call.session, call.body()))
 
 
-@access("authenticated")
-@endpoint("Get an email template", response=TEMPLATE)
+@endpoint("Get an email template", response=TEMPLATE, access="authenticated")
 def get_api(call: Call) -> dict[str, Any]:
     """One template."""
     return service.template_view(service.get_template(call.session, call.path_int("template_id")))

@@ -11,7 +11,6 @@ from kanban.errors import NotFoundError
 from kanban.logins import UserSession
 from kanban.models import ApiToken
 from kanban.services import users as svc
-from kanban.web.access import access
 from kanban.web.api.base import Call, endpoint, iso, page
 from kanban.web.api.schema import INT, STR, TIME, arr, component, nullable, obj
 
@@ -35,17 +34,15 @@ def token_view(t: ApiToken) -> dict[str, Any]:
             "expires_at": iso(t.expires_at)}
 
 
-@access("authenticated")
 @endpoint("My live browser sessions, most recently used first",
-          response=obj({"items": arr(SESSION), "next": {"type": "null"}}, ["items", "next"]))
+          response=obj({"items": arr(SESSION), "next": {"type": "null"}}, ["items", "next"]), access="authenticated")
 def list_sessions(call: Call) -> dict[str, Any]:
     """All of them (a person has few): no paging."""
     timeouts = logins.Timeouts.of(call.request.app.state.runtime.settings)
     return page([session_view(s) for s in logins.list_sessions(call.session, call.user.id, timeouts)], None)
 
 
-@access("authenticated")
-@endpoint("End one of my browser sessions", status=204)
+@endpoint("End one of my browser sessions", status=204, access="authenticated")
 def end_session(call: Call) -> None:
     """404 when the session is not mine or already ended."""
     session_id = call.path_int("session_id")
@@ -53,15 +50,14 @@ def end_session(call: Call) -> None:
         raise NotFoundError(f"session {session_id} not found")
 
 
-@access("authenticated")
-@endpoint("My API tokens", response=obj({"items": arr(TOKEN), "next": {"type": "null"}}, ["items", "next"]))
+@endpoint("My API tokens", response=obj({"items": arr(TOKEN), "next": {"type": "null"}}, ["items", "next"]),
+          access="authenticated")
 def list_tokens(call: Call) -> dict[str, Any]:
     """Oldest first; expired tokens are listed until revoked."""
     return page([token_view(t) for t in svc.list_tokens(call.session, call.user.id)], None)
 
 
-@access("authenticated")
-@endpoint("Revoke one of my API tokens", status=204)
+@endpoint("Revoke one of my API tokens", status=204, access="authenticated")
 def revoke_token(call: Call) -> None:
     """404 when the token is not mine."""
     svc.revoke_token(call.session, call.path_int("token_id"), call.user.id)

@@ -11,7 +11,6 @@ from kanban.events import Actor
 from kanban.services import activities as acts
 from kanban.services import notes as note_svc
 from kanban.services import outcomes
-from kanban.web.access import access
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
 from kanban.web.api.schema import BOOL, INT, STR, TIME, arr, component, nullable, obj, page_of
 from kanban.web.api.views import DEAL, deal_view
@@ -87,23 +86,21 @@ def add_note(call: Call) -> dict[str, Any]:
     return note_svc.note_view(note)
 
 
-@access("authenticated")
-@endpoint("Edit my note", body=NOTE_IN, response=NOTE)
+@endpoint("Edit my note", body=NOTE_IN, response=NOTE, access="authenticated")
 def edit_note(call: Call) -> dict[str, Any]:
     """The changed note (403 for another author's)."""
     note = note_svc.edit_note(call.session, call.path_int("note_id"), call.body()["text"], actor=_actor(call))
     return note_svc.note_view(note)
 
 
-@access("authenticated")
-@endpoint("Delete my note", status=204)
+@endpoint("Delete my note", status=204, access="authenticated")
 def delete_note(call: Call) -> None:
     """The timeline keeps a "note deleted" row."""
     note_svc.delete_note(call.session, call.path_int("note_id"), actor=_actor(call))
 
 
-@access("authenticated")
-@endpoint("List activities by assignee, deal, person, type, state", response=page_of(ACTIVITY), params=ACTIVITY_FILTERS)
+@endpoint("List activities by assignee, deal, person, type, state", response=page_of(ACTIVITY), params=ACTIVITY_FILTERS,
+          access="authenticated")
 def list_activities(call: Call) -> dict[str, Any]:
     """By id."""
     stmt = acts.activities_query(
@@ -118,32 +115,29 @@ def list_activities(call: Call) -> dict[str, Any]:
     return page([acts.activity_json(a) for a in rows], nxt)
 
 
-@access("authenticated")
-@endpoint("Plan an activity", status=201, body=obj(ACTIVITY_PROPS, ["type", "subject", "due_date"]), response=ACTIVITY)
+@endpoint("Plan an activity", status=201, body=obj(ACTIVITY_PROPS, ["type", "subject", "due_date"]), response=ACTIVITY,
+          access="authenticated")
 def create_activity(call: Call) -> dict[str, Any]:
     """The new activity (assignee: me by default)."""
     return acts.activity_json(acts.create_activity(call.session, call.body(), actor=_actor(call)))
 
 
-@access("authenticated")
-@endpoint("Get an activity", response=ACTIVITY)
+@endpoint("Get an activity", response=ACTIVITY, access="authenticated")
 def get_activity(call: Call) -> dict[str, Any]:
     """One activity."""
     return acts.activity_json(acts.get_activity(call.session, call.path_int("activity_id")))
 
 
-@access("authenticated")
 @endpoint(
     'Change an activity ({"done": true} completes it)', body=obj({**ACTIVITY_PROPS, "done": BOOL}), response=ACTIVITY
-)
+, access="authenticated")
 def update_activity(call: Call) -> dict[str, Any]:
     """The changed activity."""
     activity = acts.update_activity(call.session, call.path_int("activity_id"), call.body(), actor=_actor(call))
     return acts.activity_json(activity)
 
 
-@access("authenticated")
-@endpoint("Delete an activity", status=204)
+@endpoint("Delete an activity", status=204, access="authenticated")
 def delete_activity(call: Call) -> None:
     """Gone; the deal's timeline says so."""
     acts.delete_activity(call.session, call.path_int("activity_id"), actor=_actor(call))
@@ -180,8 +174,7 @@ def reopen(call: Call) -> dict[str, Any]:
     return deal_view(call.session, outcomes.reopen(call.session, call.path_int("deal_id"), actor=_actor(call)))
 
 
-@access("authenticated")
-@endpoint("List lost reasons", response=obj({"items": arr(LOST_REASON)}, ["items"]))
+@endpoint("List lost reasons", response=obj({"items": arr(LOST_REASON)}, ["items"]), access="authenticated")
 def list_lost_reasons(call: Call) -> dict[str, Any]:
     """Alphabetical."""
     return {"items": [{"id": r.id, "name": r.name} for r in outcomes.lost_reasons(call.session)]}

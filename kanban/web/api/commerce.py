@@ -13,7 +13,6 @@ from kanban.events import Actor
 from kanban.services import documents as docs
 from kanban.services import products as svc
 from kanban.services.deals import get_deal
-from kanban.web.access import access
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
 from kanban.web.api.schema import BIGINT, BOOL, INT, STR, TIME, arr, component, nullable, obj, page_of
 
@@ -38,8 +37,7 @@ DOCUMENT = component("Document", obj({
 }, ["id", "type", "number", "url", "pdf_url", "total", "currency", "issued_at"]))
 
 
-@access("authenticated")
-@endpoint("Products of the catalogue", response=page_of(PRODUCT), params=PAGE_PARAMS)
+@endpoint("Products of the catalogue", response=page_of(PRODUCT), params=PAGE_PARAMS, access="authenticated")
 def list_products(call: Call) -> dict[str, Any]:
     """Oldest first."""
     rows, nxt = paginate(call, select(Product), Product.id)
@@ -53,8 +51,7 @@ def create_product(call: Call) -> dict[str, Any]:
     return svc.product_view(svc.save_product(call.session, call.body()))
 
 
-@access("authenticated")
-@endpoint("A product", response=PRODUCT)
+@endpoint("A product", response=PRODUCT, access="authenticated")
 def get_product(call: Call) -> dict[str, Any]:
     """One product."""
     return svc.product_view(svc.get_product(call.session, call.path_int("product_id")))
@@ -113,16 +110,14 @@ def list_documents(call: Call) -> dict[str, Any]:
     return {"items": [docs.document_view(d, public) for d in docs.deal_documents(call.session, deal.id)]}
 
 
-@access("authenticated")
-@endpoint("A document", response=DOCUMENT)
+@endpoint("A document", response=DOCUMENT, access="authenticated")
 def get_document(call: Call) -> dict[str, Any]:
     """One invoice or quote."""
     doc = docs.get_document(call.session, call.path_int("document_id"))
     return docs.document_view(doc, call.request.app.state.runtime.settings.public_url)
 
 
-@access("authenticated")
-@endpoint("A document's PDF (application/pdf)")
+@endpoint("A document's PDF (application/pdf)", access="authenticated")
 def get_document_pdf(call: Call) -> Response:
     """The stored PDF bytes."""
     doc = docs.get_document(call.session, call.path_int("document_id"))

@@ -9,7 +9,6 @@ from starlette.routing import Route
 from kanban.events import Actor
 from kanban.models import Organization, Person
 from kanban.services import persons as svc
-from kanban.web.access import access
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
 from kanban.web.api.schema import INT, STR, TIME, component, nullable, obj, page_of
 
@@ -39,9 +38,8 @@ def _actor(call: Call) -> Actor:
     return Actor.user(call.user.id)
 
 
-@access("authenticated")
 @endpoint("List persons (search with q)", response=page_of(PERSON),
-          params=[Q, {"name": "organization_id", "in": "query", "schema": INT}, *PAGE_PARAMS])
+          params=[Q, {"name": "organization_id", "in": "query", "schema": INT}, *PAGE_PARAMS], access="authenticated")
 def list_persons(call: Call) -> dict[str, Any]:
     """Persons by id."""
     stmt = svc.search_persons(call.session, call.query_str("q"), organization_id=call.query_int("organization_id"))
@@ -49,67 +47,60 @@ def list_persons(call: Call) -> dict[str, Any]:
     return page([person_view(p) for p in rows], nxt)
 
 
-@access("authenticated")
 @endpoint("Create a person (409 with existing_id when the email is taken)", status=201,
-          body=obj(PERSON_PROPS, ["name"]), response=PERSON)
+          body=obj(PERSON_PROPS, ["name"]), response=PERSON, access="authenticated")
 def create_person(call: Call) -> dict[str, Any]:
     """A new person."""
     return person_view(svc.create_person(call.session, call.body(), actor=_actor(call)))
 
 
-@access("authenticated")
-@endpoint("Get a person", response=PERSON)
+@endpoint("Get a person", response=PERSON, access="authenticated")
 def get_person(call: Call) -> dict[str, Any]:
     """One person."""
     return person_view(svc.get_person(call.session, call.path_int("person_id")))
 
 
-@access("authenticated")
-@endpoint("Change a person", body=obj(PERSON_PROPS), response=PERSON)
+@endpoint("Change a person", body=obj(PERSON_PROPS), response=PERSON, access="authenticated")
 def update_person(call: Call) -> dict[str, Any]:
     """The changed person."""
     return person_view(svc.update_person(call.session, call.path_int("person_id"), call.body(), actor=_actor(call)))
 
 
-@access("authenticated")
-@endpoint("Delete a person (their deals keep going without one)", status=204)
+@endpoint("Delete a person (their deals keep going without one)", status=204, access="authenticated")
 def delete_person(call: Call) -> None:
     """Gone."""
     svc.delete_person(call.session, call.path_int("person_id"), actor=_actor(call))
 
 
-@access("authenticated")
-@endpoint("List organizations (search with q)", response=page_of(ORGANIZATION), params=[Q, *PAGE_PARAMS])
+@endpoint("List organizations (search with q)", response=page_of(ORGANIZATION), params=[Q, *PAGE_PARAMS],
+          access="authenticated")
 def list_organizations(call: Call) -> dict[str, Any]:
     """Organizations by id."""
     rows, nxt = paginate(call, svc.search_organizations(call.session, call.query_str("q")), Organization.id)
     return page([organization_view(o) for o in rows], nxt)
 
 
-@access("authenticated")
-@endpoint("Create an organization", status=201, body=obj(ORG_PROPS, ["name"]), response=ORGANIZATION)
+@endpoint("Create an organization", status=201, body=obj(ORG_PROPS, ["name"]), response=ORGANIZATION,
+          access="authenticated")
 def create_organization(call: Call) -> dict[str, Any]:
     """A new organization."""
     return organization_view(svc.create_organization(call.session, call.body(), actor=_actor(call)))
 
 
-@access("authenticated")
-@endpoint("Get an organization", response=ORGANIZATION)
+@endpoint("Get an organization", response=ORGANIZATION, access="authenticated")
 def get_organization(call: Call) -> dict[str, Any]:
     """One organization."""
     return organization_view(svc.get_organization(call.session, call.path_int("organization_id")))
 
 
-@access("authenticated")
-@endpoint("Change an organization", body=obj(ORG_PROPS), response=ORGANIZATION)
+@endpoint("Change an organization", body=obj(ORG_PROPS), response=ORGANIZATION, access="authenticated")
 def update_organization(call: Call) -> dict[str, Any]:
     """The changed organization."""
     org = svc.update_organization(call.session, call.path_int("organization_id"), call.body(), actor=_actor(call))
     return organization_view(org)
 
 
-@access("authenticated")
-@endpoint("Delete an organization (persons and deals lose the link)", status=204)
+@endpoint("Delete an organization (persons and deals lose the link)", status=204, access="authenticated")
 def delete_organization(call: Call) -> None:
     """Gone."""
     svc.delete_organization(call.session, call.path_int("organization_id"), actor=_actor(call))

@@ -8,7 +8,6 @@ from starlette.routing import Route
 
 from kanban import chats, records
 from kanban.models import Chat, ChatMember, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage
-from kanban.web.access import access
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, iso, page, paginate
 from kanban.web.api.schema import BOOL, INT, STR, TIME, arr, component, nullable, obj, page_of
 
@@ -144,9 +143,8 @@ def list_messages(call: Call) -> dict[str, Any]:
     return page([message_view(m) for m in rows], nxt)
 
 
-@access("authenticated")
 @endpoint("Post a message in a chat (members only); @email mentions notify those members", status=201,
-          body=obj({"text": STR}, ["text"]), response=MESSAGE)
+          body=obj({"text": STR}, ["text"]), response=MESSAGE, access="authenticated")
 def post_message(call: Call) -> dict[str, Any]:
     """The new message."""
     return message_view(chats.post_message(call.session, call.user, call.path_int("chat_id"), call.body()["text"]))

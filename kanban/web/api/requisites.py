@@ -9,7 +9,6 @@ from starlette.routing import Route
 from kanban import clock
 from kanban.services import requisites as svc
 from kanban.services.persons import get_person
-from kanban.web.access import access
 from kanban.web.api.base import Call, endpoint
 from kanban.web.api.schema import ANY_OBJ, BOOL, INT, STR, TIME, arr, component, nullable, obj
 from kanban.web.deps import require_admin
@@ -32,16 +31,15 @@ def _owner(call: Call) -> tuple[str, int]:
     return kind, call.path_int("owner_id")
 
 
-@access("authenticated")
-@endpoint("Requisites of an organization, a person or our company", response=obj({"items": arr(REQUISITE)}))
+@endpoint("Requisites of an organization, a person or our company", response=obj({"items": arr(REQUISITE)}),
+          access="authenticated")
 def list_requisites(call: Call) -> dict[str, Any]:
     """One per template used."""
     return {"items": [svc.requisite_view(r) for r in svc.requisites_of(call.session, *_owner(call))]}
 
 
-@access("authenticated")
 @endpoint("Set the requisites of a template (replaces that template's values; identifiers validated)",
-          status=201, body=REQUISITE_IN, response=REQUISITE)
+          status=201, body=REQUISITE_IN, response=REQUISITE, access="authenticated")
 def save_requisites(call: Call) -> dict[str, Any]:
     """422 naming each invalid field (SIREN, SIRET, TVA, Partita IVA, Codice Fiscale, IBAN, BIC, country)."""
     owner = _owner(call)
@@ -50,8 +48,8 @@ def save_requisites(call: Call) -> dict[str, Any]:
     return svc.requisite_view(svc.save_requisite(call.session, *owner, call.body()))
 
 
-@access("authenticated")
-@endpoint("Set or clear a person's SMS opt-out", body=obj({"sms_opt_out": BOOL}, ["sms_opt_out"]), response=OPT_OUT)
+@endpoint("Set or clear a person's SMS opt-out", body=obj({"sms_opt_out": BOOL}, ["sms_opt_out"]), response=OPT_OUT,
+          access="authenticated")
 def set_opt_out(call: Call) -> dict[str, Any]:
     """sms_client robots never text a person who opted out (the refusal is recorded on the deal)."""
     person = get_person(call.session, call.path_int("owner_id"))

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from kanban import timezones
+from kanban import i18n, timezones
 from kanban.paths import resource
 from kanban.services.notes import render_note
 from kanban.web import timefmt
@@ -62,6 +62,7 @@ def note_html(ctx: Any, note: Any) -> Markup:
     return render_note(body, ctx.get("mention_names") or {})
 
 
+i18n.install(templates.env)
 templates.env.globals["csrf_token"] = csrf_token
 templates.env.filters["money"] = money
 templates.env.filters["when"] = when

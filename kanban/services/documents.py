@@ -133,6 +133,16 @@ def get_document(session: Session, document_id: int) -> Document:
     return doc
 
 
+def readable_document(session: Session, user: Any, document_id: int) -> Document:
+    """A document the user may see: its deal must be readable to them (NotFoundError otherwise, as for deals)."""
+    doc = get_document(session, document_id)
+    try:
+        policy.require(session, user, "read", get_deal(session, doc.deal_id))
+    except NotFoundError:
+        raise NotFoundError(f"document {document_id} not found") from None
+    return doc
+
+
 def deal_documents(session: Session, deal_id: int) -> list[Document]:
     """A deal's documents, newest first."""
     return list(session.scalars(select(Document).where(Document.deal_id == deal_id).order_by(Document.id.desc())))

@@ -109,10 +109,9 @@ async def _act(request: Request, work: Any, deal_id: int, done: str) -> Response
 
 @access("authenticated")
 async def document_pdf(request: Request) -> Response:
-    """GET /documents/{id}.pdf — download a document's PDF (logged-in users)."""
+    """GET /documents/{id}.pdf — download a document's PDF (users who may read its deal)."""
     def load(session: Session) -> Any:
-        web_user(request, session)
-        return docs.get_document(session, request.path_params["document_id"])
+        return docs.readable_document(session, web_user(request, session), request.path_params["document_id"])
 
     doc = await in_tx(request, load)
     return Response(doc.pdf, media_type="application/pdf",

@@ -87,3 +87,21 @@ def test_twenty_concurrent_invoices_get_numbers_1_to_20(runtime, admin, buyer_de
     with runtime.sessions() as s:
         seqs = sorted(s.scalars(select(Document.seq)))
     assert seqs == list(range(1, 21))
+
+
+def test_a_document_is_only_readable_with_its_deal(client, runtime, admin_h, buyer_deal):
+    """Reps whose role reads only their own deals get 404 for another rep's invoice (API, JSON and PDF, and page)."""
+    from tests.access.conftest import set_scopes
+    from tests.conftest import login, make_user, token_for
+
+    doc = client.post(f"/api/v1/deals/{buyer_deal['deal_id']}/documents", headers=admin_h,
+                      json={"type": "invoice"}).json()
+    make_user(runtime, "outsider@example.com", "rep", "Otto Outsider")
+    outsider = {"Authorization": f"Bearer {token_for(runtime, 'outsider@example.com')}"}
+    assert client.get(f"/api/v1/documents/{doc['id']}", headers=outsider).status_code == 200  # reps read all
+    set_scopes(runtime, "rep", read="own")
+    error_of(client.get(f"/api/v1/documents/{doc['id']}", headers=outsider), 404, "not_found")
+    error_of(client.get(f"/api/v1/documents/{doc['id']}.pdf", headers=outsider), 404, "not_found")
+    assert client.get(f"/api/v1/documents/{doc['id']}.pdf", headers=admin_h).status_code == 200
+    login(client, "outsider@example.com")
+    assert client.get(f"/documents/{doc['id']}.pdf").status_code == 404

@@ -113,15 +113,14 @@ def list_documents(call: Call) -> dict[str, Any]:
 @endpoint("A document", response=DOCUMENT, access="authenticated")
 def get_document(call: Call) -> dict[str, Any]:
     """One invoice or quote."""
-    doc = docs.get_document(call.session, call.path_int("document_id"))
+    doc = docs.readable_document(call.session, call.user, call.path_int("document_id"))
     return docs.document_view(doc, call.request.app.state.runtime.settings.public_url)
 
 
 @endpoint("A document's PDF (application/pdf)", access="authenticated")
 def get_document_pdf(call: Call) -> Response:
     """The stored PDF bytes."""
-    doc = docs.get_document(call.session, call.path_int("document_id"))
-    return pdf_response(doc)
+    return pdf_response(docs.readable_document(call.session, call.user, call.path_int("document_id")))
 
 
 def pdf_response(doc: Any) -> Response:

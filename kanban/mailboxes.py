@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
+from urllib.parse import quote
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -248,6 +249,36 @@ def save(session: Session, settings: Settings, user_id: int, smtp_url: str, imap
     return row
 
 
+def retest(settings: Settings, smtp_secret: str, imap_secret: str) -> None:
+    """Test a stored connection again (the page's "Test" button); ValidationError with the server's answer."""
+    try:
+        smtp_url, imap_url = decrypt(settings, smtp_secret), decrypt(settings, imap_secret)
+    except OutboundError as exc:
+        raise ValidationError(str(exc), {"smtp_url": str(exc)}) from None
+    smtp, box = parse(smtp_url, imap_url)
+    test_smtp(settings, smtp)
+    test_imap(settings, box)
+
+
+def urls_from_form(form: dict[str, str]) -> dict[str, str]:
+    """The page's fields (address, user name, password, hosts, ports, security) as the API's URLs."""
+    user = (form.get("username") or form.get("address") or "").strip()
+    password = form.get("password") or ""
+    cred = f"{quote(user, safe='')}:{quote(password, safe='')}@"
+    smtp_security = form.get("smtp_security") or "starttls"
+    smtp_scheme = "smtps" if smtp_security == "ssl" else "smtp"
+    smtp_port = (form.get("smtp_port") or "").strip() or ("465" if smtp_security == "ssl" else "587")
+    query = "?starttls=1" if smtp_security == "starttls" else ""
+    imap_ssl = (form.get("imap_security") or "ssl") == "ssl"
+    imap_port = (form.get("imap_port") or "").strip() or ("993" if imap_ssl else "143")
+    folder = quote((form.get("folder") or "").strip() or "INBOX", safe="")
+    smtp_host, imap_host = (form.get("smtp_host") or "").strip(), (form.get("imap_host") or "").strip()
+    return {"smtp_url": f"{smtp_scheme}://{cred}{smtp_host}:{smtp_port}{query}" if smtp_host else "",
+            "imap_url": f"{'imaps' if imap_ssl else 'imap'}://{cred}{imap_host}:{imap_port}/{folder}"
+            if imap_host else "",
+            "address": (form.get("address") or "").strip()}
+
+
 def disconnect(session: Session, user_id: int) -> bool:
     """Forget the user's mailbox; queued emails through it go out from the company address instead."""
     row = mailbox_of(session, user_id)
@@ -262,6 +293,12 @@ def note_error(session: Session, mailbox_id: int, message: str) -> None:
     row = session.get(UserMailbox, mailbox_id)
     if row is not None:
         row.last_error, row.last_error_at = message[:2000], now()
+
+
+def note_ok(session: Session, mailbox_id: int) -> None:
+    row = session.get(UserMailbox, mailbox_id)
+    if row is not None:
+        row.verified_at, row.last_error, row.last_error_at = now(), None, None
 
 
 # --- sending ----------------------------------------------------------------------------------------------------

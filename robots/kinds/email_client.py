@@ -34,7 +34,7 @@ class EmailClient(RobotKind):
     title = "Email the client"
     category = "email_sms"
     Settings = EmailClientSettings
-    outputs = ("message_id", "tracking_token", "sent_from")
+    outputs = ("message_id", "tracking_token")
     templates = {"subject": "text", "body": "html", "attachments": "text"}
 
     def run(self, ctx: RunContext, settings: EmailClientSettings) -> dict[str, Any]:
@@ -66,4 +66,4 @@ class EmailClient(RobotKind):
         if sender.fallback_reason:
             note += " — " + _("from the company address: %(reason)s", reason=sender.fallback_reason)
         ctx.timeline("email", note, message_id=row.id, fallback_reason=sender.fallback_reason)
-        return {"message_id": row.id, "tracking_token": token, "sent_from": sender.from_address}
+        return {"message_id": row.id, "tracking_token": token}

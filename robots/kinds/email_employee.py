@@ -30,7 +30,7 @@ class EmailEmployee(RobotKind):
     title = "Email an employee"
     category = "email_sms"
     Settings = EmailEmployeeSettings
-    outputs = ("message_id", "message_ids", "sent_from")
+    outputs = ("message_id", "message_ids")
     templates = {"subject": "text", "body": "text"}
 
     def run(self, ctx: RunContext, settings: EmailEmployeeSettings) -> dict[str, Any]:
@@ -50,4 +50,4 @@ class EmailEmployee(RobotKind):
             ctx.timeline("email", _("Email “%(subject)s” to employees went out from the company address: "
                                     "%(reason)s", subject=content.subject, reason=sender.fallback_reason),
                          message_id=rows[0].id, fallback_reason=sender.fallback_reason)
-        return {"message_id": rows[0].id, "message_ids": [row.id for row in rows], "sent_from": sender.from_address}
+        return {"message_id": rows[0].id, "message_ids": [row.id for row in rows]}

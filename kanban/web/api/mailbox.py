@@ -39,7 +39,7 @@ def put_mailbox(call: Call) -> dict[str, Any]:
     return mailboxes.view(settings, row)
 
 
-@endpoint("Disconnect my mailbox", access="authenticated")
+@endpoint("Disconnect my mailbox", status=204, access="authenticated")
 def delete_mailbox(call: Call) -> None:
     """Emails queued through it go out from the company's sender; received mail stays on the timelines."""
     mailboxes.disconnect(call.session, call.user.id)

@@ -34,7 +34,7 @@ def _context(session: Session, request: Request, **extra: Any) -> dict[str, Any]
                  "smtp_security": row.smtp_shown.get("security"), "imap_host": row.imap_shown.get("host"),
                  "imap_port": row.imap_shown.get("port"), "imap_security": row.imap_shown.get("security"),
                  "folder": row.imap_shown.get("folder")}
-    return {"mailbox": view, "values": shown, "errors": {}, "flash": None, **extra}
+    return {"mailbox": view, "row": row, "values": shown, "errors": {}, "flash": None, **extra}
 
 
 def _done(request: Request, message: str, kind: str = "ok") -> Response:

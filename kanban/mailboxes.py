@@ -37,7 +37,7 @@ from kanban.clock import now
 from kanban.config import Settings
 from kanban.errors import UnavailableError, ValidationError
 from kanban.i18n import _
-from kanban.mail import Mailer, SmtpConfig
+from kanban.mail import Mailer, SmtpConfig, from_header
 from kanban.mailbox_models import UserMailbox
 from kanban.models import EmailMessage, User
 from kanban.outbound import OutboundError, public_addresses
@@ -279,11 +279,17 @@ def urls_from_form(form: dict[str, str]) -> dict[str, str]:
             "address": (form.get("address") or "").strip()}
 
 
-def disconnect(session: Session, user_id: int) -> bool:
-    """Forget the user's mailbox; queued emails through it go out from the company address instead."""
+def disconnect(session: Session, settings: Settings, user_id: int) -> bool:
+    """Forget the user's mailbox; emails still queued through it go out from the company's sender, saying why."""
     row = mailbox_of(session, user_id)
     if row is None:
         return False
+    reason = _("the mailbox %(address)s was disconnected", address=row.address)
+    for queued in session.scalars(select(EmailMessage).where(EmailMessage.mailbox_id == row.id,
+                                                             EmailMessage.status == "queued")):
+        queued.from_address = from_header(parseaddr(queued.from_address)[0], settings.mail_from)
+        queued.mailbox_id, queued.fallback_reason = None, reason
+        queued.status = "queued" if settings.smtp_url else "captured"
     session.delete(row)
     session.flush()
     return True

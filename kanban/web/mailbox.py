@@ -100,7 +100,8 @@ async def test(request: Request) -> Response:
 @access("authenticated")
 async def disconnect(request: Request) -> Response:
     """POST /me/mailbox/delete — forget the mailbox and its credentials."""
-    await in_tx(request, lambda session: mailboxes.disconnect(session, web_user(request, session).id))
+    settings = request.app.state.runtime.settings
+    await in_tx(request, lambda session: mailboxes.disconnect(session, settings, web_user(request, session).id))
     return _done(request, _("Mailbox disconnected: emails sent as you go out from the company address."))
 
 

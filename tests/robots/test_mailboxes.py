@@ -9,6 +9,7 @@ import imaplib
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -105,7 +106,17 @@ def test_connect_shows_no_password_and_disconnects(runtime, rep_api, smtp, dovec
         # Stored encrypted: neither password appears in the row, and the key opens it again.
         assert "s3cret" not in row.smtp_secret and "imap-pa" not in row.imap_secret
         assert mailboxes.decrypt(runtime.settings, row.imap_secret).startswith("imap://rex%40sales.example:imap-pa")
+    with runtime.sessions() as s, s.begin():
+        # An email still waiting to go out through the mailbox (a retry later) when it is disconnected.
+        waiting = EmailMessage(kind="rep", from_address="Rex Rep <rex@sales.example>", to_address="c@x.example",
+                               subject="Later", body_text="b", status="queued", mailbox_id=row.id,
+                               next_attempt_at=datetime.now(UTC) + timedelta(hours=1))
+        s.add(waiting)
     assert rep_api.delete("/api/v1/me/mailbox").status_code == 204
+    with runtime.sessions() as s:
+        waiting = s.get(EmailMessage, waiting.id)
+        assert (waiting.mailbox_id, waiting.from_address) == (None, "Rex Rep <crm@localhost>")
+        assert waiting.fallback_reason == "the mailbox rex@sales.example was disconnected"
     assert rep_api.get("/api/v1/me/mailbox").json() == {"connected": False, "key_source": "KANBAN_MAILBOX_KEY"}
 
 

@@ -42,7 +42,7 @@ def put_mailbox(call: Call) -> dict[str, Any]:
 @endpoint("Disconnect my mailbox", status=204, access="authenticated")
 def delete_mailbox(call: Call) -> None:
     """Emails queued through it go out from the company's sender; received mail stays on the timelines."""
-    mailboxes.disconnect(call.session, call.user.id)
+    mailboxes.disconnect(call.session, call.request.app.state.runtime.settings, call.user.id)
 
 
 routes = [

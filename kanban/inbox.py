@@ -46,11 +46,19 @@ class InboundEmail(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     deal_ids: Mapped[list[Any]] = mapped_column(default=list)
     received_at: Mapped[datetime] = mapped_column(default=now)
-    # The user's connected mailbox it came from (None: the shared KANBAN_IMAP_URL), "in" or "out" (Sent folder),
-    # and the persons whose addresses it names (their page lists it).
+    # The user's connected mailbox it came from (None: the shared KANBAN_IMAP_URL), "in" or "out" (Sent folder).
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("user_mailboxes.id", ondelete="SET NULL"))
     direction: Mapped[str] = mapped_column(String(3), default="in")
-    person_ids: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class InboundEmailPerson(Base):
+    """A synced email names this person (sender or recipient): the person's page lists it, deals or not."""
+
+    __tablename__ = "inbound_email_persons"
+    inbound_email_id: Mapped[int] = mapped_column(ForeignKey("inbound_emails.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
 
 
 class MailboxState(Base):
@@ -216,10 +224,10 @@ def receive(session: Session, raw: bytes, *, source: Source | None = None, direc
     stored = InboundEmail(message_id=message_id[:500], from_addr=(sender[0] if sender else "")[:320],
                           to_addrs=recipients, subject=str(message.get("Subject") or "")[:500],
                           body=(body.get_content() if body is not None else "")[:100_000], received_at=now(),
-                          mailbox_id=source.mailbox_id if source else None, direction=direction,
-                          person_ids=persons)
+                          mailbox_id=source.mailbox_id if source else None, direction=direction)
     session.add(stored)
     session.flush()
+    session.add_all([InboundEmailPerson(inbound_email_id=stored.id, person_id=p) for p in persons])
     stored.deal_ids = [deal.id for deal in deals]
     for deal in deals:
         if direction == "out":
@@ -235,6 +243,13 @@ def receive(session: Session, raw: bytes, *, source: Source | None = None, direc
                      data={"message_id": message_id, "in_reply_to": refs[:1], "mailbox_id": stored.mailbox_id})
     session.flush()
     return stored
+
+
+def emails_of_person(session: Session, person_id: int, limit: int = 20) -> list[InboundEmail]:
+    """The latest synced emails naming a person."""
+    return list(session.scalars(
+        select(InboundEmail).join(InboundEmailPerson, InboundEmailPerson.inbound_email_id == InboundEmail.id)
+        .where(InboundEmailPerson.person_id == person_id).order_by(InboundEmail.id.desc()).limit(limit)))
 
 
 def _persons_of(session: Session, addresses: list[str]) -> list[int]:

@@ -50,13 +50,24 @@ def upgrade() -> None:
     with op.batch_alter_table("inbound_emails", schema=None) as batch_op:
         batch_op.add_column(sa.Column("mailbox_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("direction", sa.String(length=3), nullable=True))
-        batch_op.add_column(sa.Column("person_ids", JSON, nullable=True))
         batch_op.create_foreign_key(batch_op.f("fk_inbound_emails_mailbox_id_user_mailboxes"), "user_mailboxes",
                                     ["mailbox_id"], ["id"], ondelete="SET NULL")
-    op.execute("UPDATE inbound_emails SET direction = 'in', person_ids = '[]'")
+    op.execute("UPDATE inbound_emails SET direction = 'in'")
     with op.batch_alter_table("inbound_emails", schema=None) as batch_op:
         batch_op.alter_column("direction", existing_type=sa.String(length=3), nullable=False)
-        batch_op.alter_column("person_ids", existing_type=JSON, nullable=False)
+    op.create_table(
+        "inbound_email_persons",
+        sa.Column("inbound_email_id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["inbound_email_id"], ["inbound_emails.id"],
+                                name=op.f("fk_inbound_email_persons_inbound_email_id_inbound_emails"),
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["person_id"], ["persons.id"], name=op.f("fk_inbound_email_persons_person_id_persons"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("inbound_email_id", "person_id", name=op.f("pk_inbound_email_persons")),
+    )
+    op.create_index(op.f("ix_inbound_email_persons_person_id"), "inbound_email_persons", ["person_id"],
+                    unique=False)
     with op.batch_alter_table("robots", schema=None) as batch_op:
         batch_op.add_column(sa.Column("saved_by_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f("fk_robots_saved_by_id_users"), "users", ["saved_by_id"], ["id"],
@@ -64,12 +75,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_inbound_email_persons_person_id"), table_name="inbound_email_persons")
+    op.drop_table("inbound_email_persons")
     with op.batch_alter_table("robots", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_robots_saved_by_id_users"), type_="foreignkey")
         batch_op.drop_column("saved_by_id")
     with op.batch_alter_table("inbound_emails", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_inbound_emails_mailbox_id_user_mailboxes"), type_="foreignkey")
-        batch_op.drop_column("person_ids")
         batch_op.drop_column("direction")
         batch_op.drop_column("mailbox_id")
     with op.batch_alter_table("email_outbox", schema=None) as batch_op:

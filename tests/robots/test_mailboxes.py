@@ -23,7 +23,7 @@ from kanban.domain_events import DomainEvent
 from kanban.events import Actor
 from kanban.inbox import InboundEmail
 from kanban.mailbox_models import UserMailbox
-from kanban.models import EmailMessage, TimelineEntry
+from kanban.models import Deal, EmailMessage, TimelineEntry
 from kanban.outbound import BlockedAddressError
 from kanban.services.deals import create_deal
 from robots import automations
@@ -206,13 +206,19 @@ def test_an_automation_emails_as_the_rep_and_the_reply_comes_back(runtime, rep_a
     assert mailboxes.sync(runtime, mailbox_id) == 0
 
 
+def login_page_ok(client: Any) -> bool:
+    """An admin's My mailbox page renders (base.html rebinds `_` for admins' menus)."""
+    page = client.get("/me/mailbox")
+    return page.status_code == 200 and "Connect a mailbox" in page.text
+
+
 def _mailbox_ids(runtime: Any) -> list[int]:
     with runtime.sessions() as s:
         return list(s.scalars(select(UserMailbox.id)))
 
 
 def test_the_sent_folder_goes_on_the_timeline_without_firing_email_received(runtime, rep_api, smtp, dovecot, rep,
-                                                                           pipeline):
+                                                                           admin, pipeline):
     _connect(rep_api, smtp, dovecot)
     deal_id = _deal(runtime, pipeline, rep.id)
     client = imaplib.IMAP4("127.0.0.1", dovecot.port)
@@ -230,6 +236,14 @@ def test_the_sent_folder_goes_on_the_timeline_without_firing_email_received(runt
         assert s.scalars(select(DomainEvent).where(DomainEvent.type == "email.received")).first() is None
     assert (stored.direction, stored.deal_ids) == ("out", [deal_id]) and notes == ["Email sent: Call notes"]
     assert mailboxes.sync(runtime, mailbox_id) == 0
+    # The person's page lists it too (here as an admin: pages work whoever reads them).
+    with runtime.sessions() as s:
+        person_id = s.get(Deal, deal_id).person_id
+    del rep_api.headers["Authorization"]
+    login(rep_api, admin.email)
+    page = rep_api.get(f"/persons/{person_id}")
+    assert page.status_code == 200 and "Sent to carla@client.example" in page.text and "Call notes" in page.text
+    assert login_page_ok(rep_api)
 
 
 def test_without_a_mailbox_the_company_sends_and_says_why(runtime, rep_api, smtp, rep, admin, pipeline, run_all):

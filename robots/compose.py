@@ -116,9 +116,11 @@ def panel(request: Request, session: Session, deal: Deal) -> str:
                                                              EmailMessage.kind.in_(("client", "rep")))
                                   .order_by(EmailMessage.id.desc()).limit(20)))
     draft = request.session.pop("compose_draft", None) if "session" in request.scope else None
+    me = request.scope.get("user")
+    box = mailbox_of(session, me.id) if me is not None else None
     return templates.get_template("robots/compose_panel.html").render(
         request=request, deal=deal, contact=contact, emails=emails, templates=list_templates(session),
-        draft=draft or {"errors": {}})
+        draft=draft or {"errors": {}}, mailbox=box)
 
 
 @access("deal:edit")

@@ -272,6 +272,8 @@ def test_a_mailbox_failing_for_good_falls_back_to_the_company_sender(runtime, re
     with runtime.sessions() as s, s.begin():
         row = s.scalars(select(UserMailbox)).one()
         row.smtp_secret = mailboxes.encrypt(runtime.settings, _urls(smtp, dovecot, smtp_password="old")["smtp_url"])
+    login(rep_api, rep.email)
+    assert "From: <strong>rex@sales.example</strong> (your mailbox)" in rep_api.get(f"/deals/{deal_id}").text
     sent = rep_api.post(f"/api/v1/deals/{deal_id}/emails", json={"subject": "Quote", "body": "See attached."})
     assert sent.status_code == 201 and sent.json()["from"] == "Rex Rep <rex@sales.example>"
     row = _wait_delivered(runtime, sent.json()["id"])

@@ -8,6 +8,7 @@ import hashlib
 import imaplib
 import logging
 import re
+import ssl as tls
 import threading
 from collections.abc import Callable
 from contextlib import suppress
@@ -101,8 +102,9 @@ def parse_url(url: str) -> Mailbox:
 
 def connect(box: Mailbox, timeout: float = 30) -> imaplib.IMAP4:
     """An IMAP client logged in to the mailbox."""
-    client = (imaplib.IMAP4_SSL(box.host, box.port, timeout=timeout) if box.ssl
-              else imaplib.IMAP4(box.host, box.port, timeout=timeout))
+    # An explicit context: imaplib's default one does not verify the server's certificate.
+    client = (imaplib.IMAP4_SSL(box.host, box.port, timeout=timeout, ssl_context=tls.create_default_context())
+              if box.ssl else imaplib.IMAP4(box.host, box.port, timeout=timeout))
     try:
         client.login(box.user, box.password)
     except BaseException:

@@ -147,7 +147,7 @@ def _answer(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def test_smtp(settings: Settings, cfg: SmtpConfig, timeout: float = TIMEOUT) -> None:
+def try_smtp(settings: Settings, cfg: SmtpConfig, timeout: float = TIMEOUT) -> None:
     """Connect, STARTTLS when asked, log in; ValidationError on `smtp_url` with the server's answer otherwise."""
     try:
         guard(settings, cfg.host, cfg.port)
@@ -162,7 +162,7 @@ def test_smtp(settings: Settings, cfg: SmtpConfig, timeout: float = TIMEOUT) -> 
                                      answer=_answer(exc))) from None
 
 
-def test_imap(settings: Settings, box: inbox.Mailbox, timeout: float = TIMEOUT) -> None:
+def try_imap(settings: Settings, box: inbox.Mailbox, timeout: float = TIMEOUT) -> None:
     """Connect, log in and select the folder; ValidationError on `imap_url` with the server's answer otherwise."""
     try:
         guard(settings, box.host, box.port)
@@ -225,8 +225,8 @@ def check(settings: Settings, user: User, data: dict[str, Any]) -> tuple[str, st
     if "@" not in parseaddr(address)[1] or len(address) > 320 or any(c in address for c in "\r\n<>,"):
         raise ValidationError(_("not an email address"), {"address": _("not an email address")})
     cipher(settings)  # a missing key is said before anyone's password travels anywhere
-    test_smtp(settings, smtp)
-    test_imap(settings, box)
+    try_smtp(settings, smtp)
+    try_imap(settings, box)
     return smtp_url, imap_url, address
 
 
@@ -256,8 +256,8 @@ def retest(settings: Settings, smtp_secret: str, imap_secret: str) -> None:
     except OutboundError as exc:
         raise ValidationError(str(exc), {"smtp_url": str(exc)}) from None
     smtp, box = parse(smtp_url, imap_url)
-    test_smtp(settings, smtp)
-    test_imap(settings, box)
+    try_smtp(settings, smtp)
+    try_imap(settings, box)
 
 
 def urls_from_form(form: dict[str, str]) -> dict[str, str]:

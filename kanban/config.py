@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     digest_hour: int = Field(default=8, ge=0, le=23, alias="KANBAN_DIGEST_HOUR")  # daily digest time, UTC
     imap_url: str | None = Field(default=None, alias="KANBAN_IMAP_URL")  # imaps://user:pass@host[:port]/INBOX
     imap_interval: float = Field(default=30.0, alias="KANBAN_IMAP_INTERVAL")  # seconds between mailbox polls
+    # Users' connected mailboxes: the key their credentials are encrypted with (comma-separated: the first
+    # encrypts, all decrypt, for rotation; unset: derived from KANBAN_SECRET_KEY), and whether mail servers on
+    # private addresses may be connected (tests, intranets).
+    mailbox_key: str | None = Field(default=None, alias="KANBAN_MAILBOX_KEY")
+    mailbox_allow_private: bool = Field(default=False, alias="KANBAN_MAILBOX_ALLOW_PRIVATE")
     # The seller's name on invoices and quotes until the company's requisites are filled in.
     company_name: str = Field(default="Our company", alias="KANBAN_COMPANY_NAME")
     # Country assumed for client phone numbers written without +<country code> (ISO 3166 alpha-2).

@@ -6,19 +6,23 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from kanban import clock, notifications, push
+from kanban import clock, mailboxes, notifications, push
 from kanban.channels import PushMessage, PushSubscription
 from kanban.domain_events import EventRecorded
-from kanban.events import bus
-from kanban.mail import Mailer
-from kanban.models import EmailMessage, SmsMessage
+from kanban.events import SYSTEM, bus
+from kanban.i18n import _
+from kanban.mail import Mailer, RecipientRefusedError, from_header
+from kanban.mailbox_models import UserMailbox
+from kanban.models import EmailMessage, SmsMessage, User
 from kanban.outbound import Http, OutboundError
 from kanban.payments import make_payments
+from kanban.services.deals import timeline
 from kanban.services.documents import attachments_of
 from kanban.sms import make_sms_provider
 
@@ -73,21 +77,66 @@ def _outcome(error: OutboundError | None, attempt: int, sent: dict[str, Any]) ->
     return {"status": "failed", "error": str(error)[:2000], "next_attempt_at": None}
 
 
-def deliver_emails(sessions: sessionmaker[Session], mailer: Mailer, limit: int = BATCH) -> int:
-    """Send due queued emails once; returns how many were attempted."""
+def deliver_emails(sessions: sessionmaker[Session], mailer: Mailer, limit: int = BATCH,
+                   senders: mailboxes.Senders | None = None) -> int:
+    """Send due queued emails once; returns how many were attempted. A row for a user's connected mailbox goes
+    through it; when that mailbox fails for good (gone, refused login, unreachable after the last attempt) the
+    row falls back to the company sender, with the reason on the row and on the deal's timeline."""
     claimed = claim(sessions, EmailMessage, limit)
     for row_id, attempt in claimed:
         with sessions() as session:
             row = session.get(EmailMessage, row_id)
             attachments = attachments_of(session, row_id)
+            box = session.get(UserMailbox, row.mailbox_id) if row is not None and row.mailbox_id else None
         error = None
         try:
-            if row is not None:
+            if row is not None and row.mailbox_id is not None:
+                if box is None:
+                    raise OutboundError(_("the mailbox was disconnected"), transient=False)
+                if senders is None:
+                    raise OutboundError(_("this process cannot send through users' mailboxes"), transient=False)
+                senders.send(box, row, attachments)
+            elif row is not None:
                 mailer.send(row, attachments)
         except OutboundError as exc:
             error = exc
+        if (row is not None and row.mailbox_id is not None and error is not None
+                and not isinstance(error, RecipientRefusedError)
+                and (not error.transient or attempt >= MAX_ATTEMPTS)):
+            _fall_back(sessions, mailer, row_id, attempt, error)
+            continue
         _finish(sessions, EmailMessage, row_id, attempt, _outcome(error, attempt, {}))
     return len(claimed)
+
+
+def _fall_back(sessions: sessionmaker[Session], mailer: Mailer, row_id: int, attempt: int,
+               error: OutboundError) -> None:
+    """The user's mailbox failed for good: the row goes out from the company sender (queued again, or captured
+    without SMTP), and the reason is written on the row, the mailbox and the deal's timeline."""
+    with sessions() as session, session.begin():
+        row = session.get(EmailMessage, row_id)
+        if row is None:
+            return
+        mailbox_id = row.mailbox_id
+        owner = session.get(UserMailbox, mailbox_id) if mailbox_id else None
+        user = session.get(User, owner.user_id) if owner else None
+        reason = _("%(who)s's mailbox failed: %(error)s", who=user.name if user else _("the user"),
+                   error=str(error)[:500])
+        name = parseaddr(row.from_address)[0] or (user.name if user else "")
+        done = session.execute(
+            update(EmailMessage).where(EmailMessage.id == row_id, EmailMessage.status == "sending",
+                                       EmailMessage.attempts == attempt)
+            .values(mailbox_id=None, from_address=from_header(name, mailer.mail_from), fallback_reason=reason,
+                    status=mailer.initial_status(), attempts=0, next_attempt_at=None, error=None))
+        if not done.rowcount:
+            return  # another sender holds this row now
+        if owner is not None:
+            mailboxes.note_error(session, owner.id, str(error))
+        if row.deal_id is not None:
+            timeline(session, row.deal_id, "email",
+                     _("Email “%(subject)s” goes out from the company address instead: %(reason)s",
+                       subject=row.subject, reason=reason), SYSTEM, message_id=row.id, run_id=row.run_id,
+                     fallback_reason=reason)
 
 
 def deliver_sms(sessions: sessionmaker[Session], provider: Any, limit: int = BATCH) -> int:
@@ -161,14 +210,17 @@ def install(runtime: Any) -> None:
     payments = make_payments(settings.payments_kind, settings.public_url, settings.stripe_api_base,
                              settings.stripe_api_key, http)
     vapid = push.Vapid(settings)
+    senders = mailboxes.Senders(settings)
     bus.subscribe(EventRecorded, notifications.notify_assignment(settings, mailer))
-    runtime.extras["services"] = {"mailer": mailer, "sms": sms, "payments": payments, "http": http, "vapid": vapid}
+    runtime.extras["services"] = {"mailer": mailer, "sms": sms, "payments": payments, "http": http, "vapid": vapid,
+                                "mailboxes": senders}
     runtime.background.append(delivery_loop(
         lambda: deliver_push(runtime.sessions, http, vapid, allow_private=settings.push_allow_private), "push"))
     runtime.background.append(delivery_loop(lambda: digest_step(runtime.sessions, settings, mailer), "digest",
                                             idle=60.0))
-    if mailer.configured:
-        runtime.background.append(delivery_loop(lambda: deliver_emails(runtime.sessions, mailer), "email"))
+    # Always: even without a company SMTP server, emails sent through users' connected mailboxes are queued.
+    runtime.background.append(delivery_loop(lambda: deliver_emails(runtime.sessions, mailer, senders=senders),
+                                            "email"))
     if sms.delivers:
         runtime.background.append(delivery_loop(lambda: deliver_sms(runtime.sessions, sms), "sms"))
     runtime.shutdown.append(http.close)

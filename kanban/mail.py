@@ -22,6 +22,10 @@ _ANCHOR = re.compile(r"""<a\b[^>]*?\bhref\s*=\s*(["'])(https?://[^"'<>\s]+)\1[^>
                      re.IGNORECASE | re.DOTALL)
 
 
+class RecipientRefusedError(OutboundError):
+    """The server refused the recipient: another sender would be refused too."""
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
     """Where and how to deliver: parsed from smtp://user:pass@host:port?starttls=1 (or smtps:// for TLS)."""
@@ -133,8 +137,8 @@ class Mailer:
                 client.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
-            raise OutboundError(f"recipient refused: {exc.recipients}",
-                                transient=not all(c >= 500 for c in codes)) from exc
+            raise RecipientRefusedError(f"recipient refused: {exc.recipients}",
+                                        transient=not all(c >= 500 for c in codes)) from exc
         except smtplib.SMTPResponseException as exc:
             raise OutboundError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", transient=exc.smtp_code < 500) from exc
         except smtplib.SMTPNotSupportedError as exc:  # e.g. AUTH only after STARTTLS: a settings problem

@@ -342,6 +342,10 @@ class EmailMessage(Base):
     next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
     sent_at: Mapped[datetime | None]
+    # Sent through this user's connected mailbox (None: the company sender); why the company sender was used
+    # instead of the mailbox asked for.
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("user_mailboxes.id", ondelete="SET NULL"))
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class SmsMessage(Base):
@@ -382,4 +386,4 @@ class Invoice(Base):
 
 # Tables of other core modules live on the same metadata; importing them here registers them wherever the
 # models are loaded (migrations, tests, the app).
-from kanban import channels, commerce, crm_models, domain_events, logins  # noqa: E402,F401
+from kanban import channels, commerce, crm_models, domain_events, logins, mailbox_models  # noqa: E402,F401

@@ -78,7 +78,7 @@ def list_robots(call: Call) -> dict[str, Any]:
 @endpoint("Add a robot to a stage", status=201, admin=True, body=ROBOT_BODY, response=ROBOT)
 def create_robot(call: Call) -> dict[str, Any]:
     """Validate and add a robot at the end of the stage."""
-    result = config.create_robot(call.session, call.path_int("stage_id"), call.body())
+    result = config.create_robot(call.session, call.path_int("stage_id"), call.body(), saved_by=call.user.id)
     return config.robot_view(result.robot, result.warnings)
 
 
@@ -91,7 +91,7 @@ def get_robot(call: Call) -> dict[str, Any]:
 @endpoint("Change a robot", admin=True, body=ROBOT_BODY, response=ROBOT)
 def update_robot(call: Call) -> dict[str, Any]:
     """Replace the given fields of a robot, validating the result."""
-    result = config.update_robot(call.session, call.path_int("robot_id"), call.body())
+    result = config.update_robot(call.session, call.path_int("robot_id"), call.body(), saved_by=call.user.id)
     return config.robot_view(result.robot, result.warnings)
 
 

@@ -19,6 +19,7 @@ from kanban.config import Settings
 from kanban.errors import ValidationError
 from kanban.events import Actor
 from kanban.mail import Mailer, from_header, one_line
+from kanban.mailboxes import mailbox_of
 from kanban.models import Deal, EmailMessage, Person, User
 from kanban.services.deals import get_deal, timeline
 from kanban.tracking import new_email_token, prepare_html
@@ -78,9 +79,13 @@ def send_deal_email(session: Session, settings: Settings, mailer: Mailer, *, dea
     token = new_email_token()
     tracked, links = prepare_html(content.html or "", secret=settings.secret, public_url=settings.public_url,
                                   email_token=token)
-    row = EmailMessage(deal_id=deal.id, kind="rep", from_address=from_header(author.name, settings.mail_from),
+    # From the rep's own connected mailbox when there is one, else the company's sender under the rep's name.
+    box = mailbox_of(session, author.id)
+    sender = from_header(author.name, box.address if box else settings.mail_from)
+    row = EmailMessage(deal_id=deal.id, kind="rep", from_address=sender, mailbox_id=box.id if box else None,
                        to_address=contact.email, subject=content.subject, body_html=tracked, body_text=content.text,
-                       status=mailer.initial_status(), tracking_token=token, links=links, created_at=at)
+                       status="queued" if box else mailer.initial_status(), tracking_token=token, links=links,
+                       created_at=at)
     session.add(row)
     session.flush()
     timeline(session, deal.id, "email", f"Email “{content.subject}” to {contact.email}", Actor.user(author.id),
@@ -94,13 +99,14 @@ def _mailer(request: Request) -> Mailer:
 
 @endpoint("Email the deal's contact (typed or from a template), tracked", status=201, body=BODY,
           response=schema.obj({"id": schema.INT, "subject": schema.STR, "to": schema.STR,
-                               "tracking_token": schema.STR, "status": schema.STR}), access="deal:edit")
+                               "tracking_token": schema.STR, "status": schema.STR,
+                               "from": schema.STR}), access="deal:edit")
 def send_api(call: Call) -> dict[str, Any]:
     """422 when neither or both of template and subject/body are given, or the contact has no address."""
     row = send_deal_email(call.session, call.request.app.state.runtime.settings, _mailer(call.request),
                           deal_id=call.path_int("deal_id"), author=call.user, data=call.body(), at=clock.now())
     return {"id": row.id, "subject": row.subject, "to": row.to_address, "tracking_token": row.tracking_token,
-            "status": row.status}
+            "status": row.status, "from": row.from_address}
 
 
 def panel(request: Request, session: Session, deal: Deal) -> str:
@@ -110,9 +116,11 @@ def panel(request: Request, session: Session, deal: Deal) -> str:
                                                              EmailMessage.kind.in_(("client", "rep")))
                                   .order_by(EmailMessage.id.desc()).limit(20)))
     draft = request.session.pop("compose_draft", None) if "session" in request.scope else None
+    me = request.scope.get("user")
+    box = mailbox_of(session, me.id) if me is not None else None
     return templates.get_template("robots/compose_panel.html").render(
         request=request, deal=deal, contact=contact, emails=emails, templates=list_templates(session),
-        draft=draft or {"errors": {}})
+        draft=draft or {"errors": {}}, mailbox=box)
 
 
 @access("deal:edit")

@@ -85,13 +85,13 @@ def get_robot(session: Session, robot_id: int) -> Robot:
     return robot
 
 
-def create_robot(session: Session, stage_id: int, data: Any) -> SaveResult:
-    """Add a robot at the end of a stage's list."""
+def create_robot(session: Session, stage_id: int, data: Any, saved_by: int | None = None) -> SaveResult:
+    """Add a robot at the end of a stage's list (`saved_by`: the admin saving it, its owner for `send_as`)."""
     stage = get_stage(session, stage_id)
-    return add_robot(session, Owner(stage_id=stage.id, pipeline_id=stage.pipeline_id), data)
+    return add_robot(session, Owner(stage_id=stage.id, pipeline_id=stage.pipeline_id), data, saved_by)
 
 
-def add_robot(session: Session, owner: Owner, data: Any) -> SaveResult:
+def add_robot(session: Session, owner: Owner, data: Any, saved_by: int | None = None) -> SaveResult:
     """Add a robot at the end of its owner's list (a stage's robots, an automation's actions)."""
     data = _object(data)
     cls = kind_class(data.get("kind"))
@@ -104,14 +104,15 @@ def add_robot(session: Session, owner: Owner, data: Any) -> SaveResult:
         raise ValidationError("invalid robot", errors)
     top = max((r.position for r in siblings), default=-1)
     robot = Robot(stage_id=owner.stage_id, automation_id=owner.automation_id, kind=cls.kind, position=top + 1,
-                  **clean)
+                  saved_by_id=saved_by, **clean)
     session.add(robot)
     session.flush()
     return SaveResult(robot, _warnings(session, owner, robot))
 
 
-def update_robot(session: Session, robot_id: int, data: Any) -> SaveResult:
-    """Change a robot; every field given replaces the stored one (settings as a whole)."""
+def update_robot(session: Session, robot_id: int, data: Any, saved_by: int | None = None) -> SaveResult:
+    """Change a robot; every field given replaces the stored one (settings as a whole). `saved_by` (the admin
+    saving it) becomes its owner for `send_as`."""
     robot = get_robot(session, robot_id)
     owner = owner_of(session, robot)
     data = _object(data)
@@ -137,6 +138,8 @@ def update_robot(session: Session, robot_id: int, data: Any) -> SaveResult:
         for name, value in before.items():
             setattr(robot, name, value)
         raise
+    if saved_by is not None:
+        robot.saved_by_id = saved_by
     session.flush()
     return SaveResult(robot, _warnings(session, owner, robot))
 

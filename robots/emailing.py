@@ -6,13 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from kanban.mail import html_to_text, one_line
+from kanban.i18n import _
+from kanban.mail import Mailer, from_header, html_to_text, one_line
+from kanban.mailboxes import mailbox_of
+from kanban.models import User
 from robots.context import RunContext
 from robots.email_templates import EmailTemplate
 from robots.errors import PermanentError
+from robots.models import Automation, Robot
 from robots.registry import KindSettings
 
 SendAs = Literal["company", "responsible", "owner"]
@@ -25,17 +29,9 @@ class EmailContentSettings(KindSettings):
     body: str | None = Field(default=None, min_length=1, description="Body (or choose a template)")
     template_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
                                     description="Email template to send instead of subject and body")
-    send_as: SendAs = Field(default="company", description="Mailbox it goes out from: the company's sender")
-
-    @field_validator("send_as")
-    @classmethod
-    def _mailbox(cls, value: str) -> str:
-        # Per-user mailboxes (issue 16, part 2) are not connected yet: only the company sender can work.
-        if value != "company":
-            raise PydanticCustomError(
-                "mailbox_required", "connect a mailbox first: sending as the {who} needs their connected mailbox; "
-                "only “company” is available", {"who": "responsible" if value == "responsible" else "owner"})
-        return value
+    send_as: SendAs = Field(default="company", description="Mailbox it goes out from: the company's sender, the "
+                            "responsible's or the owner's (the automation's owner, or the admin who last saved a "
+                            "stage's robot) connected mailbox; without one, the company's sender")
 
     @model_validator(mode="after")
     def _one_source(self) -> EmailContentSettings:
@@ -75,3 +71,49 @@ def render_template(render: Callable[[str, str], str], template: EmailTemplate) 
     html = render(template.body_html, "html")
     text = render(template.body_text, "text") if template.body_text else html_to_text(html)
     return Content(one_line(render(template.subject, "text")), html, text)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who an email goes out from: the From header, the connected mailbox sending it (None: the company's
+    sender), the outbox status to start in, and why the company's sender is used when a mailbox was asked for."""
+
+    from_address: str
+    mailbox_id: int | None
+    status: str
+    fallback_reason: str | None = None
+
+
+def resolve_sender(ctx: RunContext, send_as: str, shown: User, mailer: Mailer) -> Sender:
+    """The sender for `send_as`: the company's address under `shown`'s name, or the responsible's / owner's
+    connected mailbox; a user without one (or no such user) falls back to the company with the reason."""
+
+    def company(reason: str | None = None) -> Sender:
+        return Sender(from_header(shown.name, ctx.settings.mail_from), None, mailer.initial_status(), reason)
+
+    if send_as == "company":
+        return company()
+    user, reason = _sending_user(ctx, send_as)
+    if user is None:
+        return company(reason)
+    if not user.active:
+        return company(_("%(name)s is deactivated", name=user.name))
+    box = mailbox_of(ctx.session, user.id)
+    if box is None:
+        return company(_("%(name)s has no connected mailbox", name=user.name))
+    return Sender(from_header(user.name, box.address), box.id, "queued")
+
+
+def _sending_user(ctx: RunContext, send_as: str) -> tuple[User | None, str]:
+    if send_as == "responsible":
+        deal = ctx.deal()
+        user = ctx.session.get(User, deal.responsible_id) if deal.responsible_id else None
+        return user, _("the deal has no responsible")
+    robot = ctx.session.get(Robot, ctx.robot_id)
+    if robot is not None and robot.automation_id is not None:
+        automation = ctx.session.get(Automation, robot.automation_id)
+        owner_id = automation.owner_id if automation else None
+        return (ctx.session.get(User, owner_id) if owner_id else None), _("the automation has no owner")
+    owner_id = robot.saved_by_id if robot else None
+    return (ctx.session.get(User, owner_id) if owner_id else None), _("nobody is recorded as this robot's owner "
+                                                                        "(save it once to become its owner)")

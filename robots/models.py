@@ -72,6 +72,8 @@ class Robot(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+    # Who last saved it (an admin): the "owner" an email robot of a stage sends as (`send_as: owner`).
+    saved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class RobotRun(Base):

@@ -191,16 +191,16 @@ async def save_robot(request: Request) -> Response:
     form = await request.form()
 
     def save(session: Session) -> tuple[str, list[str]]:
-        _admin(request, session)
+        admin = _admin(request, session)
         robot = config.get_robot(session, robot_id) if robot_id else None
         cls = config.kind_class(robot.kind if robot else form.get("kind"))
         data, errors = parse_robot_form(cls, form)
         if errors:
             raise ValidationError("invalid robot", errors)
         if robot is None:
-            result = config.create_robot(session, stage_id, {**data, "kind": cls.kind})
+            result = config.create_robot(session, stage_id, {**data, "kind": cls.kind}, saved_by=admin.id)
         else:
-            result = config.update_robot(session, robot.id, data)
+            result = config.update_robot(session, robot.id, data, saved_by=admin.id)
         return back_url(session, result.robot), result.warnings
 
     try:

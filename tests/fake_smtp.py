@@ -35,7 +35,7 @@ class Inbox:
         ok = isinstance(auth_data, LoginPassword) and auth_data.password == b"s3cret"
         if ok:
             self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # handled=False: answer 535 on failure, as servers do
 
 
 def free_port() -> int:

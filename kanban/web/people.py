@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from kanban import inbox
 from kanban.crm_models import Activity, Note
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
@@ -180,6 +181,8 @@ def detail_context(session: Session, kind: str, record_id: int, **extra: Any) ->
         "organizations": _listing(session, "organizations", "") if kind == "persons" else [],
         "errors": {}, "values": {}, "existing": None, "message": None, "message_kind": "info",
     }
+    # Emails synced from mailboxes that name this person, with or without a deal.
+    ctx["emails"] = inbox.emails_of_person(session, record_id) if kind == "persons" else []
     ctx.update(extra)
     return ctx
 

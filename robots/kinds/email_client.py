@@ -6,12 +6,13 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.mail import from_header, html_to_text
+from kanban.i18n import _
+from kanban.mail import html_to_text
 from kanban.models import EmailMessage, Person
 from kanban.services.documents import attach
 from kanban.tracking import new_email_token, prepare_html
 from robots.context import RunContext
-from robots.emailing import EmailContentSettings, render_content
+from robots.emailing import EmailContentSettings, render_content, resolve_sender
 from robots.errors import PermanentError, core_refusals
 from robots.outside import service
 from robots.registry import RobotKind, register
@@ -51,14 +52,18 @@ class EmailClient(RobotKind):
         # A text part made from the HTML is made again from the tracked HTML: links keep their (tracked) URLs.
         derived = content.text == html_to_text(content.html or "")
         text = html_to_text(tracked) if derived else content.text
-        sender = from_header(ctx.user(settings.sender_id).name, ctx.settings.mail_from)
-        row = EmailMessage(run_id=ctx.run_id, deal_id=deal.id, kind="client", from_address=sender,
+        sender = resolve_sender(ctx, settings.send_as, ctx.user(settings.sender_id), mailer)
+        row = EmailMessage(run_id=ctx.run_id, deal_id=deal.id, kind="client", from_address=sender.from_address,
                            to_address=contact.email, subject=subject, body_html=tracked,
-                           body_text=text, status=mailer.initial_status(), tracking_token=token,
-                           links=links, created_at=ctx.now)
+                           body_text=text, status=sender.status, tracking_token=token,
+                           links=links, created_at=ctx.now, mailbox_id=sender.mailbox_id,
+                           fallback_reason=sender.fallback_reason)
         ctx.session.add(row)
         ctx.session.flush()
         with core_refusals(with_fields=False):
             attach(ctx.session, row.id, deal.id, [ctx.render(ref) for ref in settings.attachments])
-        ctx.timeline("email", f"Email “{subject}” to {contact.email}", message_id=row.id)
+        note = f"Email “{subject}” to {contact.email}"
+        if sender.fallback_reason:
+            note += " — " + _("from the company address: %(reason)s", reason=sender.fallback_reason)
+        ctx.timeline("email", note, message_id=row.id, fallback_reason=sender.fallback_reason)
         return {"message_id": row.id, "tracking_token": token}

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.mail import from_header
+from kanban.i18n import _
 from kanban.models import EmailMessage
 from robots.context import RunContext
-from robots.emailing import EmailContentSettings, render_content
+from robots.emailing import EmailContentSettings, render_content, resolve_sender
 from robots.outside import service
 from robots.recipients import Recipient, resolve
 from robots.registry import RobotKind, register
@@ -36,13 +36,18 @@ class EmailEmployee(RobotKind):
     def run(self, ctx: RunContext, settings: EmailEmployeeSettings) -> dict[str, Any]:
         """One outbox row per recipient, carrying the run id; the delivery loop sends queued rows."""
         mailer = service(ctx, "mailer")
-        sender = from_header(ctx.user(settings.sender_id, default="system").name, ctx.settings.mail_from)
+        sender = resolve_sender(ctx, settings.send_as, ctx.user(settings.sender_id, default="system"), mailer)
         content = render_content(ctx, settings, inline_html=False)
         rows = [EmailMessage(run_id=ctx.run_id, deal_id=ctx.deal_id, kind="employee",
-                             from_address=sender, to_address=user.email, subject=content.subject,
-                             body_html=content.html, body_text=content.text, status=mailer.initial_status(),
-                             created_at=ctx.now)
+                             from_address=sender.from_address, to_address=user.email, subject=content.subject,
+                             body_html=content.html, body_text=content.text, status=sender.status,
+                             created_at=ctx.now, mailbox_id=sender.mailbox_id,
+                             fallback_reason=sender.fallback_reason)
                 for user in resolve(ctx, settings.to)]
         ctx.session.add_all(rows)
         ctx.session.flush()
+        if sender.fallback_reason:
+            ctx.timeline("email", _("Email “%(subject)s” to employees went out from the company address: "
+                                    "%(reason)s", subject=content.subject, reason=sender.fallback_reason),
+                         message_id=rows[0].id, fallback_reason=sender.fallback_reason)
         return {"message_id": rows[0].id, "message_ids": [row.id for row in rows]}

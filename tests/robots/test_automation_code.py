@@ -184,3 +184,35 @@ def test_runs_record_the_version_they_were_scheduled_under(admin_api, pipeline, 
     admin_api.patch(f"/api/v1/robots/{robot['id']}", json={"settings": {"text": "changed"}})
     assert admin_api.get(f"/api/v1/deals/{deal['id']}/runs").json()["items"][0]["automation_version"] == 2
     assert admin_api.get(BASE.format(pipeline.id) + "/history").json()["items"][0]["version"] == 3
+
+
+def test_cli_export_and_import_with_dry_run(runtime, pipeline, admin, admin_api, tmp_path):
+    from click.testing import CliRunner
+
+    from kanban.cli import main
+
+    _setup(admin_api, pipeline, admin)
+    env = {"DATABASE_URL": runtime.settings.database_url, "KANBAN_SECRET_KEY": "test-secret-key",
+           "KANBAN_DATA_DIR": str(tmp_path), "REDIS_URL": None}
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    path = tmp_path / "sales.yaml"
+    assert cli("automation", "export", "Sales", str(path)).exit_code == 0
+    doc = yaml.safe_load(path.read_text())
+    assert doc == admin_api.get(BASE.format(pipeline.id)).json()
+    doc["stages"][0]["robots"][0]["name"] = "Greeting"
+    path.write_text(yaml.safe_dump(doc))
+    dry = cli("automation", "import", str(pipeline.id), str(path), "--dry-run")
+    assert dry.exit_code == 0 and "changed robot New / note" in dry.output and "dry run" in dry.output
+    assert admin_api.get(BASE.format(pipeline.id)).json()["stages"][0]["robots"][0]["name"] != "Greeting"
+    assert cli("automation", "import", "Sales", str(path)).exit_code == 0
+    assert admin_api.get(BASE.format(pipeline.id)).json() == doc
+    top = admin_api.get(BASE.format(pipeline.id) + "/history").json()["items"][0]
+    assert top["source"] == "cli import" and top["changes"]["changed"][0]["fields"][0]["field"] == "name"
+    doc["stages"][0]["robots"][0]["kind"] = "teleport"
+    path.write_text(yaml.safe_dump(doc))
+    bad = CliRunner().invoke(main, ["automation", "import", "Sales", str(path)], env=env)
+    assert bad.exit_code == 1 and "stages[0].robots[0].kind" in bad.output
+    assert cli("automation", "export", "Nope", "-").exit_code == 1

@@ -10,6 +10,13 @@ from starlette.datastructures import FormData
 
 from kanban import strictjson
 from kanban.conditions import NO_VALUE_OPS, OPS
+from kanban.i18n import lazy_gettext
+
+# The operators as the robot and trigger forms show them: in words, never the raw `=` / `not_empty`.
+OP_LABELS = [("=", lazy_gettext("equals")), ("≠", lazy_gettext("differs from")), (">", lazy_gettext("greater than")),
+             ("<", lazy_gettext("less than")), ("≥", lazy_gettext("at least")), ("≤", lazy_gettext("at most")),
+             ("contains", lazy_gettext("contains")), ("empty", lazy_gettext("is empty")),
+             ("not_empty", lazy_gettext("is not empty")), ("in", lazy_gettext("is one of (comma-separated)"))]
 
 
 def editor(condition: Mapping[str, Any] | None) -> dict[str, Any]:

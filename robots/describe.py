@@ -121,7 +121,7 @@ def _recipients(kind: str, settings: dict[str, Any], users: dict[int, str], depa
 
 
 def _excerpt(settings: dict[str, Any], cls: type[RobotKind] | None) -> str:
-    order = [*(cls.templates if cls else ()), *TEXT_FIELDS]
+    order = [*TEXT_FIELDS, *(cls.templates if cls else ())]
     for name in dict.fromkeys(order):
         value = settings.get(name)
         if isinstance(value, str) and value.strip():

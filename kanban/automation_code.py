@@ -146,15 +146,26 @@ def dump(doc: dict[str, Any], fmt: str) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
 
 
+class _Loader(yaml.SafeLoader):
+    """safe_load without aliases: a small document cannot expand into a huge one (“billion laughs”)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def parse(text: str | bytes) -> Any:
     """A YAML or JSON document (JSON is YAML); ValidationError when it cannot be read."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ValidationError(f"the document is not valid YAML or JSON{where}",
-                              {"document": f"not valid YAML or JSON{where}"}) from None
+        problem = f": {exc.problem}" if getattr(exc, "problem", None) else ""
+        raise ValidationError(f"the document is not valid YAML or JSON{where}{problem}",
+                              {"document": f"not valid YAML or JSON{where}{problem}"}) from None
 
 
 def apply_document(session: Session, pipeline_id: int, doc: Any) -> dict[str, list[dict[str, Any]]]:

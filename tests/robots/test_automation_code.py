@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from kanban.services.pipelines import create_pipeline
+from tests.conftest import login
 
 BASE = "/api/v1/pipelines/{}/automation"
 
@@ -150,6 +151,8 @@ def test_validation_errors_name_the_document_path_and_write_nothing(admin_api, p
     assert admin_api.get(url).json() == doc
     broken = admin_api.put(url, content="stages: [", headers={"content-type": "application/yaml"})
     assert broken.status_code == 422 and "line" in broken.json()["error"]["message"]
+    bomb = admin_api.put(url, content="a: &x [1, 2]\nb: [*x, *x]\n", headers={"content-type": "application/yaml"})
+    assert bomb.status_code == 422 and "aliases" in bomb.json()["error"]["message"]
     assert admin_api.put(url + "?dry_run=maybe", json=doc).status_code == 400
     assert admin_api.put(url + "?dryrun=1", json=doc).status_code == 400
 
@@ -172,7 +175,7 @@ def test_copy_to_another_pipeline_matches_stages_by_name(admin_api, runtime, pip
     assert refused.status_code == 422 and "stages[0].name" in refused.json()["error"]["fields"]
 
 
-def test_runs_record_the_version_they_were_scheduled_under(admin_api, pipeline, admin):
+def test_runs_record_the_version_they_were_scheduled_under(admin_api, client, pipeline, admin):
     qualified = _stage(pipeline, "Qualified")
     robot = admin_api.post(f"/api/v1/stages/{qualified}/robots",
                            json={"kind": "add_comment", "key": "note", "settings": {"text": "hi"},
@@ -184,6 +187,10 @@ def test_runs_record_the_version_they_were_scheduled_under(admin_api, pipeline, 
     admin_api.patch(f"/api/v1/robots/{robot['id']}", json={"settings": {"text": "changed"}})
     assert admin_api.get(f"/api/v1/deals/{deal['id']}/runs").json()["items"][0]["automation_version"] == 2
     assert admin_api.get(BASE.format(pipeline.id) + "/history").json()["items"][0]["version"] == 3
+    login(client, admin.email)
+    page = client.get(f"/deals/{deal['id']}").text  # the deal page's run log says it
+    assert "Scheduled under automation version 2" in page
+    assert "the robot was changed since: it will run with its current settings" in page
 
 
 def test_cli_export_and_import_with_dry_run(runtime, pipeline, admin, admin_api, tmp_path):

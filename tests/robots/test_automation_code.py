@@ -4,13 +4,14 @@ apply, validation paths, YAML, copy to another pipeline, history, restore, runs'
 from __future__ import annotations
 
 import copy
+import html
 import json
 from typing import Any
 
 import yaml
 
 from kanban.services.pipelines import create_pipeline
-from tests.conftest import login
+from tests.conftest import login, token_for
 
 BASE = "/api/v1/pipelines/{}/automation"
 
@@ -223,3 +224,34 @@ def test_cli_export_and_import_with_dry_run(runtime, pipeline, admin, admin_api,
     bad = CliRunner().invoke(main, ["automation", "import", "Sales", str(path)], env=env)
     assert bad.exit_code == 1 and "stages[0].robots[0].kind" in bad.output
     assert cli("automation", "export", "Nope", "-").exit_code == 1
+
+
+def test_pages_upload_errors_copy_and_admins_only(client, runtime, pipeline, admin, admin_api, rep):
+    from tests.conftest import csrf_of
+
+    _setup(admin_api, pipeline, admin)
+    with runtime.sessions() as s, s.begin():
+        other = create_pipeline(s, "Sales 2", [{"name": n} for n in ("New", "Qualified", "Proposal", "Invoice")]
+                                + [{"name": "Won", "kind": "won"}, {"name": "Lost", "kind": "lost"}]).id
+    client.headers.pop("Authorization", None)
+    login(client, rep.email)
+    assert client.get(f"/automation/pipelines/{pipeline.id}/code").status_code == 403
+    client.cookies.clear()
+    login(client, admin.email)
+    base = f"/automation/pipelines/{pipeline.id}"
+    assert client.get(base + "/code.xml").status_code == 404
+    text = client.get(base + "/code.yaml").text
+    token = csrf_of(client)
+    bad = client.post(base + "/code/preview", data={"csrf_token": token,
+                                                    "document": text.replace("kind: notify", "kind: teleport")})
+    assert bad.status_code == 422 and "stages[0].robots[1].kind" in bad.text and "Nothing was changed" in bad.text
+    diff = client.post(base + "/code/copy", data={"csrf_token": token, "target_pipeline_id": str(other)})
+    assert diff.status_code == 200 and "Copy to “Sales 2”" in diff.text and diff.text.count('data-change="added"') == 5
+    document = diff.text.split('<textarea name="document" hidden>', 1)[1].split("</textarea>", 1)[0]
+    applied = client.post(f"/automation/pipelines/{other}/code/apply",
+                          data={"csrf_token": token, "document": html.unescape(document)}, follow_redirects=False)
+    assert applied.status_code == 303
+    client.headers["Authorization"] = f"Bearer {token_for(runtime, admin.email)}"
+    source, target = admin_api.get(BASE.format(pipeline.id)).json(), admin_api.get(BASE.format(other)).json()
+    assert {**target, "pipeline": "Sales"} == source
+    assert "ui import" in client.get(f"/automation/pipelines/{other}/code").text

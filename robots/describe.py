@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from kanban.i18n import _
 from kanban.models import Department, Stage, User
+from kanban.web.condition_form import words as condition_words
 from robots import forms
 from robots.models import Robot, RobotRun
 from robots.registry import RobotKind
 
 OUTPUT_RE = re.compile(r"robots\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)")
 CODE_RE = re.compile(r"`([^`]+)`")
-OP_SIGNS = {"=": "=", "≠": "≠", ">": ">", "<": "<", "≥": "≥", "≤": "≤"}
 EXCERPT = 90
 TEXT_FIELDS = ("text", "subject", "title", "message", "body", "url", "name")
 
@@ -61,41 +61,10 @@ def describe(session: Session, robots: list[Robot], kinds: dict[str, type[RobotK
     return out
 
 
-def condition_words(condition: dict[str, Any] | None) -> str:
-    """“if amount > 3,000 and currency = EUR” (empty when the robot always runs)."""
-    if not condition:
-        return ""
-    mode = "any" if "any" in condition else "all"
-    parts = []
-    for item in condition.get(mode) or []:
-        if not isinstance(item, dict) or "field" not in item:
-            parts.append(_("(a group of conditions)"))
-            continue
-        name = str(item["field"]).removeprefix("deal.").removeprefix("fields.").replace("_", " ")
-        op = item.get("op")
-        if op in ("empty", "not_empty"):
-            parts.append(f"{name} {_('is empty') if op == 'empty' else _('is set')}")
-            continue
-        value = item.get("value")
-        shown = ", ".join(_value(v) for v in value) if isinstance(value, list) else _value(value)
-        word = OP_SIGNS.get(op) or {"contains": _("contains"), "in": _("is one of")}.get(op, str(op))
-        parts.append(f"{name} {word} {shown}")
-    glue = f" {_('or')} " if mode == "any" else f" {_('and')} "
-    return _("if %(what)s", what=glue.join(parts))
-
-
 def kind_description(cls: type[RobotKind]) -> Markup:
     """The first line of a kind's docstring with `code` spans as <code> (not literal backticks)."""
     first = (cls.__doc__ or "").strip().split("\n")[0]
     return Markup(CODE_RE.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(first))))
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return f"{value:,}"
-    return f"“{value}”"
 
 
 def _recipients(kind: str, settings: dict[str, Any], users: dict[int, str], departments: dict[int, str]) -> str:

@@ -48,7 +48,8 @@ def column_panel(request: Request, session: Session, stage: Stage) -> str:
     public_url = request.app.state.runtime.settings.public_url
     hook_urls = {t.id: config.hook_url(public_url, t.id) for t, _title in rows if _has_secret(t.kind)}
     return templates.get_template("triggers/column_panel.html").render(request=request, stage=stage, rows=rows,
-                                                                       hook_urls=hook_urls)
+                                                                       hook_urls=hook_urls,
+                                                                       cond_words=condition_form.words)
 
 
 def deal_panel(request: Request, session: Session, deal: Any) -> str:

@@ -23,6 +23,7 @@ def test_condition_words_read_like_a_sentence():
                                      {"field": "deal.fields.source", "op": "not_empty"},
                                      {"field": "deal.tags", "op": "in", "value": ["vip", "eu"]}]})
     assert words == "if currency = “EUR” or source is set or tags is one of “vip”, “eu”"
+    assert condition_words({"all": [{"field": "deal.amount", "op": ">=", "value": 10}]}) == "if amount ≥ 10"
 
 
 def test_cards_say_recipients_text_when_condition_outputs_last_run_and_failures(client, runtime, admin, pipeline):

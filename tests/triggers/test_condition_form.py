@@ -66,4 +66,4 @@ def test_form_shows_operators_in_words_shares_the_robot_style_and_the_webhook_ur
     assert f'value="{created.json()["url"]}" readonly' in edit  # no secret rotation needed to see it
     assert created.json()["secret"] not in edit
     view = client.get("/automation").text
-    assert f">{created.json()['url']}</code>" in view
+    assert f">{created.json()['url']}</code>" in view and "if amount is set" in view

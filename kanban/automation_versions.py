@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from kanban import automation_code
 from kanban.clock import now
 from kanban.errors import NotFoundError
-from kanban.models import Base
+from kanban.models import Base, Pipeline
 
 TOUCHED = "automation_touched"
 BEFORE = "automation_before"
@@ -121,10 +121,12 @@ def _record(session: Session) -> None:
 
 def record(session: Session, pipeline_id: int, *, source: str, before: dict[str, Any] | None = None) -> None:
     """Add a version if the pipeline's document differs from its latest one."""
-    try:
-        after = automation_code.export_document(session, pipeline_id)
-    except NotFoundError:
+    # Two admins saving the same pipeline at once: the row lock makes the second wait and number after the first.
+    # FOR NO KEY UPDATE: deals being inserted meanwhile (their foreign key takes KEY SHARE) are not blocked.
+    locked = select(Pipeline.id).where(Pipeline.id == pipeline_id).with_for_update(key_share=True)
+    if session.scalar(locked) is None:
         return  # the pipeline itself was deleted in this transaction
+    after = automation_code.export_document(session, pipeline_id)
     last = session.scalar(select(AutomationVersion).where(AutomationVersion.pipeline_id == pipeline_id)
                           .order_by(AutomationVersion.version.desc()).limit(1))
     number = last.version if last is not None else 0

@@ -41,7 +41,8 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     import robots.wiring
     import triggers.wiring
     from kanban import actors, delivery, demo_commerce, import_jobs, inbox, live, mailboxes
-    from kanban.web import commerce
+    from kanban.web import automation_pages, commerce
+    from kanban.web.api import automation as automation_api
 
     settings = settings or load_settings()
     engine = engine or make_engine(settings.db_url)
@@ -54,6 +55,8 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     inbox.install(runtime)
     mailboxes.install(runtime)
     commerce.install(runtime)
+    automation_pages.install(runtime)
+    automation_api.install(runtime)
     demo_commerce.install()  # before robots: their demo seeder uses the Delivery stage
     robots.wiring.install(runtime)
     triggers.wiring.install(runtime)

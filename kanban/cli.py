@@ -215,6 +215,54 @@ def import_cmd(entity: str, file: str, pipeline: str | None, mapping: str | None
         sys.exit(1)
 
 
+@main.group()
+def automation() -> None:
+    """A pipeline's robots, triggers and automations as a YAML/JSON document."""
+
+
+@automation.command("export")
+@click.argument("pipeline")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default=None,
+              help="default: from the file name (.json), else yaml")
+def automation_export(pipeline: str, file: str, fmt: str | None) -> None:
+    """Write PIPELINE's (id or name) automation to FILE (- for standard output)."""
+    from kanban import automation_code
+
+    fmt = fmt or ("json" if file.endswith(".json") else "yaml")
+    try:
+        with _transaction() as session:
+            text = automation_code.dump(automation_code.export_document(
+                session, automation_code.pipeline_id_of(session, pipeline)), fmt)
+    except KanbanError as exc:
+        _fail(exc)
+    with click.open_file(file, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+@automation.command("import")
+@click.argument("pipeline")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--dry-run", is_flag=True, help="only print what would change")
+def automation_import(pipeline: str, file: str, dry_run: bool) -> None:
+    """Make PIPELINE's automation what FILE (YAML or JSON, - for standard input) says, in one transaction."""
+    from kanban import automation_code
+
+    with click.open_file(file, "r", encoding="utf-8") as src:
+        text = src.read()
+    try:
+        with _transaction() as session:
+            session.info["via"] = "cli"
+            changes = automation_code.import_document(session, automation_code.pipeline_id_of(session, pipeline),
+                                                      automation_code.parse(text), dry_run=dry_run,
+                                                      source="cli import")
+    except KanbanError as exc:
+        _fail(exc)
+    for line in automation_code.summary(changes).split("; "):
+        click.echo(line)
+    click.echo("dry run: nothing was changed" if dry_run else "applied")
+
+
 @main.command()
 def demo() -> None:
     """Seed demo data (idempotent)."""

@@ -386,4 +386,10 @@ class Invoice(Base):
 
 # Tables of other core modules live on the same metadata; importing them here registers them wherever the
 # models are loaded (migrations, tests, the app).
-from kanban import channels, commerce, crm_models, domain_events, logins, mailbox_models  # noqa: E402,F401
+import kanban.automation_versions  # noqa: E402,F401
+import kanban.channels  # noqa: E402,F401
+import kanban.commerce  # noqa: E402,F401
+import kanban.crm_models  # noqa: E402,F401
+import kanban.domain_events  # noqa: E402,F401
+import kanban.logins  # noqa: E402,F401
+import kanban.mailbox_models  # noqa: E402,F401

@@ -34,6 +34,7 @@ RUN = schema.component("RobotRun", schema.obj({
     "due_at": schema.nullable(schema.TIME), "started_at": schema.nullable(schema.TIME),
     "finished_at": schema.nullable(schema.TIME), "attempts": schema.INT, "outputs": schema.ANY_OBJ,
     "error": schema.nullable(schema.STR), "reason": schema.nullable(schema.STR),
+    "automation_version": schema.nullable(schema.INT),
 }, closed=False))
 KIND = schema.component("RobotKind", schema.obj({
     "kind": schema.STR, "title": schema.STR, "category": schema.STR, "settings_schema": schema.ANY_OBJ,
@@ -58,6 +59,7 @@ def run_view(run: RobotRun, robot_name: str | None = None, automation_id: int | 
         "execution_id": run.execution_id, "automation_id": automation_id, "status": run.status,
         "due_at": iso(run.due_at), "started_at": iso(run.started_at), "finished_at": iso(run.finished_at),
         "attempts": run.attempts, "outputs": run.outputs or {}, "error": run.error, "reason": run.reason,
+        "automation_version": run.automation_version,
     }
 
 

@@ -155,6 +155,22 @@ def delete_robot(session: Session, robot_id: int) -> None:
     session.flush()
 
 
+def validate_draft(session: Session, owner: Owner, cls: type[RobotKind], draft: dict[str, Any],
+                   siblings: list[Robot], robot: Robot) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate a full draft of `robot` among `siblings` (unsaved rows are fine): clean values and field errors."""
+    return _clean(session, owner, cls, draft, siblings, robot)
+
+
+def check_order(ordered: list[Robot]) -> None:
+    """Refuse an order of robots in which a template refers to a robot that is no longer reachable."""
+    _check_stage(ordered, "this order breaks a reference")
+
+
+def release_waiting(session: Session, robot: Robot) -> None:
+    """Before a robot is deleted: its waiting followers are scheduled now (see _release_waiting)."""
+    _release_waiting(session, robot)
+
+
 def _release_waiting(session: Session, robot: Robot) -> None:
     """Runs waiting for a pending run of a robot being deleted would wait forever: schedule them now."""
     pending = session.scalars(select(RobotRun).where(RobotRun.robot_id == robot.id,

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kanban import clock
+from kanban.automation_versions import current_version
 from kanban.domain_events import DomainEvent, EventRecorded
 from kanban.events import Actor
 from kanban.models import Deal
@@ -121,6 +122,7 @@ def schedule(session: Session, automation: Automation, event: DomainEvent, deal:
         return execution
     robots = session.scalars(select(Robot).where(Robot.automation_id == automation.id, Robot.active.is_(True))
                              .order_by(Robot.position, Robot.id))
+    version = current_version(session, automation.pipeline_id)
     runs = []
     for index, robot in enumerate(robots):
         waiting = robot.after_previous and index > 0
@@ -128,7 +130,7 @@ def schedule(session: Session, automation: Automation, event: DomainEvent, deal:
             robot_id=robot.id, deal_id=deal.id, stage_id=deal.stage_id, stage_entry_id=None,
             execution_id=execution.id, kind=robot.kind, robot_key=robot.key, position=index,
             status="waiting" if waiting else "scheduled", due_at=None if waiting else due_at(robot.delay, deal, now),
-            attempts=0, outputs={}, cause=list(event.cause or []), created_at=now,
+            attempts=0, outputs={}, cause=list(event.cause or []), created_at=now, automation_version=version,
         ))
     send_after_commit(session, [r for r in runs if r.due_at is not None and r.due_at <= now])
     session.add_all(runs)

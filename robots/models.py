@@ -108,6 +108,8 @@ class RobotRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     cause: Mapped[list[Any]] = mapped_column(default=list)
+    # The pipeline's automation version (kanban.automation_versions) when the run was scheduled.
+    automation_version: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 

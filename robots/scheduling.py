@@ -14,10 +14,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kanban import clock
+from kanban.automation_versions import current_version
 from kanban.db import on_commit
 from kanban.errors import NotFoundError, ValidationError
 from kanban.events import DealMoved
-from kanban.models import Deal
+from kanban.models import Deal, Stage
 from robots.models import Robot, RobotRun
 
 PENDING = ("scheduled", "waiting")
@@ -159,6 +160,7 @@ def on_deal_moved(session: Session, event: DealMoved) -> None:
         return
     deal = session.get(Deal, event.deal_id)
     now = clock.now()
+    version = current_version(session, deal.pipeline_id if deal is not None else None)
     runs = []
     for index, robot in enumerate(robots):
         waiting = robot.after_previous and index > 0
@@ -166,7 +168,7 @@ def on_deal_moved(session: Session, event: DealMoved) -> None:
             robot_id=robot.id, deal_id=event.deal_id, stage_id=event.to_stage_id, stage_entry_id=event.entry_id,
             kind=robot.kind, robot_key=robot.key, position=index, status="waiting" if waiting else "scheduled",
             due_at=None if waiting else due_at(robot.delay, deal, now), attempts=0, outputs={},
-            cause=list(event.cause), created_at=now,
+            cause=list(event.cause), created_at=now, automation_version=version,
         ))
     send_after_commit(session, [r for r in runs if r.due_at is not None and r.due_at <= now])
     session.add_all(runs)
@@ -204,6 +206,7 @@ def schedule_existing(session: Session, robot_id: int) -> int:
     if not robot.active:
         raise ValidationError("the robot is disabled", {"active": "enable the robot first"})
     now = clock.now()
+    version = current_version(session, session.scalar(select(Stage.pipeline_id).where(Stage.id == robot.stage_id)))
     runs = []
     for deal in session.scalars(_deals_without_run(robot).order_by(Deal.id)):
         last = session.scalar(select(func.max(RobotRun.position))
@@ -213,7 +216,7 @@ def schedule_existing(session: Session, robot_id: int) -> int:
             robot_id=robot.id, deal_id=deal.id, stage_id=robot.stage_id, stage_entry_id=deal.current_entry_id,
             kind=robot.kind, robot_key=robot.key, position=(last if last is not None else -1) + 1,
             status="scheduled", due_at=due_at(robot.delay, deal, now), attempts=0, outputs={}, cause=[],
-            created_at=now,
+            created_at=now, automation_version=version,
         ))
     send_after_commit(session, [r for r in runs if r.due_at is not None and r.due_at <= now])
     session.add_all(runs)

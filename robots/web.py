@@ -21,7 +21,7 @@ from kanban.web import condition_form
 from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render
-from robots import config, forms, references, runlog
+from robots import config, describe, forms, references, runlog
 from robots.cycles import cycle_warnings
 from robots.email_templates import list_templates
 from robots.models import Automation, Robot
@@ -31,9 +31,7 @@ from robots.values import KNOWN_PLACEHOLDERS
 STATIC = Path(__file__).resolve().parent / "static"
 CATEGORIES = {"notify": "Notifications", "communication": "Chats and feed", "email_sms": "Email and SMS",
               "payments": "Payments", "deal": "Deal", "integration": "Integrations"}
-OPS = [("=", "equals"), ("≠", "differs from"), (">", "greater than"), ("<", "less than"), ("≥", "at least"),
-       ("≤", "at most"), ("contains", "contains"), ("empty", "is empty"), ("not_empty", "is not empty"),
-       ("in", "is one of (comma-separated)")]
+OPS = condition_form.OP_LABELS  # one list of operator words for the robot and trigger forms
 CONDITION_ROWS = 2  # empty rows offered under the filled ones
 
 
@@ -65,7 +63,8 @@ async def automation_page(request: Request) -> Response:
 def _column(request: Request, session: Session, stage: Stage) -> dict[str, Any]:
     robots = config.stage_robots(session, stage.id)
     panels = [Markup(panel(request, session, stage)) for panel in request.app.state.runtime.column_panels]
-    cards = [{"robot": r, "delay": forms.delay_label(r.delay), "kind": _title(r.kind),
+    what = describe.describe(session, robots, dict(load_kinds().items()))
+    cards = [{"robot": r, "delay": forms.delay_label(r.delay), "kind": _title(r.kind), "what": what[r.id],
               "loop": " ".join(cycle_warnings(session, stage.pipeline_id, r))} for r in robots]
     return {"stage": stage, "robots": cards, "panels": panels}
 
@@ -93,7 +92,8 @@ async def new_robot(request: Request) -> Response:
         groups: dict[str, list[type[RobotKind]]] = {}
         for _, cls in registry.items():
             groups.setdefault(CATEGORIES.get(cls.category, cls.category.title()), []).append(cls)
-        return "robots/picker.html", {"stage": stage, "groups": groups}
+        descriptions = {cls.kind: describe.kind_description(cls) for _, cls in registry.items()}
+        return "robots/picker.html", {"stage": stage, "groups": groups, "descriptions": descriptions}
 
     template, ctx = await in_tx(request, load)
     return render(request, template, ctx)

@@ -50,6 +50,13 @@ def install(runtime: Any) -> None:
     runtime.stage_automation.append(stage_robots)
     queries.ACTOR_NAMES["automation"] = automation_names
 
+    # --- Automations as code and their versions (issue 12): the robots and automations sections. ---
+    from kanban import automation_code
+    from robots import automation_code as robots_code
+
+    for section in robots_code.SECTIONS:
+        automation_code.register(section)
+
 
 def stage_robots(session: Session, stage_id: int) -> list[AutomationItem]:
     """A stage's robots in chain order (what a deal entering it starts, when active)."""

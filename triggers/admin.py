@@ -19,7 +19,6 @@ from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render, templates
 from triggers import config
-from triggers.conditions import OPS
 from triggers.inbound import db_id
 from triggers.models import InboundEvent, Trigger
 from triggers.recording import mark_paid
@@ -46,7 +45,11 @@ def column_panel(request: Request, session: Session, stage: Stage) -> str:
     """The triggers that move deals into this stage, with their actions (automation view)."""
     rows = [(t, registry.get(t.kind).title if t.kind in registry else t.kind)
             for t in config.list_triggers(session, stage.id)]
-    return templates.get_template("triggers/column_panel.html").render(request=request, stage=stage, rows=rows)
+    public_url = request.app.state.runtime.settings.public_url
+    hook_urls = {t.id: config.hook_url(public_url, t.id) for t, _title in rows if _has_secret(t.kind)}
+    return templates.get_template("triggers/column_panel.html").render(request=request, stage=stage, rows=rows,
+                                                                       hook_urls=hook_urls,
+                                                                       cond_words=condition_form.words)
 
 
 def deal_panel(request: Request, session: Session, deal: Any) -> str:
@@ -70,14 +73,20 @@ def _widgets(kind: type[TriggerKind], settings: dict[str, Any]) -> list[dict[str
 
 
 def _form_ctx(session: Session, stage: Stage, kind: type[TriggerKind], values: dict[str, Any],
-              errors: dict[str, str], trigger: Trigger | None) -> dict[str, Any]:
+              errors: dict[str, str], trigger: Trigger | None, public_url: str = "") -> dict[str, Any]:
     people = list(session.scalars(select(User).where(User.role != "system", User.active.is_(True))
                                   .order_by(User.name)))
     cond = condition_form.editor(values.get("condition"))
     rows = cond["rows"] + [{"field": "", "op": "=", "value": ""}] * CONDITION_ROWS
     return {"stage": stage, "kind": kind, "values": values, "errors": errors, "trigger": trigger,
             "widgets": _widgets(kind, values.get("settings") or {}), "people": people, "mode": cond["mode"],
-            "rows": rows, "cond_json": cond["json"], "ops": sorted(set(OPS.values()))}
+            "rows": rows, "cond_json": cond["json"], "ops": condition_form.OP_LABELS,
+            # An inbound webhook's URL is shown on its form (the secret only right after create or rotate).
+            "hook_url": config.hook_url(public_url, trigger.id) if trigger and _has_secret(trigger.kind) else None}
+
+
+def _has_secret(kind: str) -> bool:
+    return kind in registry and registry.get(kind).has_secret
 
 
 def _parse_form(form: FormData, kind: type[TriggerKind]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -166,7 +175,8 @@ async def edit_trigger(request: Request) -> Response:
         trigger = config.get_trigger(session, trigger_id)
         values = {name: getattr(trigger, name) for name in config.EDITABLE}
         kind = config.kind_of(trigger.kind).__class__
-        return _form_ctx(session, get_stage(session, trigger.stage_id), kind, values, {}, trigger)
+        return _form_ctx(session, get_stage(session, trigger.stage_id), kind, values, {}, trigger,
+                         request.app.state.runtime.settings.public_url)
 
     return render(request, "triggers/form.html", await in_tx(request, load))
 
@@ -189,7 +199,8 @@ async def update_trigger(request: Request) -> Response:
             with session.begin_nested():
                 config.update_trigger(session, trigger.id, data)
         except ValidationError as exc:
-            return "triggers/form.html", _form_ctx(session, stage, cls, data, exc.fields, trigger), 422
+            return "triggers/form.html", _form_ctx(session, stage, cls, data, exc.fields, trigger,
+                                                   request.app.state.runtime.settings.public_url), 422
         return _saved(request, session, trigger, None)
 
     return await _respond(request, save)

@@ -48,6 +48,10 @@ def install(runtime: Any) -> None:
     demo.install()
     queries.ACTOR_NAMES["trigger"] = trigger_names
     runtime.stage_automation.append(stage_triggers)
+    from kanban import automation_code
+    from triggers.automation_code import SECTION
+
+    automation_code.register(SECTION)
 
 
 def stage_triggers(session: Session, stage_id: int) -> list[AutomationItem]:

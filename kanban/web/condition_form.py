@@ -10,6 +10,13 @@ from starlette.datastructures import FormData
 
 from kanban import strictjson
 from kanban.conditions import NO_VALUE_OPS, OPS
+from kanban.i18n import _, lazy_gettext
+
+# The operators as the robot and trigger forms show them: in words, never the raw `=` / `not_empty`.
+OP_LABELS = [("=", lazy_gettext("equals")), ("≠", lazy_gettext("differs from")), (">", lazy_gettext("greater than")),
+             ("<", lazy_gettext("less than")), ("≥", lazy_gettext("at least")), ("≤", lazy_gettext("at most")),
+             ("contains", lazy_gettext("contains")), ("empty", lazy_gettext("is empty")),
+             ("not_empty", lazy_gettext("is not empty")), ("in", lazy_gettext("is one of (comma-separated)"))]
 
 
 def editor(condition: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -45,3 +52,37 @@ def parse(form: FormData, errors: dict[str, str]) -> Any:
             row["value"] = [v.strip() for v in str(value).split(",")] if op == "in" else str(value).strip()
         rows.append(row)
     return {mode: rows} if rows else None
+
+
+OP_SIGNS = {"=": "=", "≠": "≠", ">": ">", "<": "<", "≥": "≥", "≤": "≤"}
+
+
+def words(condition: dict[str, Any] | None) -> str:
+    """A condition in words for robot and trigger cards: “if amount > 3,000 and currency = “EUR”” ("" if none)."""
+    if not condition:
+        return ""
+    mode = "any" if "any" in condition else "all"
+    parts = []
+    for item in condition.get(mode) or []:
+        if not isinstance(item, dict) or "field" not in item:
+            parts.append(_("(a group of conditions)"))
+            continue
+        name = str(item["field"]).removeprefix("deal.").removeprefix("fields.").replace("_", " ")
+        op = OPS.get(str(item.get("op")), item.get("op"))  # aliases (!=, >=) as their canonical sign
+        if op in ("empty", "not_empty"):
+            parts.append(f"{name} {_('is empty') if op == 'empty' else _('is set')}")
+            continue
+        value = item.get("value")
+        shown = ", ".join(_value(v) for v in value) if isinstance(value, list) else _value(value)
+        word = OP_SIGNS.get(op) or {"contains": _("contains"), "in": _("is one of")}.get(op, str(op))
+        parts.append(f"{name} {word} {shown}")
+    glue = f" {_('or')} " if mode == "any" else f" {_('and')} "
+    return _("if %(what)s", what=glue.join(parts))
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return f"{value:,}"
+    return f"“{value}”"

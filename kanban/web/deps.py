@@ -69,6 +69,7 @@ def web_user(request: Request, session: Session) -> User:
         raise LoginRequiredError("log in to continue")
     request.scope["session_id"] = row.id
     request.scope["user"] = CurrentUser.of(user)
+    session.info.update(user_id=user.id, via="ui")  # who a configuration save is recorded for
     return user
 
 
@@ -119,6 +120,7 @@ def api_user(request: Request, session: Session) -> User:
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         row.last_used_at = now
     request.scope["user"] = CurrentUser.of(user)
+    session.info.update(user_id=user.id, via="api")  # who a configuration save is recorded for
     return user
 
 

@@ -41,7 +41,27 @@
     });
   }
 
+  function filterKinds(input) {
+    // The add-robot catalogue: show the kinds whose title or description holds every typed word.
+    var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+    var shown = 0;
+    document.querySelectorAll("[data-kind-card]").forEach(function (card) {
+      var text = card.textContent.toLowerCase();
+      card.hidden = !words.every(function (w) { return text.indexOf(w) >= 0; });
+      if (!card.hidden) { shown += 1; }
+    });
+    document.querySelectorAll(".kind-group").forEach(function (group) {
+      group.hidden = !group.querySelector("[data-kind-card]:not([hidden])");
+    });
+    var none = document.querySelector(".kind-none");
+    if (none) { none.hidden = shown > 0; }
+  }
+
   function init() {
+    document.querySelectorAll("input[data-kind-search]").forEach(function (input) {
+      input.addEventListener("input", function () { filterKinds(input); });
+      filterKinds(input);
+    });
     document.querySelectorAll("select[data-delay-type]").forEach(function (select) {
       showDelayParts(select);
       select.addEventListener("change", function () { showDelayParts(select); });

@@ -50,3 +50,20 @@ def test_nested_groups_survive_the_form_and_bad_json_is_a_form_error(client, run
     bad = client.post(f"/automation/triggers/{tid}", data={**data, "condition_json": "{nope"})
     assert bad.status_code == 422 and "not valid JSON" in bad.text
     assert _condition(runtime, tid) == NESTED
+
+
+def test_form_shows_operators_in_words_shares_the_robot_style_and_the_webhook_url(client, admin, admin_api,
+                                                                                  stages):
+    created = admin_api.post(f"/api/v1/stages/{stages['Won']}/triggers",
+                             json={"kind": "inbound_webhook", "name": "Signed",
+                                   "condition": {"all": [{"field": "deal.amount", "op": "not_empty"}]}})
+    assert created.status_code == 201, created.text
+    login(client, admin.email)
+    edit = client.get(f"/automation/triggers/{created.json()['id']}").text
+    assert 'class="robot-edit"' in edit and 'class="check"><input type="checkbox" name="active"' in edit
+    assert '<option value="not_empty" selected>is not empty</option>' in edit
+    assert ">not_empty<" not in edit and '<option value="=" >=</option>' not in edit
+    assert f'value="{created.json()["url"]}" readonly' in edit  # no secret rotation needed to see it
+    assert created.json()["secret"] not in edit
+    view = client.get("/automation").text
+    assert f">{created.json()['url']}</code>" in view and "if amount is set" in view

@@ -66,6 +66,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # IANA zone name (Europe/Paris); None: the company's (kanban.company)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def is_admin(self) -> bool:
@@ -382,4 +384,4 @@ class Invoice(Base):
 
 # Tables of other core modules live on the same metadata; importing them here registers them wherever the
 # models are loaded (migrations, tests, the app).
-from kanban import channels, commerce, crm_models, domain_events, logins  # noqa: E402,F401
+from kanban import channels, commerce, company, crm_models, domain_events, logins  # noqa: E402,F401

@@ -118,7 +118,7 @@ def test_add_deal_validation_messages(rep_web, pipeline):
     assert response.status_code == 422
     errors = response.context["create_errors"]
     assert errors["title"] == "title is required"
-    assert errors["amount"] == "at most two decimals"
+    assert errors["amount"] == "at most 2 decimals for US"
     assert response.context["create_stage_id"] == stage.id
     assert "title is required" in response.text and "<details class=\"new-deal\" open>" in response.text
     assert _columns(rep_web.get("/board"))["New"].count == 0  # nothing was created

@@ -92,7 +92,7 @@ def test_edit_validation_errors_keep_input(rep_web, runtime, deals):
     assert response.context["errors"]["new_email"] == "not a valid email address"
     assert "person" in response.context["editing"] and response.context["values"]["new_name"] == "Zed"
     response = rep_web.post(f"/deals/{deal.id}", data=_form(deal, csrf_token=csrf_of(rep_web), currency="EURO"))
-    assert response.context["errors"]["currency"] == "currency is a 3-letter ISO code"
+    assert response.context["errors"]["currency"] == "not an ISO 4217 code"
     assert response.context["editing"] == {"amount"}
 
 

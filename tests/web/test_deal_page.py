@@ -35,7 +35,7 @@ def test_deal_page_shows_fields_and_timeline_newest_first(rep_web, runtime, deal
     assert [i.entry.kind for i in ctx["timeline"]] == ["stage_changed", "created"]
     assert [i.actor_name for i in ctx["timeline"]] == ["Ada Admin", "Rex Rep"]
     html = response.text
-    assert "Moved from “New” to “Qualified”" in html and "Alice Moreau" in html and "1,200.00 USD" in html
+    assert "Moved from “New” to “Qualified”" in html and "Alice Moreau" in html and "$1,200.00" in html
     assert rep_web.get("/deals/999999").status_code == 404
 
 

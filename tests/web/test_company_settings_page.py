@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from kanban import company
-from kanban.models import Deal, User
+from kanban.models import Deal, Person, User
 from tests.conftest import csrf_of
 from tests.web.conftest import add_deal
 
@@ -106,3 +108,19 @@ def test_amounts_are_typed_and_shown_in_the_readers_locale(rep_web: Any, runtime
     response = rep_web.post(f"/deals/{deal.id}", data={**data, "amount": "100,5", "currency": "JPY",
                                                        "version": str(version)})
     assert response.status_code == 422 and response.context["errors"]["amount"] == "JPY has no decimals"
+
+
+def test_person_form_sets_the_clients_language(rep_web: Any, runtime: Any) -> None:
+    token = csrf_of(rep_web, "/persons")
+    response = rep_web.post("/persons", data={"csrf_token": token, "name": "Chiara Bianchi",
+                                              "email": "chiara@example.it", "language": "it"},
+                            follow_redirects=False)
+    assert response.status_code == 303, response.text
+    with runtime.sessions() as s:
+        person = s.scalars(select(Person).where(Person.name == "Chiara Bianchi")).one()
+        assert person.language == "it"
+    page = rep_web.get(f"/persons/{person.id}")
+    assert '<option value="it" selected>Italiano</option>' in page.text
+    rep_web.post(f"/persons/{person.id}", data={"csrf_token": token, "name": "Chiara Bianchi", "language": ""})
+    with runtime.sessions() as s:
+        assert s.get(Person, person.id).language is None

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from kanban import i18n, timezones
+from kanban import company, i18n, timezones
 from kanban.money import format_money as money_format
 from kanban.money import parse_money as money_parse
 from kanban.paths import resource
@@ -74,6 +74,7 @@ def note_html(ctx: Any, note: Any) -> Markup:
 
 i18n.install(templates.env)
 templates.env.globals["csrf_token"] = csrf_token
+templates.env.globals["company_currency"] = lambda: company.cached().currency  # new deals' default currency
 templates.env.filters["money"] = money
 templates.env.filters["typed_money"] = typed_money
 templates.env.filters["when"] = when

@@ -84,6 +84,7 @@ def test_columns_show_a_converted_total(rep_web: Any, runtime: Any, pipeline: An
     column = {c.stage.name: c for c in response.context["columns"]}["New"]
     assert column.converted == company.Converted("EUR", 100000 + 46000 + 61000, ("GBP",))
     assert "= €2,070.00" in response.text and "without GBP (no rate)" in response.text
+    assert 'name="currency" value="EUR"' in response.text  # "+ deal" defaults to the company currency
     assert {c.stage.name: c for c in response.context["columns"]}["Qualified"].converted is None
 
 

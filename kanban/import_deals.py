@@ -11,21 +11,33 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kanban import clock
+from kanban.errors import ValidationError
 from kanban.import_rows import RowError, _assign, _bad_email, _differs, _link, _People, _too_long
 from kanban.models import Deal, DealTag, Person, Pipeline, StageEntry, TimelineEntry, User
+from kanban.pricing import check_currency, exponent
 
 STATUSES = ("open", "won", "lost")
 
 
-def parse_amount(raw: str) -> int | None:
-    """A major-unit amount ("1,250.50") as minor units (125050); None when it is not one."""
+def parse_amount(raw: str, currency: str = "USD") -> int | None:
+    """A major-unit amount ("1,250.50") as minor units of the currency (125050; JPY has none, KWD three
+    decimals); None when it is not one."""
     try:
         value = Decimal(raw.replace(",", "").replace(" ", "")) if raw else Decimal(0)
     except InvalidOperation:
         return None
-    if not value.is_finite() or value < 0 or value > Decimal(10) ** 13 or value != value.quantize(Decimal("0.01")):
+    places = exponent(currency)
+    if not value.is_finite() or value < 0 or value > Decimal(10) ** 13 or \
+            value != value.quantize(Decimal(1).scaleb(-places)):
         return None
-    return int(value * 100)
+    return int(value.scaleb(places))
+
+
+def _iso_currency(raw: str) -> str | None:
+    try:
+        return check_currency(raw)
+    except ValidationError:
+        return None
 
 
 class DealWriter(_People):
@@ -48,8 +60,8 @@ class DealWriter(_People):
             return {}, error
         out: dict[str, Any] = {"title": v["title"]}
         checks = (
-            ("amount", lambda x: parse_amount(x), "an amount like 1250.50"),
-            ("currency", lambda x: x.upper() if len(x) == 3 and x.isalpha() else None, "a 3-letter currency code"),
+            ("amount", lambda x: parse_amount(x, v.get("currency") or "USD"), "an amount like 1250.50"),
+            ("currency", _iso_currency, "an ISO 4217 currency code such as EUR"),
             ("stage", lambda x: self.stages.get(x.lower()), "no such stage in the pipeline"),
             ("responsible", lambda x: self.users.get(x.lower()), "no active user with this email"),
             ("status", lambda x: x.lower() if x.lower() in STATUSES else None, "open, won or lost"),

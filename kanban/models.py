@@ -66,6 +66,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # IANA zone name (Europe/Paris); None: the company's (kanban.company)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def is_admin(self) -> bool:
@@ -389,6 +391,7 @@ class Invoice(Base):
 import kanban.automation_versions  # noqa: E402,F401
 import kanban.channels  # noqa: E402,F401
 import kanban.commerce  # noqa: E402,F401
+import kanban.company  # noqa: E402,F401
 import kanban.crm_models  # noqa: E402,F401
 import kanban.domain_events  # noqa: E402,F401
 import kanban.logins  # noqa: E402,F401

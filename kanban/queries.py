@@ -96,6 +96,7 @@ class Column:
     sums: list[tuple[str, int]] = field(default_factory=list)
     cards: list[Card] = field(default_factory=list)
     more: bool = False
+    converted: Any = None  # kanban.company.Converted: the sums in the company currency (None: nothing to convert)
 
     @property
     def weighted_sums(self) -> list[tuple[str, int]]:
@@ -285,7 +286,7 @@ def column(session: Session, stage: Stage, filters: BoardFilters, limit: int,
     """One column with its aggregates and first page of cards (of the deals `user` may read)."""
     count, sums = aggregates(session, [stage.id], filters, user).get(stage.id, (0, []))
     page, more = cards(session, stage, filters, limit, user=user)
-    return Column(stage, count, sums, page, more)
+    return Column(stage, count, sums, page, more, stage_totals.converted(session, {stage.id: sums}).get(stage.id))
 
 
 def board(session: Session, pipeline_id: int, filters: BoardFilters, limit: int,
@@ -295,10 +296,11 @@ def board(session: Session, pipeline_id: int, filters: BoardFilters, limit: int,
     stages = stages_of(session, pipeline_id)
     totals = aggregates(session, [s.id for s in stages], filters, user)
     columns = []
+    converted = stage_totals.converted(session, {sid: sums for sid, (_n, sums) in totals.items()})
     for stage in stages:
         count, sums = totals.get(stage.id, (0, []))
         page, more = cards(session, stage, filters, limit, extras=False, user=user)
-        columns.append(Column(stage, count, sums, page, more))
+        columns.append(Column(stage, count, sums, page, more, converted.get(stage.id)))
     attach_card_extras(session, [c for col in columns for c in col.cards], stages)
     return columns
 

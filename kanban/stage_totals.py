@@ -177,3 +177,16 @@ def recount_stage_totals(session: Session, pipeline_id: int | None = None) -> No
     )
     columns = ["stage_id", "currency", "shard", "deal_count", "amount_sum"]
     session.execute(insert(StageTotal).from_select(columns, grouped))
+
+
+def converted(session: Session, sums_by_stage: dict[int, list[tuple[str, int]]]) -> dict[int, Any]:
+    """Per stage: its per-currency sums as one kanban.company.Converted total in the company currency (admin-entered
+    rates; currencies without one are listed as missing), for stages holding any other currency than it."""
+    from kanban import company
+
+    currency = company.settings(session).currency
+    wanted = {sid: sums for sid, sums in sums_by_stage.items() if any(code != currency for code, _ in sums)}
+    if not wanted:
+        return {}
+    table = company.rates(session)
+    return {sid: company.convert(sums, currency, table) for sid, sums in wanted.items()}

@@ -11,8 +11,9 @@ import pydantic
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kanban import clock
+from kanban import clock, company
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import Deal, Pipeline, Stage
 from kanban.registry import settings_errors
 from kanban.services.pipelines import get_stage
@@ -25,7 +26,7 @@ from robots.registry import RobotKind, load_kinds
 
 # A key is used as `robots.<key>.<output>` inside templates, so it must be a plain identifier.
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-DELAY_TYPES = ("now", "after", "before_field", "after_field", "at_time")
+DELAY_TYPES = ("now", "after", "before_field", "after_field", "at_time", "business_days")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
 MAX_DELAY_SECONDS = 10 * 366 * 24 * 3600
@@ -318,14 +319,15 @@ def _settings(cls: type[RobotKind], value: Any, errors: dict[str, str]) -> dict[
 
 
 def clean_delay(value: Any, errors: dict[str, str]) -> dict[str, Any]:
-    """Validate a delay object: now | after N s | before/after a deal date field | at a time of day."""
+    """Validate a delay object: now | after N s | before/after a deal date field | at a time of day | in N business
+    days at a time of day; the last two in `time_zone` (IANA name) when given, else the company's zone."""
     if value is None:
         return {"type": "now"}
     if not isinstance(value, dict) or value.get("type") not in DELAY_TYPES:
         errors["delay.type"] = f"delay type is one of {', '.join(DELAY_TYPES)}"
         return {"type": "now"}
     kind = value["type"]
-    extra = set(value) - {"type", "seconds", "field", "time"}
+    extra = set(value) - {"type", "seconds", "field", "time", "days", "time_zone"}
     if extra:
         errors["delay"] = f"unknown delay keys: {', '.join(sorted(extra))}"
     out: dict[str, Any] = {"type": kind}
@@ -339,11 +341,21 @@ def clean_delay(value: Any, errors: dict[str, str]) -> dict[str, Any]:
         if not isinstance(name, str) or not FIELD_RE.match(name):
             errors["delay.field"] = "choose a deal date field"
         out["field"] = name
-    if kind == "at_time":
+    if kind in ("at_time", "business_days"):
         at = value.get("time")
         if not isinstance(at, str) or not TIME_RE.match(at):
-            errors["delay.time"] = "time of day is HH:MM (24 h, UTC)"
+            errors["delay.time"] = _("time of day is HH:MM (24 h)")
         out["time"] = at
+        zone = value.get("time_zone")
+        if zone not in (None, ""):
+            if not isinstance(zone, str) or zone not in company.zone_names():
+                errors["delay.time_zone"] = _("an IANA time zone name such as Europe/Paris")
+            out["time_zone"] = zone
+    if kind == "business_days":
+        days = value.get("days", 0)
+        if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 2600:
+            errors["delay.days"] = _("business days is a whole number from 0 to 2600")
+        out["days"] = days
     return out
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from kanban import strictjson
+from kanban.i18n import _, ngettext
 from robots.registry import RobotKind
 
 LONG_TEXT = ("text", "body", "description")
@@ -214,8 +215,14 @@ def parse_delay(form: FormData) -> dict[str, Any]:
         delay["seconds"] = int(amount) * unit if amount.isdigit() else amount
     if kind in ("before_field", "after_field"):
         delay["field"] = str(form.get("delay_field", "")).strip()
-    if kind == "at_time":
+    if kind in ("at_time", "business_days"):
         delay["time"] = str(form.get("delay_time", "")).strip()
+        zone = str(form.get("delay_time_zone", "")).strip()
+        if zone:
+            delay["time_zone"] = zone
+    if kind == "business_days":
+        days = str(form.get("delay_days", "0")).strip() or "0"
+        delay["days"] = int(days) if days.isdigit() and len(days) < 6 else days
     return delay
 
 
@@ -231,12 +238,14 @@ def delay_parts(delay: dict[str, Any] | None) -> dict[str, Any]:
                 break
     amount = seconds // DELAY_UNITS[unit] if isinstance(seconds, int) else seconds
     return {"type": delay.get("type", "now"), "amount": amount, "unit": unit,
-            "field": delay.get("field") or "", "time": delay.get("time") or ""}
+            "field": delay.get("field") or "", "time": delay.get("time") or "", "days": delay.get("days", 0),
+            "time_zone": delay.get("time_zone") or ""}
 
 
 def delay_label(delay: dict[str, Any] | None) -> str:
     """A short badge text for a delay ("" when immediate)."""
     parts = delay_parts(delay)
+    zone = f" ({parts['time_zone']})" if parts["time_zone"] else ""
     unit = parts["unit"][:-1] if parts["amount"] == 1 else parts["unit"]  # "1 day", "2 days"
     amount = f"{parts['amount']} {unit}" if parts["amount"] else ""
     return {
@@ -244,5 +253,7 @@ def delay_label(delay: dict[str, Any] | None) -> str:
         "after": f"after {amount}" if amount else "",
         "before_field": f"{amount or '0 seconds'} before {parts['field']}",
         "after_field": f"{amount or '0 seconds'} after {parts['field']}",
-        "at_time": f"at {parts['time']} UTC",
+        "at_time": _("at %(time)s", time=parts["time"]) + zone,
+        "business_days": ngettext("in %(num)d business day at %(time)s", "in %(num)d business days at %(time)s",
+                                  int(parts["days"]) if str(parts["days"]).isdigit() else 0, time=parts["time"]) + zone,
     }.get(parts["type"], parts["type"])

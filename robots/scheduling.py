@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from kanban import clock
+from kanban import clock, company, timezones
 from kanban.automation_versions import current_version
 from kanban.db import on_commit
 from kanban.errors import NotFoundError, ValidationError
@@ -24,6 +24,7 @@ from robots.models import Robot, RobotRun
 PENDING = ("scheduled", "waiting")
 LEFT_STAGE = "deal left the stage"
 MAX_DELAY_SECONDS = 10 * 366 * 86400  # keeps due_at a valid datetime whatever the stored delay says
+MAX_BUSINESS_DAYS = 2600
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 # Set by robots.wiring.install: sends batches of run ids to the workers, one message per batch (after
@@ -104,11 +105,14 @@ def _field_moment(deal: Deal | None, name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def due_at(delay: dict[str, Any] | None, deal: Deal | None, now: datetime) -> datetime:
+def due_at(delay: dict[str, Any] | None, deal: Deal | None, now: datetime,
+           settings: company.Settings | None = None) -> datetime:
     """When a robot with this delay is due, counted from `now`; a moment already past means now.
 
     before_field/after_field with an empty or unreadable date field run at once (as Bitrix24 does):
-    the admin can guard such robots with a "not empty" condition.
+    the admin can guard such robots with a "not empty" condition. `at_time` and `business_days` are wall-clock
+    times in `delay.time_zone`, else the company's zone (`settings`, default: read in the deal's session);
+    DST follows kanban.timezones.localize.
     """
     delay = delay or {"type": "now"}
     kind = delay.get("type", "now")
@@ -125,12 +129,23 @@ def due_at(delay: dict[str, Any] | None, deal: Deal | None, now: datetime) -> da
             return now
         sign = -1 if kind == "before_field" else 1
         return max(now, moment + sign * timedelta(seconds=seconds))
-    if kind == "at_time":
+    if kind in ("at_time", "business_days"):
         match = _TIME.match(str(delay.get("time") or ""))
         if not match:
             return now
-        target = now.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
-        return target if target >= now else target + timedelta(days=1)
+        settings = settings or company.settings(timezones.session_of(deal))
+        zone = timezones.zone_named(delay.get("time_zone")) or timezones.zone_named(settings.time_zone) or UTC
+        at = time(int(match.group(1)), int(match.group(2)))
+        if kind == "at_time":
+            return timezones.next_at(now, at, zone)
+        try:
+            days = min(max(0, int(delay.get("days") or 0)), MAX_BUSINESS_DAYS)
+        except (TypeError, ValueError, OverflowError):
+            days = 0
+        start = timezones.add_business_days(now.astimezone(zone).date(), days, settings.business_days)
+        # On that working day at the time, or the next working day's if that moment has already passed (today).
+        start_moment = timezones.localize(start, time(0, 0), zone).astimezone(UTC)
+        return timezones.next_at(max(now, start_moment), at, zone, settings.business_days)
     return now
 
 

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache, wraps
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes, pass_eval_context
+from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
+from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes, pass_context, pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.runtime import LoopContext, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from kanban import company, timezones
+from kanban.money import format_money
+from kanban.pricing import exponent
 from robots.errors import PermanentError
 
 MAX_TEMPLATE_CHARS = 10_000
@@ -30,10 +38,11 @@ MAX_INTERMEDIATE = 100_000
 CHANNELS = ("text", "html")
 
 ALLOWED_FILTERS = frozenset({
-    "abs", "capitalize", "d", "default", "e", "escape", "first", "float", "int", "join", "last",
-    "length", "lower", "round", "sort", "string", "striptags", "title", "trim", "truncate", "upper",
+    "abs", "capitalize", "d", "date", "default", "e", "escape", "first", "float", "int", "join", "last",
+    "length", "lower", "money", "round", "sort", "string", "striptags", "title", "trim", "truncate", "upper",
     "urlencode", "wordcount",
 })
+DATE_FORMATS = ("short", "medium", "long", "full")
 # Expression and statement nodes a message template needs; everything else (calls, set, macros,
 # includes, *, **, %, //, /) is refused because it is either an escape route or an amplifier.
 ALLOWED_NODES = (
@@ -70,6 +79,63 @@ class _Budget:
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("robot_template_budget", default=None)
+_locale: ContextVar[str | None] = ContextVar("robot_template_locale", default=None)
+
+
+@contextmanager
+def use_locale(language: str | None) -> Iterator[None]:
+    """Render the `money` and `date` filters in `language` (en|fr|it; default: the company's) inside the block."""
+    token = _locale.set(language)
+    try:
+        yield
+    finally:
+        _locale.reset(token)
+
+
+def _template_locale() -> str:
+    language = _locale.get()
+    return language if language in company.LANGUAGES else company.cached().language
+
+
+@pass_context  # never folded at compile time: the language is known only when rendering
+def _money_filter(_ctx: Any, value: Any, currency: Any = "") -> str:
+    """`{{ deal.amount|money(deal.currency) }}`: an amount in major units ("1250.00", 1250) as the template's
+    language writes money ("1 250,00 €" in French); with no currency, just the localized number."""
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise TemplateError(f"money: {str(value)[:40]!r} is not an amount") from None
+    if not amount.is_finite() or abs(amount) > Decimal(10) ** 15:
+        raise TemplateError("money: the amount is out of range")
+    code = str(currency or "").strip().upper()
+    if not code:
+        return format_decimal(amount, locale=_template_locale(), decimal_quantization=False)
+    minor = int(amount.scaleb(exponent(code)).to_integral_value(ROUND_HALF_UP))
+    return format_money(minor, code, _template_locale())
+
+
+@pass_context
+def _date_filter(_ctx: Any, value: Any, style: Any = "long") -> str:
+    """`{{ deal.created_at|date }}`: an ISO date ("2026-12-07") or date-time in the template's language
+    ("7 décembre 2026"); date-times also show the time of day, in the company's time zone."""
+    if style not in DATE_FORMATS:
+        raise TemplateError(f"date: the format is one of {', '.join(DATE_FORMATS)}")
+    if isinstance(value, (date, datetime)):
+        text = value.isoformat()
+    else:
+        text = str(value or "").strip()
+    if not text:
+        return ""
+    locale = _template_locale()
+    try:
+        if len(text) <= 10:
+            return format_date(date.fromisoformat(text), style, locale=locale)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise TemplateError(f"date: {text[:40]!r} is not an ISO 8601 date") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezones.company_zone())
+    return f"{format_date(moment.date(), style, locale=locale)} {format_time(moment.time(), 'short', locale=locale)}"
 
 
 def _loop_items(value: Any) -> Iterator[Any]:
@@ -159,6 +225,8 @@ class _Environment(ImmutableSandboxedEnvironment):
 
 def _make_env(autoescape: bool) -> _Environment:
     env = _Environment(autoescape=autoescape, undefined=ChainableUndefined, keep_trailing_newline=True)
+    env.filters["money"] = _money_filter
+    env.filters["date"] = _date_filter
     env.filters = {name: _capped_filter(name, env.filters[name]) for name in ALLOWED_FILTERS if name in env.filters}
     env.filters[_LOOP_FILTER] = _loop_items
     env.filters[_CONCAT_FILTER] = _concat

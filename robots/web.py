@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from kanban import company
 from kanban.errors import KanbanError, NotFoundError, ValidationError
 from kanban.models import Department, Pipeline, Stage, User
 from kanban.services.pipelines import get_stage
@@ -162,6 +163,7 @@ def form_context(session: Session, owner: dict[str, Any], cls: type[RobotKind], 
         "widgets": widgets,
         "people": people, "departments": list(session.scalars(select(Department).order_by(Department.name))),
         "stages": stages, "delay": forms.delay_parts(values.get("delay")), "delay_units": list(forms.DELAY_UNITS),
+        "company_zone": company.settings(session).time_zone, "zone_names": sorted(company.zone_names()),
         "cond_mode": cond["mode"], "cond_rows": cond["rows"] + [{}] * CONDITION_ROWS, "ops": OPS,
         "cond_json": cond["json"],
         "help": references.help_for(references.reachable(above, True)),

@@ -17,6 +17,7 @@ from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor, DealDeleted, DealFieldsChanged, DealMoved, bus
 from kanban.models import Deal, DealTag, Person, Stage, StageEntry, TimelineEntry, User
+from kanban.pricing import check_currency
 from kanban.services.deal_people import apply_contact, check_links, contact_values, person_for_contact
 
 MAX_CAUSE_DEPTH = 8
@@ -95,9 +96,10 @@ def _validate_core(session: Session, values: dict[str, Any]) -> dict[str, str]:
         elif amount > 10**15:
             errors["amount"] = "amount is too large"
     if "currency" in values:
-        cur = values["currency"]
-        if not isinstance(cur, str) or len(cur) != 3 or not cur.isalpha():
-            errors["currency"] = "currency is a 3-letter ISO code"
+        try:
+            check_currency(values["currency"])
+        except ValidationError as exc:
+            errors.update(exc.fields)
     if values.get("responsible_id") is not None:
         rid = values["responsible_id"]
         user = session.get(User, rid) if isinstance(rid, int) and not isinstance(rid, bool) else None

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kanban import clock
+from kanban.company import check_time_zone
 from kanban.db import insert_ignoring_conflict
 from kanban.errors import NotFoundError, ValidationError
 from kanban.logins import end_user_sessions
@@ -159,7 +160,8 @@ def _check_department(session: Session, department_id: Any) -> None:
 
 
 def update_user(session: Session, actor: User, user_id: int, changes: dict[str, Any]) -> User:
-    """Change a user's role, department or active flag; deactivating revokes their API tokens.
+    """Change a user's role, department, time zone (None: the company's) or active flag; deactivating revokes
+    their API tokens.
 
     Deactivating also ends the user's web sessions (and kanban.web.deps refuses inactive users anyway).
     Nobody demotes or deactivates themselves: that is how the last admin locks everyone out.
@@ -179,9 +181,14 @@ def update_user(session: Session, actor: User, user_id: int, changes: dict[str, 
             _check_department(session, changes["department_id"])
         except ValidationError as exc:
             errors.update(exc.fields)
+    if changes.get("time_zone") is not None:
+        try:
+            check_time_zone(changes["time_zone"])
+        except ValidationError as exc:
+            errors.update(exc.fields)
     if errors:
         raise ValidationError("invalid user", errors)
-    for name in ("role", "department_id", "active"):
+    for name in ("role", "department_id", "active", "time_zone"):
         if name in changes:
             setattr(user, name, changes[name])
     if changes.get("active") is False:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import logins
+from kanban import company, logins
 from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.templating import render
@@ -22,7 +22,9 @@ def _context(session: Session, request: Request, errors: dict[str, str] | None =
     settings = request.app.state.runtime.settings
     return {"items": logins.list_sessions(session, user.id, logins.Timeouts.of(settings)),
             "current_id": request.scope.get("session_id"), "errors": errors or {},
-            "idle_hours": f"{settings.session_idle_hours:g}", "max_days": f"{settings.session_max_days:g}"}
+            "idle_hours": f"{settings.session_idle_hours:g}", "max_days": f"{settings.session_max_days:g}",
+            "my_time_zone": user.time_zone or "", "company_time_zone": company.settings(session).time_zone,
+            "zone_names": sorted(company.zone_names())}
 
 
 @access("authenticated")

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import policy, queries
+from kanban import company, policy, queries
 from kanban.errors import BadRequestError, NotFoundError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
 from kanban.logins import UserSession
@@ -173,10 +173,11 @@ async def more_cards(request: Request) -> Response:
 
 def _new_deal_values(form: Any, errors: dict[str, str]) -> dict[str, Any]:
     contact_name = text(form, "contact_name")
+    currency = (text(form, "currency") or company.cached().currency).upper()
     return {
         "title": text(form, "title"),
-        "amount": parse_amount(text(form, "amount"), errors),
-        "currency": (text(form, "currency") or "USD").upper(),
+        "amount": parse_amount(text(form, "amount"), errors, currency=currency),
+        "currency": currency,
         "responsible_id": optional_int(form, "responsible_id", errors),
         "contact": {"name": contact_name, "email": text(form, "contact_email") or None} if contact_name else None,
     }

@@ -37,7 +37,7 @@ FIELD_GROUPS = {"currency": "amount", "person_id": "person"}
 def form_values(session: Session, deal: Deal) -> dict[str, Any]:
     """The edit form's values for a deal as stored now."""
     return {
-        "title": deal.title, "amount": format_amount(deal.amount), "currency": deal.currency,
+        "title": deal.title, "amount": format_amount(deal.amount, deal.currency), "currency": deal.currency,
         "responsible_id": str(deal.responsible_id or ""), "version": str(deal.version),
         "person_id": str(deal.person_id or ""), **{name: "" for name in person_picker.NEW_FIELDS},
         "tags": ", ".join(deal.tags or []),
@@ -192,7 +192,7 @@ def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[
         errors["title"] = "title is required"
     changes: dict[str, Any] = {
         "title": values["title"],
-        "amount": parse_amount(values["amount"], errors),
+        "amount": parse_amount(values["amount"], errors, currency=(values["currency"] or deal.currency).upper()),
         "currency": values["currency"].upper(),
         "responsible_id": optional_int(values, "responsible_id", errors),
         "tags": [t for t in (p.strip() for p in values["tags"].split(",")) if t],

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kanban import clock, logins
+from kanban import clock, company, logins
 from kanban.errors import AuthRequiredError, PermissionDeniedError
 from kanban.models import ApiToken, User
 from kanban.security import hash_token
@@ -32,6 +32,7 @@ class CurrentUser:
     department_id: int | None
     phone: str | None
     active: bool
+    time_zone: str | None = None  # their own IANA zone; None: the company's (kanban.timezones.zone_of)
 
     @property
     def is_admin(self) -> bool:
@@ -39,8 +40,10 @@ class CurrentUser:
 
     @classmethod
     def of(cls, user: User) -> CurrentUser:
-        """Snapshot a user row."""
-        return cls(user.id, user.email, user.name, user.role, user.department_id, user.phone, user.active)
+        """Snapshot a user row (and refresh this process's copy of the company settings, for zone_of)."""
+        company.settings(object_session(user))
+        return cls(user.id, user.email, user.name, user.role, user.department_id, user.phone, user.active,
+                   user.time_zone)
 
 
 class LoginRequiredError(AuthRequiredError):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
+from kanban import money
 from kanban.errors import BadRequestError
 from kanban.queries import ACTIVITY_FILTERS, STATUSES, BoardFilters
 from kanban.web import INT32_MAX
@@ -34,33 +34,19 @@ def optional_int(form: Mapping[str, Any], name: str, errors: dict[str, str] | No
     return value
 
 
-def parse_amount(raw: str, errors: dict[str, str], field: str = "amount") -> int:
-    """A decimal amount typed by a person ('1,234.5') as minor units (123450); errors go to `errors`."""
-    cleaned = raw.replace(",", "").replace(" ", "").replace("_", "")
-    if not cleaned:
-        return 0
+def parse_amount(raw: str, errors: dict[str, str], field: str = "amount", currency: str = "USD") -> int:
+    """An amount typed in the reader's locale ("1,234.5", "1 234,5") as minor units of `currency` (123450 for
+    two decimals); errors go to `errors`."""
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        errors[field] = "enter an amount like 1234.50"
+        return money.parse_money(raw, currency)
+    except ValueError as exc:
+        errors[field] = str(exc)
         return 0
-    if not value.is_finite() or value < 0:
-        errors[field] = "the amount cannot be negative"
-        return 0
-    # Size first: quantizing 1e999999999 would itself fail.
-    if value > Decimal(10) ** 13:
-        errors[field] = "the amount is too large"
-        return 0
-    if value != value.quantize(Decimal("0.01")):
-        errors[field] = "at most two decimals"
-        return 0
-    return int(value * 100)
 
 
-def format_amount(minor: int | None) -> str:
-    """Minor units as the decimal a person types back into the form: 123450 -> '1234.50'."""
-    minor = minor or 0
-    return f"{minor // 100}.{minor % 100:02d}"
+def format_amount(minor: int | None, currency: str = "USD") -> str:
+    """Minor units as the decimal a person types back into the form: 123450 -> '1234.50' ('1234,50' in fr)."""
+    return money.format_amount(minor, currency)
 
 
 def filters_from(params: Mapping[str, Any], user_id: int | None = None) -> BoardFilters:

@@ -74,6 +74,8 @@ def _person_values(form: Any, errors: dict[str, str]) -> dict[str, Any]:
             errors["organization_id"] = "choose an organization from the list"
     else:
         values["organization_id"] = None
+    if "language" in form:  # the client's language: their emails' (none: the company's)
+        values["language"] = text(form, "language") or None
     return values
 
 

@@ -12,6 +12,7 @@ from kanban.web import (
     admin,
     board,
     commerce,
+    company_admin,
     deals,
     imports,
     live,
@@ -36,4 +37,4 @@ async def home(request: Request) -> Response:
 routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
           *records.routes, *notifications.routes, *account.routes, *person_picker.routes, *people.routes,
           *outcomes.routes, *activities.routes, *imports.routes, *users_admin.routes, *commerce.routes,
-          *mailbox.routes]
+          *mailbox.routes, *company_admin.routes]

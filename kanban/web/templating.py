@@ -10,7 +10,9 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from kanban import i18n, timezones
+from kanban import company, i18n, timezones
+from kanban.money import format_money as money_format
+from kanban.money import parse_money as money_parse
 from kanban.paths import resource
 from kanban.services.notes import render_note
 from kanban.web import timefmt
@@ -20,9 +22,16 @@ templates = Jinja2Templates(directory=str(resource("templates")))
 
 
 def money(amount: int | None, currency: str = "USD") -> str:
-    """Minor units as a human amount: 123456, USD -> '1,234.56 USD'."""
-    amount = amount or 0
-    return f"{amount / 100:,.2f} {currency}"
+    """Minor units as the reader's locale writes money: 123456, USD -> '$1,234.56' (en), '1 234,56 $US' (fr)."""
+    return money_format(amount, currency)
+
+
+def typed_money(raw: str | None, currency: str) -> str:
+    """An amount as typed in the form (reader's locale), shown as money; '' when it does not parse."""
+    try:
+        return money_format(money_parse(raw or "", currency), currency)
+    except ValueError:
+        return ""
 
 
 @pass_context
@@ -46,13 +55,14 @@ def activity_icon(kind: str | None) -> str:
 
 
 def activity_state(activity: Any) -> str:
-    """overdue | today | upcoming | done for an activity, by the reader's today."""
+    """overdue | today | upcoming | done for an activity, by the company calendar's today (due dates are its)."""
     return timezones.activity_state(activity.due_date, activity.done, timezones.today())
 
 
-def activity_due(activity: Any) -> str:
-    """An activity's due date and time as a person reads it ("today 14:30", "Fri 6 Dec")."""
-    return timefmt.due(timezones.due_at(activity.due_date, activity.due_time))
+@pass_context
+def activity_due(ctx: Any, activity: Any) -> str:
+    """An activity's due date and time as the reader reads it, in their zone ("today 14:30", "Fri 6 Dec")."""
+    return timefmt.due(timezones.due_at(activity.due_date, activity.due_time), timefmt.zone_of(ctx.get("user")))
 
 
 @pass_context
@@ -64,7 +74,9 @@ def note_html(ctx: Any, note: Any) -> Markup:
 
 i18n.install(templates.env)
 templates.env.globals["csrf_token"] = csrf_token
+templates.env.globals["company_currency"] = lambda: company.cached().currency  # new deals' default currency
 templates.env.filters["money"] = money
+templates.env.filters["typed_money"] = typed_money
 templates.env.filters["when"] = when
 templates.env.filters["due"] = due
 templates.env.filters["activity_icon"] = activity_icon

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from kanban import company
 from kanban.i18n import _
 from kanban.mail import html_to_text
 from kanban.models import EmailMessage, Person
@@ -16,14 +18,52 @@ from robots.emailing import EmailContentSettings, render_content, resolve_sender
 from robots.errors import PermanentError, core_refusals
 from robots.outside import service
 from robots.registry import RobotKind, register
+from robots.templating import use_locale
 
 
 class EmailClientSettings(EmailContentSettings):
     body: str | None = Field(default=None, min_length=1,
                              description="HTML body; deal values are escaped, links are tracked (or a template)")
+    subjects: dict[str, str] = Field(default_factory=dict, description="Subject per language (en, fr, it)")
+    bodies: dict[str, str] = Field(default_factory=dict, description="HTML body per language (en, fr, it): the "
+                                   "client's language is sent, else the company's, else the body above")
     sender_id: int | None = Field(default=None, description="Shown as the sender (default: the responsible)")
     attachments: list[str] = Field(default_factory=list, description="Documents to attach: templates giving "
                                    "document ids, e.g. {{ robots.invoice.document_id }}")
+
+    @model_validator(mode="after")
+    def _languages(self) -> EmailClientSettings:
+        for name in ("subjects", "bodies"):
+            for code, text in getattr(self, name).items():
+                if code not in company.LANGUAGES:
+                    raise PydanticCustomError("language", "{name}: “{code}” is not a language (en, fr or it)",
+                                              {"name": name, "code": code})
+                if not text.strip():
+                    raise PydanticCustomError("language", "{name}: the {code} text is empty",
+                                              {"name": name, "code": code})
+        if self.template_id is not None:
+            for code in set(self.subjects) ^ set(self.bodies):
+                raise PydanticCustomError(
+                    "language", "with a library template, give both the subject and the body in {code}",
+                    {"code": code})
+        return self
+
+
+def language_of(person: Person | None) -> str | None:
+    """A person's language as en|fr|it ("fr-CH" → "fr"), or None."""
+    code = (person.language or "").strip().lower()[:2] if person is not None else ""
+    return code if code in company.LANGUAGES else None
+
+
+def for_language(settings: EmailClientSettings, language: str) -> EmailClientSettings:
+    """The settings with the subject and body of `language` when it has its own (the default ones otherwise)."""
+    if language not in settings.subjects and language not in settings.bodies:
+        return settings
+    changes: dict[str, Any] = {"subject": settings.subjects.get(language, settings.subject),
+                               "body": settings.bodies.get(language, settings.body)}
+    if settings.template_id is not None:
+        changes["template_id"] = None  # both are given for the language (checked on save)
+    return settings.model_copy(update=changes)
 
 
 @register
@@ -35,7 +75,7 @@ class EmailClient(RobotKind):
     category = "email_sms"
     Settings = EmailClientSettings
     outputs = ("message_id", "tracking_token")
-    templates = {"subject": "text", "body": "html", "attachments": "text"}
+    templates = {"subject": "text", "body": "html", "attachments": "text", "subjects.*": "text", "bodies.*": "html"}
 
     def run(self, ctx: RunContext, settings: EmailClientSettings) -> dict[str, Any]:
         """One tracked outbox row for the contact's address, and an `email` timeline entry."""
@@ -44,7 +84,13 @@ class EmailClient(RobotKind):
         contact = ctx.session.get(Person, deal.person_id) if deal.person_id else None
         if contact is None or not contact.email:
             raise PermanentError("the deal's contact has no email address")
-        content = render_content(ctx, settings, inline_html=True)
+        # The client's language (else the company's) picks the body and the money/date filters' language.
+        firm = company.settings(ctx.session).language
+        client = language_of(contact)
+        chosen = next((code for code in (client, firm) if code and (code in settings.subjects
+                                                                      or code in settings.bodies)), None)
+        with use_locale(client or firm):
+            content = render_content(ctx, for_language(settings, chosen) if chosen else settings, inline_html=True)
         subject = content.subject
         token = new_email_token()
         tracked, links = prepare_html(content.html or "", secret=ctx.settings.secret,

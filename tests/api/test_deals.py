@@ -9,9 +9,9 @@ from kanban.models import TimelineEntry
 from tests.api.conftest import error_of
 from tests.conftest import make_user
 
-DEAL_KEYS = {"id", "title", "pipeline_id", "stage_id", "amount", "currency", "responsible_id", "contact", "fields",
-             "tags", "version", "stage_entered_at", "created_at", "person_id", "organization_id", "status",
-             "lost_reason", "closed_at", "next_activity", "rotting", "rotting_days", "last_activity_at"}
+DEAL_KEYS = {"id", "title", "pipeline_id", "stage_id", "amount", "currency", "amount_display", "responsible_id",
+             "contact", "fields", "tags", "version", "stage_entered_at", "created_at", "person_id", "organization_id",
+             "status", "lost_reason", "closed_at", "next_activity", "rotting", "rotting_days", "last_activity_at"}
 
 
 def test_create_deal_with_everything(client, admin_h, pipeline, rep):

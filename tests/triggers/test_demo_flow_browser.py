@@ -49,7 +49,7 @@ def test_pay_page_moves_deal_to_paid_live(browser: Any, live_server: str, live_r
     link.wait_for(timeout=15_000)  # the robot's invoice shows up on the open deal page
     payer = browser.new_page()
     payer.goto(base + link.get_attribute("href"))
-    assert "123.45 USD" in payer.inner_text("main") and "Order Acme order" in payer.inner_text("main")
+    assert "$123.45" in payer.inner_text("main") and "Order Acme order" in payer.inner_text("main")
     payer.click("button[type=submit]")
     payer.wait_for_url("**/pay/*?submitted=1")
     page.locator("text=Payment arrived — ship it!").wait_for(timeout=15_000)

@@ -22,8 +22,8 @@ def test_board_shows_counts_sums_and_cards(rep_web, deals, pipeline):
     assert cols["Qualified"].count == 1 and cols["Proposal"].count == 0
     assert response.context["tags"] == ["pilot", "renewal", "vip"]
     html = response.text
-    assert "1,250.50 USD" in html and "999.00 EUR" in html and "2,249.50" not in html  # never mixed
-    assert "1,200.00 USD" in html and "999.00 EUR" in html and "7,000.00 USD" in html
+    assert "$1,250.50" in html and "€999.00" in html and "2,249.50" not in html  # never mixed
+    assert "$1,200.00" in html and "€999.00" in html and "$7,000.00" in html
     assert "Alice Moreau" in html and "Rex Rep" in html and "vip" in html
     assert "0 d<" in html and "Days in this stage" in html
     assert 'id="move-' in html and 'action="/deals/' in html  # the no-JS "Move to…" form on every card
@@ -118,7 +118,7 @@ def test_add_deal_validation_messages(rep_web, pipeline):
     assert response.status_code == 422
     errors = response.context["create_errors"]
     assert errors["title"] == "title is required"
-    assert errors["amount"] == "at most two decimals"
+    assert errors["amount"] == "at most 2 decimals for US"
     assert response.context["create_stage_id"] == stage.id
     assert "title is required" in response.text and "<details class=\"new-deal\" open>" in response.text
     assert _columns(rep_web.get("/board"))["New"].count == 0  # nothing was created

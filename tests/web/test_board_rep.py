@@ -80,7 +80,7 @@ def test_rotting_badge_status_badge_and_weighted_sums(rep_web, runtime, deals, p
     assert 'class="status-badge status-won">Won<' in _card_html(html, deals[1].id)
     new = response.context["columns"][0]
     assert new.weighted_sums == [("EUR", 24975), ("USD", 31262)]
-    assert "≈ 312.62 USD" in html and ">25%<" in html
+    assert "≈ $312.62" in html and ">25%<" in html
     assert html.count('class="weighted"') == 1  # stages at 100% show no weighted line
 
 

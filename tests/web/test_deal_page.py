@@ -35,7 +35,7 @@ def test_deal_page_shows_fields_and_timeline_newest_first(rep_web, runtime, deal
     assert [i.entry.kind for i in ctx["timeline"]] == ["stage_changed", "created"]
     assert [i.actor_name for i in ctx["timeline"]] == ["Ada Admin", "Rex Rep"]
     html = response.text
-    assert "Moved from “New” to “Qualified”" in html and "Alice Moreau" in html and "1,200.00 USD" in html
+    assert "Moved from “New” to “Qualified”" in html and "Alice Moreau" in html and "$1,200.00" in html
     assert rep_web.get("/deals/999999").status_code == 404
 
 
@@ -92,7 +92,7 @@ def test_edit_validation_errors_keep_input(rep_web, runtime, deals):
     assert response.context["errors"]["new_email"] == "not a valid email address"
     assert "person" in response.context["editing"] and response.context["values"]["new_name"] == "Zed"
     response = rep_web.post(f"/deals/{deal.id}", data=_form(deal, csrf_token=csrf_of(rep_web), currency="EURO"))
-    assert response.context["errors"]["currency"] == "currency is a 3-letter ISO code"
+    assert response.context["errors"]["currency"] == "not an ISO 4217 code"
     assert response.context["editing"] == {"amount"}
 
 

@@ -6,6 +6,7 @@ from kanban.web.api import (
     account,
     activities,
     commerce,
+    company_settings,
     deals,
     imports,
     mailbox,
@@ -21,4 +22,4 @@ from kanban.web.api import (
 
 routes = [*users.routes, *roles.routes, *account.routes, *pipelines.routes, *deals.routes, *persons.routes,
           *activities.routes, *imports.routes, *records.routes, *notifications.routes, *commerce.routes,
-          *requisites.routes, *mailbox.routes, *openapi.routes]
+          *requisites.routes, *mailbox.routes, *company_settings.routes, *openapi.routes]

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select
 from starlette.routing import Route
 
-from kanban import policy
+from kanban import company, policy
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
 from kanban.models import Deal, DealTag, Person, TimelineEntry
@@ -50,7 +50,8 @@ def create_deal(call: Call) -> dict[str, Any]:
     data = call.body()
     deal = svc.create_deal(
         call.session, title=data["title"], pipeline_id=data["pipeline_id"], actor=_actor(call),
-        stage_id=data.get("stage_id"), amount=data.get("amount", 0), currency=data.get("currency", "USD"),
+        stage_id=data.get("stage_id"), amount=data.get("amount", 0),
+        currency=data.get("currency", company.settings(call.session).currency),
         responsible_id=data.get("responsible_id"), contact=data.get("contact"), fields=data.get("fields"),
         tags=data.get("tags"), person_id=data.get("person_id"), organization_id=data.get("organization_id"),
     )

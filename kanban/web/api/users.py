@@ -14,7 +14,7 @@ from kanban.web.api.schema import BOOL, INT, STR, nullable, obj, page_of
 from kanban.web.api.views import USER, user_view
 
 NEW_USER = obj({"email": STR, "name": STR, "role": STR, "department_id": nullable(INT)}, ["email", "name", "role"])
-USER_CHANGES = obj({"role": STR, "active": BOOL, "department_id": nullable(INT)})
+USER_CHANGES = obj({"role": STR, "active": BOOL, "department_id": nullable(INT), "time_zone": nullable(STR)})
 
 
 @endpoint("The user the bearer token belongs to", response=USER, access="authenticated")
@@ -51,7 +51,7 @@ def invite_user(call: Call) -> dict[str, Any]:
     return user_view(user)
 
 
-@endpoint("Change a user's role, department or active flag (deactivating revokes their tokens)", admin=True,
+@endpoint("Change a user's role, department, time zone or active flag (deactivating revokes their tokens)", admin=True,
           body=USER_CHANGES, response=USER)
 def update_user(call: Call) -> dict[str, Any]:
     """The changed user."""

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban.models import Deal, Person, Pipeline, Stage, TimelineEntry, User
+from kanban.money import format_money
 from kanban.queries import is_rotting, next_activities
 from kanban.web.api.base import iso
 from kanban.web.api.schema import ANY_OBJ, BIGINT, BOOL, INT, STR, TIME, arr, component, nullable, obj
@@ -16,6 +17,7 @@ from kanban.web.api.schema import ANY_OBJ, BIGINT, BOOL, INT, STR, TIME, arr, co
 USER = component("User", obj({
     "id": INT, "email": STR, "name": STR, "role": {"type": "string", "description": "a role name (GET /roles)"},
     "department_id": nullable(INT), "phone": nullable(STR), "active": BOOL,
+    "time_zone": nullable(STR),  # IANA zone; null: the company's (GET /settings)
 }, ["id", "email", "name", "role", "department_id", "active"]))
 STAGE = component("Stage", obj({
     "id": INT, "pipeline_id": INT, "name": STR, "position": INT,
@@ -34,12 +36,14 @@ NEXT_ACTIVITY = component("NextActivity", obj({
 }, ["id", "type", "subject", "due_at", "state"]))
 DEAL = component("Deal", obj({
     "id": INT, "title": STR, "pipeline_id": INT, "stage_id": INT, "amount": BIGINT, "currency": STR,
-    "responsible_id": nullable(INT), "contact": nullable(CONTACT), "fields": ANY_OBJ, "tags": arr(STR),
+    "amount_display": STR, "responsible_id": nullable(INT), "contact": nullable(CONTACT), "fields": ANY_OBJ,
+    "tags": arr(STR),
     "version": INT, "stage_entered_at": TIME, "created_at": TIME, "person_id": nullable(INT),
     "organization_id": nullable(INT), "status": {"type": "string", "enum": ["open", "won", "lost"]},
     "lost_reason": nullable(STR), "closed_at": nullable(TIME), "next_activity": nullable(NEXT_ACTIVITY),
     "rotting": BOOL, "rotting_days": nullable(INT), "last_activity_at": TIME,
-}, ["id", "title", "pipeline_id", "stage_id", "amount", "currency", "responsible_id", "contact", "fields",
+}, ["id", "title", "pipeline_id", "stage_id", "amount", "currency", "amount_display", "responsible_id", "contact",
+    "fields",
     "tags", "version", "stage_entered_at", "created_at", "person_id", "organization_id", "status", "lost_reason",
     "closed_at", "next_activity", "rotting"]))
 ACTOR = component("Actor", obj({"type": {"type": "string", "enum": ["user", "robot", "trigger", "system"]},
@@ -52,7 +56,8 @@ TIMELINE_ENTRY = component("TimelineEntry", obj({
 def user_view(user: User) -> dict[str, Any]:
     """A user as JSON (never the password hash)."""
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
-            "department_id": user.department_id, "phone": user.phone, "active": user.active}
+            "department_id": user.department_id, "phone": user.phone, "active": user.active,
+            "time_zone": user.time_zone}
 
 
 def stage_view(stage: Stage) -> dict[str, Any]:
@@ -100,8 +105,9 @@ def deal_view(session: Session, deal: Deal) -> dict[str, Any]:
 def _deal_json(deal: Deal, person: Person | None) -> dict[str, Any]:
     return {
         "id": deal.id, "title": deal.title, "pipeline_id": deal.pipeline_id, "stage_id": deal.stage_id,
-        "amount": deal.amount, "currency": deal.currency, "responsible_id": deal.responsible_id,
-        "contact": _contact_json(person), "fields": dict(deal.fields or {}), "tags": list(deal.tags or []),
+        "amount": deal.amount, "currency": deal.currency, "amount_display": format_money(deal.amount, deal.currency),
+        "responsible_id": deal.responsible_id, "contact": _contact_json(person), "fields": dict(deal.fields or {}),
+        "tags": list(deal.tags or []),
         "version": deal.version, "stage_entered_at": iso(deal.stage_entered_at), "created_at": iso(deal.created_at),
         "person_id": deal.person_id, "organization_id": deal.organization_id, "status": deal.status,
         "lost_reason": deal.lost_reason, "closed_at": iso(deal.closed_at) if deal.closed_at else None,

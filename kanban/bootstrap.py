@@ -40,13 +40,15 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     """Build the runtime and wire robots and triggers into the core's event bus and web app."""
     import robots.wiring
     import triggers.wiring
-    from kanban import actors, delivery, demo_commerce, import_jobs, inbox, live
+    from kanban import actors, decisions, delivery, demo_commerce, import_jobs, inbox, live
     from kanban.web import commerce
 
     settings = settings or load_settings()
     engine = engine or make_engine(settings.db_url)
     runtime = Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine))
     bus.handlers.clear()
+    decisions.sources.clear()
+    decisions.configure(settings.decision_retention_days, settings.decision_cap)
     actors.install(runtime)
     delivery.install(runtime)
     live.install(runtime)

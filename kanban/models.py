@@ -382,4 +382,4 @@ class Invoice(Base):
 
 # Tables of other core modules live on the same metadata; importing them here registers them wherever the
 # models are loaded (migrations, tests, the app).
-from kanban import channels, commerce, crm_models, domain_events, logins  # noqa: E402,F401
+from kanban import channels, commerce, crm_models, decisions, domain_events, logins  # noqa: E402,F401

@@ -17,7 +17,7 @@ from kanban import clock
 from kanban.db import on_commit
 from kanban.errors import NotFoundError, ValidationError
 from kanban.events import DealMoved
-from kanban.models import Deal
+from kanban.models import Deal, Stage
 from robots.models import Robot, RobotRun
 
 PENDING = ("scheduled", "waiting")
@@ -152,9 +152,14 @@ def on_deal_moved(session: Session, event: DealMoved) -> None:
     if not event.run_robots:
         return
     robots = list(session.scalars(
-        select(Robot).where(Robot.stage_id == event.to_stage_id, Robot.active.is_(True))
-        .order_by(Robot.position, Robot.id)
+        select(Robot).where(Robot.stage_id == event.to_stage_id).order_by(Robot.position, Robot.id)
     ))
+    disabled = [r for r in robots if not r.active]
+    if disabled:
+        from robots.explain import record_inactive_robots
+
+        record_inactive_robots(session, event.deal_id, session.get(Stage, event.to_stage_id), disabled)
+    robots = [r for r in robots if r.active]
     if not robots:
         return
     deal = session.get(Deal, event.deal_id)

@@ -29,9 +29,10 @@ def install(runtime: Any) -> None:
     runtime.background.append(dispatcher.make_loop(runtime, send))
 
     # --- Robot configuration UI and API (helper E): automation view, run-log panel, JSON API. ---
-    from robots import api, automation_api, automation_web, web
+    from robots import api, automation_api, automation_web, explain_web, web
 
     web.install(runtime)
+    explain_web.install(runtime)
     api.install(runtime)
     automation_api.install(runtime)
     automation_web.install(runtime)

@@ -7,6 +7,7 @@ from kanban.web.api import (
     activities,
     commerce,
     deals,
+    decisions,
     imports,
     notifications,
     openapi,
@@ -20,4 +21,4 @@ from kanban.web.api import (
 
 routes = [*users.routes, *roles.routes, *account.routes, *pipelines.routes, *deals.routes, *persons.routes,
           *activities.routes, *imports.routes, *records.routes, *notifications.routes, *commerce.routes,
-          *requisites.routes, *openapi.routes]
+          *requisites.routes, *decisions.routes, *openapi.routes]

@@ -4,7 +4,7 @@ move ("what happens if this deal goes to X"), computed without writing or sendin
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from kanban import clock, decisions
 from kanban.conditions import checks
 from kanban.domain_events import DomainEvent
 from kanban.errors import ValidationError
-from kanban.i18n import _
+from kanban.i18n import _, ngettext
 from kanban.models import Deal, Stage
 from robots.claiming import event_view
 from robots.conditions import evaluate, explain
@@ -125,6 +125,18 @@ def record_automation_decisions(session: Session, event: DomainEvent, deal: Deal
 
 # --- Preview of a move ---------------------------------------------------------------------------------------
 
+def in_words(delta: timedelta) -> str:
+    """A delay as people say it: "in 5 minutes", "in 3 hours", "in 2 days"."""
+    seconds = int(delta.total_seconds())
+    if seconds >= 86400:
+        return ngettext("in %(num)s day", "in %(num)s days", round(seconds / 86400))
+    if seconds >= 3600:
+        return ngettext("in %(num)s hour", "in %(num)s hours", round(seconds / 3600))
+    if seconds >= 60:
+        return ngettext("in %(num)s minute", "in %(num)s minutes", round(seconds / 60))
+    return ngettext("in %(num)s second", "in %(num)s seconds", seconds)
+
+
 def _robot_preview(robot: Robot, index: int, previous: Robot | None, deal: Deal, values: dict[str, Any],
                    now: datetime) -> dict[str, Any]:
     conditions = checks(robot.condition, values, unknown=lambda field: robot_ref(field) is not None)
@@ -140,7 +152,8 @@ def _robot_preview(robot: Robot, index: int, previous: Robot | None, deal: Deal,
     unknown = any(c["result"] is None for c in conditions)
     immediate = not waiting and due is not None and due <= now
     when = (_("after “%(name)s” finishes", name=previous.name if previous else "?") if waiting
-            else _("now") if immediate else _("at %(at)s", at=item["due_at"]))
+            else _("now") if immediate else _("%(delay)s (%(at)s)", delay=in_words(due - now),
+                                               at=due.strftime("%Y-%m-%d %H:%M UTC")))
     if holds or unknown:
         item["would_run"] = True
         item["reason"] = when + (_("; its condition is checked again then") if robot.condition and not immediate

@@ -176,6 +176,7 @@ def test_preview_lists_robots_and_automations_and_writes_and_sends_nothing(runti
         assert robots["Tell the ERP"]["would_run"] and robots["Tell the ERP"]["reason"] == "now"
         follow = robots["Follow up"]
         assert follow["would_run"] and follow["due_at"] == (clock.at + timedelta(days=1)).isoformat()
+        assert follow["reason"].startswith("in 1 day (")
         big = robots["Big only"]
         assert not big["would_run"] and "deal.amount is '100.00'" in big["reason"]
         assert big["conditions"] == [{"field": "deal.amount", "op": ">", "value": 3000, "actual": "100.00",

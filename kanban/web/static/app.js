@@ -84,10 +84,12 @@
   /* While a card is dragged, hovering a column shows a small popover under its header. */
   var dragPreview = (function () {
     var dealId = null, stageId = null, fromStage = null, box = null, cache = {};
+    var pointerY = 0;
     function place(column) {
+      // Under the dragged card (which follows the pointer), aligned with the hovered column.
       var rect = column.getBoundingClientRect();
       box.style.left = Math.max(4, Math.min(rect.left, window.innerWidth - box.offsetWidth - 4)) + "px";
-      box.style.top = (rect.top + Math.min(rect.height, 72)) + "px";
+      box.style.top = Math.max(4, Math.min(pointerY + 70, window.innerHeight - box.offsetHeight - 4)) + "px";
     }
     function show(column, html) {
       if (!box || html === null) { return; }
@@ -96,10 +98,14 @@
       place(column);
     }
     function onPointer(event) {
+      pointerY = event.clientY;
       var el = document.elementFromPoint(event.clientX, event.clientY);
       var column = el && el.closest && el.closest("section.column[data-stage-id]");
       var id = column ? column.dataset.stageId : null;
-      if (id === stageId) { return; }
+      if (id === stageId) {
+        if (column && !box.hidden) { place(column); }
+        return;
+      }
       stageId = id;
       if (!id || id === fromStage) { box.hidden = true; return; }
       if (cache[id] !== undefined) { show(column, cache[id]); return; }

@@ -38,6 +38,7 @@ class Webhook(RobotKind):
     Settings = WebhookSettings
     outputs = ("status",)
     templates = {"url": "text"}
+    setting_types = {"url": "url"}
     effect = "external"
 
     def run(self, ctx: RunContext, settings: WebhookSettings) -> dict[str, Any]:

@@ -38,3 +38,34 @@ def test_date_field_delay_follows_its_field(runtime, clock, stages, add_robot, n
     _update(runtime, deal, {"fields": {"meeting": "2026-06-01T10:00:00Z"}})
     assert runs(deal)[0].due_at == clock.at and runs(deal)[0].status == "done"
     assert runs(deal)[1].due_at == clock.at + timedelta(seconds=600)
+
+
+CHAT = {"name": "Deal {{ deal.title }}",
+        "members": [{"type": "role", "role": "admin"}, {"type": "role", "role": "rep"}]}
+
+
+def test_typed_outputs_are_checked_at_save_time(admin_api, stages):
+    stage = stages["Proposal"]
+
+    def add(**body: Any) -> Any:
+        return admin_api.post(f"/api/v1/stages/{stage}/robots", json=body)
+
+    assert add(kind="create_group_chat", key="chat", settings=CHAT).status_code == 201
+    mail = add(kind="email_employee", key="mail", after_previous=True,
+               settings={"subject": "Hi", "body": "Hello {{ deal.title }}"})
+    assert mail.status_code == 201, mail.text
+    wrong = add(kind="send_chat_message", key="msg", after_previous=True,
+                settings={"chat": "{{ robots.mail.message_id }}", "text": "Hi"})
+    assert wrong.status_code == 422, wrong.text
+    assert wrong.json()["error"]["fields"]["settings.chat"] == (
+        "{{ robots.mail.message_id }} is an email, but this setting takes a chat")
+    # The chat robot's chat_id is a chat (the mail robot in between keeps the after_previous chain).
+    right = add(kind="send_chat_message", key="msg", after_previous=True,
+                settings={"chat": "{{ robots.chat.chat_id }}", "text": "Hi"})
+    assert right.status_code == 201, right.text
+    # A webhook URL that is exactly a chat id is refused; a URL with an id inside is text, not a reference.
+    hook = add(kind="webhook", key="hook", after_previous=True, settings={"url": "{{ robots.chat.chat_id }}"})
+    assert hook.status_code == 422 and "takes a URL" in hook.json()["error"]["fields"]["settings.url"]
+    inside = add(kind="webhook", key="hook", after_previous=True,
+                 settings={"url": "https://example.com/chats/{{ robots.chat.chat_id }}"})
+    assert inside.status_code == 201, inside.text

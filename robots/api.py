@@ -79,7 +79,18 @@ def list_robots(call: Call) -> dict[str, Any]:
 def create_robot(call: Call) -> dict[str, Any]:
     """Validate and add a robot at the end of the stage."""
     result = config.create_robot(call.session, call.path_int("stage_id"), call.body())
-    return config.robot_view(result.robot, result.warnings)
+    view = config.robot_view(result.robot, result.warnings)
+    if result.robot.secret:
+        view["secret"] = result.robot.secret  # shown once: a webhook robot's signing secret
+    return view
+
+
+@endpoint("Give a webhook robot a new signing secret (shown once in the response)", admin=True, body=None,
+          response=ROBOT)
+def rotate_robot_secret(call: Call) -> dict[str, Any]:
+    """The robot with its new secret."""
+    robot, secret = config.rotate_secret(call.session, call.path_int("robot_id"))
+    return {**config.robot_view(robot), "secret": secret}
 
 
 @endpoint("Get a robot (admins only: settings hold URLs and keys)", admin=True, response=ROBOT)
@@ -164,6 +175,7 @@ routes = [
     Route("/api/v1/robots/{robot_id:int}", update_robot, methods=["PATCH"]),
     Route("/api/v1/robots/{robot_id:int}", delete_robot, methods=["DELETE"]),
     Route("/api/v1/robots/{robot_id:int}/run-existing", run_existing, methods=["POST"]),
+    Route("/api/v1/robots/{robot_id:int}/rotate-secret", rotate_robot_secret, methods=["POST"]),
     Route("/api/v1/deals/{deal_id:int}/runs", deal_runs, methods=["GET"]),
     Route("/api/v1/runs/{run_id:int}/retry", retry_run, methods=["POST"]),
 ]

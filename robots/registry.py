@@ -34,6 +34,7 @@ class RobotKind:
     # Typed outputs (API.md): what an output refers to, when its name alone does not say (OUTPUT_TYPES);
     # and settings that take one type of reference, e.g. {"chat": "chat"}: checked when the robot is saved.
     output_types: ClassVar[dict[str, str]] = {}
+    has_secret: ClassVar[bool] = False  # gets a signing secret when created (shown once)
     setting_types: ClassVar[dict[str, str]] = {}
 
     @classmethod

@@ -1,4 +1,4 @@
-"""decisions: why robots, triggers and automations did or did not act on a deal
+"""decisions (why robots, triggers and automations did or did not act on a deal), webhook robot secrets
 
 Revision ID: 0013
 Revises: 0008
@@ -38,9 +38,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.create_index("ix_decisions_deal", ["deal_id", "id"], unique=False)
+    with op.batch_alter_table("robots", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("secret", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("robots", schema=None) as batch_op:
+        batch_op.drop_column("secret")
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.drop_index("ix_decisions_deal")
     op.drop_table("decisions")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from standardwebhooks.webhooks import WebhookVerificationError
+
 from kanban.events import Actor
 from kanban.services.deals import update_deal
 
@@ -69,3 +72,62 @@ def test_typed_outputs_are_checked_at_save_time(admin_api, stages):
     inside = add(kind="webhook", key="hook", after_previous=True,
                  settings={"url": "https://example.com/chats/{{ robots.chat.chat_id }}"})
     assert inside.status_code == 201, inside.text
+
+
+def test_outgoing_webhooks_are_signed_with_the_robots_secret(admin_api, runtime, stages, new_deal, move, run_all):
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.fake_http import serve
+
+    with serve() as target:
+        created = admin_api.post(f"/api/v1/stages/{stages['Qualified']}/robots",
+                                 json={"kind": "webhook", "settings": {"url": target.url + "/in",
+                                                                        "allow_private": True}})
+        assert created.status_code == 201, created.text
+        robot = created.json()
+        secret = robot["secret"]
+        assert secret.startswith("whsec_")
+        # Shown once: never in reads.
+        assert "secret" not in admin_api.get(f"/api/v1/robots/{robot['id']}").json()
+        assert secret not in admin_api.get(f"/api/v1/stages/{stages['Qualified']}/robots").text
+        deal = new_deal()
+        move(deal, stages["Qualified"])
+        run_all()
+        [seen] = target.requests
+        headers = {k.lower(): v for k, v in seen.headers.items()}
+        assert headers["webhook-id"].startswith("run_") and headers["webhook-signature"].startswith("v1,")
+        Webhook(secret).verify(seen.body, headers)  # raises when the signature does not match
+        assert seen.json()["deal"]["id"] == deal
+        # A rotated secret signs from then on; the old one no longer verifies.
+        rotated = admin_api.post(f"/api/v1/robots/{robot['id']}/rotate-secret")
+        assert rotated.status_code == 200 and rotated.json()["secret"] != secret
+        move(deal, stages["Proposal"])
+        move(deal, stages["Qualified"])
+        run_all()
+        second = target.requests[1]
+        headers2 = {k.lower(): v for k, v in second.headers.items()}
+        Webhook(rotated.json()["secret"]).verify(second.body, headers2)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(second.body, headers2)
+    assert admin_api.post(f"/api/v1/robots/{robot['id']}/rotate-secret").status_code == 200
+    other = admin_api.post(f"/api/v1/stages/{stages['New']}/robots",
+                           json={"kind": "add_tag", "settings": {"tags": ["x"]}}).json()
+    assert "secret" not in other
+    assert admin_api.post(f"/api/v1/robots/{other['id']}/rotate-secret").status_code == 422
+
+
+def test_the_automation_view_shows_a_new_webhook_robots_secret_once(client, runtime, admin, stages):
+    from sqlalchemy import select
+
+    from robots.models import Robot
+    from tests.conftest import csrf_of, login
+    from tests.robots.test_web import post_robot
+
+    login(client, admin.email)
+    csrf_of(client, "/automation")
+    page = post_robot(client, stages["Won"], "webhook", **{"s.url": "https://example.com/hook"})
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    with runtime.sessions() as s:
+        secret = s.scalar(select(Robot.secret).where(Robot.stage_id == stages["Won"]))
+    assert secret and secret in page.text and "shown only once" in page.text
+    assert secret not in client.get("/automation").text

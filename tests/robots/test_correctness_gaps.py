@@ -131,3 +131,67 @@ def test_the_automation_view_shows_a_new_webhook_robots_secret_once(client, runt
         secret = s.scalar(select(Robot.secret).where(Robot.stage_id == stages["Won"]))
     assert secret and secret in page.text and "shown only once" in page.text
     assert secret not in client.get("/automation").text
+
+
+def test_bulk_retry_by_robot_automation_and_time_and_success_clears_the_error(client, runtime, admin_api, clock,
+                                                                              stages, add_robot, new_deal, move,
+                                                                              runs, run_all, rep):
+    from tests.conftest import token_for
+    from tests.robots.conftest import FAILURES
+
+    one = add_robot(stages["Qualified"], "one", settings={"marker": "one"})
+    two = add_robot(stages["Qualified"], "two", settings={"marker": "two"})
+    deals = [new_deal(title=f"D{n}") for n in range(3)]
+    FAILURES["one"] = ["permanent"] * 3
+    FAILURES["two"] = ["permanent"] * 3
+    for deal in deals[:2]:
+        move(deal, stages["Qualified"])
+    run_all()
+    clock.advance(3600)
+    cutoff = clock.at
+    move(deals[2], stages["Qualified"])
+    run_all()
+    assert [r.status for d in deals for r in runs(d)] == ["failed"] * 6
+    rep_h = {"Authorization": f"Bearer {token_for(runtime, rep.email)}"}
+    assert client.post("/api/v1/runs/retry", json={"status": "failed"}, headers=rep_h).status_code == 403
+    assert admin_api.post("/api/v1/runs/retry", json={"status": "done"}).status_code == 422
+    assert admin_api.post("/api/v1/runs/retry", json={"status": "failed", "since": "yesterday"}).status_code == 422
+    # By robot and time: only robot one's run on the last deal.
+    FAILURES["one"] = []
+    since = admin_api.post("/api/v1/runs/retry", json={"status": "failed", "robot_id": one,
+                                                       "since": cutoff.isoformat()})
+    assert since.json() == {"retried": 1, "skipped": 0, "more": False}
+    run_all()
+    last = {r.robot_id: r for r in runs(deals[2])}
+    assert last[one].status == "done" and last[one].error is None  # the old error is gone
+    assert last[two].status == "failed" and last[two].error
+    # By robot: the two older runs of robot one.
+    assert admin_api.post("/api/v1/runs/retry", json={"status": "failed", "robot_id": one}).json()["retried"] == 2
+    # A deal that left the stage is skipped, not retried.
+    move(deals[0], stages["Proposal"])
+    FAILURES["two"] = []
+    body = admin_api.post("/api/v1/runs/retry", json={"status": "failed", "robot_id": two}).json()
+    assert body == {"retried": 2, "skipped": 1, "more": False}
+    run_all()
+    assert [r.status for r in runs(deals[1])] == ["done", "done"]
+    assert all(r.error is None for r in runs(deals[1]))
+
+
+def test_bulk_retry_by_automation(runtime, admin_api, admin, stages, new_deal, run_all, test_kinds):
+    from robots import automations
+    from tests.robots.conftest import FAILURES
+
+    with runtime.sessions() as s, s.begin():
+        auto = automations.create_automation(s, {"name": "On create", "event": "deal.created"}, owner_id=admin.id)
+        automations.add_action(s, auto.id, {"kind": "test_echo", "key": "e", "settings": {"marker": "auto"}})
+        other = automations.create_automation(s, {"name": "Other", "event": "deal.created"}, owner_id=admin.id)
+        automations.add_action(s, other.id, {"kind": "test_echo", "key": "e", "settings": {"marker": "other"}})
+        auto_id, other_id = auto.id, other.id
+    FAILURES["auto"] = ["permanent"]
+    FAILURES["other"] = ["permanent"]
+    new_deal()
+    run_all()
+    body = admin_api.post("/api/v1/runs/retry", json={"status": "failed", "automation_id": auto_id}).json()
+    assert body["retried"] == 1
+    assert admin_api.post("/api/v1/runs/retry", json={"status": "failed", "automation_id": other_id}
+                          ).json()["retried"] == 1

@@ -372,6 +372,10 @@ def record_failure(runtime: Any, run_id: int, error: str, *, permanent: bool = F
             status = _finish(session, run, "failed", now, error=error, robot=robot)
         else:
             status = retry_later(session, run, error, now, robot=robot)
+        if status == "failed":
+            from robots.alerts import alert_admins
+
+            alert_admins(runtime, session, run, robot)
         publish_deal_changed(session, run.deal_id)
         return status
 

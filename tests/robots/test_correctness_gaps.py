@@ -195,3 +195,46 @@ def test_bulk_retry_by_automation(runtime, admin_api, admin, stages, new_deal, r
     assert body["retried"] == 1
     assert admin_api.post("/api/v1/runs/retry", json={"status": "failed", "automation_id": other_id}
                           ).json()["retried"] == 1
+
+
+def test_failures_alert_admins_in_the_bell_and_the_daily_digest(runtime, admin, rep, clock, stages, add_robot,
+                                                                new_deal, move, run_all):
+    from sqlalchemy import select
+
+    from kanban.channels import DigestItem
+    from kanban.models import EmailMessage, Notification
+    from kanban.notifications import send_digests
+    from tests.robots.conftest import FAILURES
+
+    add_robot(stages["Qualified"], "fragile", name="Fragile", settings={"marker": "x"})
+    FAILURES["x"] = ["permanent", "permanent"]
+    deal = new_deal(title="Acme")
+    move(deal, stages["Qualified"])
+    run_all()
+    with runtime.sessions() as s:
+        notes = list(s.scalars(select(Notification).where(Notification.deal_id == deal)))
+        assert [(n.user_id, n.text) for n in notes] == [
+            (admin.id, "Robot “Fragile” failed on deal “Acme”: no email address")]
+        [item] = s.scalars(select(DigestItem).where(DigestItem.deal_id == deal))
+        assert item.user_id == admin.id and item.kind == "failure"
+    # The next daily digest emails it to the admin (reps hear nothing).
+    clock.advance(86400 + 3600)
+    with runtime.sessions() as s, s.begin():
+        assert send_digests(s, runtime.settings, runtime.extras["services"]["mailer"], clock.at) == 1
+    with runtime.sessions() as s:
+        [email] = s.scalars(select(EmailMessage).where(EmailMessage.kind == "digest"))
+        assert email.to_address == admin.email and "Robot “Fragile” failed on deal “Acme”" in email.body_text
+    # An admin who chose otherwise for this kind is respected.
+    with runtime.sessions() as s, s.begin():
+        from kanban.notifications import save_settings
+
+        save_settings(s, admin.id, {"channels": {"failure": ["in_app"]}})
+    with runtime.sessions() as s, s.begin():
+        from robots.engine import retry_run
+        from robots.models import RobotRun
+
+        retry_run(s, s.scalar(select(RobotRun.id).where(RobotRun.deal_id == deal)))
+    run_all()
+    with runtime.sessions() as s:
+        assert len(list(s.scalars(select(Notification).where(Notification.deal_id == deal)))) == 2
+        assert len(list(s.scalars(select(DigestItem).where(DigestItem.deal_id == deal)))) == 1

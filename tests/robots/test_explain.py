@@ -221,3 +221,17 @@ def test_unknown_query_parameters_on_write_endpoints_are_refused(admin_api, runt
     assert admin_api.get(f"/api/v1/deals/{deal}?whatever=1").status_code == 200
     with runtime.sessions() as s:
         assert s.get(Deal, deal).title == "Acme"
+
+
+def test_a_robot_run_stopped_by_the_loop_guard_is_blocked(runtime, admin_api, stages, add_robot, new_deal,
+                                                          run_all):
+    from kanban.services.deals import MAX_CAUSE_DEPTH
+
+    add_robot(stages["Qualified"], "bounce", kind="test_move", name="Bounce", settings={"stage_id": stages["New"]})
+    deal = new_deal()
+    chain = tuple({"type": "robot", "id": n} for n in range(MAX_CAUSE_DEPTH))
+    with runtime.sessions() as s, s.begin():
+        move_deal(s, deal, stages["Qualified"], actor=Actor("robot", 999), cause=chain)
+    run_all()
+    item = _one(_decisions(admin_api, deal), name="Bounce")
+    assert item["outcome"] == "blocked" and "deep" in item["reason"]

@@ -130,3 +130,18 @@ def test_stage_bar_previews_the_move(browser, live_server, live_runtime, sales, 
     with live_runtime.sessions() as s:
         assert s.get(Deal, deal).stage_id == stages["New"]
     page.close()
+
+
+def test_card_move_menu_previews_the_move(browser, live_server, live_runtime, sales, tmp_path: Path):
+    stages, deal = sales["stages"], sales["deal"]
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    browser_login(page, live_server, "admin@example.com")
+    page.click(f"#move-{deal}")
+    page.focus(f"#deal-{deal} .card-menu button[value='{stages['Proposal']}']")  # keyboard users get it too
+    preview = page.locator(f"#deal-{deal} .menu-preview")
+    preview.wait_for(state="visible")
+    assert "Send the proposal" in preview.inner_text() and "in 1 day" in preview.inner_text()
+    page.screenshot(path=str(tmp_path / "menu-preview-1440.png"))
+    with live_runtime.sessions() as s:
+        assert s.get(Deal, deal).stage_id == stages["New"]
+    page.close()

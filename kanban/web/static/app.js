@@ -143,16 +143,34 @@
     };
   })();
 
-  /* Deal page: hovering or focusing a stage of the stage bar previews the move there. */
+  /* Deal page stage bar and a board card's "Move to" menu: hovering or focusing a stage previews the move. */
   var barTimer = null;
+  var PREVIEW_BUTTONS = "#deal-stagebar button[name=stage_id]:not([disabled]), " +
+                        "details.card-menu button[name=stage_id]:not([disabled])";
+  function previewBox(button) {
+    if (button.closest("#deal-stagebar")) { return document.getElementById("stage-preview"); }
+    var form = button.closest("form.move-to");
+    var box = form.querySelector(".menu-preview");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "menu-preview";
+      box.setAttribute("aria-live", "polite");
+      box.hidden = true;
+      form.querySelector(".menu-list").after(box);
+    }
+    return box;
+  }
   function barPreview(event) {
-    var button = event.target.closest && event.target.closest("#deal-stagebar button[name=stage_id]:not([disabled])");
+    var button = event.target.closest && event.target.closest(PREVIEW_BUTTONS);
     if (!button) { return; }
+    var card = button.closest(".card");
     var page = document.querySelector(".deal-page");
+    var dealId = card ? card.dataset.dealId : (page && page.dataset.dealId);
+    if (!dealId) { return; }
     clearTimeout(barTimer);
     barTimer = setTimeout(function () {
-      fetchPreview(page.dataset.dealId, button.value).then(function (html) {
-        var box = document.getElementById("stage-preview");
+      fetchPreview(dealId, button.value).then(function (html) {
+        var box = previewBox(button);
         if (!box || html === null) { return; }
         box.innerHTML = html;
         box.hidden = false;
@@ -162,12 +180,12 @@
   document.addEventListener("mouseover", barPreview);
   document.addEventListener("focusin", barPreview);
   document.addEventListener("mouseout", function (event) {
-    if (event.target.closest && event.target.closest("#deal-stagebar") &&
-        !(event.relatedTarget && event.relatedTarget.closest && event.relatedTarget.closest("#deal-stagebar"))) {
-      clearTimeout(barTimer);
-      var box = document.getElementById("stage-preview");
-      if (box) { box.hidden = true; }
-    }
+    var area = event.target.closest && event.target.closest("#deal-stagebar, details.card-menu .menu-list");
+    if (!area || (event.relatedTarget && area.contains(event.relatedTarget))) { return; }
+    clearTimeout(barTimer);
+    var box = area.id === "deal-stagebar" ? document.getElementById("stage-preview")
+      : area.parentNode.querySelector(".menu-preview");
+    if (box) { box.hidden = true; }
   });
 
   function postMove(dealId, body, focusId, action) {

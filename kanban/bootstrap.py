@@ -40,7 +40,7 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     """Build the runtime and wire robots and triggers into the core's event bus and web app."""
     import robots.wiring
     import triggers.wiring
-    from kanban import actors, company, delivery, demo_commerce, import_jobs, inbox, live, mailboxes
+    from kanban import actors, company, decisions, delivery, demo_commerce, import_jobs, inbox, live, mailboxes
     from kanban.web import automation_pages, commerce
     from kanban.web.api import automation as automation_api
 
@@ -49,6 +49,8 @@ def bootstrap(settings: Settings | None = None, *, engine: Engine | None = None)
     runtime = Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine))
     bus.handlers.clear()
     company.forget()  # a copy read from another database (an earlier runtime) must not leak into this one
+    decisions.sources.clear()
+    decisions.configure(settings.decision_retention_days, settings.decision_cap)
     actors.install(runtime)
     delivery.install(runtime)
     live.install(runtime)

@@ -223,3 +223,21 @@ def _validate_value(op: str, value: Any, where: str) -> dict[str, str]:
     if op in ORDER_OPS and _number(value) is None and _moment(value) is None:
         return {f"{where}.value": "compare with a number or a date (YYYY-MM-DD)"}
     return {}
+
+
+def checks(condition: dict[str, Any] | None, values: dict[str, Any], find: Lookup = lookup,
+           unknown: Callable[[str], bool] = lambda field: False) -> list[dict[str, Any]]:
+    """Each comparison of a condition with its current result: {field, op, value, actual, result}.
+
+    `unknown(field)` marks fields that have no value yet (an earlier robot's output): result None."""
+    out = []
+    for item in _leaves(condition or {}):
+        field = item["field"]
+        if unknown(field):
+            out.append({"field": field, "op": item["op"], "value": item.get("value"), "actual": None,
+                        "result": None})
+            continue
+        actual = find(values, field)
+        out.append({"field": field, "op": item["op"], "value": item.get("value"), "actual": actual,
+                    "result": compare(actual, item["op"], item.get("value"))})
+    return out

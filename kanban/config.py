@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     company_name: str = Field(default="Our company", alias="KANBAN_COMPANY_NAME")
     # Country assumed for client phone numbers written without +<country code> (ISO 3166 alpha-2).
     phone_region: str = Field(default="US", alias="KANBAN_PHONE_REGION")
+    # The deal page's "Why?" log: stored decisions are kept this many days, and at most this many per deal.
+    decision_retention_days: int = Field(default=30, ge=1, alias="KANBAN_DECISION_RETENTION_DAYS")
+    decision_cap: int = Field(default=200, ge=1, alias="KANBAN_DECISION_CAP")
 
     @cached_property
     def db_url(self) -> str:

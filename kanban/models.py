@@ -393,6 +393,7 @@ import kanban.channels  # noqa: E402,F401
 import kanban.commerce  # noqa: E402,F401
 import kanban.company  # noqa: E402,F401
 import kanban.crm_models  # noqa: E402,F401
+import kanban.decisions  # noqa: E402,F401
 import kanban.domain_events  # noqa: E402,F401
 import kanban.logins  # noqa: E402,F401
 import kanban.mailbox_models  # noqa: E402,F401

@@ -25,12 +25,16 @@ KINDS = {
     "supervisor": "Control notifications to a department head",
     "mention": "Someone mentioned me",
     "assignment": "A deal was assigned to me",
+    "failure": "A robot failed (admins)",
 }
 CHANNELS = {"in_app": "In the app (bell)", "email": "Email, at once", "email_digest": "Email, daily digest",
             "push": "Browser push"}
 DEFAULT_CHANNELS = ["in_app"]  # what users had before channels existed
 # Kinds that did not exist before channels stay silent until the user chooses (own choice or `default`).
 OPT_IN = {"assignment": []}
+# Kinds with their own default, whatever `default` says: failures reach admins in the bell and the daily digest
+# instead of waiting to be found (each admin can still choose otherwise for this kind).
+KIND_DEFAULTS = {"failure": ["in_app", "email_digest"]}
 
 
 @dataclass
@@ -88,6 +92,8 @@ def channels_for(session: Session, user_id: int, kind: str) -> list[str]:
     rows = {row.kind: row.channels for row in session.scalars(
         select(NotificationSetting).where(NotificationSetting.user_id == user_id,
                                           NotificationSetting.kind.in_((kind, "default"))))}
+    if kind in KIND_DEFAULTS:
+        return list(rows.get(kind, KIND_DEFAULTS[kind]))
     return list(rows.get(kind, rows.get("default", OPT_IN.get(kind, DEFAULT_CHANNELS))))
 
 

@@ -129,15 +129,20 @@ class Http:
             raise OutboundError(f"{url}: {type(exc).__name__}: {exc}", transient=True) from exc
 
     def post_json_guarded(self, url: str, payload: Any, headers: dict[str, str], *,
-                          allow_private: bool = False) -> httpx.Response:
-        """POST JSON to an admin-given URL; unless allowed, only to public addresses, pinned to the checked IP."""
+                          allow_private: bool = False, body: bytes | None = None) -> httpx.Response:
+        """POST JSON to an admin-given URL; unless allowed, only to public addresses, pinned to the checked IP.
+
+        `body`: the exact bytes to send (already-serialized `payload`, e.g. because they are signed)."""
         parts = urlsplit(check_url(url))
+        send: dict[str, Any] = {"json": payload} if body is None else {"content": body}
+        if body is not None:
+            headers = {**headers, "Content-Type": "application/json"}
         if allow_private:
-            return self.request("POST", url, json=payload, headers=headers)
+            return self.request("POST", url, headers=headers, **send)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         address = public_addresses(parts.hostname, port)[0]
         # Connect to the address we checked (no second DNS lookup to rebind); keep Host and TLS name.
         pinned = httpx.URL(url).copy_with(host=address)
         extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
-        return self.request("POST", str(pinned), json=payload, extensions=extensions,
+        return self.request("POST", str(pinned), extensions=extensions, **send,
                             headers={**headers, "Host": parts.netloc.rsplit("@", 1)[-1]})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from starlette.routing import Route
 
-from kanban.errors import BadRequestError, ConflictError, NotFoundError
+from kanban.errors import BadRequestError, ConflictError, NotFoundError, ValidationError
 from kanban.services.deals import get_deal
 from kanban.services.pipelines import get_stage
 from kanban.web.api import schema
@@ -81,7 +82,18 @@ def list_robots(call: Call) -> dict[str, Any]:
 def create_robot(call: Call) -> dict[str, Any]:
     """Validate and add a robot at the end of the stage."""
     result = config.create_robot(call.session, call.path_int("stage_id"), call.body(), saved_by=call.user.id)
-    return config.robot_view(result.robot, result.warnings)
+    view = config.robot_view(result.robot, result.warnings)
+    if result.robot.secret:
+        view["secret"] = result.robot.secret  # shown once: a webhook robot's signing secret
+    return view
+
+
+@endpoint("Give a webhook robot a new signing secret (shown once in the response)", admin=True, body=None,
+          response=ROBOT)
+def rotate_robot_secret(call: Call) -> dict[str, Any]:
+    """The robot with its new secret."""
+    robot, secret = config.rotate_secret(call.session, call.path_int("robot_id"))
+    return {**config.robot_view(robot), "secret": secret}
 
 
 @endpoint("Get a robot (admins only: settings hold URLs and keys)", admin=True, response=ROBOT)
@@ -142,6 +154,45 @@ def retry_run(call: Call) -> dict[str, Any]:
     return run_view(run)
 
 
+MAX_BULK_RETRY = 1000
+RETRY_FILTER = schema.obj({"robot_id": schema.nullable(schema.INT), "automation_id": schema.nullable(schema.INT),
+                           "status": {"type": "string", "enum": ["failed"]}, "since": schema.nullable(schema.TIME)},
+                          ["status"])
+
+
+@endpoint("Retry failed runs in bulk, by robot, automation and time (oldest first, at most 1000 per call)",
+          admin=True, body=RETRY_FILTER,
+          response=schema.obj({"retried": schema.INT, "skipped": schema.INT, "more": schema.BOOL}))
+def bulk_retry(call: Call) -> dict[str, Any]:
+    """Schedule matching failed runs again; runs whose deal left their stage are skipped (counted)."""
+    from robots.engine import retry_run as engine_retry
+
+    data = call.body()
+    if data.get("status") != "failed":
+        raise ValidationError("only failed runs can be retried", {"status": "must be \"failed\""})
+    stmt = select(RobotRun.id).where(RobotRun.status == "failed")
+    if data.get("robot_id") is not None:
+        stmt = stmt.where(RobotRun.robot_id == data["robot_id"])
+    if data.get("automation_id") is not None:
+        stmt = stmt.join(Robot, Robot.id == RobotRun.robot_id).where(Robot.automation_id == data["automation_id"])
+    if data.get("since") is not None:
+        try:
+            since = datetime.fromisoformat(str(data["since"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError("since must be an ISO 8601 time", {"since": "not an ISO 8601 time"}) from None
+        stmt = stmt.where(RobotRun.finished_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
+    ids = list(call.session.scalars(stmt.order_by(RobotRun.id).limit(MAX_BULK_RETRY + 1)))
+    retried = skipped = 0
+    for run_id in ids[:MAX_BULK_RETRY]:
+        try:
+            with call.session.begin_nested():
+                engine_retry(call.session, run_id)
+            retried += 1
+        except ConflictError:
+            skipped += 1
+    return {"retried": retried, "skipped": skipped, "more": len(ids) > MAX_BULK_RETRY}
+
+
 @endpoint("Run a robot for the deals already in its stage", admin=True, body=None,
           params=[{"name": "dry_run", "in": "query", "schema": {"type": "integer", "enum": [0, 1]}}])
 def run_existing(call: Call) -> dict[str, Any]:
@@ -166,8 +217,10 @@ routes = [
     Route("/api/v1/robots/{robot_id:int}", update_robot, methods=["PATCH"]),
     Route("/api/v1/robots/{robot_id:int}", delete_robot, methods=["DELETE"]),
     Route("/api/v1/robots/{robot_id:int}/run-existing", run_existing, methods=["POST"]),
+    Route("/api/v1/robots/{robot_id:int}/rotate-secret", rotate_robot_secret, methods=["POST"]),
     Route("/api/v1/deals/{deal_id:int}/runs", deal_runs, methods=["GET"]),
     Route("/api/v1/runs/{run_id:int}/retry", retry_run, methods=["POST"]),
+    Route("/api/v1/runs/retry", bulk_retry, methods=["POST"]),
 ]
 
 

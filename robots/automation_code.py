@@ -186,6 +186,8 @@ def _write(session: Session, owner: config.Owner, cleaned: list[tuple[type[Any],
         if robot is None or robot.kind != cls.kind:
             robot = Robot(stage_id=owner.stage_id, automation_id=owner.automation_id, kind=cls.kind,
                           position=position, **clean)
+            if cls.has_secret:  # like a robot made in the form: it signs with a new secret (rotate to see it)
+                robot.secret = config.new_secret()
             session.add(robot)
         else:
             for name, value in {**clean, "position": position}.items():

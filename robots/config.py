@@ -3,7 +3,9 @@ owners), validating everything on save."""
 
 from __future__ import annotations
 
+import base64
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +108,8 @@ def add_robot(session: Session, owner: Owner, data: Any, saved_by: int | None = 
     top = max((r.position for r in siblings), default=-1)
     robot = Robot(stage_id=owner.stage_id, automation_id=owner.automation_id, kind=cls.kind, position=top + 1,
                   saved_by_id=saved_by, **clean)
+    if cls.has_secret:
+        robot.secret = new_secret()
     session.add(robot)
     session.flush()
     return SaveResult(robot, _warnings(session, owner, robot))
@@ -218,6 +222,21 @@ def move_robot(session: Session, robot_id: int, delta: int) -> list[Robot]:
     j = max(0, min(len(robots) - 1, i + delta))
     robots[i], robots[j] = robots[j], robots[i]
     return reorder(session, owner, [r.id for r in robots])
+
+
+def new_secret() -> str:
+    """A fresh Standard Webhooks secret (whsec_ + base64 of 24 random bytes)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def rotate_secret(session: Session, robot_id: int) -> tuple[Robot, str]:
+    """Give a signing robot (webhook) a new secret, returned once; the old one stops signing at once."""
+    robot = get_robot(session, robot_id)
+    if not kind_class(robot.kind).has_secret:
+        raise ValidationError("this robot has no secret", {"kind": "only webhook robots sign their requests"})
+    robot.secret = new_secret()
+    session.flush()
+    return robot, robot.secret
 
 
 def robot_view(robot: Robot, warnings: list[str] | None = None) -> dict[str, Any]:

@@ -291,6 +291,8 @@ def _finish(session: Session, run: Any, status: str, now: datetime, entry_runs: 
         values.update(attempts=run.attempts, started_at=run.started_at)
     if error is not None:
         values["error"] = error
+    elif status == "done":
+        values["error"] = None  # a run that succeeds (after a retry or a transient failure) keeps no old error
     if outputs is not None:
         values["outputs"] = outputs
     session.flush()  # pending changes of the run (a failed attempt's count) go first
@@ -370,6 +372,10 @@ def record_failure(runtime: Any, run_id: int, error: str, *, permanent: bool = F
             status = _finish(session, run, "failed", now, error=error, robot=robot)
         else:
             status = retry_later(session, run, error, now, robot=robot)
+        if status == "failed":
+            from robots.alerts import alert_admins
+
+            alert_admins(runtime, session, run, robot)
         publish_deal_changed(session, run.deal_id)
         return status
 

@@ -34,22 +34,30 @@ AUTO_WINDOW = timedelta(minutes=5)
 def on_event_recorded(session: Session, recorded: EventRecorded) -> None:
     """Schedule the actions of every active automation the event matches (bus handler of EventRecorded)."""
     event = recorded.event
-    automations = list(session.scalars(select(Automation).where(Automation.event == event.type,
-                                                                Automation.active.is_(True))
-                                       .order_by(Automation.id)))
-    if not automations:
+    considered = list(session.scalars(select(Automation).where(Automation.event == event.type)
+                                      .order_by(Automation.id)))
+    if not considered:
         return
+    automations = [a for a in considered if a.active]
     for deal in deals_of(session, event):
         values: dict[str, Any] | None = None
+        declined = [a for a in considered if not a.active]
         for automation in automations:
             if not prefilter(automation, event, deal):
+                declined.append(automation)
                 continue
             if automation.condition:
                 values = values or {**template_values(session, deal.id, deal.stage_id, {}),
                                     "event": event_view(event)}
                 if not evaluate(automation.condition, values)[0]:
+                    declined.append(automation)
                     continue
             schedule(session, automation, event, deal)
+        if declined:
+            # "Why?" on the deal page: inactive automations and those whose filters or condition failed.
+            from robots.explain import record_automation_decisions
+
+            record_automation_decisions(session, event, deal, declined)
 
 
 def deals_of(session: Session, event: DomainEvent) -> list[Deal]:

@@ -70,6 +70,8 @@ class Robot(Base):
     after_previous: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Standard Webhooks signing secret of an outgoing `webhook` robot: shown once to admins, never in views.
+    secret: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
     # Who last saved it (an admin): the "owner" an email robot of a stage sends as (`send_as: owner`).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -50,9 +51,35 @@ def template_errors(cls: type[RobotKind], settings: dict[str, Any], chain: list[
     for spec in cls.templates:
         for path, text in template_values(settings, spec):
             message = _text_problem(text, outputs, {r.key for r in above})
+            if not message and spec in cls.setting_types:
+                message = type_problem(cls.setting_types[spec], text, {r.key: r.kind for r in chain})
             if message:
                 errors[path] = message
     return errors
+
+
+_WHOLE_REF = re.compile(r"^\s*\{\{\s*robots\.([A-Za-z0-9_\-]+)\.([A-Za-z0-9_]+)\s*\}\}\s*$")
+
+
+def type_problem(wanted: str, text: str, kinds: dict[str, str]) -> str | None:
+    """Why a setting taking a `wanted` reference (a chat…) cannot take this robot output, or None.
+
+    Only a setting that is exactly one output reference is typed; text around a placeholder makes it text."""
+    from robots.registry import registry
+
+    match = _WHOLE_REF.match(text)
+    if match is None or kinds.get(match.group(1)) not in registry:
+        return None
+    key, output = match.groups()
+    got = registry.get(kinds[key]).output_type(output)
+    if got is None or got == wanted:
+        return None
+    return (f"{{{{ robots.{key}.{output} }}}} is {_A.get(got, got)}, but this setting takes "
+            f"{_A.get(wanted, wanted)}")
+
+
+_A = {"chat": "a chat", "invoice": "an invoice", "email": "an email", "url": "a URL", "user": "a user",
+      "activity": "an activity", "deal": "a deal", "chat_message": "a chat message", "sms": "an SMS"}
 
 
 def _outputs(kind: str) -> tuple[str, ...]:

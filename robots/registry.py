@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from robots.context import RunContext
 
 
+# Output name → what it refers to, unless a kind says otherwise (a chat message's message_id is not an email).
+OUTPUT_TYPES = {"chat_id": "chat", "invoice_id": "invoice", "message_id": "email", "url": "url", "user_id": "user",
+                "activity_id": "activity", "deal_id": "deal"}
+
+
 class RobotKind:
     """A robot kind: its settings shape, outputs, template fields and what it does."""
 
@@ -26,6 +31,16 @@ class RobotKind:
     # "db": every effect is a row written in the run's transaction (exactly once by construction);
     # "external": calls out (HTTP, provider) with the run id as idempotency key.
     effect: ClassVar[str] = "db"
+    # Typed outputs (API.md): what an output refers to, when its name alone does not say (OUTPUT_TYPES);
+    # and settings that take one type of reference, e.g. {"chat": "chat"}: checked when the robot is saved.
+    output_types: ClassVar[dict[str, str]] = {}
+    has_secret: ClassVar[bool] = False  # gets a signing secret when created (shown once)
+    setting_types: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def output_type(cls, output: str) -> str | None:
+        """What an output refers to (chat, invoice, email, url, user, activity, deal…), or None when untyped."""
+        return cls.output_types.get(output, OUTPUT_TYPES.get(output))
 
     def run(self, ctx: RunContext, settings: Any) -> dict[str, Any]:
         """Do the robot's work inside the run's transaction and return its outputs."""

@@ -17,7 +17,7 @@ from kanban import clock, company, timezones
 from kanban.automation_versions import current_version
 from kanban.db import on_commit
 from kanban.errors import NotFoundError, ValidationError
-from kanban.events import DealMoved
+from kanban.events import DealFieldsChanged, DealMoved
 from kanban.models import Deal, Stage
 from robots.models import Robot, RobotRun
 
@@ -168,9 +168,14 @@ def on_deal_moved(session: Session, event: DealMoved) -> None:
     if not event.run_robots:
         return
     robots = list(session.scalars(
-        select(Robot).where(Robot.stage_id == event.to_stage_id, Robot.active.is_(True))
-        .order_by(Robot.position, Robot.id)
+        select(Robot).where(Robot.stage_id == event.to_stage_id).order_by(Robot.position, Robot.id)
     ))
+    disabled = [r for r in robots if not r.active]
+    if disabled:
+        from robots.explain import record_inactive_robots
+
+        record_inactive_robots(session, event.deal_id, session.get(Stage, event.to_stage_id), disabled)
+    robots = [r for r in robots if r.active]
     if not robots:
         return
     deal = session.get(Deal, event.deal_id)
@@ -237,3 +242,34 @@ def schedule_existing(session: Session, robot_id: int) -> int:
     session.add_all(runs)
     session.flush()
     return len(runs)
+
+
+FIELD_DELAYS = ("before_field", "after_field")
+
+
+def on_fields_changed(session: Session, event: DealFieldsChanged) -> None:
+    """Date-field delays follow their field: when `fields.<name>` changes before a run waiting on it is due, the
+    run's due_at moves (at once when the new moment has passed), in the change's transaction."""
+    changed = {name.removeprefix("fields.") for name in event.changes if name.startswith("fields.")}
+    if not changed:
+        return
+    now = clock.now()
+    rows = session.execute(
+        select(RobotRun, Robot.delay).join(Robot, Robot.id == RobotRun.robot_id)
+        .where(RobotRun.deal_id == event.deal_id, RobotRun.status == "scheduled", RobotRun.due_at > now)
+    ).all()
+    moved = []
+    deal = None
+    for run, delay in rows:
+        delay = delay or {}
+        if delay.get("type") not in FIELD_DELAYS or \
+                str(delay.get("field") or "").removeprefix("deal.fields.") not in changed:
+            continue
+        deal = deal or session.get(Deal, event.deal_id)
+        new_due = due_at(delay, deal, now)
+        if new_due != run.due_at:
+            run.due_at = new_due
+            moved.append(run)
+    send_after_commit(session, [r for r in moved if r.due_at is not None and r.due_at <= now])
+    if moved:
+        session.flush()

@@ -192,7 +192,7 @@ async def save_robot(request: Request) -> Response:
     robot_id = request.path_params.get("robot_id")
     form = await request.form()
 
-    def save(session: Session) -> tuple[str, list[str]]:
+    def save(session: Session) -> tuple[str, list[str], dict[str, str] | None]:
         admin = _admin(request, session)
         robot = config.get_robot(session, robot_id) if robot_id else None
         cls = config.kind_class(robot.kind if robot else form.get("kind"))
@@ -203,12 +203,18 @@ async def save_robot(request: Request) -> Response:
             result = config.create_robot(session, stage_id, {**data, "kind": cls.kind}, saved_by=admin.id)
         else:
             result = config.update_robot(session, robot.id, data, saved_by=admin.id)
-        return back_url(session, result.robot), result.warnings
+        shown = ({"name": result.robot.name, "secret": result.robot.secret}
+                 if robot is None and result.robot.secret else None)
+        return back_url(session, result.robot), result.warnings, shown
 
     try:
-        back, warnings = await in_tx(request, save)
+        back, warnings, created = await in_tx(request, save)
     except ValidationError as exc:
         return await form_errors(request, form, exc)
+    if created is not None:
+        # A new webhook robot's signing secret: shown once, on this page only (never stored in the session).
+        return render(request, "robots/secret.html", {"robot": created, "secret": created["secret"], "back": back},
+                      headers={"Cache-Control": "no-store"})
     _flash(request, " ".join(["Robot saved.", *warnings]), "warning" if warnings else "ok")
     return RedirectResponse(back, status_code=303)
 

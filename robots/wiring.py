@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kanban import queries
 from kanban.domain_events import EventRecorded
-from kanban.events import DealMoved, bus
+from kanban.events import DealFieldsChanged, DealMoved, bus
 from kanban.services.pipelines import AutomationItem
 from robots.models import Automation, Robot
 from robots.registry import registry
@@ -24,14 +24,16 @@ def install(runtime: Any) -> None:
     send = actors.install(runtime)
     scheduling.configure(send)
     bus.subscribe(DealMoved, scheduling.on_deal_moved)
+    bus.subscribe(DealFieldsChanged, scheduling.on_fields_changed)  # date-field delays follow their field
     # Event automations: a recorded domain event schedules the matching automations' runs in its transaction.
     bus.subscribe(EventRecorded, matching.on_event_recorded)
     runtime.background.append(dispatcher.make_loop(runtime, send))
 
     # --- Robot configuration UI and API (helper E): automation view, run-log panel, JSON API. ---
-    from robots import api, automation_api, automation_web, web
+    from robots import api, automation_api, automation_web, explain_web, web
 
     web.install(runtime)
+    explain_web.install(runtime)
     api.install(runtime)
     automation_api.install(runtime)
     automation_web.install(runtime)

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import ConflictError, NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import Invoice, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web import condition_form
@@ -19,6 +20,7 @@ from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render, templates
 from triggers import config
+from triggers.cycles import loop_warnings
 from triggers.inbound import db_id
 from triggers.models import InboundEvent, Trigger
 from triggers.recording import mark_paid
@@ -152,7 +154,8 @@ async def create_trigger(request: Request) -> Response:
 def _saved(request: Request, session: Session, trigger: Trigger, secret: str | None) -> tuple[str, dict[str, Any], int]:
     stage = get_stage(session, trigger.stage_id)
     if secret is None:
-        return "", {"redirect": f"/automation?pipeline_id={stage.pipeline_id}#stage-{stage.id}"}, 303
+        return "", {"redirect": f"/automation?pipeline_id={stage.pipeline_id}#stage-{stage.id}",
+                    "warnings": loop_warnings(session, trigger)}, 303
     url = config.hook_url(request.app.state.runtime.settings.public_url, trigger.id)
     return "triggers/secret.html", {"trigger": trigger, "stage": stage, "secret": secret, "url": url}, 200
 
@@ -160,7 +163,8 @@ def _saved(request: Request, session: Session, trigger: Trigger, secret: str | N
 async def _respond(request: Request, work: Any) -> Response:
     template, ctx, status = await in_tx(request, work)
     if status == 303:
-        _flash(request, "Trigger saved.")
+        warnings = ctx.get("warnings") or []
+        _flash(request, " ".join([_("Trigger saved."), *warnings]), "warning" if warnings else "ok")
         return RedirectResponse(ctx["redirect"], status_code=303)
     return render(request, template, ctx, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -220,10 +224,12 @@ async def trigger_action(request: Request) -> Response:
             stage = get_stage(session, trigger.stage_id)
             config.delete_trigger(session, trigger.id)
             return "", {"redirect": f"/automation?pipeline_id={stage.pipeline_id}#stage-{stage.id}"}, 303
+        elif action in ("up", "down"):
+            config.move_trigger(session, trigger.id, -1 if action == "up" else 1)
         elif action == "rotate-secret":
             return _saved(request, session, trigger, config.rotate_secret(session, trigger.id))
         else:
-            raise ValidationError("unknown action", {"action": "toggle, delete or rotate-secret"})
+            raise ValidationError("unknown action", {"action": "toggle, up, down, delete or rotate-secret"})
         return _saved(request, session, trigger, None)
 
     return await _respond(request, act)

@@ -15,6 +15,7 @@ from kanban.services.pipelines import get_stage
 from kanban.web.api import schema
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, iso, page, paginate
 from triggers import config
+from triggers.cycles import loop_warnings
 from triggers.models import InboundEvent
 from triggers.recording import mark_paid as mark_invoice_paid
 
@@ -27,7 +28,7 @@ TRIGGER = schema.component("Trigger", schema.obj({
     "id": schema.INT, "stage_id": schema.INT, "kind": schema.STR, "name": schema.STR, "settings": schema.ANY_OBJ,
     "condition": schema.nullable(schema.ANY_OBJ), "allow_backward": schema.BOOL,
     "move_as_id": schema.nullable(schema.INT), "active": schema.BOOL, "position": schema.INT,
-    "url": schema.STR, "secret": schema.STR,
+    "url": schema.STR, "secret": schema.STR, "warnings": schema.arr(schema.STR),
 }, closed=False))
 KIND = schema.component("TriggerKind", schema.obj({
     "kind": schema.STR, "title": schema.STR, "settings_schema": schema.ANY_OBJ, "outputs": schema.arr(schema.STR),
@@ -84,7 +85,7 @@ def list_triggers(call: Call) -> dict[str, Any]:
 def create_trigger(call: Call) -> dict[str, Any]:
     """Create a trigger; an inbound_webhook trigger's response carries its url and secret (shown once)."""
     trigger, secret = config.create_trigger(call.session, call.path_int("stage_id"), call.body())
-    return config.trigger_view(trigger, _public_url(call), secret)
+    return {**config.trigger_view(trigger, _public_url(call), secret), "warnings": loop_warnings(call.session, trigger)}
 
 
 @endpoint("Get a trigger (admins only: settings may hold secrets)", admin=True, response=TRIGGER)
@@ -97,7 +98,17 @@ def get_trigger(call: Call) -> dict[str, Any]:
 def update_trigger(call: Call) -> dict[str, Any]:
     """Change name, settings, condition, allow_backward, move_as_id or active."""
     trigger = config.update_trigger(call.session, call.path_int("trigger_id"), call.body())
-    return config.trigger_view(trigger, _public_url(call))
+    return {**config.trigger_view(trigger, _public_url(call)), "warnings": loop_warnings(call.session, trigger)}
+
+
+@endpoint("Set the order of a stage's triggers", admin=True,
+          body=schema.obj({"ids": schema.arr(schema.INT)}, ["ids"]), response=schema.page_of(TRIGGER))
+def order_triggers(call: Call) -> dict[str, Any]:
+    """Every trigger of the stage, in the new order."""
+    stage = get_stage(call.session, call.path_int("stage_id"))
+    url = _public_url(call)
+    return page([config.trigger_view(t, url) for t in config.reorder_triggers(call.session, stage.id,
+                                                                               call.body()["ids"])], None)
 
 
 @endpoint("Delete a trigger", admin=True)
@@ -148,6 +159,7 @@ routes = [
     Route("/api/v1/trigger-kinds", list_kinds, methods=["GET"]),
     Route("/api/v1/stages/{stage_id:int}/triggers", list_triggers, methods=["GET"]),
     Route("/api/v1/stages/{stage_id:int}/triggers", create_trigger, methods=["POST"]),
+    Route("/api/v1/stages/{stage_id:int}/triggers/order", order_triggers, methods=["PUT"]),
     Route("/api/v1/triggers/{trigger_id:int}", get_trigger, methods=["GET"]),
     Route("/api/v1/triggers/{trigger_id:int}", update_trigger, methods=["PATCH"]),
     Route("/api/v1/triggers/{trigger_id:int}", delete_trigger, methods=["DELETE"]),

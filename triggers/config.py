@@ -136,6 +136,30 @@ def update_trigger(session: Session, trigger_id: int, data: dict[str, Any]) -> T
     return trigger
 
 
+def reorder_triggers(session: Session, stage_id: int, ids: Any) -> list[Trigger]:
+    """Set the order of a stage's triggers (the order they are weighed in within the stage)."""
+    triggers = {t.id: t for t in list_triggers(session, stage_id)}
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationError("ids must be a list of trigger ids", {"ids": "a list of trigger ids"})
+    if sorted(ids) != sorted(triggers):
+        raise ValidationError("ids must list every trigger of the stage once", {"ids": "wrong set of triggers"})
+    ordered = [triggers[i] for i in ids]
+    for position, trigger in enumerate(ordered):
+        trigger.position = position
+    session.flush()
+    return ordered
+
+
+def move_trigger(session: Session, trigger_id: int, delta: int) -> list[Trigger]:
+    """Move a trigger one place up (-1) or down (+1) in its stage."""
+    trigger = get_trigger(session, trigger_id)
+    triggers = list_triggers(session, trigger.stage_id)
+    i = triggers.index(trigger)
+    j = max(0, min(len(triggers) - 1, i + delta))
+    triggers[i], triggers[j] = triggers[j], triggers[i]
+    return reorder_triggers(session, trigger.stage_id, [t.id for t in triggers])
+
+
 def delete_trigger(session: Session, trigger_id: int) -> None:
     """Delete a trigger (its past inbound events keep their outcome)."""
     session.delete(get_trigger(session, trigger_id))

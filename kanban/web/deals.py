@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import clock, policy, queries, timezones
+from kanban import clock, decisions, policy, queries, timezones
 from kanban.crm_models import Activity
 from kanban.errors import ConflictError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
@@ -26,6 +26,7 @@ from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import format_amount, optional_int, parse_amount, text
 from kanban.web.templating import render
 
+WHY_ITEMS = 100  # decisions on the deal page's "Why?" tab (the API pages further)
 CONFLICT_MESSAGE = ("Someone else changed this deal while you were editing it. Nothing was saved yet: your edits "
                     "are kept in the form, and what changed meanwhile is listed below.")
 FIELD_LABELS = {"title": "Title", "amount": "Amount", "currency": "Currency", "responsible_id": "Responsible",
@@ -107,7 +108,8 @@ def merge_stale(current: dict[str, Any], typed: dict[str, Any], people: list[Use
 def live_context(request: Request, session: Session, deal: Deal) -> dict[str, Any]:
     """Timeline and plug-in panels (the part live updates refresh)."""
     panels = [Markup(panel(request, session, deal)) for panel in request.app.state.runtime.deal_panels]
-    return {"deal": deal, "timeline": queries.deal_timeline(session, deal.id), "panels": panels}
+    return {"deal": deal, "timeline": queries.deal_timeline(session, deal.id), "panels": panels,
+            "decisions": decisions.for_deal(session, deal.id, WHY_ITEMS)}
 
 
 def deal_context(request: Request, session: Session, deal_id: int, **extra: Any) -> dict[str, Any]:

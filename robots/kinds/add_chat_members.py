@@ -28,6 +28,7 @@ class AddChatMembers(RobotKind):
     Settings = AddChatMembersSettings
     outputs = ("added_user_ids",)
     templates = {"chat": "text"}
+    setting_types = {"chat": "chat"}
 
     def run(self, ctx: RunContext, settings: AddChatMembersSettings) -> dict[str, Any]:
         """Add each resolved member not yet in the chat."""

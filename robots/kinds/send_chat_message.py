@@ -29,6 +29,8 @@ class SendChatMessage(RobotKind):
     Settings = SendChatMessageSettings
     outputs = ("message_id",)
     templates = {"chat": "text", "text": "text"}
+    output_types = {"message_id": "chat_message"}
+    setting_types = {"chat": "chat"}
 
     def run(self, ctx: RunContext, settings: SendChatMessageSettings) -> dict[str, Any]:
         """One message per run (chat_messages.run_id is unique)."""

@@ -29,6 +29,7 @@ class SmsClient(RobotKind):
     Settings = SmsClientSettings
     outputs = ("message_id", "to_phone", "status")
     templates = {"text": "text"}
+    output_types = {"message_id": "sms"}
 
     def run(self, ctx: RunContext, settings: SmsClientSettings) -> dict[str, Any]:
         """One outbox row: sent (or logged) to the E.164 number, or `refused` when the person opted out."""

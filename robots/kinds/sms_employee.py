@@ -31,6 +31,7 @@ class SmsEmployee(RobotKind):
     Settings = SmsEmployeeSettings
     outputs = ("message_id", "message_ids")
     templates = {"text": "text"}
+    output_types = {"message_id": "sms"}
 
     def run(self, ctx: RunContext, settings: SmsEmployeeSettings) -> dict[str, Any]:
         """One outbox row per recipient; too long a text or a missing phone number fails the run."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import Field, field_validator
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from kanban.outbound import OutboundError, check_status, check_url
 from robots.context import RunContext
+from robots.models import Robot
 from robots.outside import robot_error, service
 from robots.registry import KindSettings, RobotKind, register
 
@@ -38,7 +42,9 @@ class Webhook(RobotKind):
     Settings = WebhookSettings
     outputs = ("status",)
     templates = {"url": "text"}
+    setting_types = {"url": "url"}
     effect = "external"
+    has_secret = True
 
     def run(self, ctx: RunContext, settings: WebhookSettings) -> dict[str, Any]:
         """POST {event, run_id, deal, contact, responsible, stage, sent_at} with no transaction open; the run id is
@@ -57,9 +63,16 @@ class Webhook(RobotKind):
         }
         key = f"run_{ctx.run_id}"
         headers = {"Idempotency-Key": key, "webhook-id": key, "User-Agent": "kanban-crm-webhook/1"}
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        # Standard Webhooks: the receiver checks webhook-signature over "id.timestamp.body" with the robot's secret.
+        secret = ctx.session.scalar(select(Robot.secret).where(Robot.id == ctx.robot_id))
+        if secret:
+            sent_at = ctx.now
+            headers["webhook-timestamp"] = str(int(sent_at.timestamp()))
+            headers["webhook-signature"] = StandardWebhook(secret).sign(key, sent_at, body)
         try:
             response = ctx.outside(lambda: check_status(
-                http.post_json_guarded(url, payload, headers, allow_private=settings.allow_private),
+                http.post_json_guarded(url, payload, headers, allow_private=settings.allow_private, body=body),
                 "the webhook target"))
         except OutboundError as exc:
             raise robot_error(exc) from exc

@@ -33,6 +33,7 @@ ONE_DEAL_READS = {
     ("GET", "/api/v1/deals/{deal_id:int}/notes"): "/api/v1/deals/{id}/notes",
     ("GET", "/api/v1/deals/{deal_id:int}/products"): "/api/v1/deals/{id}/products",
     ("GET", "/api/v1/deals/{deal_id:int}/documents"): "/api/v1/deals/{id}/documents",
+    ("GET", "/api/v1/deals/{deal_id:int}/decisions"): "/api/v1/deals/{id}/decisions",
 }
 # Writes that only need the deal to be readable (a note on a colleague's deal): out of scope 404, else done.
 READ_WRITES = {("POST", "/api/v1/deals/{deal_id:int}/notes"), ("POST", "/deals/{deal_id:int}/notes")}
@@ -76,6 +77,9 @@ WRITES = {
        for prefix in ("", "/api/v1") for what in ("won", "lost", "reopen", "emails", "documents")},
     ("POST", "/deals/{deal_id:int}/products"): "edit",
     ("PUT", "/api/v1/deals/{deal_id:int}/products"): "edit",
+    # A preview writes nothing, but shows what a move would do: only for who may move the deal.
+    ("POST", "/api/v1/deals/{deal_id:int}/preview-move"): "move",
+    ("GET", "/deals/{deal_id:int}/preview-move"): "move",
 }
 SWEPT = {*ONE_DEAL_READS, *LISTS, *LINKED_READS, *STREAMS, *WRITES, *READ_WRITES}
 
@@ -181,6 +185,8 @@ def _write(rep: Any, route: tuple[str, str], deal_id: int, target: int, csrf: st
         if path.startswith("/api/"):
             return rep.request(method, url, json=body)
         return rep.post(url, data={**body, "csrf_token": csrf}, follow_redirects=False)
+    if path.endswith("/preview-move") and method == "GET":
+        return rep.get(f"/deals/{deal_id}/preview-move?stage_id={target}")
     if path.startswith("/api/"):
         body = {"title": "Changed"} if method == "PATCH" else {"stage_id": target}
         if method == "DELETE":

@@ -8,6 +8,7 @@ from kanban.web.api import (
     commerce,
     company_settings,
     deals,
+    decisions,
     imports,
     mailbox,
     notifications,
@@ -22,4 +23,4 @@ from kanban.web.api import (
 
 routes = [*users.routes, *roles.routes, *account.routes, *pipelines.routes, *deals.routes, *persons.routes,
           *activities.routes, *imports.routes, *records.routes, *notifications.routes, *commerce.routes,
-          *requisites.routes, *mailbox.routes, *company_settings.routes, *openapi.routes]
+          *requisites.routes, *mailbox.routes, *company_settings.routes, *decisions.routes, *openapi.routes]

@@ -43,6 +43,7 @@ from starlette.responses import JSONResponse, Response
 
 from kanban import policy, strictjson
 from kanban.errors import BadRequestError, NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import User
 from kanban.services.deals import get_deal
 from kanban.web.access import check_level
@@ -52,6 +53,7 @@ from kanban.web.deps import api_user, in_tx, require_admin
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 BODY_METHODS = ("POST", "PUT", "PATCH")
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass
@@ -171,6 +173,8 @@ def _run(session: Session, fn: Callable[[Call], Any], request: Request, raw: byt
     user = api_user(request, session)
     if spec.admin:
         require_admin(user)
+    if request.method in WRITE_METHODS:
+        refuse_unknown_query(request, spec)
     if spec.access and spec.access.startswith("deal:") and "deal_id" in request.path_params:
         # Routes about one deal are checked here, before the function runs (404 unreadable, 403 not allowed).
         deal_id = int(request.path_params["deal_id"])
@@ -178,6 +182,19 @@ def _run(session: Session, fn: Callable[[Call], Any], request: Request, raw: byt
             raise NotFoundError(f"deal {deal_id} not found")
         policy.require(session, user, spec.access.removeprefix("deal:"), get_deal(session, deal_id))
     return fn(Call(request, session, user, raw, spec))
+
+
+def refuse_unknown_query(request: Request, spec: EndpointSpec) -> None:
+    """A write endpoint refuses query parameters it does not declare (400): a typo such as `?dry_run=1` on an
+    endpoint without a dry run must never perform the real thing."""
+    known = {p["name"] for p in spec.params if p.get("in") == "query"}
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        raise BadRequestError(
+            _("unknown query parameter %(names)s (this endpoint accepts: %(allowed)s)",
+              names=", ".join(unknown), allowed=allowed),
+            {name: _("not a parameter of this endpoint") for name in unknown})
 
 
 async def _read_body(request: Request) -> bytes:

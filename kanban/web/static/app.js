@@ -53,7 +53,140 @@
     });
     var focus = document.getElementById(focusId || active || "");
     if (focus) { focus.focus(); }
+    showDealTab(null);
   }
+
+  /* Deal page tabs: Timeline | Why? (without JS both show). The chosen tab survives live refreshes. */
+  var dealTab = null;
+  function showDealTab(tab) {
+    tab = tab || (dealTab && document.getElementById(dealTab));
+    if (!tab) { return; }
+    dealTab = tab.id;
+    tab.closest("[data-tabs]").querySelectorAll("[role=tab]").forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      var panel = document.getElementById(t.getAttribute("aria-controls"));
+      if (panel) { panel.classList.toggle("active", on); }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest && event.target.closest("[data-tabs] [role=tab]");
+    if (tab) { showDealTab(tab); }
+  });
+
+  /* Move preview: what a move would run, fetched from /deals/{id}/preview-move (it writes nothing). */
+  function fetchPreview(dealId, stageId) {
+    return fetch("/deals/" + dealId + "/preview-move?stage_id=" + encodeURIComponent(stageId),
+                 {credentials: "same-origin", headers: {"HX-Request": "true"}})
+      .then(function (r) { return r.ok ? r.text() : null; });
+  }
+
+  /* While a card is dragged, hovering a column shows a small popover under its header. */
+  var dragPreview = (function () {
+    var dealId = null, stageId = null, fromStage = null, box = null, cache = {};
+    var pointerY = 0;
+    function place(column) {
+      // Under the dragged card (which follows the pointer), aligned with the hovered column.
+      var rect = column.getBoundingClientRect();
+      box.style.left = Math.max(4, Math.min(rect.left, window.innerWidth - box.offsetWidth - 4)) + "px";
+      box.style.top = Math.max(4, Math.min(pointerY + 70, window.innerHeight - box.offsetHeight - 4)) + "px";
+    }
+    function show(column, html) {
+      if (!box || html === null) { return; }
+      box.innerHTML = html;
+      box.hidden = false;
+      place(column);
+    }
+    function onPointer(event) {
+      pointerY = event.clientY;
+      var el = document.elementFromPoint(event.clientX, event.clientY);
+      var column = el && el.closest && el.closest("section.column[data-stage-id]");
+      var id = column ? column.dataset.stageId : null;
+      if (id === stageId) {
+        if (column && !box.hidden) { place(column); }
+        return;
+      }
+      stageId = id;
+      if (!id || id === fromStage) { box.hidden = true; return; }
+      if (cache[id] !== undefined) { show(column, cache[id]); return; }
+      box.hidden = true;
+      fetchPreview(dealId, id).then(function (html) {
+        cache[id] = html;
+        if (stageId === id && dealId) { show(column, html); }
+      });
+    }
+    return {
+      start: function (card) {
+        if (!card || !card.dataset.dealId) { return; }
+        dealId = card.dataset.dealId;
+        var column = card.closest("section.column");
+        fromStage = column ? column.dataset.stageId : null;
+        stageId = fromStage;
+        cache = {};
+        box = document.getElementById("drag-preview");
+        if (!box) {
+          box = document.createElement("div");
+          box.id = "drag-preview";
+          box.className = "drag-preview";
+          document.body.appendChild(box);
+        }
+        box.hidden = true;
+        document.addEventListener("pointermove", onPointer, true);
+        document.addEventListener("mousemove", onPointer, true);
+      },
+      stop: function () {
+        document.removeEventListener("pointermove", onPointer, true);
+        document.removeEventListener("mousemove", onPointer, true);
+        dealId = stageId = null;
+        if (box) { box.hidden = true; }
+      }
+    };
+  })();
+
+  /* Deal page stage bar and a board card's "Move to" menu: hovering or focusing a stage previews the move. */
+  var barTimer = null;
+  var PREVIEW_BUTTONS = "#deal-stagebar button[name=stage_id]:not([disabled]), " +
+                        "details.card-menu button[name=stage_id]:not([disabled])";
+  function previewBox(button) {
+    if (button.closest("#deal-stagebar")) { return document.getElementById("stage-preview"); }
+    var form = button.closest("form.move-to");
+    var box = form.querySelector(".menu-preview");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "menu-preview";
+      box.setAttribute("aria-live", "polite");
+      box.hidden = true;
+      form.querySelector(".menu-list").after(box);
+    }
+    return box;
+  }
+  function barPreview(event) {
+    var button = event.target.closest && event.target.closest(PREVIEW_BUTTONS);
+    if (!button) { return; }
+    var card = button.closest(".card");
+    var page = document.querySelector(".deal-page");
+    var dealId = card ? card.dataset.dealId : (page && page.dataset.dealId);
+    if (!dealId) { return; }
+    clearTimeout(barTimer);
+    barTimer = setTimeout(function () {
+      fetchPreview(dealId, button.value).then(function (html) {
+        var box = previewBox(button);
+        if (!box || html === null) { return; }
+        box.innerHTML = html;
+        box.hidden = false;
+      });
+    }, 150);
+  }
+  document.addEventListener("mouseover", barPreview);
+  document.addEventListener("focusin", barPreview);
+  document.addEventListener("mouseout", function (event) {
+    var area = event.target.closest && event.target.closest("#deal-stagebar, details.card-menu .menu-list");
+    if (!area || (event.relatedTarget && area.contains(event.relatedTarget))) { return; }
+    clearTimeout(barTimer);
+    var box = area.id === "deal-stagebar" ? document.getElementById("stage-preview")
+      : area.parentNode.querySelector(".menu-preview");
+    if (box) { box.hidden = true; }
+  });
 
   function postMove(dealId, body, focusId, action) {
     var card = document.getElementById("deal-" + dealId);
@@ -174,8 +307,8 @@
         animation: 120,
         ghostClass: "card-ghost",
         chosenClass: "card-chosen",
-        onStart: function () { dragging = true; closeMenus(null); document.body.classList.add("dragging"); },
-        onEnd: function (evt) { dragging = false; document.body.classList.remove("dragging"); onDrop(evt); }
+        onStart: function (evt) { dragging = true; closeMenus(null); document.body.classList.add("dragging"); dragPreview.start(evt.item); },
+        onEnd: function (evt) { dragging = false; document.body.classList.remove("dragging"); dragPreview.stop(); onDrop(evt); }
       });
     });
   }

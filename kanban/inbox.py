@@ -16,7 +16,7 @@ from email.utils import getaddresses
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Integer, String, Text, select
+from sqlalchemy import ForeignKey, Integer, String, Text, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,6 +41,16 @@ class InboundEmail(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     deal_ids: Mapped[list[Any]] = mapped_column(default=list)
     received_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class InboundEmailPerson(Base):
+    """A received message's sender or recipient who is a person: the person's page lists it (deal or not)."""
+
+    __tablename__ = "inbound_email_persons"
+    inbound_email_id: Mapped[int] = mapped_column(ForeignKey("inbound_emails.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
 
 
 class MailboxState(Base):
@@ -149,7 +159,10 @@ def receive(session: Session, raw: bytes) -> InboundEmail | None:
                           body=(body.get_content() if body is not None else "")[:100_000], received_at=now())
     session.add(stored)
     session.flush()
-    deals = _deals_of(session, [*sender, *recipients])
+    persons = _persons_of(session, [*sender, *recipients])
+    for person_id in persons:
+        session.add(InboundEmailPerson(inbound_email_id=stored.id, person_id=person_id))
+    deals = _deals_of(session, persons)
     stored.deal_ids = [deal.id for deal in deals]
     for deal in deals:
         timeline(session, deal.id, "email", f"Email received: {stored.subject or '(no subject)'}", SYSTEM,
@@ -162,14 +175,29 @@ def receive(session: Session, raw: bytes) -> InboundEmail | None:
     return stored
 
 
-def _deals_of(session: Session, addresses: list[str]) -> list[Deal]:
-    """Open deals of the persons with one of these email addresses (emails are unique case-insensitively)."""
+def _persons_of(session: Session, addresses: list[str]) -> list[int]:
+    """Ids of the persons with one of these email addresses (emails are unique case-insensitively)."""
     wanted = {a.strip().lower() for a in addresses if "@" in a}
     if not wanted:
         return []
-    persons = select(Person.id).where(Person.email_key.in_(wanted))
-    return list(session.scalars(select(Deal).where(Deal.person_id.in_(persons), Deal.status == "open")
+    return list(session.scalars(select(Person.id).where(Person.email_key.in_(wanted)).order_by(Person.id)))
+
+
+def _deals_of(session: Session, person_ids: list[int]) -> list[Deal]:
+    """Open deals of these persons."""
+    if not person_ids:
+        return []
+    return list(session.scalars(select(Deal).where(Deal.person_id.in_(person_ids), Deal.status == "open")
                                 .order_by(Deal.id)))
+
+
+def emails_of_persons(session: Session, person_ids: list[int], *, limit: int = 50) -> list[InboundEmail]:
+    """Received messages from or to these persons, newest first (the person's and organization's pages)."""
+    if not person_ids:
+        return []
+    linked = select(InboundEmailPerson.inbound_email_id).where(InboundEmailPerson.person_id.in_(person_ids))
+    return list(session.scalars(select(InboundEmail).where(InboundEmail.id.in_(linked))
+                                .order_by(InboundEmail.received_at.desc(), InboundEmail.id.desc()).limit(limit)))
 
 
 def make_loop(runtime: Any, url: str) -> Callable[[threading.Event], None]:

@@ -29,7 +29,7 @@ ROBOT = schema.component("Robot", schema.obj({
 }, closed=False))
 RUN = schema.component("RobotRun", schema.obj({
     "id": schema.INT, "robot_id": schema.INT, "robot_key": schema.STR, "robot_name": schema.nullable(schema.STR),
-    "kind": schema.STR, "stage_id": schema.INT, "stage_entry_id": schema.nullable(schema.INT),
+    "kind": schema.STR, "stage_id": schema.nullable(schema.INT), "stage_entry_id": schema.nullable(schema.INT),
     "automation_id": schema.nullable(schema.INT), "execution_id": schema.nullable(schema.INT), "status": schema.STR,
     "due_at": schema.nullable(schema.TIME), "started_at": schema.nullable(schema.TIME),
     "finished_at": schema.nullable(schema.TIME), "attempts": schema.INT, "outputs": schema.ANY_OBJ,

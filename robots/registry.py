@@ -26,6 +26,9 @@ class RobotKind:
     # "db": every effect is a row written in the run's transaction (exactly once by construction);
     # "external": calls out (HTTP, provider) with the run id as idempotency key.
     effect: ClassVar[str] = "db"
+    # An automation's run may have no deal (a person's or organization's event, a deleted deal: robots.subjects).
+    # Kinds that need the deal row keep True and are skipped there, saying why; the others act on the subject.
+    needs_deal: ClassVar[bool] = True
 
     def run(self, ctx: RunContext, settings: Any) -> dict[str, Any]:
         """Do the robot's work inside the run's transaction and return its outputs."""

@@ -35,14 +35,18 @@ class EmailClient(RobotKind):
     Settings = EmailClientSettings
     outputs = ("message_id", "tracking_token")
     templates = {"subject": "text", "body": "html", "attachments": "text"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: EmailClientSettings) -> dict[str, Any]:
         """One tracked outbox row for the contact's address, and an `email` timeline entry."""
         mailer = service(ctx, "mailer")
-        deal = ctx.deal()
-        contact = ctx.session.get(Person, deal.person_id) if deal.person_id else None
+        person_id = ctx.person_id()  # the deal's contact, or (no deal) the event's person
+        contact = ctx.session.get(Person, person_id) if person_id else None
         if contact is None or not contact.email:
-            raise PermanentError("the deal's contact has no email address")
+            raise PermanentError("the deal's contact has no email address" if ctx.deal_id is not None
+                                 else "the event's person has no email address")
+        if settings.attachments and ctx.deal_id is None:
+            raise PermanentError("attachments are documents of a deal, and this event has none")
         content = render_content(ctx, settings, inline_html=True)
         subject = content.subject
         token = new_email_token()
@@ -52,13 +56,13 @@ class EmailClient(RobotKind):
         derived = content.text == html_to_text(content.html or "")
         text = html_to_text(tracked) if derived else content.text
         sender = from_header(ctx.user(settings.sender_id).name, ctx.settings.mail_from)
-        row = EmailMessage(run_id=ctx.run_id, deal_id=deal.id, kind="client", from_address=sender,
+        row = EmailMessage(run_id=ctx.run_id, deal_id=ctx.deal_id, kind="client", from_address=sender,
                            to_address=contact.email, subject=subject, body_html=tracked,
                            body_text=text, status=mailer.initial_status(), tracking_token=token,
                            links=links, created_at=ctx.now)
         ctx.session.add(row)
         ctx.session.flush()
         with core_refusals(with_fields=False):
-            attach(ctx.session, row.id, deal.id, [ctx.render(ref) for ref in settings.attachments])
+            attach(ctx.session, row.id, ctx.deal_id, [ctx.render(ref) for ref in settings.attachments])
         ctx.timeline("email", f"Email “{subject}” to {contact.email}", message_id=row.id)
         return {"message_id": row.id, "tracking_token": token}

@@ -31,6 +31,7 @@ class SendPrivateMessage(RobotKind):
     Settings = SendPrivateMessageSettings
     outputs = ("message_id", "message_ids")
     templates = {"text": "text"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: SendPrivateMessageSettings) -> dict[str, Any]:
         """One message per recipient (the sender is skipped); the first carries the run id."""

@@ -31,6 +31,7 @@ class SmsEmployee(RobotKind):
     Settings = SmsEmployeeSettings
     outputs = ("message_id", "message_ids")
     templates = {"text": "text"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: SmsEmployeeSettings) -> dict[str, Any]:
         """One outbox row per recipient; too long a text or a missing phone number fails the run."""

@@ -38,6 +38,7 @@ RUN = schema.component("RobotRun", schema.obj({
 KIND = schema.component("RobotKind", schema.obj({
     "kind": schema.STR, "title": schema.STR, "category": schema.STR, "settings_schema": schema.ANY_OBJ,
     "outputs": schema.arr(schema.STR), "templates": schema.ANY_OBJ, "description": schema.STR,
+    "needs_deal": schema.BOOL,
 }, closed=False))
 
 
@@ -47,6 +48,7 @@ def kind_view(cls: type[RobotKind]) -> dict[str, Any]:
         "kind": cls.kind, "title": cls.title, "category": cls.category,
         "settings_schema": cls.Settings.model_json_schema(), "outputs": list(cls.outputs),
         "templates": dict(cls.templates), "description": (cls.__doc__ or "").strip().split("\n")[0],
+        "needs_deal": cls.needs_deal,  # False: also runs in automations without a deal (robots.subjects)
     }
 
 

@@ -156,7 +156,8 @@ def event_view(event: DomainEvent) -> dict[str, Any]:
     """An event as condition/template values: type, changed, old, new, actor_id, actor_type, to, and data."""
     return {"type": event.type, "changed": list(event.changed or []), "old": dict(event.old or {}),
             "new": dict(event.new or {}), "actor_id": event.actor_id, "actor_type": event.actor_type,
-            "to": (event.data or {}).get("to"), "data": dict(event.data or {}), "id": event.id}
+            "to": (event.data or {}).get("to"), "data": dict(event.data or {}), "id": event.id,
+            "entity_type": event.entity_type, "entity_id": event.entity_id}
 
 
 def claim(loaded: LoadedRun, now: datetime) -> bool:

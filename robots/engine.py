@@ -325,7 +325,8 @@ def _release_next(session: Session, run: Any, following: list[RobotRun], now: da
         return
     nxt = following[0]
     deal = session.get(Deal, run.deal_id) if run.deal_id is not None else None
-    if run.deal_id is not None and left_stage(run, deal):
+    # Automation runs never leave a stage; their chain goes on without a deal (delete_deal, robots.subjects).
+    if run.stage_entry_id is not None and left_stage(run, deal):
         return
     robot = session.get(Robot, nxt.robot_id)
     nxt.status = "scheduled"

@@ -129,5 +129,21 @@ def deal_required(kind: str, subject_type: str, subject_id: int) -> str | None:
              id=subject_id)
 
 
+def target_activity(ctx: Any, template: str) -> Activity:
+    """The activity an action acts on: the rendered template's id, or (empty) the event's activity."""
+    from robots.errors import PermanentError
+
+    event = ctx.values.get("event") or {}
+    text = ctx.render(template).strip() if template.strip() else ""
+    if not text:
+        if event.get("entity_type") != "activity":
+            raise PermanentError("no activity given, and the event is not an activity's")
+        text = str(event.get("entity_id"))
+    activity = ctx.session.get(Activity, int(text)) if text.isdigit() and len(text) < 12 else None
+    if activity is None:
+        raise PermanentError(f"activity {text[:40]!r} does not exist")
+    return activity
+
+
 def _get(session: Session, model: Any, row_id: Any) -> Any:
     return session.get(model, row_id) if isinstance(row_id, int) and not isinstance(row_id, bool) else None

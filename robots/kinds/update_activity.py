@@ -18,12 +18,12 @@ class UpdateActivitySettings(KindSettings):
                           description="Activity id, e.g. {{ robots.call.activity_id }} (empty: the event's activity)")
     fields: dict[Literal["type", "subject", "due_date", "due_time", "note"], str] = Field(
         default_factory=dict, description="Activity field → template (due_date YYYY-MM-DD, due_time HH:MM)")
-    done: bool | None = Field(default=None, description="Mark it done (true) or not done (false)")
+    mark: Literal["unchanged", "done", "open"] = Field(default="unchanged", description="Mark it done, or open again")
 
     @model_validator(mode="after")
     def _something(self) -> UpdateActivitySettings:
-        if not self.fields and self.done is None:
-            raise ValueError("give fields to change, or done")
+        if not self.fields and self.mark == "unchanged":
+            raise ValueError("give fields to change, or mark it done or open")
         return self
 
 
@@ -46,8 +46,8 @@ class UpdateActivity(RobotKind):
         for name in ("due_time", "note"):
             if name in changes and not changes[name]:
                 changes[name] = None
-        if settings.done is not None:
-            changes["done"] = settings.done
+        if settings.mark != "unchanged":
+            changes["done"] = settings.mark == "done"
         with core_refusals():
             update_activity(ctx.session, activity.id, changes, actor=ctx.actor, cause=ctx.next_cause())
         return {"activity_id": activity.id}

@@ -217,7 +217,7 @@ def test_update_and_delete_activity(runtime, pipeline, admin, automation, run_al
         {"field": "event.new.subject", "op": "contains", "value": "call"}]}, actions=[
         {"kind": "update_activity", "key": "edit",
          "settings": {"fields": {"subject": "{{ event.new.subject }} (planned)", "due_date": "2031-02-03"},
-                      "done": True}}])
+                      "mark": "done"}}])
     delete = automation("activity.created", condition={"all": [
         {"field": "event.new.subject", "op": "contains", "value": "spam"}]}, actions=[
         {"kind": "delete_activity", "key": "drop"}])

@@ -47,7 +47,7 @@ EXAMPLES = {
     "delete_activity": {"activity": "{{ robots.call.activity_id }}"},
     "delete_person": {},
     "update_activity": {"activity": "", "fields": {"subject": "Call {{ person.name }} again", "due_date": "2030-01-02"},
-                        "done": False},
+                        "mark": "open"},
     "create_organization": {"name": "{{ contact.company }}", "address": "1 Main St", "link": True},
     "update_organization": {"fields": {"address": "{{ deal.fields.address }}"}},
 }

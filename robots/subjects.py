@@ -79,8 +79,8 @@ def values(session: Session, subject_type: str, subject_id: int, event: dict[str
     person: Person | None = None
     org: Organization | None = None
     responsible: User | None = None
-    if subject_type == "deal":  # deleted: the event's old values are all that is left
-        old = dict((event or {}).get("old") or {})
+    if subject_type == "deal":  # deleted: the deal.deleted event's old values are all that is left
+        old = _deleted_snapshot(session, subject_id, event)
         currency = str(old.get("currency") or "")
         amount = old.get("amount")
         deal.update(id=subject_id, title=old.get("title") or "", currency=currency, tags=list(old.get("tags") or []),
@@ -106,6 +106,17 @@ def values(session: Session, subject_type: str, subject_id: int, event: dict[str
     if event is not None:
         result["event"] = event
     return result
+
+
+def _deleted_snapshot(session: Session, deal_id: int, event: dict[str, Any] | None) -> dict[str, Any]:
+    """The last values of a deleted deal: this event's when it is the deletion, else the deletion event's (an
+    automation whose delete_deal action deleted the deal mid-chain)."""
+    if event is not None and event.get("type") == "deal.deleted":
+        return dict(event.get("old") or {})
+    old = session.scalar(select(DomainEvent.old).where(DomainEvent.deal_id == deal_id,
+                                                       DomainEvent.type == "deal.deleted")
+                         .order_by(DomainEvent.id.desc()).limit(1))
+    return dict(old or {})
 
 
 def of_execution(session: Session, execution_id: int | None) -> tuple[str, int]:

@@ -185,7 +185,8 @@ def test_delete_deal_keeps_its_history_and_the_chain_goes_on(runtime, pipeline, 
     delete = automation("deal.updated", name="Delete junk", condition={"all": [
         {"field": "deal.title", "op": "contains", "value": "junk"}]}, actions=[
         {"kind": "delete_deal", "key": "drop"},
-        {"kind": "test_echo", "key": "after", "settings": {"text": "{{ robots.drop.title }} gone"}}])
+        {"kind": "test_echo", "key": "after",
+         "settings": {"text": "{{ robots.drop.title }} gone ({{ deal.title }}, {{ deal.deleted }})"}}])
     on_deleted = automation("deal.deleted")
     with runtime.sessions() as s, s.begin():
         deal_id = create_deal(s, title="Lead", pipeline_id=pipeline.id, actor=Actor.user(admin.id)).id
@@ -197,7 +198,7 @@ def test_delete_deal_keeps_its_history_and_the_chain_goes_on(runtime, pipeline, 
         event = s.scalars(select(DomainEvent).where(DomainEvent.type == "deal.deleted")).one()
     assert event.actor_type == "robot" and len(event.cause) == 1
     assert [(r.robot_key, r.status, r.outputs.get("text")) for r in _runs(runtime, delete)] == [
-        ("drop", "done", None), ("after", "done", "junk lead gone")]
+        ("drop", "done", None), ("after", "done", "junk lead gone (junk lead, True)")]
     assert [(e.deal_id, e.subject_id) for e in _executions(runtime, delete)] == [(None, deal_id)]
     assert [r.outputs["text"] for r in _runs(runtime, on_deleted)] == ["deal|junk lead||"]
 

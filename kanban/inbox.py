@@ -145,8 +145,9 @@ def _state(session: Session, key: str, *, lock: bool = False) -> MailboxState:
 
 
 def receive(session: Session, raw: bytes) -> InboundEmail | None:
-    """Store a message once (by Message-ID), put it on the timeline of its persons' open deals and raise one
-    email.received per deal; None when it was stored before."""
+    """Store a message once (by Message-ID), link it to its persons, put it on the timeline of their open deals
+    and raise one email.received per deal — and one per person without an open deal (data.person_id: their
+    automations act on the person); None when it was stored before."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     message_id = str(message.get("Message-ID") or "").strip() or "<sha256-" + hashlib.sha256(raw).hexdigest() + ">"
     if session.scalar(select(InboundEmail.id).where(InboundEmail.message_id == message_id[:500])) is not None:
@@ -171,6 +172,12 @@ def receive(session: Session, raw: bytes) -> InboundEmail | None:
                      pipeline_id=deal.pipeline_id, actor=SYSTEM,
                      new={"from": stored.from_addr, "to": recipients, "subject": stored.subject},
                      data={"message_id": message_id})
+    with_deal = {deal.person_id for deal in deals}
+    for person_id in persons:
+        if person_id not in with_deal:
+            record_event(session, "email.received", entity_type="email", entity_id=stored.id, actor=SYSTEM,
+                         new={"from": stored.from_addr, "to": recipients, "subject": stored.subject},
+                         data={"message_id": message_id, "person_id": person_id})
     session.flush()
     return stored
 

@@ -46,7 +46,8 @@ def subjects_of(session: Session, event: DomainEvent) -> list[Subject]:
 
     - an event with a deal: that deal (deal.deleted: the deleted deal, by its snapshot);
     - a person's or organization's event: each of their open deals, else the person or organization itself;
-    - an activity without a deal: its person (when it has one).
+    - an activity without a deal: its person (when it has one);
+    - email received by a person without an open deal: that person.
     """
     if event.deal_id is not None:
         deal = session.get(Deal, event.deal_id)
@@ -61,6 +62,10 @@ def subjects_of(session: Session, event: DomainEvent) -> list[Subject]:
         activity = session.get(Activity, entity_id)
         person_id = activity.person_id if activity is not None else (event.new or event.old or {}).get("person_id")
         return [Subject("person", person_id)] if person_id is not None and session.get(Person, person_id) else []
+    if entity_type == "email":  # received by a person without an open deal (kanban.inbox.receive)
+        person_id = (event.data or {}).get("person_id")
+        found = isinstance(person_id, int) and session.get(Person, person_id) is not None
+        return [Subject("person", person_id)] if found else []
     column = {"person": Deal.person_id, "organization": Deal.organization_id}.get(entity_type)
     if column is None or entity_id is None:
         return []

@@ -89,7 +89,7 @@ def test_email_received_fires_an_automation(runtime, dovecot, admin, pipeline, t
     inbox.poll(runtime, dovecot.url)
     run_all()
     with runtime.sessions() as s:
-        runs = list(s.scalars(select(RobotRun).where(RobotRun.execution_id.is_not(None))))
+        runs = list(s.scalars(select(RobotRun).where(RobotRun.execution_id.is_not(None)).order_by(RobotRun.id)))
     assert [(r.deal_id, r.status, r.outputs["text"]) for r in runs] == [(deal_id, "done", "Question 7")]
 
 
@@ -116,8 +116,9 @@ def test_received_email_is_linked_to_its_persons_with_or_without_deals(runtime, 
     with runtime.sessions() as s, s.begin():
         stored = inbox.receive(s, _message(8, to="lone@client.example"))
         assert stored is not None and inbox.receive(s, _message(8)) is None  # once per Message-ID
-        carla = s.scalars(select(DomainEvent.deal_id).where(DomainEvent.type == "email.received")).all()
-    assert carla == [deal_id]
+        events = s.scalars(select(DomainEvent).where(DomainEvent.type == "email.received")
+                           .order_by(DomainEvent.id)).all()
+        assert [(e.deal_id, e.data.get("person_id")) for e in events] == [(deal_id, None), (None, lonely)]
     run_all()
     with runtime.sessions() as s:
         runs = list(s.scalars(select(RobotRun).where(RobotRun.execution_id.is_not(None))))
@@ -126,4 +127,6 @@ def test_received_email_is_linked_to_its_persons_with_or_without_deals(runtime, 
         carla_id = s.get(Deal, deal_id).person_id
         assert [m.subject for m in inbox.emails_of_persons(s, [lonely])] == ["Question 8"]
         assert [m.subject for m in inbox.emails_of_persons(s, [carla_id])] == ["Question 8"]
-    assert [(r.deal_id, r.status, r.outputs["text"]) for r in runs] == [(deal_id, "done", "Question 8")]
+    # Carla's deal, and Lone (no deal) as the subject
+    assert [(r.deal_id, r.status, r.outputs["text"]) for r in runs] == [(deal_id, "done", "Question 8"),
+                                                                         (None, "done", "Question 8")]

@@ -200,9 +200,10 @@ def _threaded_deals(session: Session, refs: list[str], domain: str | None) -> li
 
 def receive(session: Session, raw: bytes, *, source: Source | None = None, direction: str = "in"
             ) -> InboundEmail | None:
-    """Store a message once (by Message-ID), put it on the timeline of the deals it threads to and of its
-    persons' open deals, and raise one email.received per deal (not for mail the user sent); None when it was
-    stored before or is none of the CRM's business."""
+    """Store a message once (by Message-ID), link it to its persons, put it on the timeline of the deals it
+    threads to and of its persons' open deals, and raise one email.received per deal — and one per person
+    without an open deal (data.person_id: their automations act on the person) — not for mail the user sent;
+    None when it was stored before or is none of the CRM's business."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     message_id = str(message.get("Message-ID") or "").strip() or "<sha256-" + hashlib.sha256(raw).hexdigest() + ">"
     if session.scalar(select(InboundEmail.id).where(InboundEmail.message_id == message_id[:500])) is not None:
@@ -216,8 +217,8 @@ def receive(session: Session, raw: bytes, *, source: Source | None = None, direc
     refs = list(dict.fromkeys(_message_ids(str(message.get("In-Reply-To") or ""))
                               + _message_ids(str(message.get("References") or ""))))
     threaded = _threaded_deals(session, refs, domain)
-    by_address = _deals_of(session, [*sender, *recipients])
     persons = _persons_of(session, [*sender, *recipients])
+    by_address = _deals_of(session, persons)
     if source is not None and source.private and not threaded and not persons:
         return None
     deal_ids = list(dict.fromkeys([*threaded, *(d.id for d in by_address)]))
@@ -243,32 +244,40 @@ def receive(session: Session, raw: bytes, *, source: Source | None = None, direc
                      pipeline_id=deal.pipeline_id, actor=SYSTEM,
                      new={"from": stored.from_addr, "to": recipients, "subject": stored.subject},
                      data={"message_id": message_id, "in_reply_to": refs[:1], "mailbox_id": stored.mailbox_id})
+    with_deal = {deal.person_id for deal in deals}
+    for person_id in persons if direction == "in" else ():
+        if person_id not in with_deal:
+            record_event(session, "email.received", entity_type="email", entity_id=stored.id, actor=SYSTEM,
+                         new={"from": stored.from_addr, "to": recipients, "subject": stored.subject},
+                         data={"message_id": message_id, "person_id": person_id, "in_reply_to": refs[:1],
+                               "mailbox_id": stored.mailbox_id})
     session.flush()
     return stored
 
 
-def emails_of_person(session: Session, person_id: int, limit: int = 20) -> list[InboundEmail]:
-    """The latest synced emails naming a person."""
-    return list(session.scalars(
-        select(InboundEmail).join(InboundEmailPerson, InboundEmailPerson.inbound_email_id == InboundEmail.id)
-        .where(InboundEmailPerson.person_id == person_id).order_by(InboundEmail.id.desc()).limit(limit)))
-
-
 def _persons_of(session: Session, addresses: list[str]) -> list[int]:
+    """Ids of the persons with one of these email addresses (emails are unique case-insensitively)."""
     wanted = {a.strip().lower() for a in addresses if "@" in a}
     if not wanted:
         return []
     return list(session.scalars(select(Person.id).where(Person.email_key.in_(wanted)).order_by(Person.id)))
 
 
-def _deals_of(session: Session, addresses: list[str]) -> list[Deal]:
-    """Open deals of the persons with one of these email addresses (emails are unique case-insensitively)."""
-    wanted = {a.strip().lower() for a in addresses if "@" in a}
-    if not wanted:
+def _deals_of(session: Session, person_ids: list[int]) -> list[Deal]:
+    """Open deals of these persons."""
+    if not person_ids:
         return []
-    persons = select(Person.id).where(Person.email_key.in_(wanted))
-    return list(session.scalars(select(Deal).where(Deal.person_id.in_(persons), Deal.status == "open")
+    return list(session.scalars(select(Deal).where(Deal.person_id.in_(person_ids), Deal.status == "open")
                                 .order_by(Deal.id)))
+
+
+def emails_of_persons(session: Session, person_ids: list[int], *, limit: int = 50) -> list[InboundEmail]:
+    """Received messages from or to these persons, newest first (the person's and organization's pages)."""
+    if not person_ids:
+        return []
+    linked = select(InboundEmailPerson.inbound_email_id).where(InboundEmailPerson.person_id.in_(person_ids))
+    return list(session.scalars(select(InboundEmail).where(InboundEmail.id.in_(linked))
+                                .order_by(InboundEmail.received_at.desc(), InboundEmail.id.desc()).limit(limit)))
 
 
 def make_loop(runtime: Any, url: str) -> Callable[[threading.Event], None]:

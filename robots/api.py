@@ -30,7 +30,7 @@ ROBOT = schema.component("Robot", schema.obj({
 }, closed=False))
 RUN = schema.component("RobotRun", schema.obj({
     "id": schema.INT, "robot_id": schema.INT, "robot_key": schema.STR, "robot_name": schema.nullable(schema.STR),
-    "kind": schema.STR, "stage_id": schema.INT, "stage_entry_id": schema.nullable(schema.INT),
+    "kind": schema.STR, "stage_id": schema.nullable(schema.INT), "stage_entry_id": schema.nullable(schema.INT),
     "automation_id": schema.nullable(schema.INT), "execution_id": schema.nullable(schema.INT), "status": schema.STR,
     "due_at": schema.nullable(schema.TIME), "started_at": schema.nullable(schema.TIME),
     "finished_at": schema.nullable(schema.TIME), "attempts": schema.INT, "outputs": schema.ANY_OBJ,
@@ -40,6 +40,7 @@ RUN = schema.component("RobotRun", schema.obj({
 KIND = schema.component("RobotKind", schema.obj({
     "kind": schema.STR, "title": schema.STR, "category": schema.STR, "settings_schema": schema.ANY_OBJ,
     "outputs": schema.arr(schema.STR), "templates": schema.ANY_OBJ, "description": schema.STR,
+    "needs_deal": schema.BOOL,
 }, closed=False))
 
 
@@ -49,6 +50,7 @@ def kind_view(cls: type[RobotKind]) -> dict[str, Any]:
         "kind": cls.kind, "title": cls.title, "category": cls.category,
         "settings_schema": cls.Settings.model_json_schema(), "outputs": list(cls.outputs),
         "templates": dict(cls.templates), "description": (cls.__doc__ or "").strip().split("\n")[0],
+        "needs_deal": cls.needs_deal,  # False: also runs in automations without a deal (robots.subjects)
     }
 
 

@@ -24,7 +24,9 @@ AUTOMATION = schema.component("Automation", schema.obj({
     "owner_id": schema.nullable(schema.INT), "created_at": schema.nullable(schema.TIME),
 }, closed=False))
 EXECUTION = schema.component("AutomationExecution", schema.obj({
-    "id": schema.INT, "event": schema.nullable(schema.STR), "event_id": schema.INT, "deal_id": schema.INT,
+    "id": schema.INT, "event": schema.nullable(schema.STR), "event_id": schema.INT,
+    "deal_id": schema.nullable(schema.INT),
+    "subject": schema.obj({"type": schema.STR, "id": schema.INT}),
     "status": schema.STR, "reason": schema.nullable(schema.STR), "at": schema.TIME, "runs": schema.arr(RUN),
 }, closed=False))
 
@@ -100,7 +102,8 @@ def execution_view(execution: Any, event: Any, runs: list[Any], automation_id: i
     """The API shape of an execution."""
     return {
         "id": execution.id, "event": event.type if event else None, "event_id": execution.event_id,
-        "deal_id": execution.deal_id, "status": automations.execution_status(execution, runs),
+        "deal_id": execution.deal_id, "subject": {"type": execution.subject_type, "id": execution.subject_id},
+        "status": automations.execution_status(execution, runs),
         "reason": execution.reason, "at": iso(execution.created_at),
         "runs": [run_view(r, None, automation_id) for r in runs],
     }

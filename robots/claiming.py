@@ -30,8 +30,8 @@ class RunView:
 
     id: int
     robot_id: int
-    deal_id: int
-    stage_id: int
+    deal_id: int | None  # None: an automation's run without a deal (robots.subjects)
+    stage_id: int | None
     stage_entry_id: int | None  # a stage robot's run: its stage entry …
     execution_id: int | None  # … an automation's run: its execution (exactly one of the two is set)
     kind: str
@@ -69,7 +69,7 @@ class LoadedRun:
     run: RunView
     robot: RobotView
     stage_name: str
-    deal: Deal
+    deal: Deal | None  # None only for an automation's run without a deal (robots.subjects)
     person: Person | None
     responsible: User | None
     has_waiting: bool
@@ -110,7 +110,7 @@ def _runs_stmt(postgresql: bool) -> Any:
                has_waiting.label("has_waiting"))
         .select_from(runs)
         .join(robots, robots.c.id == runs.c.robot_id)
-        .join(stages, stages.c.id == runs.c.stage_id)
+        .outerjoin(stages, stages.c.id == runs.c.stage_id)  # an automation run without a deal has no stage
         .where(runs.c.id.in_(bindparam("run_ids", expanding=True)))
     )
     return stmt.with_for_update(of=runs) if postgresql else stmt
@@ -128,11 +128,12 @@ def load(session: Session, run_ids: list[int]) -> dict[int, LoadedRun]:
     loaded: dict[int, LoadedRun] = {}
     for row in session.execute(_runs_stmt(postgresql), params):
         found = deals.get(row.deal_id)
-        if found is None:
+        if found is None and row.deal_id is not None:
             continue  # the deal was deleted meanwhile (its runs go with it)
         run = RunView(*(row._mapping[name] for name in _RUN_COLUMNS))
         robot = RobotView(row.robot_id, row.robot_name, row.settings, row.condition, row.active)
-        loaded[run.id] = LoadedRun(run, robot, row.stage_name, found[0], found[1], found[2], row.has_waiting)
+        deal, person, responsible = found if found is not None else (None, None, None)
+        loaded[run.id] = LoadedRun(run, robot, row.stage_name or "", deal, person, responsible, row.has_waiting)
     executions = {item.run.execution_id for item in loaded.values() if item.run.execution_id is not None}
     if executions:
         events = event_values(session, executions)
@@ -155,7 +156,8 @@ def event_view(event: DomainEvent) -> dict[str, Any]:
     """An event as condition/template values: type, changed, old, new, actor_id, actor_type, to, and data."""
     return {"type": event.type, "changed": list(event.changed or []), "old": dict(event.old or {}),
             "new": dict(event.new or {}), "actor_id": event.actor_id, "actor_type": event.actor_type,
-            "to": (event.data or {}).get("to"), "data": dict(event.data or {}), "id": event.id}
+            "to": (event.data or {}).get("to"), "data": dict(event.data or {}), "id": event.id,
+            "entity_type": event.entity_type, "entity_id": event.entity_id}
 
 
 def claim(loaded: LoadedRun, now: datetime) -> bool:

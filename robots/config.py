@@ -184,8 +184,8 @@ def _release_waiting(session: Session, robot: Robot) -> None:
     for run in pending:
         nxt = session.scalars(select(RobotRun).where(scheduling.same_group(run), RobotRun.position > run.position)
                               .order_by(RobotRun.position, RobotRun.id).limit(1)).first()
-        deal = session.get(Deal, run.deal_id)
-        if nxt is None or nxt.status != "waiting" or scheduling.left_stage(run, deal):
+        deal = session.get(Deal, run.deal_id) if run.deal_id is not None else None
+        if nxt is None or nxt.status != "waiting" or (run.deal_id is not None and scheduling.left_stage(run, deal)):
             continue
         follower = session.get(Robot, nxt.robot_id)
         nxt.status, nxt.due_at = "scheduled", scheduling.due_at(follower.delay if follower else None, deal, now)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from kanban.config import Settings
 from kanban.events import Actor
-from kanban.models import Deal, Department, User
+from kanban.models import Deal, Department, Person, User
 from kanban.services.deals import MoveResult, move_deal, timeline, update_deal
 from kanban.services.users import system_user
 from robots.errors import PermanentError
@@ -30,8 +30,8 @@ class RunContext:
     run_id: int
     robot_id: int
     robot_key: str
-    deal_id: int
-    stage_id: int
+    deal_id: int | None  # None: an automation's run without a deal (its values come from robots.subjects)
+    stage_id: int | None
     stage_entry_id: int | None  # None for an automation's run, which has execution_id instead
     now: datetime
     values: dict[str, Any]  # template context: deal, contact, responsible, stage, robots (plain values)
@@ -52,10 +52,33 @@ class RunContext:
 
     def deal(self) -> Deal:
         """The deal row, current as of this transaction."""
-        deal = self.session.get(Deal, self.deal_id)
+        deal = self.session.get(Deal, self.deal_id) if self.deal_id is not None else None
         if deal is None:
-            raise PermanentError("the deal no longer exists")
+            raise PermanentError("the deal no longer exists" if self.deal_id is not None
+                                 else "this action needs a deal, and the event has none")
         return deal
+
+    def _subject(self, name: str) -> int | None:
+        value = (self.values.get(name) or {}).get("id")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def person_id(self) -> int | None:
+        """The person the run acts on: the deal's, or (no deal) the event's person or deleted deal's person."""
+        return self.deal().person_id if self.deal_id is not None else self._subject("person")
+
+    def organization_id(self) -> int | None:
+        """The organization the run acts on: the deal's (else its person's), or the subject's."""
+        if self.deal_id is None:
+            return self._subject("organization")
+        deal = self.deal()
+        if deal.organization_id is not None or deal.person_id is None:
+            return deal.organization_id
+        person = self.session.get(Person, deal.person_id)
+        return person.organization_id if person is not None else None
+
+    def responsible_id(self) -> int | None:
+        """The deal's responsible (a deleted deal's: from its snapshot); None for a person or organization."""
+        return self.deal().responsible_id if self.deal_id is not None else self._subject("responsible")
 
     def system_user(self) -> User:
         """The Butler: the named system actor robots act as by default."""
@@ -69,9 +92,9 @@ class RunContext:
                 raise PermanentError(f"user {user_id} does not exist")
             return user
         if default == "responsible":
-            deal = self.deal()
-            if deal.responsible_id is not None:
-                user = self.session.get(User, deal.responsible_id)
+            responsible_id = self.responsible_id()
+            if responsible_id is not None:
+                user = self.session.get(User, responsible_id)
                 if user is not None:
                     return user
         return self.system_user()
@@ -97,8 +120,8 @@ class RunContext:
             return list(self.session.scalars(users.where(User.department_id == ref.get("id"))))
         if kind == "everyone":
             return list(self.session.scalars(users))
-        deal = self.deal()
-        responsible = self.session.get(User, deal.responsible_id) if deal.responsible_id else None
+        responsible_id = self.responsible_id()
+        responsible = self.session.get(User, responsible_id) if responsible_id else None
         if kind == "responsible":
             return [responsible] if responsible else []
         if kind == "supervisor":
@@ -130,7 +153,9 @@ class RunContext:
         return int(self.session.execute(_insert_returning_id(model), values).scalar_one())
 
     def timeline(self, kind: str, text: str, **data: Any) -> Any:
-        """Write a timeline entry on the deal as this robot."""
+        """Write a timeline entry on the deal as this robot (nothing when the run has no deal)."""
+        if self.deal_id is None:
+            return None
         return timeline(self.session, self.deal_id, kind, text, self.actor, run_id=self.run_id, **data)
 
     def update_deal(self, changes: dict[str, Any]) -> Deal:

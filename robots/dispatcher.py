@@ -70,7 +70,8 @@ def recover_stalled(runtime: Any, *, stalled_after: float = STALLED_AFTER_SECOND
             if run is None or run.status != "running" or run.started_at is None or run.started_at >= cutoff:
                 continue  # finished, or taken over, meanwhile
             retry_later(session, run, STALLED, clock.now(), robot=session.get(Robot, run.robot_id))
-            publish_deal_changed(session, run.deal_id)
+            if run.deal_id is not None:
+                publish_deal_changed(session, run.deal_id)
     return len(ids)
 
 

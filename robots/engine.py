@@ -32,6 +32,8 @@ from robots.errors import LoopBlockedError, PermanentError, TransientError
 from robots.models import Robot, RobotRun
 from robots.registry import registry
 from robots.scheduling import LEFT_STAGE, due_at, left_stage, same_group, send_after_commit
+from robots.subjects import deal_required, of_execution
+from robots.subjects import values as subject_values
 from robots.templating import plain, render
 from robots.values import record_values, values_of
 
@@ -151,7 +153,7 @@ def _execute_runs(runtime: Any, session: Session, run_ids: list[int], *, batched
             raise
         except Exception as exc:  # noqa: BLE001 - re-raised, named after its run, for the actor boundary
             raise _undone(run, f"{type(exc).__name__}: {exc}", permanent=False, crash=True) from exc
-    for deal_id in {loaded[run_id].run.deal_id for run_id in claimed}:
+    for deal_id in {loaded[run_id].run.deal_id for run_id in claimed} - {None}:
         publish_deal_changed(session, deal_id)
     return statuses
 
@@ -165,7 +167,8 @@ def outside_call(session: Session, run: RunView, call: Callable[[], T]) -> T:
     """RunContext.outside for the engine: commit the run as running, make the call with no transaction open,
     then lock the deal and the run again (raising RunTakenOverError if the run is no longer ours)."""
     _write(session, run, {"status": "running", "attempts": run.attempts, "started_at": run.started_at})
-    publish_deal_changed(session, run.deal_id)
+    if run.deal_id is not None:
+        publish_deal_changed(session, run.deal_id)
     session.commit()  # users see it running; the deal and (on SQLite) the database are free during the call
     run.running_committed = True
     try:
@@ -189,27 +192,34 @@ def _execute(runtime: Any, session: Session, loaded: LoadedRun, now: datetime) -
     # Runs of this entry are read only when needed: for outputs of earlier robots, or to release/cancel a chain.
     wants_outputs = "robots." in f"{robot.settings}{robot.condition}"
     entry_runs = _entry_runs(session, run) if loaded.has_waiting or wants_outputs else []
-    if left_stage(run, deal):
+    if deal is not None and left_stage(run, deal):
         # An earlier run of the batch moved the deal on (change_stage): this one never started.
         return _finish(session, run, "cancelled", now, entry_runs, reason=LEFT_STAGE, unclaim=True)
     if not robot.active:
         return _finish(session, run, "cancelled", now, entry_runs, reason="the robot was disabled before it was due",
                        unclaim=True)
     outputs_by_key = {r.robot_key: dict(r.outputs or {}) for r in entry_runs if r.status == "done"}
-    # Person and responsible as they are now: an earlier run of the batch may have changed them.
-    person = _current(session, Person, deal.person_id, loaded.person)
-    responsible = _current(session, User, deal.responsible_id, loaded.responsible)
-    # The next activity costs a query: read only when the robot's settings or condition mention it.
-    records = record_values(session, deal, person,
-                            with_next_activity="next_activity" in f"{robot.settings}{robot.condition}")
-    values = values_of(deal, records, responsible, run.stage_id, loaded.stage_name, outputs_by_key,
-                       public_url=runtime.settings.public_url)
-    if loaded.event is not None:
-        values["event"] = loaded.event
+    subject = of_execution(session, run.execution_id) if deal is None else None
+    if subject is not None:  # an automation run without a deal: values from its person, org or deleted deal
+        values = subject_values(session, *subject, loaded.event, outputs_by_key)
+    else:
+        assert deal is not None and run.stage_id is not None
+        # Person and responsible as they are now: an earlier run of the batch may have changed them.
+        person = _current(session, Person, deal.person_id, loaded.person)
+        responsible = _current(session, User, deal.responsible_id, loaded.responsible)
+        # The next activity costs a query: read only when the robot's settings or condition mention it.
+        records = record_values(session, deal, person,
+                                with_next_activity="next_activity" in f"{robot.settings}{robot.condition}")
+        values = values_of(deal, records, responsible, run.stage_id, loaded.stage_name, outputs_by_key,
+                           public_url=runtime.settings.public_url)
+        if loaded.event is not None:
+            values["event"] = loaded.event
     holds, details = evaluate(robot.condition, values)
     if not holds:
         return _finish(session, run, "skipped", now, entry_runs, reason=explain(robot.condition, details),
                        outputs={"condition_values": plain(details)})
+    if subject is not None and (reason := deal_required(run.kind, *subject)):
+        return _finish(session, run, "skipped", now, entry_runs, reason=reason)
     try:
         outputs = _run_kind(runtime, session, run, robot, values, now)
     except LoopBlockedError as exc:
@@ -297,7 +307,7 @@ def _finish(session: Session, run: Any, status: str, now: datetime, entry_runs: 
         values["outputs"] = outputs
     session.flush()  # pending changes of the run (a failed attempt's count) go first
     _write(session, run, values)
-    if status in ("failed", "blocked"):
+    if status in ("failed", "blocked") and run.deal_id is not None:
         what = f"failed: {error}" if status == "failed" else "was blocked by the loop guard"
         name = robot.name if robot is not None else run.robot_key
         timeline(session, run.deal_id, "robot", f"Robot “{name}” {what}", Actor("robot", run.robot_id),
@@ -316,8 +326,9 @@ def _release_next(session: Session, run: Any, following: list[RobotRun], now: da
     if not following or following[0].status != "waiting":
         return
     nxt = following[0]
-    deal = session.get(Deal, run.deal_id)
-    if left_stage(run, deal):
+    deal = session.get(Deal, run.deal_id) if run.deal_id is not None else None
+    # Automation runs never leave a stage; their chain goes on without a deal (delete_deal, robots.subjects).
+    if run.stage_entry_id is not None and left_stage(run, deal):
         return
     robot = session.get(Robot, nxt.robot_id)
     nxt.status = "scheduled"
@@ -376,16 +387,18 @@ def record_failure(runtime: Any, run_id: int, error: str, *, permanent: bool = F
             from robots.alerts import alert_admins
 
             alert_admins(runtime, session, run, robot)
-        publish_deal_changed(session, run.deal_id)
+        if run.deal_id is not None:
+            publish_deal_changed(session, run.deal_id)
         return status
 
 
 def locked_run(session: Session, run_id: int) -> RobotRun | None:
     """The run, with its deal and then itself locked (the order moves and executing runs use: no deadlock)."""
-    deal_id = session.scalar(select(RobotRun.deal_id).where(RobotRun.id == run_id))
-    if deal_id is None:
+    found = session.execute(select(RobotRun.deal_id).where(RobotRun.id == run_id)).first()
+    if found is None:
         return None
-    session.execute(select(Deal.id).where(Deal.id == deal_id).with_for_update())
+    if found.deal_id is not None:  # an automation run without a deal locks only itself
+        session.execute(select(Deal.id).where(Deal.id == found.deal_id).with_for_update())
     return session.get(RobotRun, run_id, with_for_update=True, populate_existing=True)
 
 
@@ -401,7 +414,7 @@ def retry_run(session: Session, run_id: int) -> RobotRun:
         raise NotFoundError(f"run {run_id} not found")
     if run.status != "failed":
         raise ConflictError(f"only failed runs can be retried (this one is {run.status})")
-    if left_stage(run, session.get(Deal, run.deal_id)):
+    if run.deal_id is not None and left_stage(run, session.get(Deal, run.deal_id)):
         raise ConflictError("the deal has left the stage this run belongs to")
     now = clock.now()
     run.status, run.due_at, run.attempts = "scheduled", now, 0
@@ -412,5 +425,6 @@ def retry_run(session: Session, run_id: int) -> RobotRun:
         nxt.status, nxt.reason, nxt.finished_at = "waiting", None, None
     send_after_commit(session, [run])
     session.flush()
-    publish_deal_changed(session, run.deal_id)
+    if run.deal_id is not None:
+        publish_deal_changed(session, run.deal_id)
     return run

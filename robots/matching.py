@@ -1,9 +1,10 @@
 """Event automations meet the engine: a recorded domain event schedules the runs of every automation it matches,
-in the event's own transaction (one execution per automation, event and deal), or records why the loop guard
-refused. An event of a person or organization acts on each of their open deals.
+in the event's own transaction (one execution per automation, event and subject), or records why the loop guard
+refused. An event of a person or organization acts on each of their open deals, or on the person or organization
+itself when they have none; deal.deleted acts on the deleted deal's snapshot (robots.subjects).
 
 Rolled-back change → no event → nothing scheduled; committed change → its runs are committed with it, so nothing
-is lost after a crash and the unique (automation, event) pair keeps it exactly once.
+is lost after a crash and the unique (automation, event, subject) key keeps it exactly once.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from kanban import clock
 from kanban.automation_versions import current_version
 from kanban.domain_events import DomainEvent, EventRecorded
 from kanban.events import Actor
-from kanban.models import Deal
+from kanban.i18n import _
 from kanban.services.deals import MAX_CAUSE_DEPTH, timeline
+from robots import subjects
 from robots.claiming import event_view
 from robots.conditions import evaluate
 from robots.models import Automation, AutomationExecution, Robot, RobotRun
 from robots.scheduling import due_at, send_after_commit
+from robots.subjects import Subject
 from robots.values import template_values
 
 AUTOMATIC = ("robot", "trigger")
@@ -39,44 +42,36 @@ def on_event_recorded(session: Session, recorded: EventRecorded) -> None:
     if not considered:
         return
     automations = [a for a in considered if a.active]
-    for deal in deals_of(session, event):
+    for subject in subjects.subjects_of(session, event):
         values: dict[str, Any] | None = None
         declined = [a for a in considered if not a.active]
         for automation in automations:
-            if not prefilter(automation, event, deal):
+            if not prefilter(automation, event, subject):
                 declined.append(automation)
                 continue
             if automation.condition:
-                values = values or {**template_values(session, deal.id, deal.stage_id, {}),
-                                    "event": event_view(event)}
+                values = values or _values(session, event, subject)
                 if not evaluate(automation.condition, values)[0]:
                     declined.append(automation)
                     continue
-            schedule(session, automation, event, deal)
-        if declined:
+            schedule(session, automation, event, subject)
+        if declined and subject.deal is not None:
             # "Why?" on the deal page: inactive automations and those whose filters or condition failed.
             from robots.explain import record_automation_decisions
 
-            record_automation_decisions(session, event, deal, declined)
+            record_automation_decisions(session, event, subject.deal, declined)
 
 
-def deals_of(session: Session, event: DomainEvent) -> list[Deal]:
-    """The deals an event's actions act on: its deal; for a person or organization, their open deals.
-
-    A deal deleted by the change (deal.deleted) is gone: there is nothing left for actions to act on."""
-    if event.deal_id is not None:
-        deal = session.get(Deal, event.deal_id)
-        return [deal] if deal is not None else []
-    column = {"person": Deal.person_id, "organization": Deal.organization_id}.get(event.entity_type)
-    if column is None or event.entity_id is None:
-        return []
-    return list(session.scalars(select(Deal).where(column == event.entity_id, Deal.status == "open")
-                                .order_by(Deal.id)))
+def _values(session: Session, event: DomainEvent, subject: Subject) -> dict[str, Any]:
+    if subject.deal is not None:
+        return {**template_values(session, subject.deal.id, subject.deal.stage_id, {}), "event": event_view(event)}
+    return subjects.values(session, subject.type, subject.id, event_view(event), {})
 
 
-def prefilter(automation: Automation, event: DomainEvent, deal: Deal) -> bool:
-    """Pipeline, changed fields and "triggered by" filters (everything but the condition)."""
-    if automation.pipeline_id is not None and automation.pipeline_id != deal.pipeline_id:
+def prefilter(automation: Automation, event: DomainEvent, subject: Subject) -> bool:
+    """Pipeline, changed fields and "triggered by" filters (everything but the condition). An automation of one
+    pipeline never acts on a person or organization without a deal."""
+    if automation.pipeline_id is not None and automation.pipeline_id != subject.pipeline_id:
         return False
     if automation.fields:
         changed = set(event.changed or [])
@@ -94,8 +89,9 @@ def actor_allowed(triggered_by: dict[str, Any] | None, actor_type: str, actor_id
     return bool(triggered_by.get("automatic"))
 
 
-def loop_refusal(session: Session, event: DomainEvent) -> str | None:
-    """Why the loop guard stops this event's automations (chain depth, or rate per deal), or None."""
+def loop_refusal(session: Session, event: DomainEvent, subject: Subject | None = None) -> str | None:
+    """Why the loop guard stops this event's automations (chain depth, or rate per deal — per subject for those
+    without a deal), or None."""
     if event.actor_type not in AUTOMATIC:
         return None
     depth = len(event.cause or [])
@@ -105,27 +101,38 @@ def loop_refusal(session: Session, event: DomainEvent) -> str | None:
     recent = session.scalar(
         select(func.count()).select_from(AutomationExecution)
         .join(DomainEvent, DomainEvent.id == AutomationExecution.event_id)
-        .where(AutomationExecution.deal_id == event.deal_id, AutomationExecution.created_at >= since,
+        .where(*_same_subject(event, subject), AutomationExecution.created_at >= since,
                DomainEvent.actor_type.in_(AUTOMATIC))
     ) or 0
     if recent >= MAX_AUTO_EXECUTIONS:
-        return f"{recent} automatic automation runs on this deal in the last 5 minutes (limit {MAX_AUTO_EXECUTIONS})"
+        what = _("deal") if subject is None or subject.type == "deal" else subject.type
+        return _("%(n)s automatic automation runs on this %(what)s in the last 5 minutes (limit %(limit)s)",
+                 n=recent, what=what, limit=MAX_AUTO_EXECUTIONS)
     return None
 
 
-def schedule(session: Session, automation: Automation, event: DomainEvent, deal: Deal) -> AutomationExecution:
+def _same_subject(event: DomainEvent, subject: Subject | None) -> tuple[Any, ...]:
+    if subject is None or subject.deal is not None:
+        return (AutomationExecution.deal_id == (subject.id if subject is not None else event.deal_id),)
+    return (AutomationExecution.subject_type == subject.type, AutomationExecution.subject_id == subject.id)
+
+
+def schedule(session: Session, automation: Automation, event: DomainEvent, subject: Subject) -> AutomationExecution:
     """Write the execution and one run per active action (waiting when chained), sent after commit when due."""
     now = clock.now()
-    refusal = loop_refusal(session, event)
-    execution = AutomationExecution(automation_id=automation.id, event_id=event.id, deal_id=deal.id,
-                                    status="blocked" if refusal else "scheduled", reason=refusal,
-                                    cause=list(event.cause or []), created_at=now)
+    deal = subject.deal
+    refusal = loop_refusal(session, event, subject)
+    execution = AutomationExecution(automation_id=automation.id, event_id=event.id,
+                                    deal_id=deal.id if deal is not None else None, subject_type=subject.type,
+                                    subject_id=subject.id, status="blocked" if refusal else "scheduled",
+                                    reason=refusal, cause=list(event.cause or []), created_at=now)
     session.add(execution)
     session.flush()
     if refusal:
-        timeline(session, deal.id, "loop_blocked", f"Automation “{automation.name}” stopped: {refusal}",
-                 Actor("automation", automation.id), automation_id=automation.id, event_id=event.id,
-                 cause=list(event.cause or []))
+        if deal is not None:
+            timeline(session, deal.id, "loop_blocked", f"Automation “{automation.name}” stopped: {refusal}",
+                     Actor("automation", automation.id), automation_id=automation.id, event_id=event.id,
+                     cause=list(event.cause or []))
         session.flush()
         return execution
     robots = session.scalars(select(Robot).where(Robot.automation_id == automation.id, Robot.active.is_(True))
@@ -135,8 +142,8 @@ def schedule(session: Session, automation: Automation, event: DomainEvent, deal:
     for index, robot in enumerate(robots):
         waiting = robot.after_previous and index > 0
         runs.append(RobotRun(
-            robot_id=robot.id, deal_id=deal.id, stage_id=deal.stage_id, stage_entry_id=None,
-            execution_id=execution.id, kind=robot.kind, robot_key=robot.key, position=index,
+            robot_id=robot.id, deal_id=execution.deal_id, stage_id=deal.stage_id if deal is not None else None,
+            stage_entry_id=None, execution_id=execution.id, kind=robot.kind, robot_key=robot.key, position=index,
             status="waiting" if waiting else "scheduled", due_at=None if waiting else due_at(robot.delay, deal, now),
             attempts=0, outputs={}, cause=list(event.cause or []), created_at=now, automation_version=version,
         ))

@@ -37,12 +37,19 @@ class AutomationExecution(Base):
     __tablename__ = "automation_executions"
     __table_args__ = (
         UniqueConstraint("automation_id", "event_id", "deal_id"),  # exactly once per event (and deal)
+        # … and per subject, which also covers executions without a deal (robots.subjects)
+        UniqueConstraint("automation_id", "event_id", "subject_type", "subject_id",
+                         name="uq_automation_executions_subject"),
         Index("ix_automation_executions_automation", "automation_id", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     automation_id: Mapped[int] = mapped_column(ForeignKey("automations.id", ondelete="CASCADE"))
     event_id: Mapped[int] = mapped_column(ForeignKey("domain_events.id", ondelete="CASCADE"))
-    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    # The deal the actions act on; None when they act on a person or organization, or on a deal the event
+    # deleted (its snapshot is the event's `old`).
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    subject_type: Mapped[str] = mapped_column(String(20), default="deal")  # deal | person | organization
+    subject_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="scheduled")  # scheduled | blocked
     reason: Mapped[str | None] = mapped_column(Text)
     cause: Mapped[list[Any]] = mapped_column(default=list)
@@ -91,9 +98,10 @@ class RobotRun(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     robot_id: Mapped[int] = mapped_column(ForeignKey("robots.id", ondelete="CASCADE"))
-    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    # None for an automation's run without a deal (a person's or organization's event, a deleted deal).
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
     # An automation run records the deal's stage when its event was matched (its {{ stage.* }} values).
-    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    stage_id: Mapped[int | None] = mapped_column(ForeignKey("stages.id"))
     stage_entry_id: Mapped[int | None] = mapped_column(ForeignKey("stage_entries.id", ondelete="CASCADE"))
     execution_id: Mapped[int | None] = mapped_column(ForeignKey("automation_executions.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(50))

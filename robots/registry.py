@@ -41,6 +41,9 @@ class RobotKind:
     def output_type(cls, output: str) -> str | None:
         """What an output refers to (chat, invoice, email, url, user, activity, deal…), or None when untyped."""
         return cls.output_types.get(output, OUTPUT_TYPES.get(output))
+    # An automation's run may have no deal (a person's or organization's event, a deleted deal: robots.subjects).
+    # Kinds that need the deal row keep True and are skipped there, saying why; the others act on the subject.
+    needs_deal: ClassVar[bool] = True
 
     def run(self, ctx: RunContext, settings: Any) -> dict[str, Any]:
         """Do the robot's work inside the run's transaction and return its outputs."""

@@ -91,7 +91,9 @@ async def retry(request: Request) -> Response:
         deal_id = await in_tx(request, lambda s: s.get(RobotRun, run_id).deal_id)
         message = exc.message
     request.session["flash"] = (message, "ok")
-    return RedirectResponse(f"/deals/{deal_id}#robot-runs", status_code=303)
+    # A run without a deal (an automation's, on a person or organization): back to the automations.
+    target = f"/deals/{deal_id}#robot-runs" if deal_id is not None else "/automations"
+    return RedirectResponse(target, status_code=303)
 
 
 routes = [Route("/automation/runs/{run_id:int}/retry", retry, methods=["POST"])]

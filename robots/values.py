@@ -60,9 +60,14 @@ KNOWN_PLACEHOLDERS: list[tuple[str, str]] = [
     ("event.actor_id", "Automations: id of the user (or robot) who caused the event"),
     ("event.actor_type", "Automations: user, robot, trigger or system"),
     ("event.to", "Automations: the new stage id, status or responsible of the event"),
+    ("event.entity_type", "Automations: what the event is about: deal, activity, person, organization or email"),
+    ("event.entity_id", "Automations: the id of that record (e.g. the activity of an activity.* event)"),
+    ("subject.type", "Automations without a deal: deal (deleted: see deal.*), person or organization"),
+    ("subject.id", "Automations without a deal: the id of the deleted deal, person or organization"),
+    ("deal.deleted", "Automations on deal.deleted: true (deal.* are the deleted deal's last values)"),
 ]
 _STATIC = {name for name, _ in KNOWN_PLACEHOLDERS if "<" not in name}
-_ROOTS = {"deal", "contact", "person", "organization", "next_activity", "responsible", "stage", "event"}
+_ROOTS = {"deal", "contact", "person", "organization", "next_activity", "responsible", "stage", "event", "subject"}
 _EVENT_MAPS = ("event.old.", "event.new.", "event.data.")
 _ROBOT_REF = re.compile(r"^robots\.([a-z0-9_]+)\.([A-Za-z0-9_]+)$")
 

@@ -196,12 +196,13 @@ def reschedule_activity(session: Session, activity_id: int, due_date: Any, due_t
     return update_activity(session, activity_id, {"due_date": due_date, "due_time": due_time}, actor=actor)
 
 
-def delete_activity(session: Session, activity_id: int, *, actor: Actor) -> None:
+def delete_activity(session: Session, activity_id: int, *, actor: Actor,
+                    cause: tuple[dict[str, Any], ...] = ()) -> None:
     """Delete an activity; the deal's timeline says so."""
     activity = get_activity(session, activity_id)
     old = activity_snapshot(activity)
     _on_deal(session, activity, "activity_deleted", f"Deleted {activity.type} “{activity.subject}”", actor)
-    _event(session, "activity.deleted", activity, actor, (), old=old)
+    _event(session, "activity.deleted", activity, actor, cause, old=old)
     session.delete(activity)
     session.flush()
 

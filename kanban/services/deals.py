@@ -362,13 +362,13 @@ def touch_deal(session: Session, deal: Deal, at: datetime | None = None) -> None
     set_committed_value(deal, "last_activity_at", at)
 
 
-def delete_deal(session: Session, deal_id: int, *, actor: Actor) -> None:
+def delete_deal(session: Session, deal_id: int, *, actor: Actor, cause: tuple[dict[str, Any], ...] = ()) -> None:
     """Delete a deal and what hangs off it (entries, timeline, notes, activities, runs); deal.deleted keeps the
-    old values."""
+    old values (the snapshot its automations act on)."""
     deal = get_deal(session, deal_id, for_update=True)
     policy.authorize(session, actor, "delete", deal)
     old = {**deal_snapshot(deal), "status": deal.status, "person_id": deal.person_id,
-           "organization_id": deal.organization_id}
+           "organization_id": deal.organization_id, "created_at": deal.created_at}
     pipeline_id, stage_id = deal.pipeline_id, deal.stage_id
     # The deal points at its current entry, which the cascade deletes: unlink first.
     session.execute(update(Deal).where(Deal.id == deal.id).values(current_entry_id=None)
@@ -378,7 +378,7 @@ def delete_deal(session: Session, deal_id: int, *, actor: Actor) -> None:
     session.flush()
     bus.publish(session, DealDeleted(deal_id, pipeline_id, stage_id, actor))
     record_event(session, "deal.deleted", entity_type="deal", entity_id=deal_id, deal_id=deal_id,
-                 pipeline_id=pipeline_id, actor=actor, old=old)
+                 pipeline_id=pipeline_id, actor=actor, old=old, cause=cause)
 
 
 def _flush(session: Session, deal: Deal) -> None:

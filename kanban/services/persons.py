@@ -122,7 +122,7 @@ def update_person(session: Session, person_id: int, changes: dict[str, Any], *, 
     return person
 
 
-def delete_person(session: Session, person_id: int, *, actor: Actor) -> None:
+def delete_person(session: Session, person_id: int, *, actor: Actor, cause: tuple[dict[str, Any], ...] = ()) -> None:
     """Delete a person; their deals keep going without one."""
     person = get_person(session, person_id)
     old = person_snapshot(person)
@@ -130,7 +130,8 @@ def delete_person(session: Session, person_id: int, *, actor: Actor) -> None:
                     .execution_options(synchronize_session=False))
     session.delete(person)
     session.flush()
-    record_event(session, "person.deleted", entity_type="person", entity_id=old["id"], actor=actor, old=old)
+    record_event(session, "person.deleted", entity_type="person", entity_id=old["id"], actor=actor, old=old,
+                 cause=cause)
 
 
 def _clean_organization(values: dict[str, Any], creating: bool) -> dict[str, Any]:
@@ -148,18 +149,18 @@ def _clean_organization(values: dict[str, Any], creating: bool) -> dict[str, Any
 
 
 def create_organization(session: Session, values: dict[str, Any], *, actor: Actor,
-                        external_id: str | None = None) -> Organization:
+                        external_id: str | None = None, cause: tuple[dict[str, Any], ...] = ()) -> Organization:
     """Create an organization."""
     org = Organization(**_clean_organization(values, True), external_id=external_id)
     session.add(org)
     session.flush()
     record_event(session, "organization.created", entity_type="organization", entity_id=org.id, actor=actor,
-                 new=organization_snapshot(org))
+                 new=organization_snapshot(org), cause=cause)
     return org
 
 
 def update_organization(session: Session, organization_id: int, changes: dict[str, Any], *,
-                        actor: Actor) -> Organization:
+                        actor: Actor, cause: tuple[dict[str, Any], ...] = ()) -> Organization:
     """Change an organization's name or address."""
     org = get_organization(session, organization_id)
     old = organization_snapshot(org)
@@ -170,7 +171,8 @@ def update_organization(session: Session, organization_id: int, changes: dict[st
     if changed:
         session.flush()
         record_event(session, "organization.updated", entity_type="organization", entity_id=org.id, actor=actor,
-                     changed=changed, old={k: old[k] for k in changed}, new={k: new[k] for k in changed})
+                     changed=changed, old={k: old[k] for k in changed}, new={k: new[k] for k in changed},
+                     cause=cause)
     return org
 
 

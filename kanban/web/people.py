@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import inbox
 from kanban.crm_models import Activity, Note
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
+from kanban.inbox import emails_of_persons
 from kanban.models import Deal, Organization, Person, Stage, User
 from kanban.services import persons
 from kanban.web.access import access
@@ -173,18 +173,20 @@ def detail_context(session: Session, kind: str, record_id: int, **extra: Any) ->
     notes = _notes_of(session, kind, record_id, deal_ids)
     activities = _activities_of(session, kind, record_id, deal_ids)
     user_ids = {n.author_id for n in notes} | {a.assignee_id for a in activities}
+    members = _people_of(session, record_id) if kind == "organizations" else []
+    # Received email from or to the person (an organization: its people), whether or not it is on a deal.
+    emails = emails_of_persons(session, [record_id] if kind == "persons" else [p.id for p in members],
+                               limit=PAGE_SIZE)
     ctx: dict[str, Any] = {
         "kind": kind, "record": record, "deals": deals, "notes": notes, "activities": activities,
         "deal_titles": {d.id: d.title for d, _ in deals},
         "users": dict(session.execute(select(User.id, User.name).where(User.id.in_(user_ids - {None}))).all()),
-        "members": _people_of(session, record_id) if kind == "organizations" else [],
+        "members": members, "emails": emails,
         "organization": session.get(Organization, record.organization_id)
         if kind == "persons" and record.organization_id else None,
         "organizations": _listing(session, "organizations", "") if kind == "persons" else [],
         "errors": {}, "values": {}, "existing": None, "message": None, "message_kind": "info",
     }
-    # Emails synced from mailboxes that name this person, with or without a deal.
-    ctx["emails"] = inbox.emails_of_person(session, record_id) if kind == "persons" else []
     ctx.update(extra)
     return ctx
 

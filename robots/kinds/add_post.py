@@ -32,6 +32,7 @@ class AddPost(RobotKind):
     Settings = AddPostSettings
     outputs = ("post_id",)
     templates = {"title": "text", "text": "text"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: AddPostSettings) -> dict[str, Any]:
         """One feed post per run (feed_posts.run_id is unique)."""
@@ -41,7 +42,7 @@ class AddPost(RobotKind):
         else:
             audience = [user.id for user in resolve(ctx, settings.recipients)]
         attachments: list[Any] = []
-        if settings.attachments_field:
+        if settings.attachments_field and ctx.deal_id is not None:
             value = (ctx.deal().fields or {}).get(settings.attachments_field)
             attachments = [str(v) for v in (value if isinstance(value, list) else [value]) if v]
         post = FeedPost(author_id=author.id, deal_id=ctx.deal_id, run_id=ctx.run_id,

@@ -57,6 +57,7 @@ class CreateActivityKind(RobotKind):
     Settings = CreateActivitySettings
     outputs = ("activity_id",)
     templates = {"subject": "text", "note": "text"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: CreateActivitySettings) -> dict[str, Any]:
         """One activity per run (activities.run_id is unique), counted in the company's calendar (or the named
@@ -80,6 +81,7 @@ class CreateActivityKind(RobotKind):
             day, due_time = moment.date(), moment.time().replace(tzinfo=None)
         values = {"type": settings.type, "subject": ctx.render(settings.subject)[:300], "due_date": day,
                   "due_time": due_time, "assignee_id": assignee.id, "deal_id": ctx.deal_id,
+                  "person_id": ctx.person_id(),
                   "note": ctx.render(settings.note) if settings.note else None}
         with core_refusals():
             activity: Activity = create_activity(ctx.session, values, actor=ctx.actor, run_id=ctx.run_id,

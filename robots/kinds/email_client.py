@@ -76,14 +76,18 @@ class EmailClient(RobotKind):
     Settings = EmailClientSettings
     outputs = ("message_id", "tracking_token")
     templates = {"subject": "text", "body": "html", "attachments": "text", "subjects.*": "text", "bodies.*": "html"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: EmailClientSettings) -> dict[str, Any]:
         """One tracked outbox row for the contact's address, and an `email` timeline entry."""
         mailer = service(ctx, "mailer")
-        deal = ctx.deal()
-        contact = ctx.session.get(Person, deal.person_id) if deal.person_id else None
+        person_id = ctx.person_id()  # the deal's contact, or (no deal) the event's person
+        contact = ctx.session.get(Person, person_id) if person_id else None
         if contact is None or not contact.email:
-            raise PermanentError("the deal's contact has no email address")
+            raise PermanentError("the deal's contact has no email address" if ctx.deal_id is not None
+                                 else "the event's person has no email address")
+        if settings.attachments and ctx.deal_id is None:
+            raise PermanentError("attachments are documents of a deal, and this event has none")
         # The client's language (else the company's) picks the body and the money/date filters' language.
         firm = company.settings(ctx.session).language
         client = language_of(contact)
@@ -99,7 +103,7 @@ class EmailClient(RobotKind):
         derived = content.text == html_to_text(content.html or "")
         text = html_to_text(tracked) if derived else content.text
         sender = resolve_sender(ctx, settings.send_as, ctx.user(settings.sender_id), mailer)
-        row = EmailMessage(run_id=ctx.run_id, deal_id=deal.id, kind="client", from_address=sender.from_address,
+        row = EmailMessage(run_id=ctx.run_id, deal_id=ctx.deal_id, kind="client", from_address=sender.from_address,
                            to_address=contact.email, subject=subject, body_html=tracked,
                            body_text=text, status=sender.status, tracking_token=token,
                            links=links, created_at=ctx.now, mailbox_id=sender.mailbox_id,
@@ -107,7 +111,7 @@ class EmailClient(RobotKind):
         ctx.session.add(row)
         ctx.session.flush()
         with core_refusals(with_fields=False):
-            attach(ctx.session, row.id, deal.id, [ctx.render(ref) for ref in settings.attachments])
+            attach(ctx.session, row.id, ctx.deal_id, [ctx.render(ref) for ref in settings.attachments])
         note = f"Email “{subject}” to {contact.email}"
         if sender.fallback_reason:
             note += " — " + _("from the company address: %(reason)s", reason=sender.fallback_reason)

@@ -32,6 +32,7 @@ class EmailEmployee(RobotKind):
     Settings = EmailEmployeeSettings
     outputs = ("message_id", "message_ids")
     templates = {"subject": "text", "body": "text"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: EmailEmployeeSettings) -> dict[str, Any]:
         """One outbox row per recipient, carrying the run id; the delivery loop sends queued rows."""

@@ -29,6 +29,7 @@ class Notify(RobotKind):
     Settings = NotifySettings
     outputs = ("notification_ids",)
     templates = {"text": "text"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: NotifySettings) -> dict[str, Any]:
         """Rows per resolved recipient and chosen channel, each keyed by (run, user); outputs the in-app ones."""

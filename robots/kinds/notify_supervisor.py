@@ -28,13 +28,14 @@ class NotifySupervisor(RobotKind):
     Settings = NotifySupervisorSettings
     outputs = ("notification_id",)
     templates = {"text": "text"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: NotifySupervisorSettings) -> dict[str, Any]:
         """Resolve the responsible's department head and notify them by the channels they chose."""
-        deal = ctx.deal()
-        if deal.responsible_id is None:
+        responsible_id = ctx.responsible_id()
+        if responsible_id is None:
             raise PermanentError("the deal has no responsible, so there is no supervisor to notify")
-        head = ctx.supervisor_of(ctx.session.get(User, deal.responsible_id))
+        head = ctx.supervisor_of(ctx.session.get(User, responsible_id))
         if head is None or not head.active:
             raise PermanentError("the responsible's department has no (active) head")
         sent = deliver_notification(ctx.session, ctx.settings, service(ctx, "mailer"), user=head, kind="supervisor",

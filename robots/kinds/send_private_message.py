@@ -32,6 +32,7 @@ class SendPrivateMessage(RobotKind):
     outputs = ("message_id", "message_ids")
     templates = {"text": "text"}
     output_types = {"message_id": "chat_message"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: SendPrivateMessageSettings) -> dict[str, Any]:
         """One message per recipient (the sender is skipped); the first carries the run id."""

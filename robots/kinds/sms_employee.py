@@ -32,6 +32,7 @@ class SmsEmployee(RobotKind):
     outputs = ("message_id", "message_ids")
     templates = {"text": "text"}
     output_types = {"message_id": "sms"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: SmsEmployeeSettings) -> dict[str, Any]:
         """One outbox row per recipient; too long a text or a missing phone number fails the run."""

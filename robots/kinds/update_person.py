@@ -28,17 +28,18 @@ class UpdatePerson(RobotKind):
     Settings = UpdatePersonSettings
     outputs = ("person_id",)
     templates = {"fields.*": "text"}
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: UpdatePersonSettings) -> dict[str, Any]:
         """Render each field; an email another person has is a permanent failure, not a retry."""
-        deal = ctx.deal()
-        if deal.person_id is None:
-            raise PermanentError("the deal has no person")
+        person_id = ctx.person_id()
+        if person_id is None:
+            raise PermanentError("the deal has no person" if ctx.deal_id is not None else "the event has no person")
         changes = {name: ctx.render(template).strip() or None for name, template in settings.fields.items()}
         try:
-            update_person(ctx.session, deal.person_id, changes, actor=ctx.actor, cause=ctx.next_cause())
+            update_person(ctx.session, person_id, changes, actor=ctx.actor, cause=ctx.next_cause())
         except ValidationError as exc:
             raise PermanentError(f"{exc.message}: {exc.fields}") from exc
         except ConflictError as exc:  # a duplicate email: trying again cannot help
             raise PermanentError(f"{exc.message} (person {exc.extra.get('existing_id')})") from exc
-        return {"person_id": deal.person_id}
+        return {"person_id": person_id}

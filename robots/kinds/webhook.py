@@ -45,6 +45,7 @@ class Webhook(RobotKind):
     setting_types = {"url": "url"}
     effect = "external"
     has_secret = True
+    needs_deal = False  # also acts without a deal (robots.subjects)
 
     def run(self, ctx: RunContext, settings: WebhookSettings) -> dict[str, Any]:
         """POST {event, run_id, deal, contact, responsible, stage, sent_at} with no transaction open; the run id is
@@ -59,6 +60,9 @@ class Webhook(RobotKind):
             "contact": ctx.values.get("contact"),
             "responsible": ctx.values.get("responsible"),
             "stage": ctx.values.get("stage"),
+            # An automation's run: its event, and what it acts on (a deleted deal's snapshot, a person, an org)
+            **{name: ctx.values[name] for name in ("event", "subject", "person", "organization")
+               if name in ctx.values},
             "sent_at": ctx.now.isoformat(),
         }
         key = f"run_{ctx.run_id}"

@@ -60,12 +60,14 @@ class Echo(RobotKind):
     Settings = EchoSettings
     outputs = ("text", "run_id")
     templates = {"text": "text"}
+    needs_deal = False
 
     def run(self, ctx: RunContext, settings: EchoSettings) -> dict[str, Any]:
         text = ctx.render(settings.text)
-        ctx.session.add(TimelineEntry(deal_id=ctx.deal_id, kind="comment", text=text, run_id=ctx.run_id,
-                                      actor_type="robot", actor_id=ctx.robot_id, data={}))
-        ctx.session.flush()
+        if ctx.deal_id is not None:  # an automation's run on a person, organization or deleted deal has none
+            ctx.session.add(TimelineEntry(deal_id=ctx.deal_id, kind="comment", text=text, run_id=ctx.run_id,
+                                          actor_type="robot", actor_id=ctx.robot_id, data={}))
+            ctx.session.flush()
         pending = FAILURES.get(settings.marker) or []
         if pending:
             what = pending.pop(0)

@@ -106,3 +106,30 @@ def test_pages_build_an_automation_and_show_its_history(client, admin, pipeline,
     assert "(inactive)" in client.get("/automations").text
     invalid = client.post("/automations", data={**form, "name": "x" * 121})
     assert invalid.status_code == 422 and "at most 120" in invalid.text
+
+
+def test_the_editor_offers_the_record_actions(client, admin, test_kinds):
+    from robots import automations
+
+    login(client, admin.email)
+    token = csrf_of(client)
+    runtime = client.app.state.runtime
+    with runtime.sessions() as s, s.begin():
+        auto_id = automations.create_automation(s, {"name": "Calls", "event": "activity.created"},
+                                                owner_id=admin.id).id
+    for kind in ("update_activity", "delete_activity", "delete_person", "delete_deal", "create_organization",
+                 "update_organization"):
+        page = client.get(f"/automations/{auto_id}/actions/new?kind={kind}")
+        assert page.status_code == 200 and "Placeholders" in page.text, kind
+    added = client.post(f"/automations/{auto_id}/actions", data={
+        "csrf_token": token, "kind": "update_activity", "name": "Plan it", "key": "", "s.activity": "",
+        "s.fields.name": ["subject"], "s.fields.value": ["{{ event.new.subject }}!"], "s.mark": "done",
+        "after_previous": "on", "active": "on", "delay_type": "now", "cond_mode": "all"}, follow_redirects=False)
+    assert added.status_code == 303, added.text
+    with runtime.sessions() as s:
+        [action] = automations.actions(s, auto_id)
+    assert action.settings == {"activity": "", "fields": {"subject": "{{ event.new.subject }}!"}, "mark": "done"}
+    refused = client.post(f"/automations/{auto_id}/actions", data={
+        "csrf_token": token, "kind": "update_activity", "name": "Nothing", "key": "", "s.mark": "unchanged",
+        "after_previous": "on", "active": "on", "delay_type": "now", "cond_mode": "all"})
+    assert refused.status_code == 422 and "give fields to change" in refused.text

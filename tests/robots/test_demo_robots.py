@@ -125,3 +125,18 @@ def test_demo_automations_are_seeded_and_fire(runtime):
     drain(runtime)
     with runtime.sessions() as s:
         assert "Upsell opportunity" in s.get(Deal, deal_id).tags
+    # noCRM "notify on lead deleted": the deal is gone, its snapshot fills the notification
+    from kanban.services.deals import delete_deal
+    from robots.models import AutomationExecution
+
+    with runtime.sessions() as s, s.begin():
+        delete_deal(s, deal_id, actor=Actor("system"))
+    drain(runtime)
+    with runtime.sessions() as s:
+        deleted = s.scalars(select(Automation).where(Automation.event == "deal.deleted")).one()
+        execution = s.scalars(select(AutomationExecution).where(AutomationExecution.automation_id == deleted.id)).one()
+        runs = s.scalars(select(RobotRun).where(RobotRun.execution_id == execution.id)).all()
+        assert [(r.kind, r.status) for r in runs] == [("notify", "done")], [(r.kind, r.error) for r in runs]
+        admins = s.scalars(select(User.id).where(User.role == "admin")).all()
+        texts = s.scalars(select(Notification.text).where(Notification.user_id.in_(admins))).all()
+        assert "Deal deleted: Demo lead" in texts

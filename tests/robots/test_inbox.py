@@ -89,7 +89,7 @@ def test_email_received_fires_an_automation(runtime, dovecot, admin, pipeline, t
     inbox.poll(runtime, dovecot.url)
     run_all()
     with runtime.sessions() as s:
-        runs = list(s.scalars(select(RobotRun).where(RobotRun.execution_id.is_not(None))))
+        runs = list(s.scalars(select(RobotRun).where(RobotRun.execution_id.is_not(None)).order_by(RobotRun.id)))
     assert [(r.deal_id, r.status, r.outputs["text"]) for r in runs] == [(deal_id, "done", "Question 7")]
 
 
@@ -98,3 +98,35 @@ def test_bad_urls_are_refused():
         inbox.parse_url("http://host/INBOX")
     box = inbox.parse_url("imaps://me%40corp:p%3Ass@mail.example/Sales")
     assert (box.ssl, box.port, box.user, box.password, box.folder) == (True, 993, "me@corp", "p:ss", "Sales")
+
+
+def test_received_email_is_linked_to_its_persons_with_or_without_deals(runtime, admin, pipeline, test_kinds,
+                                                                         run_all):
+    # No IMAP server needed: receive() is what polling calls for each fetched message.
+    from kanban.services import persons
+    from robots import automations
+    from robots.models import RobotRun
+
+    deal_id = _deal(runtime, admin, pipeline, "carla@client.example")
+    with runtime.sessions() as s, s.begin():
+        lonely = persons.create_person(s, {"name": "Lone", "email": "lone@client.example"},
+                                       actor=Actor.user(admin.id)).id
+        auto = automations.create_automation(s, {"name": "Mail", "event": "email.received"}, owner_id=admin.id)
+        automations.add_action(s, auto.id, {"kind": "test_echo", "settings": {"text": "{{ event.new.subject }}"}})
+    with runtime.sessions() as s, s.begin():
+        stored = inbox.receive(s, _message(8, to="lone@client.example"))
+        assert stored is not None and inbox.receive(s, _message(8)) is None  # once per Message-ID
+        events = s.scalars(select(DomainEvent).where(DomainEvent.type == "email.received")
+                           .order_by(DomainEvent.id)).all()
+        assert [(e.deal_id, e.data.get("person_id")) for e in events] == [(deal_id, None), (None, lonely)]
+    run_all()
+    with runtime.sessions() as s:
+        runs = list(s.scalars(select(RobotRun).where(RobotRun.execution_id.is_not(None))))
+        from kanban.models import Deal
+
+        carla_id = s.get(Deal, deal_id).person_id
+        assert [m.subject for m in inbox.emails_of_persons(s, [lonely])] == ["Question 8"]
+        assert [m.subject for m in inbox.emails_of_persons(s, [carla_id])] == ["Question 8"]
+    # Carla's deal, and Lone (no deal) as the subject
+    assert [(r.deal_id, r.status, r.outputs["text"]) for r in runs] == [(deal_id, "done", "Question 8"),
+                                                                         (None, "done", "Question 8")]

@@ -43,6 +43,13 @@ EXAMPLES = {
     "modify_requisites": {"entity": "organization", "template": "fr_company", "address_type": "legal",
                           "fields": {"vat_number": "{{ deal.fields.vat }}", "city": "Paris"}},
     "sms_client": {"text": "Your order {{ deal.title }} is confirmed"},
+    "delete_deal": {},
+    "delete_activity": {"activity": "{{ robots.call.activity_id }}"},
+    "delete_person": {},
+    "update_activity": {"activity": "", "fields": {"subject": "Call {{ person.name }} again", "due_date": "2030-01-02"},
+                        "mark": "open"},
+    "create_organization": {"name": "{{ contact.company }}", "address": "1 Main St", "link": True},
+    "update_organization": {"fields": {"address": "{{ deal.fields.address }}"}},
 }
 MODULES = sorted(m.name for m in pkgutil.iter_modules(robots.kinds.__path__))
 

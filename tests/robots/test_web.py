@@ -256,6 +256,13 @@ def examples(admin: Any, rep: Any, other_stage: int) -> dict[str, dict[str, Any]
                             "note": "About {{ organization.name }}"},
         "set_status": {"status": "lost", "reason": "No reply"},
         "update_person": {"fields": {"phone": "{{ deal.fields.phone }}"}},
+        "update_activity": {"activity": "{{ next_activity.id }}", "fields": {"subject": "Again {{ deal.title }}"},
+                            "mark": "done"},
+        "delete_activity": {"activity": "{{ next_activity.id }}"},
+        "delete_person": {},
+        "delete_deal": {},
+        "create_organization": {"name": "{{ contact.company }}", "address": "1 Main St", "link": False},
+        "update_organization": {"fields": {"address": "{{ deal.fields.address }}"}},
     }
 
 

@@ -74,3 +74,23 @@ def test_organization_detail_lists_people_and_deals(rep_web, runtime, pipeline, 
     assert [o.name for o in listing.context["rows"]] == ["Hooli"]
     page = rep_web.get(f"/organizations/{org.id}")
     assert "Gavin B" in page.text and "Hooli expansion" in page.text
+
+
+def test_received_email_shows_on_the_person_and_organization_pages(rep_web, runtime, deals):
+    from kanban import inbox
+
+    raw = (b"From: Alice <ALICE@acme.test>\r\nTo: sales@crm.example\r\nSubject: Renewal question\r\n"
+           b"Message-ID: <renewal-1@acme.test>\r\n\r\nCan we talk about the renewal?\r\n")
+    with runtime.sessions() as s, s.begin():
+        alice = s.scalars(select(Person).where(Person.name == "Alice Moreau")).one()
+        org = Organization(name="Acme Corp")
+        s.add(org)
+        s.flush()
+        alice.organization_id = org.id
+        inbox.receive(s, raw)
+        ids = (alice.id, org.id)
+    page = rep_web.get(f"/persons/{ids[0]}")
+    assert page.status_code == 200 and "Renewal question" in page.text and "Can we talk about the renewal?" in page.text
+    assert "Renewal question" in rep_web.get(f"/organizations/{ids[1]}").text
+    bob = rep_web.get("/persons").context["rows"][1]
+    assert "No email received." in rep_web.get(f"/persons/{bob.id}").text

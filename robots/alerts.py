@@ -19,13 +19,16 @@ from robots.models import Automation, Robot, RobotRun
 
 def alert_admins(runtime: Any, session: Session, run: RobotRun, robot: Robot | None) -> int:
     """Notify each active admin of a failed run, in the transaction that records the failure; how many."""
-    deal = session.get(Deal, run.deal_id)
+    deal = session.get(Deal, run.deal_id) if run.deal_id is not None else None
     name = robot.name if robot is not None else run.robot_key
     owner = session.get(Automation, robot.automation_id) if robot is not None and robot.automation_id else None
     what = _("Automation “%(owner)s” › “%(name)s”", owner=owner.name, name=name) if owner else \
         _("Robot “%(name)s”", name=name)
-    text = one_line(_("%(what)s failed on deal “%(deal)s”: %(error)s", what=what,
-                      deal=deal.title if deal else run.deal_id, error=run.error or "?"), 500)
+    if run.deal_id is None:  # an automation's action on a person, an organization or a deleted deal
+        text = one_line(_("%(what)s failed: %(error)s", what=what, error=run.error or "?"), 500)
+    else:
+        text = one_line(_("%(what)s failed on deal “%(deal)s”: %(error)s", what=what,
+                          deal=deal.title if deal else run.deal_id, error=run.error or "?"), 500)
     mailer = runtime.extras.get("services", {}).get("mailer")
     admins = list(session.scalars(select(User).where(User.role == "admin", User.active.is_(True),
                                                      User.email != SYSTEM_EMAIL).order_by(User.id)))

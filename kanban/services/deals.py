@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, func, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -36,15 +36,56 @@ class MoveResult:
     blocked: str | None = None
 
 
+_LOCKED = "locked_deals"
+
+
+def _innermost(session: Session) -> SessionTransaction | None:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _holds_lock(session: Session, deal_id: int) -> bool:
+    """True when this transaction (or a savepoint still open around the current one) locked the deal."""
+    locked_in = session.info.get(_LOCKED, {}).get(deal_id)
+    tx = _innermost(session)
+    while tx is not None:
+        if tx is locked_in:
+            return True
+        tx = tx.parent
+    return False
+
+
 def get_deal(session: Session, deal_id: int, *, for_update: bool = False) -> Deal:
-    """Load a deal or raise NotFoundError."""
+    """Load a deal or raise NotFoundError.
+
+    for_update locks its row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers). A deal this
+    transaction has already locked is taken from the session without another round trip (the endpoint's access
+    check and the service share one SELECT … FOR UPDATE).
+    """
+    if _holds_lock(session, deal_id):
+        deal = session.get(Deal, deal_id)
+        if deal is None:
+            raise NotFoundError(f"deal {deal_id} not found")
+        return deal
     stmt = select(Deal).where(Deal.id == deal_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     deal = session.scalars(stmt).one_or_none()
     if deal is None:
         raise NotFoundError(f"deal {deal_id} not found")
+    if for_update:
+        session.info.setdefault(_LOCKED, {})[deal_id] = _innermost(session)
     return deal
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_locks(session: Session) -> None:
+    session.info.pop(_LOCKED, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_locks_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_LOCKED, None)  # a rolled-back savepoint's entries fail _holds_lock by themselves
 
 
 def _stage(session: Session, stage_id: int) -> Stage:
@@ -52,6 +93,28 @@ def _stage(session: Session, stage_id: int) -> Stage:
     if stage is None or stage.archived:
         raise ValidationError("unknown stage", {"stage_id": f"stage {stage_id} does not exist"})
     return stage
+
+
+def _stages(session: Session, *stage_ids: int | None) -> dict[int, Stage]:
+    """Several stages by id in one query (those already in the session cost nothing)."""
+    wanted = {i for i in stage_ids if i is not None}
+    found: dict[int, Stage] = {}
+    for stage_id in wanted:
+        stage = session.identity_map.get(Session.identity_key(Stage, stage_id))
+        if stage is not None:
+            found[stage_id] = stage
+    missing = wanted - set(found)
+    if missing:
+        found.update((s.id, s) for s in session.scalars(select(Stage).where(Stage.id.in_(sorted(missing)))))
+    # The identity map holds objects weakly: keep these for the session's life, so the reply (deal view,
+    # re-rendered columns) finds them without reading them again.
+    session.info.setdefault("held_stages", {}).update(found)
+    return found
+
+
+def _top_rank_expr(stage_id: int) -> Any:
+    """The rank that puts a deal on top of a column, as a SQL expression evaluated inside the deal's UPDATE."""
+    return func.coalesce(select(func.min(Deal.rank)).where(Deal.stage_id == stage_id).scalar_subquery(), 0.0) - 1.0
 
 
 def _top_rank(session: Session, stage_id: int) -> float:
@@ -267,7 +330,10 @@ def move_deal(
         raise ConflictError(
             "the deal was changed by someone else", current=deal, current_version=deal.version
         )
-    target = _stage(session, stage_id)
+    stages = _stages(session, stage_id, deal.stage_id)
+    target = stages.get(stage_id)
+    if target is None or target.archived:
+        raise ValidationError("unknown stage", {"stage_id": f"stage {stage_id} does not exist"})
     if target.pipeline_id != deal.pipeline_id:
         raise ValidationError("stage belongs to another pipeline", {"stage_id": "not in the deal's pipeline"})
     if target.id == deal.stage_id:
@@ -276,7 +342,7 @@ def move_deal(
             _flush(session, deal)
         return MoveResult(deal, moved=False)
     blocked = _loop_check(session, deal, actor, cause)
-    source = session.get(Stage, deal.stage_id)
+    source = stages.get(deal.stage_id)
     if blocked:
         timeline(session, deal.id, "loop_blocked", f"Move to “{target.name}” refused: {blocked}", actor,
                  to_stage_id=target.id, cause=list(cause))
@@ -285,9 +351,9 @@ def move_deal(
     at = clock.now()
     previous_entry_id = deal.current_entry_id
     if previous_entry_id is not None:
-        prev = session.get(StageEntry, previous_entry_id)
-        if prev is not None:
-            prev.left_at = at
+        # One UPDATE, no SELECT of the entry first ("evaluate" keeps a loaded copy in step).
+        session.execute(update(StageEntry).where(StageEntry.id == previous_entry_id).values(left_at=at)
+                        .execution_options(synchronize_session="evaluate"))
     entry = StageEntry(deal_id=deal.id, stage_id=target.id, from_stage_id=deal.stage_id, entered_at=at,
                        actor_type=actor.type, actor_id=actor.id, cause=list(cause))
     session.add(entry)
@@ -297,7 +363,8 @@ def move_deal(
     deal.stage_entered_at = at
     deal.last_activity_at = at
     deal.current_entry_id = entry.id
-    deal.rank = rank if rank is not None else _top_rank(session, target.id)
+    # On top of the column: computed inside the deal's own UPDATE (no separate SELECT min(rank)).
+    deal.rank = rank if rank is not None else _top_rank_expr(target.id)
     _flush(session, deal)
     notes = [n for n in (note, "" if run_robots else f"the robots of “{target.name}” were not run") if n]
     extra = {} if run_robots else {"run_robots": False}

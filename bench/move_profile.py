@@ -5,7 +5,8 @@ Run: python -m bench.move_profile [sqlite|postgresql]   (PostgreSQL on 127.0.0.1
 For an API move (`POST /api/v1/deals/{id}/move`), an htmx board move (`POST /deals/{id}/move` with
 HX-Request) and a signed Stripe intake (`POST /hooks/payments/stripe`) it prints the SQL statements per
 request (SQLAlchemy `before_cursor_execute`; SQLite's BEGIN IMMEDIATE is one, COMMIT is not), the CPU time
-per request (client included) and the top functions of a cProfile over BENCH_PROFILE_MOVES requests (default
+per request (client included), the Python function calls per request (a CPU proxy that a busy machine does not
+blur) and the top functions of a cProfile over BENCH_PROFILE_MOVES requests (default
 200). The app runs in this thread (httpx ASGITransport; the endpoints' worker-thread hop is replaced by a
 direct call) so cProfile sees the server side.
 """
@@ -123,8 +124,11 @@ async def _measure(label: str, counter: StatementCounter, calls: list[Callable[[
     for call in calls[len(calls) // 2:]:
         await call()
     profile.disable()
+    stats = pstats.Stats(profile)
+    profiled = len(calls) - len(calls) // 2
     print(f"\n=== {label}: {len(one)} SQL statements per request, {cpu * 1000:.2f} ms CPU per request"
-          f" ({runs} requests, client included)")
+          f" ({runs} requests, client included), {stats.total_calls / profiled:,.0f} Python function calls per"
+          " request (profiled half; deterministic, unlike CPU time on a shared machine)")
     for statement in one:
         print("   ", " ".join(statement.split())[:160])
     if show:

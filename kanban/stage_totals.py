@@ -7,7 +7,8 @@ shard) order (concurrent movers lock rows in the same order, so they cannot dead
 (rows stay locked only for the upserts and the commit itself). Each (stage, currency) total is split over
 SHARDS rows by deal id, so concurrent moves between the same two stages rarely wait on one another; readers
 sum the shards. Core statements that change deals' stage_id, amount or currency bypass all this: call
-``recount_stage_totals`` after them.
+``record_stage_change`` for one deal (kanban.services.deals does for a move), ``recount_stage_totals`` after bulk
+statements.
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ def _record(session: Session, _context: Any) -> None:
     if deltas:
         tx = _innermost(session)
         session.info.setdefault(_KEY, []).extend((tx, *d) for d in deltas)
+
+
+def record_stage_change(session: Session, deal_id: int, currency: str, amount: int | None, from_stage_id: int,
+                        to_stage_id: int) -> None:
+    """Record the delta of a deal moved by a Core UPDATE (the move's fast path), as the flush hook would have."""
+    if from_stage_id == to_stage_id:
+        return
+    tx, shard = _innermost(session), deal_id % SHARDS
+    session.info.setdefault(_KEY, []).extend([(tx, from_stage_id, currency, shard, -1, -(amount or 0)),
+                                              (tx, to_stage_id, currency, shard, 1, amount or 0)])
 
 
 def _within(tx: SessionTransaction | None, ended: SessionTransaction) -> bool:

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-import kanban.stage_totals  # noqa: F401 - its session hooks keep stage_totals in step with every deal write
-from kanban import clock, live, policy
+from kanban import clock, live, policy, stage_totals  # stage_totals' session hooks follow every ORM deal write
 from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor, DealDeleted, DealFieldsChanged, DealMoved, bus
@@ -350,29 +349,22 @@ def move_deal(
         return MoveResult(deal, moved=False, blocked=blocked)
     at = clock.now()
     previous_entry_id = deal.current_entry_id
+    from_stage_id = deal.stage_id
+    _flush(session, deal)  # the caller's pending changes first: they may bump the version checked below
     if previous_entry_id is not None:
         # One UPDATE, no SELECT of the entry first ("evaluate" keeps a loaded copy in step).
         session.execute(update(StageEntry).where(StageEntry.id == previous_entry_id).values(left_at=at)
                         .execution_options(synchronize_session="evaluate"))
-    entry = StageEntry(deal_id=deal.id, stage_id=target.id, from_stage_id=deal.stage_id, entered_at=at,
-                       actor_type=actor.type, actor_id=actor.id, cause=list(cause))
-    session.add(entry)
-    session.flush()
-    from_stage_id = deal.stage_id
-    deal.stage_id = target.id
-    deal.stage_entered_at = at
-    deal.last_activity_at = at
-    deal.current_entry_id = entry.id
-    # On top of the column: computed inside the deal's own UPDATE (no separate SELECT min(rank)).
-    deal.rank = rank if rank is not None else _top_rank_expr(target.id)
-    _flush(session, deal)
+    entry = _insert_entry(session, deal.id, target.id, from_stage_id, at, actor, cause)
+    _write_move(session, deal, target.id, entry.id, at, rank)
     notes = [n for n in (note, "" if run_robots else f"the robots of “{target.name}” were not run") if n]
     extra = {} if run_robots else {"run_robots": False}
-    timeline(session, deal.id, "stage_changed",
-             f"Moved from “{source.name if source else '?'}” to “{target.name}”"
-             + (f" ({'; '.join(notes)})" if notes else ""), actor,
-             from_stage_id=from_stage_id, to_stage_id=target.id, cause=list(cause), **extra)
-    session.flush()
+    text = (f"Moved from “{source.name if source else '?'}” to “{target.name}”"
+            + (f" ({'; '.join(notes)})" if notes else ""))
+    # Core INSERT: nothing reads this row back in the move (the ORM's unit of work would cost more than the SQL).
+    session.execute(insert(TimelineEntry).values(
+        deal_id=deal.id, kind="stage_changed", at=at, text=text, actor_type=actor.type, actor_id=actor.id,
+        data={"from_stage_id": from_stage_id, "to_stage_id": target.id, "cause": list(cause), **extra}))
     bus.publish(session, DealMoved(deal.id, from_stage_id, target.id, entry.id, previous_entry_id, actor,
                                    tuple(cause), run_robots=run_robots))
     record_event(session, "deal.stage_changed", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
@@ -381,6 +373,37 @@ def move_deal(
                  data={"to": target.id, "from": from_stage_id, **extra}, cause=cause)
     _status_on_entry(session, deal, source, target, actor, cause)
     return MoveResult(deal, moved=True, entry=entry)
+
+
+def _insert_entry(session: Session, deal_id: int, stage_id: int, from_stage_id: int | None, at: datetime,
+                  actor: Actor, cause: tuple[dict[str, Any], ...]) -> StageEntry:
+    """INSERT … RETURNING id of the new stage entry, added to the session as a loaded row (no flush, no reload)."""
+    values = {"deal_id": deal_id, "stage_id": stage_id, "from_stage_id": from_stage_id, "entered_at": at,
+              "left_at": None, "actor_type": actor.type, "actor_id": actor.id, "cause": list(cause)}
+    entry_id = session.execute(insert(StageEntry).values(**values).returning(StageEntry.id)).scalar_one()
+    entry = StageEntry(id=entry_id, **values)
+    make_transient_to_detached(entry)
+    session.add(entry)
+    return entry
+
+
+def _write_move(session: Session, deal: Deal, stage_id: int, entry_id: int, at: datetime,
+                rank: float | None) -> None:
+    """The deal's one UPDATE of a move, with the version check (0 rows: someone else changed it → 409), the top
+    rank computed in it, RETURNING that rank; the loaded deal is brought in step and the stage totals' delta
+    recorded (the ORM's flush hook does not see Core statements)."""
+    old_stage, version = deal.stage_id, deal.version
+    values = {"stage_id": stage_id, "stage_entered_at": at, "last_activity_at": at, "current_entry_id": entry_id,
+              "rank": rank if rank is not None else _top_rank_expr(stage_id), "version": version + 1,
+              "updated_at": at}
+    row = session.execute(update(Deal).where(Deal.id == deal.id, Deal.version == version).values(**values)
+                          .returning(Deal.rank).execution_options(synchronize_session=False)).first()
+    if row is None:
+        raise ConflictError("the deal was changed by someone else")
+    values["rank"] = row[0]
+    for name, value in values.items():
+        set_committed_value(deal, name, value)
+    stage_totals.record_stage_change(session, deal.id, deal.currency, deal.amount, old_stage, stage_id)
 
 
 def _status_on_entry(session: Session, deal: Deal, source: Stage | None, target: Stage, actor: Actor,

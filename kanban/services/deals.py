@@ -36,6 +36,7 @@ class MoveResult:
 
 
 _LOCKED = "locked_deals"
+_HELD = "held_stages"  # stages a move loaded, kept alive until the transaction ends
 
 
 def _innermost(session: Session) -> SessionTransaction | None:
@@ -79,12 +80,14 @@ def get_deal(session: Session, deal_id: int, *, for_update: bool = False) -> Dea
 @event.listens_for(Session, "after_commit")
 def _forget_locks(session: Session) -> None:
     session.info.pop(_LOCKED, None)
+    session.info.pop(_HELD, None)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_locks_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.parent is None:
         session.info.pop(_LOCKED, None)  # a rolled-back savepoint's entries fail _holds_lock by themselves
+        session.info.pop(_HELD, None)
 
 
 def _stage(session: Session, stage_id: int) -> Stage:
@@ -105,9 +108,9 @@ def _stages(session: Session, *stage_ids: int | None) -> dict[int, Stage]:
     missing = wanted - set(found)
     if missing:
         found.update((s.id, s) for s in session.scalars(select(Stage).where(Stage.id.in_(sorted(missing)))))
-    # The identity map holds objects weakly: keep these for the session's life, so the reply (deal view,
+    # The identity map holds objects weakly: keep these until the transaction ends, so the reply (deal view,
     # re-rendered columns) finds them without reading them again.
-    session.info.setdefault("held_stages", {}).update(found)
+    session.info.setdefault(_HELD, {}).update(found)
     return found
 
 

@@ -152,12 +152,14 @@ class LiveHub:
 
         The caller (a request's after-commit, the Redis listener) only posts the notice to each event loop that
         has listeners — one hop per loop, whatever the number of open streams; the fan-out over the streams
-        runs on the loop itself, so a move's latency does not grow with the number of viewers."""
+        runs on the loop itself, so a move's latency does not grow with the number of viewers. There it is a
+        timer of 0 s: the ready callbacks go first (the move's own response, resumed by the same commit), then the
+        streams."""
         with self._lock:
             loops = list(self._loops)
         for loop in loops:
             try:
-                loop.call_soon_threadsafe(self._fan_out, loop, notice)
+                loop.call_soon_threadsafe(loop.call_later, 0.0, self._fan_out, loop, notice)
             except RuntimeError:
                 self._forget_loop(loop)  # the event loop is closed
 

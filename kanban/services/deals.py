@@ -355,9 +355,13 @@ def move_deal(
     from_stage_id = deal.stage_id
     _flush(session, deal)  # the caller's pending changes first: they may bump the version checked below
     if previous_entry_id is not None:
-        # One UPDATE, no SELECT of the entry first ("evaluate" keeps a loaded copy in step).
-        session.execute(update(StageEntry).where(StageEntry.id == previous_entry_id).values(left_at=at)
-                        .execution_options(synchronize_session="evaluate"))
+        # One UPDATE, no SELECT of the entry first (a loaded copy is kept in step). Statements on the tables,
+        # not the mapped classes, skip the ORM's bulk-statement machinery: this is the hot path.
+        entries = StageEntry.__table__
+        session.execute(update(entries).where(entries.c.id == previous_entry_id).values(left_at=at))
+        loaded = session.identity_map.get(Session.identity_key(StageEntry, previous_entry_id))
+        if loaded is not None:
+            set_committed_value(loaded, "left_at", at)
     entry = _insert_entry(session, deal.id, target.id, from_stage_id, at, actor, cause)
     _write_move(session, deal, target.id, entry.id, at, rank)
     notes = [n for n in (note, "" if run_robots else f"the robots of “{target.name}” were not run") if n]
@@ -365,7 +369,7 @@ def move_deal(
     text = (f"Moved from “{source.name if source else '?'}” to “{target.name}”"
             + (f" ({'; '.join(notes)})" if notes else ""))
     # Core INSERT: nothing reads this row back in the move (the ORM's unit of work would cost more than the SQL).
-    session.execute(insert(TimelineEntry).values(
+    session.execute(insert(TimelineEntry.__table__).values(
         deal_id=deal.id, kind="stage_changed", at=at, text=text, actor_type=actor.type, actor_id=actor.id,
         data={"from_stage_id": from_stage_id, "to_stage_id": target.id, "cause": list(cause), **extra}))
     bus.publish(session, DealMoved(deal.id, from_stage_id, target.id, entry.id, previous_entry_id, actor,
@@ -383,7 +387,8 @@ def _insert_entry(session: Session, deal_id: int, stage_id: int, from_stage_id: 
     """INSERT … RETURNING id of the new stage entry, added to the session as a loaded row (no flush, no reload)."""
     values = {"deal_id": deal_id, "stage_id": stage_id, "from_stage_id": from_stage_id, "entered_at": at,
               "left_at": None, "actor_type": actor.type, "actor_id": actor.id, "cause": list(cause)}
-    entry_id = session.execute(insert(StageEntry).values(**values).returning(StageEntry.id)).scalar_one()
+    table = StageEntry.__table__
+    entry_id = session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
     entry = StageEntry(id=entry_id, **values)
     make_transient_to_detached(entry)
     session.add(entry)
@@ -399,8 +404,9 @@ def _write_move(session: Session, deal: Deal, stage_id: int, entry_id: int, at: 
     values = {"stage_id": stage_id, "stage_entered_at": at, "last_activity_at": at, "current_entry_id": entry_id,
               "rank": rank if rank is not None else _top_rank_expr(stage_id), "version": version + 1,
               "updated_at": at}
-    row = session.execute(update(Deal).where(Deal.id == deal.id, Deal.version == version).values(**values)
-                          .returning(Deal.rank).execution_options(synchronize_session=False)).first()
+    table = Deal.__table__
+    row = session.execute(update(table).where(table.c.id == deal.id, table.c.version == version).values(**values)
+                          .returning(table.c.rank)).first()
     if row is None:
         raise ConflictError("the deal was changed by someone else")
     values["rank"] = row[0]

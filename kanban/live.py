@@ -79,6 +79,7 @@ class LiveHub:
         self.redis_url = redis_url
         self.origin = uuid.uuid4().hex
         self._subs: set[Subscription] = set()
+        self._loops: dict[asyncio.AbstractEventLoop, int] = {}  # event loops with listeners, and how many
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -104,12 +105,19 @@ class LiveHub:
             if limit is not None and sum(1 for s in self._subs if s.user_id == user_id) >= limit:
                 return None
             self._subs.add(sub)
+            self._loops[sub.loop] = self._loops.get(sub.loop, 0) + 1
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Forget a listener."""
         with self._lock:
-            self._subs.discard(sub)
+            if sub in self._subs:
+                self._subs.discard(sub)
+                left = self._loops.get(sub.loop, 1) - 1
+                if left > 0:
+                    self._loops[sub.loop] = left
+                else:
+                    self._loops.pop(sub.loop, None)
 
     def publish(self, notice: dict[str, Any]) -> None:
         """Deliver locally at once; queue the Redis fan-out (other processes) for the sender thread."""
@@ -140,14 +148,31 @@ class LiveHub:
                 log.warning("live notice not sent through Redis: %s", exc)
 
     def deliver(self, notice: dict[str, Any]) -> None:
-        """Hand a notice to every local subscriber that wants it (thread-safe)."""
+        """Hand a notice to every local subscriber that wants it (thread-safe).
+
+        The caller (a request's after-commit, the Redis listener) only posts the notice to each event loop that
+        has listeners — one hop per loop, whatever the number of open streams; the fan-out over the streams
+        runs on the loop itself, so a move's latency does not grow with the number of viewers. There it is a
+        timer of 0 s: the ready callbacks go first (the move's own response, resumed by the same commit), then the
+        streams."""
         with self._lock:
-            subs = [s for s in self._subs if s.wants(notice)]
-        for sub in subs:
+            loops = list(self._loops)
+        for loop in loops:
             try:
-                sub.loop.call_soon_threadsafe(sub._push, notice)
+                loop.call_soon_threadsafe(loop.call_later, 0.0, self._fan_out, loop, notice)
             except RuntimeError:
-                self.unsubscribe(sub)  # its event loop is closed
+                self._forget_loop(loop)  # the event loop is closed
+
+    def _fan_out(self, loop: asyncio.AbstractEventLoop, notice: dict[str, Any]) -> None:
+        with self._lock:
+            subs = [s for s in self._subs if s.loop is loop and s.wants(notice)]
+        for sub in subs:
+            sub._push(notice)
+
+    def _forget_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._subs = {s for s in self._subs if s.loop is not loop}
+            self._loops.pop(loop, None)
 
     def close_all(self) -> None:
         """End every open stream of this process (its reader receives a "close" notice)."""

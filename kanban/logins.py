@@ -79,6 +79,22 @@ def active_session(session: Session, token: str | None, timeouts: Timeouts) -> U
     if not token or len(token) > 200:
         return None
     row = session.scalars(select(UserSession).where(UserSession.token_hash == hash_token(token))).first()
+    return _live(row, timeouts)
+
+
+def active_session_with_user(session: Session, token: str | None,
+                             timeouts: Timeouts) -> tuple[UserSession, User] | None:
+    """active_session and its user, read in one round trip."""
+    if not token or len(token) > 200:
+        return None
+    found = session.execute(select(UserSession, User).join(User, User.id == UserSession.user_id)
+                            .where(UserSession.token_hash == hash_token(token))).first()
+    if found is None or _live(found[0], timeouts) is None:
+        return None
+    return found[0], found[1]
+
+
+def _live(row: UserSession | None, timeouts: Timeouts) -> UserSession | None:
     if row is None:
         return None
     now = clock.now()

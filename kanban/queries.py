@@ -293,7 +293,13 @@ def board(session: Session, pipeline_id: int, filters: BoardFilters, limit: int,
           user: policy.Person | None = None) -> list[Column]:
     """Every column of a pipeline: aggregates in one query, each column's first page (`user`'s deals), then next
     activities of every shown card in one query."""
-    stages = stages_of(session, pipeline_id)
+    return columns_of(session, stages_of(session, pipeline_id), filters, limit, user)
+
+
+def columns_of(session: Session, stages: list[Stage], filters: BoardFilters, limit: int,
+               user: policy.Person | None = None) -> list[Column]:
+    """These stages' columns (a whole board, or the two a move changed): aggregates in one query, each column's
+    first page, then the next activities of every shown card in one query."""
     totals = aggregates(session, [s.id for s in stages], filters, user)
     columns = []
     converted = stage_totals.converted(session, {sid: sums for sid, (_n, sums) in totals.items()})

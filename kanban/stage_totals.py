@@ -2,12 +2,13 @@
 
 Every ORM flush that inserts, moves, re-prices or deletes a deal records a delta in ``session.info``
 (after_flush, so a failed flush records nothing); deltas made inside a savepoint that rolls back are dropped;
-just before the outermost commit they are applied as upserts, one row at a time in (stage_id, currency,
+just before the outermost commit they are applied as one multi-row upsert, its rows in (stage_id, currency,
 shard) order (concurrent movers lock rows in the same order, so they cannot deadlock) and as late as possible
 (rows stay locked only for the upserts and the commit itself). Each (stage, currency) total is split over
 SHARDS rows by deal id, so concurrent moves between the same two stages rarely wait on one another; readers
 sum the shards. Core statements that change deals' stage_id, amount or currency bypass all this: call
-``recount_stage_totals`` after them.
+``record_stage_change`` for one deal (kanban.services.deals does for a move), ``recount_stage_totals`` after bulk
+statements.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ def _record(session: Session, _context: Any) -> None:
         session.info.setdefault(_KEY, []).extend((tx, *d) for d in deltas)
 
 
+def record_stage_change(session: Session, deal_id: int, currency: str, amount: int | None, from_stage_id: int,
+                        to_stage_id: int) -> None:
+    """Record the delta of a deal moved by a Core UPDATE (the move's fast path), as the flush hook would have."""
+    if from_stage_id == to_stage_id:
+        return
+    tx, shard = _innermost(session), deal_id % SHARDS
+    session.info.setdefault(_KEY, []).extend([(tx, from_stage_id, currency, shard, -1, -(amount or 0)),
+                                              (tx, to_stage_id, currency, shard, 1, amount or 0)])
+
+
 def _within(tx: SessionTransaction | None, ended: SessionTransaction) -> bool:
     while tx is not None:
         if tx is ended:
@@ -108,19 +119,21 @@ def apply_pending(session: Session) -> None:
     """Upsert the recorded deltas into stage_totals in (stage_id, currency, shard) order; zeros are skipped."""
     summed = _unapplied(session)
     session.info.pop(_KEY, None)
-    for key, (count, amount) in sorted(summed.items()):
-        if count or amount:
-            session.execute(_upsert(session, key, count, amount))
+    rows = [(key, count, amount) for key, (count, amount) in sorted(summed.items()) if count or amount]
+    if rows:
+        # One multi-row upsert (one round trip); its rows are written, and locked, in the order given.
+        session.execute(_upsert(session, rows))
 
 
-def _upsert(session: Session, key: tuple[int, str, int], count: int, amount: int) -> Any:
+def _upsert(session: Session, rows: list[tuple[tuple[int, str, int], int, int]]) -> Any:
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stage_id, currency, shard = key
-    stmt = dialect_insert(StageTotal).values(stage_id=stage_id, currency=currency, shard=shard, deal_count=count,
-                                             amount_sum=amount)
+    stmt = dialect_insert(StageTotal).values([
+        {"stage_id": stage_id, "currency": currency, "shard": shard, "deal_count": count, "amount_sum": amount}
+        for (stage_id, currency, shard), count, amount in rows
+    ])
     table = StageTotal.__table__
     return stmt.on_conflict_do_update(
         index_elements=["stage_id", "currency", "shard"],

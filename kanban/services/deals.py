@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-import kanban.stage_totals  # noqa: F401 - its session hooks keep stage_totals in step with every deal write
-from kanban import clock, live, policy
+from kanban import clock, live, policy, stage_totals  # stage_totals' session hooks follow every ORM deal write
 from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor, DealDeleted, DealFieldsChanged, DealMoved, bus
@@ -37,15 +36,59 @@ class MoveResult:
     blocked: str | None = None
 
 
+_LOCKED = "locked_deals"
+_HELD = "held_stages"  # stages a move loaded, kept alive until the transaction ends
+
+
+def _innermost(session: Session) -> SessionTransaction | None:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _holds_lock(session: Session, deal_id: int) -> bool:
+    """True when this transaction (or a savepoint still open around the current one) locked the deal."""
+    locked_in = session.info.get(_LOCKED, {}).get(deal_id)
+    tx = _innermost(session)
+    while tx is not None:
+        if tx is locked_in:
+            return True
+        tx = tx.parent
+    return False
+
+
 def get_deal(session: Session, deal_id: int, *, for_update: bool = False) -> Deal:
-    """Load a deal or raise NotFoundError."""
+    """Load a deal or raise NotFoundError.
+
+    for_update locks its row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers). A deal this
+    transaction has already locked is taken from the session without another round trip (the endpoint's access
+    check and the service share one SELECT … FOR UPDATE).
+    """
+    if _holds_lock(session, deal_id):
+        deal = session.get(Deal, deal_id)
+        if deal is None:
+            raise NotFoundError(f"deal {deal_id} not found")
+        return deal
     stmt = select(Deal).where(Deal.id == deal_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     deal = session.scalars(stmt).one_or_none()
     if deal is None:
         raise NotFoundError(f"deal {deal_id} not found")
+    if for_update:
+        session.info.setdefault(_LOCKED, {})[deal_id] = _innermost(session)
     return deal
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_locks(session: Session) -> None:
+    session.info.pop(_LOCKED, None)
+    session.info.pop(_HELD, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_locks_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_LOCKED, None)  # a rolled-back savepoint's entries fail _holds_lock by themselves
+        session.info.pop(_HELD, None)
 
 
 def _stage(session: Session, stage_id: int) -> Stage:
@@ -53,6 +96,28 @@ def _stage(session: Session, stage_id: int) -> Stage:
     if stage is None or stage.archived:
         raise ValidationError("unknown stage", {"stage_id": f"stage {stage_id} does not exist"})
     return stage
+
+
+def _stages(session: Session, *stage_ids: int | None) -> dict[int, Stage]:
+    """Several stages by id in one query (those already in the session cost nothing)."""
+    wanted = {i for i in stage_ids if i is not None}
+    found: dict[int, Stage] = {}
+    for stage_id in wanted:
+        stage = session.identity_map.get(Session.identity_key(Stage, stage_id))
+        if stage is not None:
+            found[stage_id] = stage
+    missing = wanted - set(found)
+    if missing:
+        found.update((s.id, s) for s in session.scalars(select(Stage).where(Stage.id.in_(sorted(missing)))))
+    # The identity map holds objects weakly: keep these until the transaction ends, so the reply (deal view,
+    # re-rendered columns) finds them without reading them again.
+    session.info.setdefault(_HELD, {}).update(found)
+    return found
+
+
+def _top_rank_expr(stage_id: int) -> Any:
+    """The rank that puts a deal on top of a column, as a SQL expression evaluated inside the deal's UPDATE."""
+    return func.coalesce(select(func.min(Deal.rank)).where(Deal.stage_id == stage_id).scalar_subquery(), 0.0) - 1.0
 
 
 def _top_rank(session: Session, stage_id: int) -> float:
@@ -269,7 +334,10 @@ def move_deal(
         raise ConflictError(
             "the deal was changed by someone else", current=deal, current_version=deal.version
         )
-    target = _stage(session, stage_id)
+    stages = _stages(session, stage_id, deal.stage_id)
+    target = stages.get(stage_id)
+    if target is None or target.archived:
+        raise ValidationError("unknown stage", {"stage_id": f"stage {stage_id} does not exist"})
     if target.pipeline_id != deal.pipeline_id:
         raise ValidationError("stage belongs to another pipeline", {"stage_id": "not in the deal's pipeline"})
     if target.id == deal.stage_id:
@@ -278,7 +346,7 @@ def move_deal(
             _flush(session, deal)
         return MoveResult(deal, moved=False)
     blocked = _loop_check(session, deal, actor, cause)
-    source = session.get(Stage, deal.stage_id)
+    source = stages.get(deal.stage_id)
     if blocked:
         timeline(session, deal.id, "loop_blocked", f"Move to “{target.name}” refused: {blocked}", actor,
                  to_stage_id=target.id, cause=list(cause))
@@ -286,28 +354,26 @@ def move_deal(
         return MoveResult(deal, moved=False, blocked=blocked)
     at = clock.now()
     previous_entry_id = deal.current_entry_id
-    if previous_entry_id is not None:
-        prev = session.get(StageEntry, previous_entry_id)
-        if prev is not None:
-            prev.left_at = at
-    entry = StageEntry(deal_id=deal.id, stage_id=target.id, from_stage_id=deal.stage_id, entered_at=at,
-                       actor_type=actor.type, actor_id=actor.id, cause=list(cause))
-    session.add(entry)
-    session.flush()
     from_stage_id = deal.stage_id
-    deal.stage_id = target.id
-    deal.stage_entered_at = at
-    deal.last_activity_at = at
-    deal.current_entry_id = entry.id
-    deal.rank = rank if rank is not None else _top_rank(session, target.id)
-    _flush(session, deal)
+    _flush(session, deal)  # the caller's pending changes first: they may bump the version checked below
+    if previous_entry_id is not None:
+        # One UPDATE, no SELECT of the entry first (a loaded copy is kept in step). Statements on the tables,
+        # not the mapped classes, skip the ORM's bulk-statement machinery: this is the hot path.
+        entries = StageEntry.__table__
+        session.execute(update(entries).where(entries.c.id == previous_entry_id).values(left_at=at))
+        loaded = session.identity_map.get(Session.identity_key(StageEntry, previous_entry_id))
+        if loaded is not None:
+            set_committed_value(loaded, "left_at", at)
+    entry = _insert_entry(session, deal.id, target.id, from_stage_id, at, actor, cause)
+    _write_move(session, deal, target.id, entry.id, at, rank)
     notes = [n for n in (note, "" if run_robots else f"the robots of “{target.name}” were not run") if n]
     extra = {} if run_robots else {"run_robots": False}
-    timeline(session, deal.id, "stage_changed",
-             f"Moved from “{source.name if source else '?'}” to “{target.name}”"
-             + (f" ({'; '.join(notes)})" if notes else ""), actor,
-             from_stage_id=from_stage_id, to_stage_id=target.id, cause=list(cause), **extra)
-    session.flush()
+    text = (f"Moved from “{source.name if source else '?'}” to “{target.name}”"
+            + (f" ({'; '.join(notes)})" if notes else ""))
+    # Core INSERT: nothing reads this row back in the move (the ORM's unit of work would cost more than the SQL).
+    session.execute(insert(TimelineEntry.__table__).values(
+        deal_id=deal.id, kind="stage_changed", at=at, text=text, actor_type=actor.type, actor_id=actor.id,
+        data={"from_stage_id": from_stage_id, "to_stage_id": target.id, "cause": list(cause), **extra}))
     bus.publish(session, DealMoved(deal.id, from_stage_id, target.id, entry.id, previous_entry_id, actor,
                                    tuple(cause), run_robots=run_robots))
     record_event(session, "deal.stage_changed", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
@@ -316,6 +382,39 @@ def move_deal(
                  data={"to": target.id, "from": from_stage_id, **extra}, cause=cause)
     _status_on_entry(session, deal, source, target, actor, cause)
     return MoveResult(deal, moved=True, entry=entry)
+
+
+def _insert_entry(session: Session, deal_id: int, stage_id: int, from_stage_id: int | None, at: datetime,
+                  actor: Actor, cause: tuple[dict[str, Any], ...]) -> StageEntry:
+    """INSERT … RETURNING id of the new stage entry, added to the session as a loaded row (no flush, no reload)."""
+    values = {"deal_id": deal_id, "stage_id": stage_id, "from_stage_id": from_stage_id, "entered_at": at,
+              "left_at": None, "actor_type": actor.type, "actor_id": actor.id, "cause": list(cause)}
+    table = StageEntry.__table__
+    entry_id = session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
+    entry = StageEntry(id=entry_id, **values)
+    make_transient_to_detached(entry)
+    session.add(entry)
+    return entry
+
+
+def _write_move(session: Session, deal: Deal, stage_id: int, entry_id: int, at: datetime,
+                rank: float | None) -> None:
+    """The deal's one UPDATE of a move, with the version check (0 rows: someone else changed it → 409), the top
+    rank computed in it, RETURNING that rank; the loaded deal is brought in step and the stage totals' delta
+    recorded (the ORM's flush hook does not see Core statements)."""
+    old_stage, version = deal.stage_id, deal.version
+    values = {"stage_id": stage_id, "stage_entered_at": at, "last_activity_at": at, "current_entry_id": entry_id,
+              "rank": rank if rank is not None else _top_rank_expr(stage_id), "version": version + 1,
+              "updated_at": at}
+    table = Deal.__table__
+    row = session.execute(update(table).where(table.c.id == deal.id, table.c.version == version).values(**values)
+                          .returning(table.c.rank)).first()
+    if row is None:
+        raise ConflictError("the deal was changed by someone else")
+    values["rank"] = row[0]
+    for name, value in values.items():
+        set_committed_value(deal, name, value)
+    stage_totals.record_stage_change(session, deal.id, deal.currency, deal.amount, old_stage, stage_id)
 
 
 def _status_on_entry(session: Session, deal: Deal, source: Stage | None, target: Stage, actor: Actor,

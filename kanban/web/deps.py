@@ -65,15 +65,25 @@ SESSION_COOKIE = "kanban_session"
 
 
 def web_user(request: Request, session: Session) -> User:
-    """The logged-in user of a browser request (a live server-side session), or LoginRequiredError."""
-    row = logins.active_session(session, request.cookies.get(SESSION_COOKIE), _timeouts(request))
-    user = session.get(User, row.user_id) if row is not None else None
+    """The logged-in user of a browser request (a live server-side session), or LoginRequiredError.
+
+    Asked again in the same transaction (a move, then its re-rendered columns), it answers from that
+    transaction's first lookup."""
+    known = session.info.get(_WEB_USER)
+    if known is not None and known[0] is session.get_transaction() and known[1] is request:
+        return known[2]
+    found = logins.active_session_with_user(session, request.cookies.get(SESSION_COOKIE), _timeouts(request))
+    row, user = found if found is not None else (None, None)
     if row is None or user is None or not user.active:
         raise LoginRequiredError("log in to continue")
     request.scope["session_id"] = row.id
     request.scope["user"] = CurrentUser.of(user)
     session.info.update(user_id=user.id, via="ui")  # who a configuration save is recorded for
+    session.info[_WEB_USER] = (session.get_transaction(), request, user)
     return user
+
+
+_WEB_USER = "web_user"
 
 
 def _timeouts(request: Request) -> logins.Timeouts:
@@ -113,8 +123,10 @@ def api_user(request: Request, session: Session) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthRequiredError("missing bearer token")
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))).first()
-    user = session.get(User, row.user_id) if row else None
+    # The token and its user in one round trip.
+    found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                            .where(ApiToken.token_hash == hash_token(token.strip()))).first()
+    row, user = (found[0], found[1]) if found is not None else (None, None)
     now = clock.now()
     if row is None or user is None or not user.active:
         raise AuthRequiredError("invalid or revoked token")

@@ -96,19 +96,22 @@ def _conflict(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     return Outcome(deal.pipeline_id, ids, text_, "conflict", 409)
 
 
-def _columns(session: Session, request: Request, outcome: Outcome, ask: MoveRequest) -> list[queries.Column]:
+def _columns(session: Session, request: Request, outcome: Outcome, ask: MoveRequest,
+             all_stages: list[Stage]) -> list[queries.Column]:
+    """Only the changed columns, read together (one aggregate query, one next-activities query)."""
     if outcome.pipeline_id is None:
         return []
     wanted = set(outcome.stage_ids)
-    stages = [s for s in queries.stages_of(session, outcome.pipeline_id) if s.id in wanted]
+    stages = [s for s in all_stages if s.id in wanted]
     user = web_user(request, session)
-    return ordered([queries.column(session, s, ask.filters, page_size(request), user) for s in stages], ask.sort)
+    return ordered(queries.columns_of(session, stages, ask.filters, page_size(request), user), ask.sort)
 
 
 def _partial(request: Request, session: Session, outcome: Outcome, ask: MoveRequest) -> dict[str, Any]:
+    stages = queries.stages_of(session, outcome.pipeline_id) if outcome.pipeline_id else []
     return {
-        "columns": _columns(session, request, outcome, ask),
-        "stages": queries.stages_of(session, outcome.pipeline_id) if outcome.pipeline_id else [],
+        "columns": _columns(session, request, outcome, ask, stages),
+        "stages": stages,
         "filters": ask.filters, "sort": ask.sort, "board_url": board_url(outcome.pipeline_id, ask.filters, ask.sort),
         "message": outcome.message, "message_kind": outcome.kind, "people": queries.people(session),
     }

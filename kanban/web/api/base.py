@@ -54,6 +54,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 BODY_METHODS = ("POST", "PUT", "PATCH")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+LOCKING_ACTIONS = ("move", "edit", "delete")
 
 
 @dataclass
@@ -180,7 +181,11 @@ def _run(session: Session, fn: Callable[[Call], Any], request: Request, raw: byt
         deal_id = int(request.path_params["deal_id"])
         if deal_id > schema.INT32_MAX:
             raise NotFoundError(f"deal {deal_id} not found")
-        policy.require(session, user, spec.access.removeprefix("deal:"), get_deal(session, deal_id))
+        action = spec.access.removeprefix("deal:")
+        # A route that changes the deal locks it here: the service's own get_deal(for_update=True) then
+        # reuses this row instead of reading it a second time.
+        deal = get_deal(session, deal_id, for_update=action in LOCKING_ACTIONS)
+        policy.require(session, user, action, deal)
     return fn(Call(request, session, user, raw, spec))
 
 

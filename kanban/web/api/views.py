@@ -83,9 +83,15 @@ def deal_views(session: Session, deals: Sequence[Deal]) -> list[dict[str, Any]]:
     """Deals as JSON, loading their persons, stages' rotting days and next activities in one query each."""
     ids = {d.person_id for d in deals if d.person_id is not None}
     persons = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))} if ids else {}
-    stage_ids = {d.stage_id for d in deals}
-    rotting = {sid: days for sid, days in session.execute(
-        select(Stage.id, Stage.rotting_days).where(Stage.id.in_(stage_ids)))} if stage_ids else {}
+    rotting: dict[int, int | None] = {}
+    for sid in {d.stage_id for d in deals}:
+        loaded = session.identity_map.get(Session.identity_key(Stage, sid))
+        if loaded is not None and "rotting_days" in loaded.__dict__:
+            rotting[sid] = loaded.rotting_days  # the stage is in the session already (a move loaded it)
+    missing = {d.stage_id for d in deals} - set(rotting)
+    if missing:
+        rotting.update({sid: days for sid, days in session.execute(
+            select(Stage.id, Stage.rotting_days).where(Stage.id.in_(missing)))})
     nxt = next_activities(session, [d.id for d in deals])
     out = []
     for d in deals:

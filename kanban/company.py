@@ -11,6 +11,7 @@ Exchange rates say what one unit of a currency is worth in the company currency 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -80,6 +81,8 @@ def defaults() -> Settings:
 
 
 _last: Settings | None = None
+_last_read = 0.0  # time.monotonic() of the read that gave _last
+FRESH_FOR = 5.0  # seconds a process trusts its copy: a change saved by another process applies within this
 _INFO_KEY = "company_settings"
 
 
@@ -90,8 +93,8 @@ def cached() -> Settings:
 
 def forget() -> None:
     """Drop the process copy (a new runtime, or a test on a fresh database)."""
-    global _last
-    _last = None
+    global _last, _last_read
+    _last, _last_read = None, 0.0
 
 
 def _of(row: CompanySettings | None) -> Settings:
@@ -101,15 +104,19 @@ def _of(row: CompanySettings | None) -> Settings:
 
 
 def settings(session: Session | None) -> Settings:
-    """The company settings, read once per transaction (and kept as this process's copy)."""
-    global _last
+    """The company settings: this process's copy while it is under FRESH_FOR seconds old (a save in this
+    process replaces it at once), else read again; one answer per transaction either way."""
+    global _last, _last_read
     if session is None:
         return cached()
     found = session.info.get(_INFO_KEY)
     if found is None:
-        found = _of(session.get(CompanySettings, ROW_ID))
+        if _last is not None and time.monotonic() - _last_read < FRESH_FOR:
+            found = _last
+        else:
+            found = _of(session.get(CompanySettings, ROW_ID))
+            _last, _last_read = found, time.monotonic()
         session.info[_INFO_KEY] = found
-        _last = found
     return found
 
 

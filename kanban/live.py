@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, object_session
 
 from kanban.db import on_commit
-from kanban.events import DealDeleted, DealFieldsChanged, DealMoved, bus
+from kanban.events import DealDeleted, DealFieldsChanged, DealMoved, DealsMoved, bus
 from kanban.models import ChatMessage, Deal, Notification
 
 log = logging.getLogger(__name__)
@@ -295,6 +295,15 @@ def _on_moved(session: Session, event: DealMoved) -> None:
     publish_deal_changed(session, event.deal_id)
 
 
+def _on_deals_moved(session: Session, event: DealsMoved) -> None:
+    """A bulk move: one board notice for the pipeline (every column touched) and a notice per deal page."""
+    for moved in event.moves:
+        deal = session.get(Deal, moved.deal_id)
+        if deal is not None:
+            publish_board_changed(session, deal.pipeline_id, [moved.from_stage_id, moved.to_stage_id], deal.id)
+        publish_deal_changed(session, moved.deal_id)
+
+
 def _on_fields_changed(session: Session, event: DealFieldsChanged) -> None:
     deal = session.get(Deal, event.deal_id)
     if deal is not None:
@@ -316,6 +325,7 @@ def install(runtime: Any) -> LiveHub:
     _hub = live
     runtime.extras["live"] = live
     bus.subscribe(DealMoved, _on_moved)
+    bus.subscribe(DealsMoved, _on_deals_moved)
     bus.subscribe(DealFieldsChanged, _on_fields_changed)
     bus.subscribe(DealDeleted, _on_deleted)
     if not event.contains(Notification, "after_insert", _on_notification_inserted):

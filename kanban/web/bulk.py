@@ -122,7 +122,7 @@ async def bulk_move(request: Request) -> Response:
         return RedirectResponse(safe_return(text(form, "return_to"), url), status_code=303)
     return render(request, "partials/moved.html", {
         "columns": ctx["columns"], "stages": ctx["stages"], "people": ctx["people"],
-        "message": ctx["message"], "message_kind": ctx["kind"],
+        "message": ctx["message"], "message_kind": ctx["kind"], "bulk_counts": counts_of(items),
         "filters": filters, "sort": sort, "board_url": url,
     })
 

@@ -88,6 +88,20 @@ def batches(runs: Iterable[tuple[int, Hashable]]) -> list[list[int]]:
     return [chunk for chunks in grouped.values() for chunk in chunks]
 
 
+def packed(runs: Iterable[tuple[int, Hashable]], limit: int = MAX_BATCH) -> list[list[int]]:
+    """Like `batches`, then whole groups packed together into messages of at most `limit` runs, each group's
+    runs contiguous and in chain order. The dispatcher's due runs are mostly one per deal (a burst of delayed
+    robots): packed, they share a message and a transaction (robots.engine.execute_batch) instead of paying
+    a broker round trip, a connection checkout and a commit each."""
+    out: list[list[int]] = []
+    for chunk in batches(runs):
+        if out and len(out[-1]) + len(chunk) <= limit:
+            out[-1].extend(chunk)
+        else:
+            out.append(list(chunk))
+    return out
+
+
 def _field_moment(deal: Deal | None, name: str) -> datetime | None:
     """A deal date/datetime field as an aware UTC datetime (dates at 00:00 UTC), or None."""
     if deal is None or not name:

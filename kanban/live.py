@@ -36,6 +36,7 @@ QUEUE_SIZE = 200
 # a frozen Redis must not slow a move. Notices beyond the outbox are dropped (pages refresh anyway).
 PUBLISH_TIMEOUT = 0.5
 OUTBOX_SIZE = 1000
+SEND_BATCH = 200  # notices sent to Redis in one pipelined round trip at most
 
 
 @dataclass(eq=False)
@@ -132,9 +133,21 @@ class LiveHub:
         import redis
 
         while True:
-            message = self._outbox.get()
+            batch = [self._outbox.get()]
+            # Whatever queued meanwhile (a worker finishing runs, a bulk move) goes in one round trip.
+            while len(batch) < SEND_BATCH:
+                try:
+                    batch.append(self._outbox.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self._publisher.publish(CHANNEL, message)
+                if len(batch) == 1:
+                    self._publisher.publish(CHANNEL, batch[0])
+                else:
+                    pipe = self._publisher.pipeline(transaction=False)
+                    for message in batch:
+                        pipe.publish(CHANNEL, message)
+                    pipe.execute()
             except redis.RedisError as exc:
                 # Live updates are a convenience: a Redis outage must not break anything else.
                 log.warning("live notice not sent through Redis: %s", exc)

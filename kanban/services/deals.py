@@ -16,6 +16,7 @@ from kanban import clock, live, policy
 from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor, DealDeleted, DealFieldsChanged, DealMoved, DealsMoved, bus
+from kanban.i18n import _
 from kanban.models import Deal, DealTag, Person, Stage, StageEntry, TimelineEntry, User
 from kanban.services.deal_people import apply_contact, check_links, contact_values, person_for_contact
 
@@ -347,10 +348,11 @@ def bulk_chunks(deal_ids: list[int]) -> list[list[int]]:
     there are none or more than BULK_MAX."""
     ids = list(dict.fromkeys(deal_ids))
     if not ids:
-        raise ValidationError("choose at least one deal", {"deal_ids": "choose at least one deal"})
+        raise ValidationError(_("choose at least one deal"), {"deal_ids": _("choose at least one deal")})
     if len(ids) > BULK_MAX:
-        raise ValidationError(f"at most {BULK_MAX} deals at once",
-                              {"deal_ids": f"at most {BULK_MAX} deals at once (got {len(ids)})"})
+        raise ValidationError(_("at most %(max)s deals at once", max=BULK_MAX),
+                              {"deal_ids": _("at most %(max)s deals at once (got %(got)s)", max=BULK_MAX,
+                                             got=len(ids))})
     return [ids[i:i + BULK_CHUNK] for i in range(0, len(ids), BULK_CHUNK)]
 
 
@@ -380,11 +382,11 @@ def bulk_move_chunk(session: Session, deal_ids: list[int], stage_id: int, *, act
         if deal is None or (user is not None and not policy.can(session, user, "read", deal)):
             items[deal_id] = BulkItem(deal_id, "not_found")
         elif user is not None and not policy.can(session, user, "move", deal):
-            items[deal_id] = BulkItem(deal_id, "forbidden", detail=f"your role may not move “{deal.title}”")
+            items[deal_id] = BulkItem(deal_id, "forbidden", detail=_("your role may not move this deal"))
         elif deal.pipeline_id != target.pipeline_id:
-            items[deal_id] = BulkItem(deal_id, "invalid", deal.version, "the stage belongs to another pipeline")
+            items[deal_id] = BulkItem(deal_id, "invalid", deal.version, _("the stage belongs to another pipeline"))
         elif versions.get(deal_id) is not None and versions[deal_id] != deal.version:
-            items[deal_id] = BulkItem(deal_id, "conflict", deal.version, "the deal was changed by someone else")
+            items[deal_id] = BulkItem(deal_id, "conflict", deal.version, _("the deal was changed by someone else"))
         elif deal.stage_id == target.id:
             items[deal_id] = BulkItem(deal_id, "unchanged", deal.version)
         elif (blocked := _loop_check(session, deal, actor, ())) is not None:
@@ -428,7 +430,8 @@ def _bulk_write(session: Session, moving: list[Deal], target: Stage, actor: Acto
     _flush(session, deal)  # one flush: version check and bump per deal, stage totals kept in step
     session.execute(insert(TimelineEntry), [
         {"deal_id": d.id, "kind": "stage_changed", "at": at, "actor_type": actor.type, "actor_id": actor.id,
-         "text": f"Moved from “{_name(sources.get(from_stage[d.id]))}” to “{target.name}” (bulk move)",
+         "text": _("Moved from “%(source)s” to “%(target)s” (bulk move)", source=_name(sources.get(from_stage[d.id])),
+                   target=target.name),
          "data": {"from_stage_id": from_stage[d.id], "to_stage_id": target.id, "cause": [], "bulk": True}}
         for d in moving
     ])

@@ -48,6 +48,16 @@ class DealMoved:
 
 
 @dataclass(frozen=True)
+class DealsMoved:
+    """Several deals entered a stage in one bulk move (kanban.services.deals.bulk_move_chunk), published once
+    per chunk instead of one DealMoved per deal, so subscribers can act set-wise. `bulk`: the work it causes
+    (robot runs) may yield to single moves made by people."""
+
+    moves: tuple[DealMoved, ...]
+    bulk: bool = True
+
+
+@dataclass(frozen=True)
 class DealFieldsChanged:
     """Fields of a deal changed; `changes` maps field name to (old, new)."""
 

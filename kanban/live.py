@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, object_session
 
 from kanban.db import on_commit
-from kanban.events import DealDeleted, DealFieldsChanged, DealMoved, bus
+from kanban.events import DealDeleted, DealFieldsChanged, DealMoved, DealsMoved, bus
 from kanban.models import ChatMessage, Deal, Notification
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ QUEUE_SIZE = 200
 # a frozen Redis must not slow a move. Notices beyond the outbox are dropped (pages refresh anyway).
 PUBLISH_TIMEOUT = 0.5
 OUTBOX_SIZE = 1000
+SEND_BATCH = 200  # notices sent to Redis in one pipelined round trip at most
 
 
 @dataclass(eq=False)
@@ -140,9 +141,21 @@ class LiveHub:
         import redis
 
         while True:
-            message = self._outbox.get()
+            batch = [self._outbox.get()]
+            # Whatever queued meanwhile (a worker finishing runs, a bulk move) goes in one round trip.
+            while len(batch) < SEND_BATCH:
+                try:
+                    batch.append(self._outbox.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self._publisher.publish(CHANNEL, message)
+                if len(batch) == 1:
+                    self._publisher.publish(CHANNEL, batch[0])
+                else:
+                    pipe = self._publisher.pipeline(transaction=False)
+                    for message in batch:
+                        pipe.publish(CHANNEL, message)
+                    pipe.execute()
             except redis.RedisError as exc:
                 # Live updates are a convenience: a Redis outage must not break anything else.
                 log.warning("live notice not sent through Redis: %s", exc)
@@ -320,6 +333,15 @@ def _on_moved(session: Session, event: DealMoved) -> None:
     publish_deal_changed(session, event.deal_id)
 
 
+def _on_deals_moved(session: Session, event: DealsMoved) -> None:
+    """A bulk move: one board notice for the pipeline (every column touched) and a notice per deal page."""
+    for moved in event.moves:
+        deal = session.get(Deal, moved.deal_id)
+        if deal is not None:
+            publish_board_changed(session, deal.pipeline_id, [moved.from_stage_id, moved.to_stage_id], deal.id)
+        publish_deal_changed(session, moved.deal_id)
+
+
 def _on_fields_changed(session: Session, event: DealFieldsChanged) -> None:
     deal = session.get(Deal, event.deal_id)
     if deal is not None:
@@ -341,6 +363,7 @@ def install(runtime: Any) -> LiveHub:
     _hub = live
     runtime.extras["live"] = live
     bus.subscribe(DealMoved, _on_moved)
+    bus.subscribe(DealsMoved, _on_deals_moved)
     bus.subscribe(DealFieldsChanged, _on_fields_changed)
     bus.subscribe(DealDeleted, _on_deleted)
     if not event.contains(Notification, "after_insert", _on_notification_inserted):

@@ -26,10 +26,14 @@ from robots.models import RobotRun
 
 log = logging.getLogger(__name__)
 ACTOR_NAME = "robots.execute_run"
+BULK_ACTOR_NAME = "robots.execute_run_bulk"
+BULK_QUEUE = "robots_bulk"
+BULK_PRIORITY = 100  # dramatiq: lower numbers first; the run actor has 0
 
 
-def install(runtime: Any) -> Callable[[list[list[int]]], None]:
-    """Declare the run actor on the runtime's broker; returns send(batches): one message per batch of run ids."""
+def install(runtime: Any) -> Callable[..., None]:
+    """Declare the run actors on the runtime's broker; returns send(batches, low=False): one message per batch of
+    run ids (low: on the bulk queue, with the lower priority)."""
     broker = runtime.extras["broker"]
 
     def execute(run_ids: int | list[int]) -> None:
@@ -58,11 +62,17 @@ def install(runtime: Any) -> Callable[[list[list[int]]], None]:
                 ids = ids[handled:]
 
     actor = dramatiq.actor(execute, broker=broker, actor_name=ACTOR_NAME, max_retries=0)
+    # Runs of bulk moves: the same work on a queue of their own with a lower priority. A worker prefetches
+    # from each queue separately and executes the higher priority first, so a rep's single move is not
+    # queued behind a thousand bulk-moved deals' robots (and the bulk queue still drains when idle).
+    bulk_actor = dramatiq.actor(execute, broker=broker, actor_name=BULK_ACTOR_NAME, queue_name=BULK_QUEUE,
+                                priority=BULK_PRIORITY, max_retries=0)
 
-    def send(batches: list[list[int]]) -> None:
+    def send(batches: list[list[int]], *, low: bool = False) -> None:
+        target = bulk_actor if low else actor
         for batch in batches:
             try:
-                actor.send(list(batch))
+                target.send(list(batch))
             except (dramatiq.DramatiqError, RedisError, OSError):
                 # The broker is away: the dispatcher re-sends runs still scheduled, nothing is lost.
                 log.exception("could not send robot runs %s; the dispatcher will re-send them", batch)

@@ -16,7 +16,7 @@ from kanban import clock
 from kanban.live import publish_deal_changed
 from robots.engine import locked_run, retry_later
 from robots.models import Robot, RobotRun
-from robots.scheduling import batches, group_key
+from robots.scheduling import group_key, packed
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 0.2
@@ -29,7 +29,8 @@ def due_run_ids(session: Session, *, requeue_after: float = REQUEUE_AFTER_SECOND
                 limit: int = BATCH) -> list[list[int]]:
     """Claim the right to send due runs never sent, or sent long ago and still not done; marks them enqueued.
 
-    Returns the ids in per-group batches (stage entry or automation execution; one message each).
+    Returns the ids in messages (robots.scheduling.packed): each group's runs (stage entry or automation
+    execution) together and in order, several groups per message.
 
     A run stays `scheduled` until the transaction that executes it commits, so a run whose message was
     lost (worker SIGKILLed, Redis restarted empty) is simply found here again after `requeue_after`.
@@ -50,7 +51,7 @@ def due_run_ids(session: Session, *, requeue_after: float = REQUEUE_AFTER_SECOND
     if rows:
         session.execute(update(RobotRun).where(RobotRun.id.in_([row.id for row in rows])).values(enqueued_at=now)
                         .execution_options(synchronize_session=False))
-    return batches((row.id, group_key(row)) for row in rows)
+    return packed((row.id, group_key(row)) for row in rows)
 
 
 STALLED = "the worker stopped during an outside call; it is made again with the same idempotency key"

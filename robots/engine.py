@@ -107,7 +107,9 @@ def execute_run(runtime: Any, run_id: int, *, bind: Connection | None = None) ->
 
 
 def execute_batch(runtime: Any, run_ids: list[int], *, bind: Connection | None = None) -> int:
-    """Execute the due runs of one stage entry, in order, in ONE transaction; returns how many it handled.
+    """Execute the due runs of one message, in order, in ONE transaction; returns how many it handled. A message
+    holds one group's runs (stage entry or automation execution), or several whole groups packed by the
+    dispatcher (robots.scheduling.packed); the deals are locked in id order, so batches cannot deadlock.
 
     Loading, locking and claiming are done once for the batch; each run is then re-checked, conditioned,
     executed and finished exactly as by execute_run, and the commit is shared. A kind that calls the

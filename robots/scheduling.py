@@ -10,14 +10,14 @@ from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from kanban import clock, company, timezones
 from kanban.automation_versions import current_version
 from kanban.db import on_commit
 from kanban.errors import NotFoundError, ValidationError
-from kanban.events import DealFieldsChanged, DealMoved
+from kanban.events import DealFieldsChanged, DealMoved, DealsMoved
 from kanban.models import Deal, Stage
 from robots.models import Robot, RobotRun
 
@@ -29,21 +29,22 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 # Set by robots.wiring.install: sends batches of run ids to the workers, one message per batch (after
 # commit). Without it the dispatcher still finds due runs in the database, only later.
-_sender: Callable[[list[list[int]]], None] | None = None
+_sender: Callable[..., None] | None = None
 MAX_BATCH = 20  # runs of one stage entry per message; more robots in a stage make several messages
 
 
-def configure(sender: Callable[[list[list[int]]], None] | None) -> None:
+def configure(sender: Callable[..., None] | None) -> None:
     """Install the function that sends batches of run ids to the workers."""
     global _sender
     _sender = sender
 
 
-def send_after_commit(session: Session, runs: list[RobotRun]) -> None:
+def send_after_commit(session: Session, runs: list[RobotRun], *, low: bool = False) -> None:
     """Mark due runs as enqueued and send their ids once the transaction commits.
 
     Call it before the flush that writes the runs, so enqueued_at goes out with the same statement;
     ids are read after the commit. Runs of one stage entry travel in one message, in chain order.
+    `low`: runs of a bulk move, sent with the low priority (robots.actors) so they yield to single moves.
     """
     if not runs or _sender is None:
         return
@@ -51,7 +52,10 @@ def send_after_commit(session: Session, runs: list[RobotRun]) -> None:
     for run in runs:
         run.enqueued_at = at
     sender = _sender
-    on_commit(session, lambda: sender(batches((run.id, group_key(run)) for run in runs)))
+    if low:
+        on_commit(session, lambda: sender(batches((run.id, group_key(run)) for run in runs), low=True))
+    else:
+        on_commit(session, lambda: sender(batches((run.id, group_key(run)) for run in runs)))
 
 
 def group_key(run: Any) -> tuple[str, int]:
@@ -84,6 +88,20 @@ def batches(runs: Iterable[tuple[int, Hashable]]) -> list[list[int]]:
             chunks.append([])
         chunks[-1].append(run_id)
     return [chunk for chunks in grouped.values() for chunk in chunks]
+
+
+def packed(runs: Iterable[tuple[int, Hashable]], limit: int = MAX_BATCH) -> list[list[int]]:
+    """Like `batches`, then whole groups packed together into messages of at most `limit` runs, each group's
+    runs contiguous and in chain order. The dispatcher's due runs are mostly one per deal (a burst of delayed
+    robots): packed, they share a message and a transaction (robots.engine.execute_batch) instead of paying
+    a broker round trip, a connection checkout and a commit each."""
+    out: list[list[int]] = []
+    for chunk in batches(runs):
+        if out and len(out[-1]) + len(chunk) <= limit:
+            out[-1].extend(chunk)
+        else:
+            out.append(list(chunk))
+    return out
 
 
 def _field_moment(deal: Deal | None, name: str) -> datetime | None:
@@ -193,6 +211,55 @@ def on_deal_moved(session: Session, event: DealMoved) -> None:
     send_after_commit(session, [r for r in runs if r.due_at is not None and r.due_at <= now])
     session.add_all(runs)
     session.flush()
+
+
+def on_deals_moved(session: Session, event: DealsMoved) -> None:
+    """A bulk move, set-wise: the previous entries' pending runs cancelled in one statement, the robots of each
+    destination read once, every deal's runs inserted in one flush and sent (after commit) with the low
+    priority of bulk work, so reps' single moves are not queued behind a thousand deals' robots."""
+    previous = [moved.previous_entry_id for moved in event.moves if moved.previous_entry_id is not None]
+    if previous:
+        session.execute(
+            update(RobotRun)
+            .where(RobotRun.stage_entry_id.in_(previous), RobotRun.status.in_(PENDING))
+            .values(status="cancelled", reason=LEFT_STAGE, finished_at=clock.now())
+            .execution_options(synchronize_session="fetch")
+        )
+    robots_of: dict[int, list[Robot]] = {}
+    now = clock.now()
+    rows: list[dict[str, Any]] = []
+    for moved in event.moves:
+        if not moved.run_robots:
+            continue
+        if moved.to_stage_id not in robots_of:
+            robots_of[moved.to_stage_id] = list(session.scalars(
+                select(Robot).where(Robot.stage_id == moved.to_stage_id, Robot.active.is_(True))
+                .order_by(Robot.position, Robot.id)
+            ))
+        robots = robots_of[moved.to_stage_id]
+        deal = session.get(Deal, moved.deal_id) if robots else None
+        for index, robot in enumerate(robots):
+            waiting = robot.after_previous and index > 0
+            due = None if waiting else due_at(robot.delay, deal, now)
+            rows.append({
+                "robot_id": robot.id, "deal_id": moved.deal_id, "stage_id": moved.to_stage_id,
+                "stage_entry_id": moved.entry_id, "execution_id": None, "kind": robot.kind,
+                "robot_key": robot.key, "position": index, "status": "waiting" if waiting else "scheduled",
+                "due_at": due, "attempts": 0, "outputs": {}, "cause": list(moved.cause), "created_at": now,
+                # Sent after commit (below): marked enqueued in the same statement, as send_after_commit does.
+                "enqueued_at": now if due is not None and due <= now and _sender is not None else None,
+            })
+    if not rows:
+        return
+    # One INSERT … RETURNING for every run of the chunk (a flush of mapped runs inserts them one by one).
+    inserted = session.execute(insert(RobotRun).returning(RobotRun.id, RobotRun.stage_entry_id, RobotRun.position,
+                                                          RobotRun.enqueued_at), rows).all()
+    due_now = sorted((row for row in inserted if row.enqueued_at is not None),
+                     key=lambda row: (row.stage_entry_id, row.position))
+    if due_now and _sender is not None:
+        sender, low = _sender, event.bulk
+        pairs = [(row.id, ("entry", row.stage_entry_id)) for row in due_now]
+        on_commit(session, lambda: sender(batches(pairs), low=True) if low else sender(batches(pairs)))
 
 
 def _deals_without_run(robot: Robot) -> Any:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kanban import queries
 from kanban.domain_events import EventRecorded
-from kanban.events import DealFieldsChanged, DealMoved, bus
+from kanban.events import DealFieldsChanged, DealMoved, DealsMoved, bus
 from kanban.services.pipelines import AutomationItem
 from robots.models import Automation, Robot
 from robots.registry import registry
@@ -25,6 +25,7 @@ def install(runtime: Any) -> None:
     scheduling.configure(send)
     bus.subscribe(DealMoved, scheduling.on_deal_moved)
     bus.subscribe(DealFieldsChanged, scheduling.on_fields_changed)  # date-field delays follow their field
+    bus.subscribe(DealsMoved, scheduling.on_deals_moved)
     # Event automations: a recorded domain event schedules the matching automations' runs in its transaction.
     bus.subscribe(EventRecorded, matching.on_event_recorded)
     runtime.background.append(dispatcher.make_loop(runtime, send))

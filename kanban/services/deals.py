@@ -14,7 +14,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from kanban import clock, live, policy, stage_totals  # stage_totals' session hooks follow every ORM deal write
 from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
-from kanban.events import Actor, DealDeleted, DealFieldsChanged, DealMoved, bus
+from kanban.events import Actor, DealDeleted, DealFieldsChanged, DealMoved, DealsMoved, bus
+from kanban.i18n import _
 from kanban.models import Deal, DealTag, Person, Stage, StageEntry, TimelineEntry, User
 from kanban.pricing import check_currency
 from kanban.services.deal_people import apply_contact, check_links, contact_values, person_for_contact
@@ -415,6 +416,136 @@ def _write_move(session: Session, deal: Deal, stage_id: int, entry_id: int, at: 
     for name, value in values.items():
         set_committed_value(deal, name, value)
     stage_totals.record_stage_change(session, deal.id, deal.currency, deal.amount, old_stage, stage_id)
+BULK_MAX = 1000  # deals one bulk move may name
+BULK_CHUNK = 100  # deals moved per transaction: row locks are held for one chunk, not for the whole bulk move
+BULK_RESULTS = ("moved", "unchanged", "conflict", "forbidden", "not_found", "invalid", "blocked")
+
+
+@dataclass
+class BulkItem:
+    """What a bulk move did to one deal: one of BULK_RESULTS, the deal's version after it, and why."""
+
+    deal_id: int
+    result: str
+    version: int | None = None
+    detail: str | None = None
+    from_stage_id: int | None = None  # the stage the deal was in (None: not found)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"deal_id": self.deal_id, "result": self.result}
+        if self.from_stage_id is not None:
+            out["from_stage_id"] = self.from_stage_id
+        if self.version is not None:
+            out["version"] = self.version
+        if self.detail is not None:
+            out["detail"] = self.detail
+        return out
+
+
+def bulk_chunks(deal_ids: list[int]) -> list[list[int]]:
+    """The distinct ids in order, cut into chunks of BULK_CHUNK (one transaction each); ValidationError when
+    there are none or more than BULK_MAX."""
+    ids = list(dict.fromkeys(deal_ids))
+    if not ids:
+        raise ValidationError(_("choose at least one deal"), {"deal_ids": _("choose at least one deal")})
+    if len(ids) > BULK_MAX:
+        raise ValidationError(_("at most %(max)s deals at once", max=BULK_MAX),
+                              {"deal_ids": _("at most %(max)s deals at once (got %(got)s)", max=BULK_MAX,
+                                             got=len(ids))})
+    return [ids[i:i + BULK_CHUNK] for i in range(0, len(ids), BULK_CHUNK)]
+
+
+def bulk_move_chunk(session: Session, deal_ids: list[int], stage_id: int, *, actor: Actor,
+                    versions: dict[int, int] | None = None) -> list[BulkItem]:
+    """Move up to BULK_CHUNK deals to a stage in the caller's transaction, each with a single move's guarantees.
+
+    Every deal is checked by the access policy (unreadable: not_found; readable but not movable: forbidden)
+    and, when `versions` names it, against its version (conflict); deals of another pipeline are invalid and
+    deals already there unchanged. The moved ones get a stage entry, a timeline row and a domain event each,
+    like move_deal, but set-wise: the deals are read and locked in one statement (id order, so two bulk moves
+    cannot deadlock), their previous entries closed in one, the new entries and timeline rows inserted in
+    one each, the deals written in one flush; the stage's robots are scheduled in this transaction through
+    one DealsMoved event (their runs yield to single moves), live notices and messages go after commit.
+    """
+    target = _stage(session, stage_id)
+    versions = versions or {}
+    user = policy.acting_user(session, actor)
+    stmt = select(Deal).where(Deal.id.in_(deal_ids)).order_by(Deal.id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    found = {deal.id: deal for deal in session.scalars(stmt)}
+    items: dict[int, BulkItem] = {}
+    moving: list[Deal] = []
+    for deal_id in deal_ids:
+        deal = found.get(deal_id)
+        if deal is None or (user is not None and not policy.can(session, user, "read", deal)):
+            items[deal_id] = BulkItem(deal_id, "not_found")
+        elif user is not None and not policy.can(session, user, "move", deal):
+            items[deal_id] = BulkItem(deal_id, "forbidden", detail=_("your role may not move this deal"))
+        elif deal.pipeline_id != target.pipeline_id:
+            items[deal_id] = BulkItem(deal_id, "invalid", deal.version, _("the stage belongs to another pipeline"))
+        elif versions.get(deal_id) is not None and versions[deal_id] != deal.version:
+            items[deal_id] = BulkItem(deal_id, "conflict", deal.version, _("the deal was changed by someone else"))
+        elif deal.stage_id == target.id:
+            items[deal_id] = BulkItem(deal_id, "unchanged", deal.version)
+        elif (blocked := _loop_check(session, deal, actor, ())) is not None:
+            items[deal_id] = BulkItem(deal_id, "blocked", deal.version, blocked)
+        else:
+            moving.append(deal)
+    before = {deal.id: deal.stage_id for deal in moving}
+    if moving:
+        _bulk_write(session, moving, target, actor)
+        for deal in moving:
+            items[deal.id] = BulkItem(deal.id, "moved", deal.version)
+    for deal_id, item in items.items():
+        if deal_id in found and item.result != "not_found":
+            item.from_stage_id = before.get(deal_id, found[deal_id].stage_id)
+    return [items[deal_id] for deal_id in deal_ids]
+
+
+def _bulk_write(session: Session, moving: list[Deal], target: Stage, actor: Actor) -> None:
+    """The writes of bulk_move_chunk for the deals that move (locked, allowed, all in target's pipeline)."""
+    at = clock.now()
+    sources = {s.id: s for s in session.scalars(select(Stage).where(Stage.id.in_({d.stage_id for d in moving})))}
+    previous = {deal.id: deal.current_entry_id for deal in moving}
+    closing = [entry_id for entry_id in previous.values() if entry_id is not None]
+    if closing:
+        session.execute(update(StageEntry).where(StageEntry.id.in_(closing)).values(left_at=at)
+                        .execution_options(synchronize_session=False))
+    entries: dict[int, int] = {deal_id: entry_id for deal_id, entry_id in session.execute(
+        insert(StageEntry).returning(StageEntry.deal_id, StageEntry.id),
+        [{"deal_id": d.id, "stage_id": target.id, "from_stage_id": d.stage_id, "entered_at": at,
+          "actor_type": actor.type, "actor_id": actor.id, "cause": []} for d in moving],
+    )}
+    # The first deal named ends on top of the column, the others below it in the order given.
+    top = _top_rank(session, target.id)
+    from_stage = {deal.id: deal.stage_id for deal in moving}
+    for index, deal in enumerate(moving):
+        deal.stage_id = target.id
+        deal.stage_entered_at = at
+        deal.last_activity_at = at
+        deal.current_entry_id = entries[deal.id]
+        deal.rank = top - (len(moving) - 1 - index)
+    _flush(session, deal)  # one flush: version check and bump per deal, stage totals kept in step
+    session.execute(insert(TimelineEntry), [
+        {"deal_id": d.id, "kind": "stage_changed", "at": at, "actor_type": actor.type, "actor_id": actor.id,
+         "text": _("Moved from “%(source)s” to “%(target)s” (bulk move)", source=_name(sources.get(from_stage[d.id])),
+                   target=target.name),
+         "data": {"from_stage_id": from_stage[d.id], "to_stage_id": target.id, "cause": [], "bulk": True}}
+        for d in moving
+    ])
+    bus.publish(session, DealsMoved(tuple(
+        DealMoved(d.id, from_stage[d.id], target.id, entries[d.id], previous[d.id], actor) for d in moving)))
+    for deal in moving:
+        record_event(session, "deal.stage_changed", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
+                     pipeline_id=deal.pipeline_id, actor=actor, changed=["stage_id"],
+                     old={"stage_id": from_stage[deal.id]}, new={"stage_id": target.id},
+                     data={"to": target.id, "from": from_stage[deal.id], "bulk": True})
+        _status_on_entry(session, deal, sources.get(from_stage[deal.id]), target, actor, ())
+
+
+def _name(stage: Stage | None) -> str:
+    return stage.name if stage is not None else "?"
 
 
 def _status_on_entry(session: Session, deal: Deal, source: Stage | None, target: Stage, actor: Actor,

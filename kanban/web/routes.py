@@ -11,6 +11,7 @@ from kanban.web import (
     activities,
     admin,
     board,
+    bulk,
     commerce,
     company_admin,
     deals,
@@ -34,7 +35,7 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/board", status_code=303)
 
 
-routes = [Route("/", home), *board.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
+routes = [Route("/", home), *board.routes, *bulk.routes, *moves.routes, *deals.routes, *admin.routes, *live.routes,
           *records.routes, *notifications.routes, *account.routes, *person_picker.routes, *people.routes,
           *outcomes.routes, *activities.routes, *imports.routes, *users_admin.routes, *commerce.routes,
           *mailbox.routes, *company_admin.routes]

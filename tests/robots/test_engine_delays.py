@@ -99,3 +99,41 @@ def test_embedded_worker_and_dispatcher_run_delayed_robots(runtime, stages, add_
 def test_malformed_delays_never_break_a_move(delay: Any) -> None:
     due = due_at(delay, _deal(), NOW)
     assert NOW <= due <= NOW + timedelta(days=3700)
+
+
+def test_packed_keeps_groups_whole_and_in_order() -> None:
+    from robots.scheduling import packed
+
+    runs = [(1, "a"), (2, "b"), (3, "a"), (4, "c"), (5, "c"), (6, "c")]
+    assert packed(runs, limit=4) == [[1, 3, 2], [4, 5, 6]]
+    assert packed([(n, n) for n in range(45)]) == [list(range(20)), list(range(20, 40)), list(range(40, 45))]
+
+
+def test_a_burst_of_due_runs_shares_messages_and_transactions(runtime, clock, stages, add_robot, new_deal,
+                                                               runs) -> None:
+    """Delayed runs of many deals falling due together go out packed, several deals per message, and each
+    message executes in one transaction (one commit), every run exactly once."""
+    from sqlalchemy import event
+
+    add_robot(stages["New"], "later", delay={"type": "after", "seconds": 60})
+    deals = [new_deal() for _ in range(45)]
+    clock.advance(60)
+    sent: list[list[int]] = []
+    assert dispatcher.tick(runtime, sent.extend) == 45
+    assert [len(message) for message in sent] == [20, 20, 5]
+    assert sorted(run_id for message in sent for run_id in message) == sorted(runs(d)[0].id for d in deals)
+    commits = 0
+
+    def count(*_args: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(runtime.engine, "commit", count)
+    try:
+        actor = runtime.extras["robots.actor"]
+        for message in sent:
+            actor.fn(message)
+    finally:
+        event.remove(runtime.engine, "commit", count)
+    assert commits == 3
+    assert {runs(d)[0].status for d in deals} == {"done"} and {runs(d)[0].attempts for d in deals} == {1}

@@ -6,16 +6,21 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kanban import company, policy
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, DealTag, Person, TimelineEntry
 from kanban.services import deals as svc
-from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
+from kanban.web.api import schema
+from kanban.web.api.base import PAGE_PARAMS, Call, EndpointSpec, endpoint, page, paginate, parse_json
 from kanban.web.api.schema import ANY_OBJ, BIGINT, INT, STR, arr, nullable, obj, page_of
 from kanban.web.api.views import DEAL, TIMELINE_ENTRY, deal_view, deal_views, timeline_view
+from kanban.web.deps import api_user, in_tx
 
 T = TypeVar("T")
 
@@ -26,6 +31,15 @@ DEAL_PROPS = {"title": STR, "amount": BIGINT, "currency": STR, "responsible_id":
 NEW_DEAL = obj({**DEAL_PROPS, "pipeline_id": INT, "stage_id": nullable(INT)}, ["title", "pipeline_id"])
 DEAL_CHANGES = obj({**DEAL_PROPS, "version": INT})
 MOVE = obj({"stage_id": INT, "version": INT}, ["stage_id"])
+BULK_MOVE = obj({"deal_ids": arr(INT), "stage_id": INT,
+                 "versions": {"type": "object", "additionalProperties": INT,
+                              "description": "deal id -> the version the client saw; a deal changed since is a "
+                                             "conflict and stays where it is"}},
+                ["deal_ids", "stage_id"])
+BULK_ITEM = obj({"deal_id": INT, "result": {"type": "string", "enum": list(svc.BULK_RESULTS)}, "version": INT,
+                 "detail": STR, "from_stage_id": INT}, ["deal_id", "result"])
+BULK_MOVED = obj({"stage_id": INT, "counts": obj({r: INT for r in svc.BULK_RESULTS}, list(svc.BULK_RESULTS)),
+                  "results": arr(BULK_ITEM)}, ["stage_id", "counts", "results"])
 FILTERS = [
     {"name": "pipeline_id", "in": "query", "schema": INT},
     {"name": "stage_id", "in": "query", "schema": INT},
@@ -114,6 +128,40 @@ def move_deal(call: Call) -> dict[str, Any]:
     return deal_view(call.session, result.deal)
 
 
+BULK_SPEC = EndpointSpec(
+    f"Move up to {svc.BULK_MAX} deals to a stage; each deal is checked and moved on its own (moved, unchanged, "
+    "conflict, forbidden, not_found, invalid, blocked), in transactions of a hundred deals",
+    body=BULK_MOVE, response=BULK_MOVED, access="deal:move")
+
+
+async def bulk_move_deals(request: Request) -> Response:
+    """POST /api/v1/deals/bulk-move: the outcome of every named deal, in the order named (ids named twice once).
+
+    Not a plain `endpoint`: the deals are moved in chunks, each in a transaction of its own
+    (kanban.web.bulk.run_bulk_move), so the request does not hold a thousand row locks to the end.
+    """
+    from kanban.web.bulk import counts_of, run_bulk_move
+
+    raw = await request.body()
+    user = await in_tx(request, lambda session: api_user(request, session))
+    data = parse_json(raw)
+    schema.check(BULK_MOVE, data)
+    versions: dict[int, int] = {}
+    for key, value in (data.get("versions") or {}).items():
+        if not key.isdigit() or len(key) > 10:
+            raise ValidationError(_("versions are keyed by deal id"), {f"versions.{key[:20]}": _("not a deal id")})
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationError(_("a version is an integer"), {f"versions.{key}": _("must be an integer")})
+        versions[int(key)] = value
+    items = await run_bulk_move(request, data["deal_ids"], data["stage_id"], Actor.user(user.id), versions)
+    return JSONResponse({"stage_id": data["stage_id"], "counts": counts_of(items),
+                         "results": [item.as_dict() for item in items]})
+
+
+bulk_move_deals.openapi = BULK_SPEC  # type: ignore[attr-defined]
+bulk_move_deals.access = BULK_SPEC.access  # type: ignore[attr-defined]
+
+
 @endpoint("Delete a deal with its history", status=204, access="deal:delete")
 def delete_deal(call: Call) -> None:
     """204; linked emails, SMS, chats and notifications stay, without the deal."""
@@ -146,6 +194,7 @@ def deal_timeline(call: Call) -> dict[str, Any]:
 routes = [
     Route("/api/v1/deals", list_deals, methods=["GET"]),
     Route("/api/v1/deals", create_deal, methods=["POST"]),
+    Route("/api/v1/deals/bulk-move", bulk_move_deals, methods=["POST"]),
     Route("/api/v1/deals/{deal_id:int}", get_deal, methods=["GET"]),
     Route("/api/v1/deals/{deal_id:int}", update_deal, methods=["PATCH"]),
     Route("/api/v1/deals/{deal_id:int}", delete_deal, methods=["DELETE"]),

@@ -51,6 +51,7 @@
       if (window.htmx) { window.htmx.process(el); }
       initSortable(el);
     });
+    restoreSelection();
     var focus = document.getElementById(focusId || active || "");
     if (focus) { focus.focus(); }
     showDealTab(null);
@@ -186,6 +187,94 @@
     var box = area.id === "deal-stagebar" ? document.getElementById("stage-preview")
       : area.parentNode.querySelector(".menu-preview");
     if (box) { box.hidden = true; }
+  });
+
+  /* Multi-select: a checkbox per card (shift-click checks or clears the range since the last one clicked);
+     the selection survives live column refreshes, and "Move selected to…" posts it in one request. */
+  var selected = new Map();  /* deal id -> "id:version" as the card was when selected */
+  var lastClicked = null;
+
+  function bulkForm() { return document.getElementById("bulk-move"); }
+
+  function updateBulk() {
+    var form = bulkForm();
+    if (!form) { return; }
+    form.classList.toggle("active", selected.size > 0);
+    var count = document.getElementById("bulk-count");
+    if (count) {
+      count.textContent = selected.size === 0 ? form.dataset.none
+        : (selected.size === 1 ? form.dataset.one : form.dataset.many.replace("{num}", String(selected.size)));
+    }
+  }
+
+  function restoreSelection() {
+    document.querySelectorAll("input.card-select").forEach(function (box) {
+      var card = box.closest(".card");
+      box.checked = !!card && selected.has(card.dataset.dealId);
+      if (card) { card.classList.toggle("card-selected", box.checked); }
+    });
+    updateBulk();
+  }
+
+  function pick(box, on) {
+    var card = box.closest(".card");
+    if (!card) { return; }
+    box.checked = on;
+    card.classList.toggle("card-selected", on);
+    if (on) { selected.set(card.dataset.dealId, box.value); } else { selected.delete(card.dataset.dealId); }
+  }
+
+  document.addEventListener("click", function (event) {
+    var box = event.target;
+    if (box.matches && box.matches("input.card-select")) {
+      var boxes = Array.prototype.slice.call(document.querySelectorAll("input.card-select"));
+      if (event.shiftKey && lastClicked && document.body.contains(lastClicked)) {
+        var a = boxes.indexOf(lastClicked), b = boxes.indexOf(box);
+        boxes.slice(Math.min(a, b), Math.max(a, b) + 1).forEach(function (other) { pick(other, box.checked); });
+      } else {
+        pick(box, box.checked);
+      }
+      lastClicked = box;
+      updateBulk();
+      return;
+    }
+    if (event.target.closest && event.target.closest(".bulk-clear")) {
+      selected.clear();
+      lastClicked = null;
+      restoreSelection();
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("#bulk-move") || !board()) { return; }
+    event.preventDefault();
+    if (!selected.size) { updateBulk(); return; }
+    var body = new URLSearchParams(new FormData(form));
+    body.delete("deal_ids");
+    selected.forEach(function (value) { body.append("deal_ids", value); });
+    var button = form.querySelector("button[type=submit]");
+    if (button) { button.disabled = true; }
+    fetch("/board/bulk-move", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"X-CSRF-Token": csrf(), "HX-Request": "true", "Content-Type": "application/x-www-form-urlencoded"},
+      body: body.toString()
+    }).then(function (response) {
+      if (response.status === 401) {
+        window.location.href = response.headers.get("HX-Redirect") || "/login";
+        return null;
+      }
+      return response.text();
+    }).then(function (html) {
+      if (html === null) { return; }
+      selected.clear();
+      lastClicked = null;
+      applyFragment(html, null);
+    }).catch(function () {
+      showMessage("The move could not be sent (network error); reloading the board.", "error");
+      window.setTimeout(function () { window.location.reload(); }, 1500);
+    }).then(function () { if (button) { button.disabled = false; } });
   });
 
   function postMove(dealId, body, focusId, action) {

@@ -66,6 +66,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=now)
+    language: Mapped[str | None] = mapped_column(String(10))  # en | fr | it; None: the company's (kanban.i18n)
 
     @property
     def is_admin(self) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.db import insert_ignoring_conflict
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import LANGUAGES, _
 from kanban.logins import end_user_sessions
 from kanban.models import ApiToken, Department, EmailMessage, User
 from kanban.security import hash_password, new_api_token, signer, unsign
@@ -158,6 +159,20 @@ def _check_department(session: Session, department_id: Any) -> None:
         raise ValidationError("unknown department", {"department_id": "unknown department"})
 
 
+def update_me(session: Session, user: User, changes: dict[str, Any]) -> User:
+    """A user's own settings: today their interface language (None: the company's)."""
+    unknown = sorted(set(changes) - {"language"})
+    if unknown:
+        raise ValidationError(_("invalid settings"), {name: _("not a setting you can change") for name in unknown})
+    language = changes.get("language", user.language)
+    if language is not None and language not in LANGUAGES:
+        raise ValidationError(_("invalid settings"),
+                              {"language": _("one of %(choices)s, or null", choices=", ".join(LANGUAGES))})
+    user.language = language
+    session.flush()
+    return user
+
+
 def update_user(session: Session, actor: User, user_id: int, changes: dict[str, Any]) -> User:
     """Change a user's role, department or active flag; deactivating revokes their API tokens.
 
@@ -174,6 +189,8 @@ def update_user(session: Session, actor: User, user_id: int, changes: dict[str, 
         errors["active"] = "true or false"
     if user.id == actor.id and (changes.get("role", user.role) != user.role or changes.get("active") is False):
         errors["role" if "role" in changes else "active"] = "you cannot demote or deactivate yourself"
+    if "language" in changes and changes["language"] is not None and changes["language"] not in LANGUAGES:
+        errors["language"] = _("one of %(choices)s, or null", choices=", ".join(LANGUAGES))
     if "department_id" in changes:
         try:
             _check_department(session, changes["department_id"])
@@ -181,7 +198,7 @@ def update_user(session: Session, actor: User, user_id: int, changes: dict[str, 
             errors.update(exc.fields)
     if errors:
         raise ValidationError("invalid user", errors)
-    for name in ("role", "department_id", "active"):
+    for name in ("role", "department_id", "active", "language"):
         if name in changes:
             setattr(user, name, changes[name])
     if changes.get("active") is False:

@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import logins
+from kanban import i18n, logins
+from kanban.i18n import _
 from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.templating import render
@@ -22,7 +23,8 @@ def _context(session: Session, request: Request, errors: dict[str, str] | None =
     settings = request.app.state.runtime.settings
     return {"items": logins.list_sessions(session, user.id, logins.Timeouts.of(settings)),
             "current_id": request.scope.get("session_id"), "errors": errors or {},
-            "idle_hours": f"{settings.session_idle_hours:g}", "max_days": f"{settings.session_max_days:g}"}
+            "idle_hours": f"{settings.session_idle_hours:g}", "max_days": f"{settings.session_max_days:g}",
+            "language_names": i18n.LANGUAGE_NAMES, "company_language": i18n.company_language()}
 
 
 @access("authenticated")
@@ -79,9 +81,29 @@ async def change_password(request: Request) -> Response:
     return _done(request, "Password changed; your other sessions were ended.")
 
 
+@access("authenticated")
+async def change_language(request: Request) -> Response:
+    """POST /account/language — my interface language (empty: the company's)."""
+    form = await request.form()
+    chosen = str(form.get("language", "")).strip()
+    if chosen and chosen not in i18n.LANGUAGES:
+        return render(request, "account/sessions.html",
+                      await in_tx(request, _context, request,
+                                  {"language": _("Choose one of the listed languages.")}), status_code=422)
+
+    def act(session: Session) -> None:
+        user = web_user(request, session)
+        user.language = chosen or None
+
+    await in_tx(request, act)
+    i18n.set_language(chosen or i18n.company_language())
+    return _done(request, _("Language saved."))
+
+
 routes = [
     Route(PAGE, sessions_page, methods=["GET"]),
     Route("/account/sessions/end-others", end_others, methods=["POST"]),
     Route("/account/sessions/{session_id:int}/end", end_one, methods=["POST"]),
     Route("/account/password", change_password, methods=["POST"]),
+    Route("/account/language", change_language, methods=["POST"]),
 ]

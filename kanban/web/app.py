@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from kanban.bootstrap import Runtime
 from kanban.errors import KanbanError
+from kanban.i18n import LanguageMiddleware
 from kanban.paths import STATIC_DIR
 from kanban.web import auth
 from kanban.web.access import access
@@ -129,6 +130,7 @@ def create_app(runtime: Runtime) -> Starlette:
     settings = runtime.settings
     middleware = [
         Middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure),
+        Middleware(LanguageMiddleware),
         Middleware(RequestLimitsMiddleware),
         # Only the CSRF token and flash messages live in this signed cookie; who is logged in is the
         # server-side session named by the "kanban_session" cookie (kanban.logins).

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kanban import clock, logins
+from kanban import clock, i18n, logins
 from kanban.errors import AuthRequiredError, PermissionDeniedError
 from kanban.models import ApiToken, User
 from kanban.security import hash_token
@@ -32,6 +32,7 @@ class CurrentUser:
     department_id: int | None
     phone: str | None
     active: bool
+    language: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -40,7 +41,9 @@ class CurrentUser:
     @classmethod
     def of(cls, user: User) -> CurrentUser:
         """Snapshot a user row."""
-        return cls(user.id, user.email, user.name, user.role, user.department_id, user.phone, user.active)
+        i18n.set_language(i18n.language_of(user))
+        return cls(user.id, user.email, user.name, user.role, user.department_id, user.phone, user.active,
+                   user.language)
 
 
 class LoginRequiredError(AuthRequiredError):

@@ -16,6 +16,8 @@ from kanban.web.api.schema import ANY_OBJ, BIGINT, BOOL, INT, STR, TIME, arr, co
 USER = component("User", obj({
     "id": INT, "email": STR, "name": STR, "role": {"type": "string", "description": "a role name (GET /roles)"},
     "department_id": nullable(INT), "phone": nullable(STR), "active": BOOL,
+    "language": nullable({"type": "string", "enum": ["en", "fr", "it"],
+                          "description": "interface language; null: the company's"}),
 }, ["id", "email", "name", "role", "department_id", "active"]))
 STAGE = component("Stage", obj({
     "id": INT, "pipeline_id": INT, "name": STR, "position": INT,
@@ -52,7 +54,8 @@ TIMELINE_ENTRY = component("TimelineEntry", obj({
 def user_view(user: User) -> dict[str, Any]:
     """A user as JSON (never the password hash)."""
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
-            "department_id": user.department_id, "phone": user.phone, "active": user.active}
+            "department_id": user.department_id, "phone": user.phone, "active": user.active,
+            "language": user.language}
 
 
 def stage_view(stage: Stage) -> dict[str, Any]:

@@ -190,12 +190,33 @@ def lazy_gettext(message: str) -> str:
 
 N_ = lazy_gettext
 
+# Codes stored in rows and shown as words (the `label` template filter): statuses, activity types, record kinds,
+# permission actions and scopes, document types, roles.
+CODE_LABELS = {
+    "open": N_("Open"), "won": N_("Won"), "lost": N_("Lost"),
+    "call": N_("Call"), "meeting": N_("Meeting"), "task": N_("Task"), "email": N_("Email"),
+    "deadline": N_("Deadline"), "persons": N_("Persons"), "organizations": N_("Organizations"),
+    "deals": N_("Deals"), "read": N_("Read"), "create": N_("Create"), "edit": N_("Edit"), "move": N_("Move"),
+    "delete": N_("Delete"), "none": N_("None"), "own": N_("Own"), "department": N_("Department"), "all": N_("All"),
+    "invoice": N_("Invoice"), "quote": N_("Quote"), "admin": N_("Admin"), "rep": N_("Rep"),
+    "overdue": N_("Overdue"), "today": N_("Today"), "upcoming": N_("Upcoming"), "done": N_("Done"),
+    "pending": N_("Pending"), "running": N_("Running"), "failed": N_("Failed"), "succeeded": N_("Succeeded"),
+    "queued": N_("Queued"), "sent": N_("Sent"), "skipped": N_("Skipped"), "cancelled": N_("Cancelled"),
+}
+
+
+def label(code: Any) -> str:
+    """A stored code as a word in the current language ("won" → "Gagnée"); unknown codes capitalized."""
+    text = CODE_LABELS.get(str(code)) if code is not None else None
+    return _(text) if text is not None else str(code or "").capitalize()
+
 
 def install(env: Any) -> None:
     """Give a Jinja2 environment `_()`, `ngettext()`, `{% trans %}` and `current_language()`."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext=_, ngettext=ngettext, pgettext=pgettext, newstyle=True)
     env.globals["current_language"] = current_language
+    env.filters["label"] = label
 
 
 class LanguageMiddleware:

@@ -26,7 +26,7 @@ TOKEN = re.compile(r"""
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 ATTR = re.compile(r"""\b(placeholder|title|aria-label|alt)\s*=\s*(["'])(.*?)\2""", re.S | re.I)
 # Literal strings a value prints as a fallback or a choice ({{ x or 'none' }}, {{ 'Save' if a else 'Add' }}).
-LITERAL = re.compile(r"""(?:\bor|\belse|\bif|\{\{-?)\s*(["'])([^"']*[A-Za-z][^"']*)\1""")
+LITERAL = re.compile(r"""(?:\bor|\belse|\bif|\{\{-?)\s*(["'])([^"'/~]*[A-Za-z][^"'/~]*)\1""")
 MARKED = re.compile(r"""\b(?:_|gettext|ngettext|pgettext)\(\s*(["']).*?(?<!\\)\1(?:\s*,\s*(["']).*?(?<!\\)\2)?""",
                     re.S)
 LETTER = re.compile(r"[A-Za-z]")
@@ -74,7 +74,7 @@ def findings(source: str) -> list[str]:
             for _name, _q, value in ATTR.findall(JINJA.sub(" ", text)):
                 if _visible(value):
                     found.append(" ".join(value.split()))
-            for expr in re.findall(r"\{\{.*?\}\}", text, re.S):
+            for expr in re.findall(r"\{\{.*?\}\}", " ".join(v for _n, _q, v in ATTR.findall(text)), re.S):
                 inner = MARKED.sub("", expr)
                 found += [m.group(2) for m in LITERAL.finditer(inner) if _visible(m.group(2))]
     flush()

@@ -15,6 +15,7 @@ from kanban.channels import DigestItem, NotificationSetting, PushMessage, PushSu
 from kanban.config import Settings
 from kanban.domain_events import EventRecorded
 from kanban.errors import ValidationError
+from kanban.i18n import _
 from kanban.mail import Mailer, from_header, one_line
 from kanban.models import Deal, EmailMessage, Notification, User
 
@@ -55,14 +56,14 @@ def save_settings(session: Session, user_id: int, data: Any) -> dict[str, Any]:
     """Replace a user's choices with `{"channels": {kind: [channel, ...]}}`; 422 naming each bad entry."""
     channels = data.get("channels") if isinstance(data, dict) else None
     if not isinstance(channels, dict):
-        raise ValidationError("channels is an object of kind → list of channels", {"channels": "required"})
+        raise ValidationError(_("channels is an object of kind → list of channels"), {"channels": _("required")})
     errors: dict[str, str] = {}
     for kind, chosen in channels.items():
         problem = _problem(kind, chosen)
         if problem:
             errors[f"channels.{kind}"] = problem
     if errors:
-        raise ValidationError("invalid notification settings", errors)
+        raise ValidationError(_("invalid notification settings"), errors)
     session.execute(delete(NotificationSetting).where(NotificationSetting.user_id == user_id))
     session.add_all(NotificationSetting(user_id=user_id, kind=kind, channels=list(dict.fromkeys(chosen)))
                     for kind, chosen in channels.items())

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from kanban.config import Settings
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Department, User
 from kanban.services.deals import MoveResult, move_deal, timeline, update_deal
 from kanban.services.users import system_user
@@ -54,7 +55,7 @@ class RunContext:
         """The deal row, current as of this transaction."""
         deal = self.session.get(Deal, self.deal_id)
         if deal is None:
-            raise PermanentError("the deal no longer exists")
+            raise PermanentError(_("the deal no longer exists"))
         return deal
 
     def system_user(self) -> User:
@@ -66,7 +67,7 @@ class RunContext:
         if user_id is not None:
             user = self.session.get(User, user_id)
             if user is None:
-                raise PermanentError(f"user {user_id} does not exist")
+                raise PermanentError(_("user %(user_id)s does not exist", user_id=user_id))
             return user
         if default == "responsible":
             deal = self.deal()
@@ -104,7 +105,7 @@ class RunContext:
         if kind == "supervisor":
             head = self.supervisor_of(responsible)
             return [head] if head else []
-        raise PermanentError(f"unknown recipient type {kind!r}")
+        raise PermanentError(_("unknown recipient type %(kind)s", kind=repr(kind)))
 
     def supervisor_of(self, user: User | None) -> User | None:
         """The head of a user's department (None when there is none, or the user is the head)."""

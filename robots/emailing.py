@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from kanban.i18n import _
 from kanban.mail import html_to_text, one_line
 from robots.context import RunContext
 from robots.email_templates import EmailTemplate
@@ -61,7 +62,7 @@ def render_content(ctx: RunContext, settings: EmailContentSettings, *, inline_ht
     if settings.template_id is not None:
         template = ctx.session.get(EmailTemplate, settings.template_id)
         if template is None:
-            raise PermanentError(f"email template {settings.template_id} no longer exists")
+            raise PermanentError(_("email template %(template_id)s no longer exists", template_id=settings.template_id))
         return render_template(ctx.render, template)
     subject = one_line(ctx.render(settings.subject or ""))
     if inline_html:

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from kanban import strictjson
+from kanban.i18n import _
 from robots.registry import RobotKind
 
 LONG_TEXT = ("text", "body", "description")
@@ -184,7 +185,7 @@ def parse_settings(cls: type[RobotKind], form: FormData) -> tuple[dict[str, Any]
             try:
                 out[widget.name] = strictjson.loads(raw)
             except strictjson.JSONValueError as exc:
-                errors[f"settings.{widget.name}"] = f"not valid JSON: {exc}"
+                errors[f"settings.{widget.name}"] = _("not valid JSON: %(exc)s", exc=exc)
         else:
             out[widget.name] = str(form.get(key, ""))
     return out, errors

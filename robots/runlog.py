@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from kanban.domain_events import DomainEvent
 from kanban.errors import ConflictError, NotFoundError
+from kanban.i18n import _
 from kanban.models import Deal, Stage, StageEntry
 from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
@@ -79,7 +80,7 @@ async def retry(request: Request) -> Response:
         require_admin(web_user(request, session))
         run = session.get(RobotRun, run_id)
         if run is None:
-            raise NotFoundError(f"run {run_id} not found")
+            raise NotFoundError(_("run %(run_id)s not found", run_id=run_id))
         if run.status != "failed":
             return run.deal_id, f"Only failed runs can be retried (this one is {run.status})."
         retry_run(session, run.id)

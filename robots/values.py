@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kanban.i18n import _
 from kanban.models import Deal, Organization, Person, Stage, User
 from kanban.queries import next_activities
 from robots.errors import PermanentError
@@ -151,7 +152,7 @@ def template_values(session: Session, deal_id: int, stage_id: int, outputs_by_ke
     """Plain values for templates and conditions: deal, contact, responsible, stage, robots.<key>.<output>."""
     deal = session.get(Deal, deal_id)
     if deal is None:
-        raise PermanentError(f"deal {deal_id} no longer exists")
+        raise PermanentError(_("deal %(deal_id)s no longer exists", deal_id=deal_id))
     person = session.get(Person, deal.person_id) if deal.person_id else None
     responsible = session.get(User, deal.responsible_id) if deal.responsible_id else None
     stage = session.get(Stage, stage_id)

@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kanban.errors import KanbanError, NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import Department, Pipeline, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web import condition_form
@@ -91,7 +92,7 @@ async def new_robot(request: Request) -> Response:
             return "robots/form.html", form_context(session, owner_view(session, stage.id, None), cls, values, {},
                                                     None)
         groups: dict[str, list[type[RobotKind]]] = {}
-        for _, cls in registry.items():
+        for _key, cls in registry.items():
             groups.setdefault(CATEGORIES.get(cls.category, cls.category.title()), []).append(cls)
         return "robots/picker.html", {"stage": stage, "groups": groups}
 
@@ -124,7 +125,7 @@ def owner_view(session: Session, stage_id: int | None, automation_id: int | None
                 "stages": [s for s in session.get(Pipeline, stage.pipeline_id).stages if s.id != stage.id]}
     automation = session.get(Automation, automation_id)
     if automation is None:
-        raise NotFoundError(f"automation {automation_id} not found")
+        raise NotFoundError(_("automation %(automation_id)s not found", automation_id=automation_id))
     stages = select(Stage).where(Stage.archived.is_(False)).order_by(Stage.pipeline_id, Stage.position)
     if automation.pipeline_id is not None:
         stages = stages.where(Stage.pipeline_id == automation.pipeline_id)
@@ -196,7 +197,7 @@ async def save_robot(request: Request) -> Response:
         cls = config.kind_class(robot.kind if robot else form.get("kind"))
         data, errors = parse_robot_form(cls, form)
         if errors:
-            raise ValidationError("invalid robot", errors)
+            raise ValidationError(_("invalid robot"), errors)
         if robot is None:
             result = config.create_robot(session, stage_id, {**data, "kind": cls.kind})
         else:
@@ -229,7 +230,7 @@ async def form_errors(request: Request, form: FormData, exc: ValidationError) ->
         _admin(request, session)
         robot = config.get_robot(session, robot_id) if robot_id else None
         cls = config.kind_class(robot.kind if robot else form.get("kind"))
-        data, _ = parse_robot_form(cls, form)
+        data, _errors = parse_robot_form(cls, form)
         data["key"] = str(form.get("key", ""))
         owner = (owner_view(session, robot.stage_id, robot.automation_id) if robot
                  else owner_view(session, stage_id, automation_id))
@@ -257,7 +258,7 @@ async def robot_action(request: Request) -> Response:
         elif action in ("up", "down"):
             config.move_robot(session, robot.id, -1 if action == "up" else 1)
         else:
-            raise NotFoundError(f"unknown action {action}")
+            raise NotFoundError(_("unknown action %(action)s", action=action))
         return back
 
     try:

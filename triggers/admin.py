@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import ConflictError, NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import Invoice, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web import condition_form
@@ -34,7 +35,7 @@ def _admin(request: Request, session: Session) -> User:
 
 def _stage(session: Session, stage_id: int) -> Stage:
     if db_id(stage_id) is None:
-        raise NotFoundError(f"stage {stage_id} not found")
+        raise NotFoundError(_("stage %(stage_id)s not found", stage_id=stage_id))
     return get_stage(session, stage_id)
 
 
@@ -130,7 +131,7 @@ async def create_trigger(request: Request) -> Response:
         data, problems = _parse_form(form, cls)
         try:
             if problems:
-                raise ValidationError("invalid condition", problems)
+                raise ValidationError(_("invalid condition"), problems)
             with session.begin_nested():
                 trigger, secret = config.create_trigger(session, stage.id, {"kind": kind_name, **data})
         except ValidationError as exc:
@@ -185,7 +186,7 @@ async def update_trigger(request: Request) -> Response:
         stage = get_stage(session, trigger.stage_id)
         try:
             if problems:
-                raise ValidationError("invalid condition", problems)
+                raise ValidationError(_("invalid condition"), problems)
             with session.begin_nested():
                 config.update_trigger(session, trigger.id, data)
         except ValidationError as exc:
@@ -212,7 +213,7 @@ async def trigger_action(request: Request) -> Response:
         elif action == "rotate-secret":
             return _saved(request, session, trigger, config.rotate_secret(session, trigger.id))
         else:
-            raise ValidationError("unknown action", {"action": "toggle, delete or rotate-secret"})
+            raise ValidationError(_("unknown action"), {"action": _("toggle, delete or rotate-secret")})
         return _saved(request, session, trigger, None)
 
     return await _respond(request, act)
@@ -227,7 +228,7 @@ async def mark_paid_form(request: Request) -> Response:
         user = _admin(request, session)
         invoice = session.get(Invoice, invoice_id) if db_id(invoice_id) else None
         if invoice is None or invoice.deal_id != deal_id:
-            raise ValidationError("unknown invoice", {"invoice_id": "not an invoice of this deal"})
+            raise ValidationError(_("unknown invoice"), {"invoice_id": _("not an invoice of this deal")})
         mark_paid(session, invoice_id, user.id)
 
     try:

@@ -49,7 +49,7 @@ async def end_one(request: Request) -> Response:
 
     if not await in_tx(request, act):
         return render(request, "error.html", {"status": 404, "message": "no such session"}, status_code=404)
-    return _done(request, "Session ended.")
+    return _done(request, _("Session ended."))
 
 
 @access("authenticated")
@@ -61,7 +61,7 @@ async def end_others(request: Request) -> Response:
         return logins.end_user_sessions(session, user.id, except_id=request.scope.get("session_id"))
 
     count = await in_tx(request, act)
-    return _done(request, f"{count} other session{'' if count == 1 else 's'} ended.")
+    return _done(request, _("%(count)s other session%(count2)s ended.", count=count, count2='' if count == 1 else 's'))
 
 
 @access("authenticated")
@@ -78,7 +78,7 @@ async def change_password(request: Request) -> Response:
     if errors:
         return render(request, "account/sessions.html", await in_tx(request, _context, request, errors),
                       status_code=422)
-    return _done(request, "Password changed; your other sessions were ended.")
+    return _done(request, _("Password changed; your other sessions were ended."))
 
 
 @access("authenticated")

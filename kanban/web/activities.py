@@ -15,6 +15,7 @@ from kanban import queries, timezones
 from kanban.crm_models import ACTIVITY_TYPES, Activity, Note
 from kanban.errors import ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Person, User
 from kanban.services import activities as svc
 from kanban.services import notes
@@ -56,7 +57,7 @@ async def add_note(request: Request) -> Response:
         await in_tx(request, work)
     except ValidationError as exc:
         return await _deal_page_error(request, deal_id, exc, composer={"text": body}, composer_tab="note")
-    request.session["flash"] = ("Note added.", "ok")
+    request.session["flash"] = (_("Note added."), "ok")
     return RedirectResponse(f"/deals/{deal_id}#timeline", status_code=303)
 
 
@@ -81,7 +82,7 @@ async def change_note(request: Request) -> Response:
     except ValidationError as exc:
         request.session["flash"] = ("The note was not changed: " + "; ".join(exc.fields.values()), "error")
         return RedirectResponse(_back(form, "/activities"), status_code=303)
-    request.session["flash"] = ("Note deleted." if action == "delete" else "Note saved.", "ok")
+    request.session["flash"] = (_("Note deleted.") if action == "delete" else "Note saved.", "ok")
     return RedirectResponse(_back(form, f"/deals/{deal_id}#timeline" if deal_id else "/activities"), status_code=303)
 
 
@@ -110,7 +111,7 @@ async def create(request: Request) -> Response:
     def work(session: Session) -> None:
         user = web_user(request, session)
         if errors:
-            raise ValidationError("invalid activity", errors)
+            raise ValidationError(_("invalid activity"), errors)
         svc.create_activity(session, values, actor=Actor.user(user.id))
 
     deal_id = values.get("deal_id")
@@ -121,7 +122,7 @@ async def create(request: Request) -> Response:
         if deal_id:
             return await _deal_page_error(request, deal_id, exc, composer=typed, composer_tab="activity")
         return await _activities_page(request, status=exc.status, errors=exc.fields, typed=typed)
-    request.session["flash"] = (f"Planned: {values['subject']}.", "ok")
+    request.session["flash"] = (_("Planned: %(values)s.", values=values['subject']), "ok")
     return RedirectResponse(_back(form, f"/deals/{deal_id}" if deal_id else "/activities"), status_code=303)
 
 

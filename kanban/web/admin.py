@@ -14,6 +14,7 @@ from starlette.routing import Route
 from kanban import queries
 from kanban.errors import ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Department, Pipeline
 from kanban.services import pipelines as svc
 from kanban.web.access import access
@@ -98,7 +99,7 @@ def _rename_pipeline(session: Session, form: Any) -> tuple[int, str]:
     pipeline = svc.get_pipeline(session, optional_int(form, "pipeline_id") or 0)
     name = text(form, "name")
     if not name or len(name) > 200:
-        raise ValidationError("invalid name", {"name": "a name of 1 to 200 characters is required"})
+        raise ValidationError(_("invalid name"), {"name": _("a name of 1 to 200 characters is required")})
     pipeline.name = name
     session.flush()
     return pipeline.id, f"Pipeline renamed to “{name}”."
@@ -190,7 +191,7 @@ async def delete_stage(request: Request) -> Response:
         errors: dict[str, str] = {}
         move_to = optional_int(form, "move_to", errors)
         if errors:
-            raise ValidationError("invalid destination", {"move_to": "choose a stage"})
+            raise ValidationError(_("invalid destination"), {"move_to": _("choose a stage")})
         svc.delete_stage(session, stage.id, actor=Actor.user(user.id), move_to=move_to, run_robots=run_robots)
         return stage.pipeline_id, f"Stage “{stage.name}” deleted."
 

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from kanban.commerce import Product
 from kanban.errors import ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal
 from kanban.pricing import display, exponent, major
 from kanban.services import documents as docs
@@ -44,11 +45,12 @@ def minor_of(raw: str, currency: str, field: str) -> int | None:
     try:
         value = Decimal(raw.replace(",", "").replace(" ", ""))
     except InvalidOperation:
-        raise ValidationError(f"{field}: enter a price like 19.99", {field: "enter a price like 19.99"}) from None
+        raise ValidationError(_("%(field)s: enter a price like 19.99", field=field),
+                              {field: _("enter a price like 19.99")}) from None
     scaled = value.scaleb(exponent(currency))
     if not scaled.is_finite() or scaled != scaled.to_integral_value():
         why = f"too many decimals for {currency}"
-        raise ValidationError(f"{field}: {why}", {field: why})
+        raise ValidationError(_("%(field)s: %(why)s", field=field, why=why), {field: why})
     return int(scaled)
 
 
@@ -103,7 +105,7 @@ async def _act(request: Request, work: Any, deal_id: int, done: str) -> Response
         request.session["flash"] = (done, "ok")
     except ValidationError as exc:
         details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
-        request.session["flash"] = (f"Not saved: {details}", "error")
+        request.session["flash"] = (_("Not saved: %(details)s", details=details), "error")
     return RedirectResponse(f"/deals/{deal_id}#deal-products", status_code=303)
 
 

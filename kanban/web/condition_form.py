@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 
 from kanban import strictjson
 from kanban.conditions import NO_VALUE_OPS, OPS
+from kanban.i18n import _
 
 
 def editor(condition: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def parse(form: FormData, errors: dict[str, str]) -> Any:
         try:
             return strictjson.loads(raw) if raw else None
         except strictjson.JSONValueError as exc:
-            errors["condition"] = f"not valid JSON: {exc}"
+            errors["condition"] = _("not valid JSON: %(exc)s", exc=exc)
             return None
     mode = "any" if form.get("cond_mode") == "any" else "all"
     rows = []

@@ -16,6 +16,7 @@ from kanban import clock, policy, queries, timezones
 from kanban.crm_models import Activity
 from kanban.errors import ConflictError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Person, Pipeline, Stage, User
 from kanban.services import outcomes
 from kanban.services.activities import activities_query
@@ -189,7 +190,7 @@ async def deal_live(request: Request) -> Response:
 def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     """The update_deal changes a submitted form asks for (parse errors go to `errors`)."""
     if not values["title"]:
-        errors["title"] = "title is required"
+        errors["title"] = _("title is required")
     changes: dict[str, Any] = {
         "title": values["title"],
         "amount": parse_amount(values["amount"], errors),
@@ -203,11 +204,11 @@ def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[
     new: dict[str, Any] = {}
     for key, value in values["fields"]:
         if not key:
-            errors["fields"] = "every custom field needs a name"
+            errors["fields"] = _("every custom field needs a name")
         elif len(key) > 100:
-            errors["fields"] = "custom field names are at most 100 characters"
+            errors["fields"] = _("custom field names are at most 100 characters")
         elif key in new:
-            errors["fields"] = f"the field “{key}” appears twice"
+            errors["fields"] = _("the field “%(key)s” appears twice", key=key)
         elif value:
             # Keep a stored number or flag as it is when the text shown for it was not edited.
             new[key] = old[key] if key in old and str(old[key]) == value else value
@@ -258,7 +259,7 @@ async def edit_deal(request: Request) -> Response:
         changes = _changes(session, deal, values, errors)
         changes.update(person_picker.changes(session, deal, values, Actor.user(user.id), errors))
         if errors:
-            raise ValidationError("invalid deal", errors)
+            raise ValidationError(_("invalid deal"), errors)
         update_deal(session, deal_id, changes, actor=Actor.user(user.id), expected_version=version)
 
     try:
@@ -276,7 +277,7 @@ async def edit_deal(request: Request) -> Response:
         return render(request, "deal.html", await in_tx(request, denied), status_code=403)
     except ConflictError:
         return render(request, "deal.html", await in_tx(request, _stale, request, deal_id, values), status_code=409)
-    request.session["flash"] = ("Saved.", "ok")
+    request.session["flash"] = (_("Saved."), "ok")
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from kanban import clock, i18n, logins
 from kanban.errors import AuthRequiredError, PermissionDeniedError
+from kanban.i18n import _
 from kanban.models import ApiToken, User
 from kanban.security import hash_token
 
@@ -69,7 +70,7 @@ def web_user(request: Request, session: Session) -> User:
     row = logins.active_session(session, request.cookies.get(SESSION_COOKIE), _timeouts(request))
     user = session.get(User, row.user_id) if row is not None else None
     if row is None or user is None or not user.active:
-        raise LoginRequiredError("log in to continue")
+        raise LoginRequiredError(_("log in to continue"))
     request.scope["session_id"] = row.id
     request.scope["user"] = CurrentUser.of(user)
     return user
@@ -111,14 +112,14 @@ def api_user(request: Request, session: Session) -> User:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthRequiredError("missing bearer token")
+        raise AuthRequiredError(_("missing bearer token"))
     row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))).first()
     user = session.get(User, row.user_id) if row else None
     now = clock.now()
     if row is None or user is None or not user.active:
-        raise AuthRequiredError("invalid or revoked token")
+        raise AuthRequiredError(_("invalid or revoked token"))
     if row.expires_at is not None and row.expires_at <= now:
-        raise AuthRequiredError("the token has expired")
+        raise AuthRequiredError(_("the token has expired"))
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         row.last_used_at = now
     request.scope["user"] = CurrentUser.of(user)
@@ -128,5 +129,5 @@ def api_user(request: Request, session: Session) -> User:
 def require_admin(user: User) -> User:
     """Raise PermissionDeniedError unless the user is an admin."""
     if user.role != "admin":
-        raise PermissionDeniedError("admins only")
+        raise PermissionDeniedError(_("admins only"))
     return user

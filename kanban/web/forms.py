@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kanban.errors import BadRequestError
+from kanban.i18n import _
 from kanban.queries import ACTIVITY_FILTERS, STATUSES, BoardFilters
 from kanban.web import INT32_MAX
 
@@ -28,7 +29,7 @@ def optional_int(form: Mapping[str, Any], name: str, errors: dict[str, str] | No
     if value is None or abs(value) > INT32_MAX:
         problem = "must be a whole number" if value is None and not raw.lstrip("-").isdigit() else "is out of range"
         if errors is None:
-            raise BadRequestError(f"{name} {problem}", {name: problem})
+            raise BadRequestError(_("%(name)s %(problem)s", name=name, problem=problem), {name: problem})
         errors[name] = problem
         return None
     return value
@@ -42,17 +43,17 @@ def parse_amount(raw: str, errors: dict[str, str], field: str = "amount") -> int
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        errors[field] = "enter an amount like 1234.50"
+        errors[field] = _("enter an amount like 1234.50")
         return 0
     if not value.is_finite() or value < 0:
-        errors[field] = "the amount cannot be negative"
+        errors[field] = _("the amount cannot be negative")
         return 0
     # Size first: quantizing 1e999999999 would itself fail.
     if value > Decimal(10) ** 13:
-        errors[field] = "the amount is too large"
+        errors[field] = _("the amount is too large")
         return 0
     if value != value.quantize(Decimal("0.01")):
-        errors[field] = "at most two decimals"
+        errors[field] = _("at most two decimals")
         return 0
     return int(value * 100)
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from kanban import policy, queries
 from kanban.errors import ConflictError, KanbanError, NotFoundError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Stage
 from kanban.queries import BoardFilters
 from kanban.services.deals import get_deal, move_deal, rank_between, reorder_deal
@@ -53,7 +54,7 @@ async def _read(request: Request) -> MoveRequest:
     form = await request.form()
     stage_id = optional_int(form, "stage_id")
     if stage_id is None:
-        raise ValidationError("choose a stage to move the deal to", {"stage_id": "choose a stage"})
+        raise ValidationError(_("choose a stage to move the deal to"), {"stage_id": _("choose a stage")})
     return MoveRequest(
         deal_id=request.path_params["deal_id"], stage_id=stage_id, version=optional_int(form, "version"),
         above_id=optional_int(form, "above_id"), below_id=optional_int(form, "below_id"),

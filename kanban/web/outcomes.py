@@ -12,6 +12,7 @@ from starlette.routing import Route
 from kanban import queries
 from kanban.errors import ConflictError, KanbanError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal
 from kanban.services import outcomes
 from kanban.services.pipelines import update_pipeline
@@ -32,7 +33,7 @@ def _apply(session: Session, request: Request, deal_id: int, action: str, form: 
         errors: dict[str, str] = {}
         reason_id = optional_int(form, "reason_id", errors)
         if errors:
-            raise ValidationError("choose a reason from the list", errors)
+            raise ValidationError(_("choose a reason from the list"), errors)
         return outcomes.mark_lost(session, deal_id, actor=actor, reason_id=reason_id,
                                   reason=text(form, "reason")[:300] or None)
     return outcomes.reopen(session, deal_id, actor=actor)

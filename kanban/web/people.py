@@ -13,6 +13,7 @@ from starlette.routing import Route
 from kanban.crm_models import Activity, Note
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Organization, Person, Stage, User
 from kanban.services import persons
 from kanban.web.access import access
@@ -70,7 +71,7 @@ def _person_values(form: Any, errors: dict[str, str]) -> dict[str, Any]:
         if raw.isdigit():
             values["organization_id"] = int(raw)
         else:
-            errors["organization_id"] = "choose an organization from the list"
+            errors["organization_id"] = _("choose an organization from the list")
     else:
         values["organization_id"] = None
     return values
@@ -104,7 +105,7 @@ async def save(request: Request) -> Response:
     def work(session: Session) -> int:
         user = web_user(request, session)
         if errors:
-            raise ValidationError("invalid input", errors)
+            raise ValidationError(_("invalid input"), errors)
         return _save(session, kind, record_id, values, Actor.user(user.id))
 
     try:
@@ -112,7 +113,7 @@ async def save(request: Request) -> Response:
     except (ValidationError, ConflictError) as exc:
         return await _failed(request, kind, record_id, dict(form), exc)
     label = KINDS[kind][1].capitalize()
-    request.session["flash"] = (f"{label} saved.", "ok")
+    request.session["flash"] = (_("%(label)s saved.", label=label), "ok")
     return RedirectResponse(f"/{kind}/{saved_id}", status_code=303)
 
 

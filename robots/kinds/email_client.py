@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_, _
 from kanban.mail import from_header, html_to_text
 from kanban.models import EmailMessage, Person
 from kanban.services.documents import attach
@@ -19,10 +20,10 @@ from robots.registry import RobotKind, register
 
 class EmailClientSettings(EmailContentSettings):
     body: str | None = Field(default=None, min_length=1,
-                             description="HTML body; deal values are escaped, links are tracked (or a template)")
-    sender_id: int | None = Field(default=None, description="Shown as the sender (default: the responsible)")
-    attachments: list[str] = Field(default_factory=list, description="Documents to attach: templates giving "
-                                   "document ids, e.g. {{ robots.invoice.document_id }}")
+                             description=N_("HTML body; deal values are escaped, links are tracked (or a template)"))
+    sender_id: int | None = Field(default=None, description=N_("Shown as the sender (default: the responsible)"))
+    attachments: list[str] = Field(default_factory=list, description=N_("Documents to attach: templates giving "
+                                   "document ids, e.g. {{ robots.invoice.document_id }}"))
 
 
 @register
@@ -30,7 +31,7 @@ class EmailClient(RobotKind):
     """Email the deal's contact; opens and clicks can fire triggers."""
 
     kind = "email_client"
-    title = "Email the client"
+    title = N_("Email the client")
     category = "email_sms"
     Settings = EmailClientSettings
     outputs = ("message_id", "tracking_token")
@@ -42,7 +43,7 @@ class EmailClient(RobotKind):
         deal = ctx.deal()
         contact = ctx.session.get(Person, deal.person_id) if deal.person_id else None
         if contact is None or not contact.email:
-            raise PermanentError("the deal's contact has no email address")
+            raise PermanentError(_("the deal's contact has no email address"))
         content = render_content(ctx, settings, inline_html=True)
         subject = content.subject
         token = new_email_token()

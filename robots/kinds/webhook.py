@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from kanban.i18n import N_
 from kanban.outbound import OutboundError, check_status, check_url
 from robots.context import RunContext
 from robots.outside import robot_error, service
@@ -13,8 +14,8 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class WebhookSettings(KindSettings):
-    url: str = Field(min_length=1, max_length=2000, description="http(s) URL to POST to")
-    allow_private: bool = Field(default=False, description="Allow private, loopback and link-local addresses")
+    url: str = Field(min_length=1, max_length=2000, description=N_("http(s) URL to POST to"))
+    allow_private: bool = Field(default=False, description=N_("Allow private, loopback and link-local addresses"))
 
     @field_validator("url")
     @classmethod
@@ -33,7 +34,7 @@ class Webhook(RobotKind):
     """Send the deal to another system; 5xx and timeouts are retried with the same webhook id."""
 
     kind = "webhook"
-    title = "Outgoing webhook"
+    title = N_("Outgoing webhook")
     category = "integration"
     Settings = WebhookSettings
     outputs = ("status",)

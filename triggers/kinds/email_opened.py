@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kanban.i18n import N_
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -12,7 +13,7 @@ class EmailOpened(TriggerKind):
     """Moves the deal when its contact opens a tracked email; machine opens count only if asked."""
 
     kind = "email_opened"
-    title = "Email opened"
+    title = N_("Email opened")
 
     class Settings(KindSettings):
         """include_machine_opens: also react to opens right after sending (mail scanners, prefetch)."""

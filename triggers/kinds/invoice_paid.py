@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kanban.i18n import N_
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -10,7 +11,7 @@ class InvoicePaid(TriggerKind):
     """Moves the deal when one of its invoices is paid, whatever the channel."""
 
     kind = "invoice_paid"
-    title = "Invoice paid"
+    title = N_("Invoice paid")
 
     class Settings(KindSettings):
         """No settings: every paid invoice of the deal counts."""

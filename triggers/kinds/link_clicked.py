@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import field_validator
 
+from kanban.i18n import N_
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -14,7 +15,7 @@ class LinkClicked(TriggerKind):
     """Moves the deal when its contact clicks a tracked link, or only the link to `url`."""
 
     kind = "link_clicked"
-    title = "Link clicked"
+    title = N_("Link clicked")
 
     class Settings(KindSettings):
         """url: react only to clicks on this exact URL (empty: any tracked link)."""

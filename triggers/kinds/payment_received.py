@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kanban.i18n import N_
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -10,7 +11,7 @@ class PaymentReceived(TriggerKind):
     """Moves the deal when money arrives through a checkout or payment link (not a manual mark)."""
 
     kind = "payment_received"
-    title = "Payment received"
+    title = N_("Payment received")
 
     class Settings(KindSettings):
         """No settings: any checkout payment for the deal counts."""

@@ -15,7 +15,7 @@ from kanban import clock
 from kanban.crm_models import ImportJob
 from kanban.db import on_commit
 from kanban.errors import KanbanError, NotFoundError, ValidationError
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.imports import ENTITIES, ImportResult, check_mapping, default_mapping, import_csv
 
 log = logging.getLogger(__name__)
@@ -133,4 +133,4 @@ def install(runtime: Any) -> None:
                 _run_guarded(runtime.sessions, job_id)
 
     runtime.background.append(import_loop)
-    runtime.nav_links.append(("Import", "/imports", True))
+    runtime.nav_links.append((N_("Import"), "/imports", True))

@@ -15,20 +15,20 @@ from kanban.channels import DigestItem, NotificationSetting, PushMessage, PushSu
 from kanban.config import Settings
 from kanban.domain_events import EventRecorded
 from kanban.errors import ValidationError
-from kanban.i18n import _
+from kanban.i18n import N_, _, ngettext
 from kanban.mail import Mailer, from_header, one_line
 from kanban.models import Deal, EmailMessage, Notification, User
 
 # Kinds of notification a user can route; `default` applies to every kind without its own choice.
 KINDS = {
-    "default": "Every notification (unless chosen below)",
-    "robot": "Robot notifications (“Notify”)",
-    "supervisor": "Control notifications to a department head",
-    "mention": "Someone mentioned me",
+    "default": N_("Every notification (unless chosen below)"),
+    "robot": N_("Robot notifications (“Notify”)"),
+    "supervisor": N_("Control notifications to a department head"),
+    "mention": N_("Someone mentioned me"),
     "assignment": "A deal was assigned to me",
 }
-CHANNELS = {"in_app": "In the app (bell)", "email": "Email, at once", "email_digest": "Email, daily digest",
-            "push": "Browser push"}
+CHANNELS = {"in_app": N_("In the app (bell)"), "email": N_("Email, at once"), "email_digest": N_("Email, daily digest"),
+            "push": N_("Browser push")}
 DEFAULT_CHANNELS = ["in_app"]  # what users had before channels existed
 # Kinds that did not exist before channels stay silent until the user chooses (own choice or `default`).
 OPT_IN = {"assignment": []}
@@ -73,14 +73,15 @@ def save_settings(session: Session, user_id: int, data: Any) -> dict[str, Any]:
 
 def _problem(kind: Any, chosen: Any) -> str | None:
     if kind not in KINDS:
-        return f"unknown kind; one of: {', '.join(KINDS)}"
+        return _("unknown kind; one of: %(kinds)s", kinds=', '.join(KINDS))
     if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
         return "a list of channels"
     unknown = [c for c in chosen if c not in CHANNELS]
     if unknown:
-        return f"unknown channel {unknown[0]!r}; one of: {', '.join(CHANNELS)}"
+        return _("unknown channel %(unknown)s; one of: %(channels)s",
+                  unknown=repr(unknown[0]), channels=', '.join(CHANNELS))
     if "email" in chosen and "email_digest" in chosen:
-        return "choose email at once or the daily digest, not both"
+        return _("choose email at once or the daily digest, not both")
     return None
 
 
@@ -135,7 +136,8 @@ def notify_assignment(settings: Settings, mailer: Mailer) -> Callable[[Session, 
             return
         sender = session.get(User, event.actor_id) if event.actor_type == "user" and event.actor_id else None
         deliver_notification(session, settings, mailer, user=user, kind="assignment", at=event.created_at,
-                             text=f"Deal “{deal.title}” was assigned to you", deal_id=deal.id, sender=sender)
+                             text=_("Deal “%(title)s” was assigned to you",
+                                     title=deal.title), deal_id=deal.id, sender=sender)
 
     return handle
 
@@ -150,7 +152,7 @@ def _email(session: Session, settings: Settings, mailer: Mailer, user: User, tex
            deal_id: int | None, run_id: int | None, sender: User | None) -> int:
     row = EmailMessage(run_id=run_id, user_id=user.id, deal_id=deal_id, kind="notification",
                        from_address=from_header(sender.name if sender else "CRM", settings.mail_from),
-                       to_address=user.email, subject=one_line(f"Notification: {text}", 150),
+                       to_address=user.email, subject=one_line(_("Notification: %(text)s", text=text), 150),
                        body_text=f"{text}\n\n{deal_link(settings, deal_id)}\n", status=mailer.initial_status(),
                        created_at=at)
     session.add(row)
@@ -195,7 +197,8 @@ def send_digests(session: Session, settings: Settings, mailer: Mailer, at: datet
         lines = [f"- {item.text}\n  {deal_link(settings, item.deal_id)}" for item in items]
         email = EmailMessage(user_id=user.id, kind="digest", to_address=user.email,
                              from_address=from_header("CRM", settings.mail_from),
-                             subject=f"Your daily digest: {len(items)} notification{'s' * (len(items) != 1)}",
+                             subject=ngettext("Your daily digest: %(num)d notification",
+                                              "Your daily digest: %(num)d notifications", len(items)),
                              body_text="\n".join(lines) + "\n", status=mailer.initial_status(), created_at=at)
         session.add(email)
         session.flush()

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import NotFoundError, ValidationError
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.models import Pipeline, User
 from kanban.web import condition_form
 from kanban.web.access import access
@@ -236,4 +236,4 @@ routes = [
 def install(runtime: Any) -> None:
     """Register the automations pages and their nav link (admins only)."""
     runtime.routes.extend(routes)
-    runtime.nav_links.append(("Automations", "/automations", True))
+    runtime.nav_links.append((N_("Automations"), "/automations", True))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.domain_events import EVENT_TYPES, DomainEvent
 from kanban.errors import NotFoundError, ValidationError
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.models import Pipeline, User
 from robots import config
 from robots.conditions import validate as validate_condition
@@ -24,7 +24,7 @@ EVENTS = ("deal.created", "deal.updated", "deal.deleted", "deal.assigned", "deal
           "person.created", "person.updated", "organization.created", "organization.updated", "email.received")
 assert set(EVENTS) <= set(EVENT_TYPES)
 EDITABLE = ("name", "description", "event", "pipeline_id", "condition", "fields", "triggered_by", "active")
-DISABLED = "the automation was turned off before the action was due"
+DISABLED = N_("the automation was turned off before the action was due")
 
 
 def get_automation(session: Session, automation_id: int) -> Automation:
@@ -117,7 +117,7 @@ def _object(data: Any) -> dict[str, Any]:
 
 def _clean(session: Session, draft: dict[str, Any], given: set[str]) -> dict[str, Any]:
     """Validated values of a full draft, or ValidationError naming every bad field."""
-    errors = {name: "unknown field" for name in sorted(given - set(EDITABLE))}
+    errors = {name: _("unknown field") for name in sorted(given - set(EDITABLE))}
     name, description = draft.get("name"), draft.get("description")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 120:
         errors["name"] = _("name is required, at most 120 characters")

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import ConflictError, ValidationError
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.web.access import access
 from kanban.web.api import schema
 from kanban.web.api.base import Call, endpoint, page
@@ -142,4 +142,4 @@ routes = [
 def install(runtime: Any) -> None:
     """Add the template routes and the admin menu entry."""
     runtime.routes.extend(routes)
-    runtime.nav_links.append(("Email templates", "/email-templates", True))
+    runtime.nav_links.append((N_("Email templates"), "/email-templates", True))

@@ -141,7 +141,7 @@ def recipient_value(ref: Any) -> str:
 
 def parse_recipient(value: str) -> dict[str, Any]:
     """An option value back to a recipient ref."""
-    kind, _, arg = value.partition(":")
+    kind, _unused, arg = value.partition(":")
     if kind in ("user", "department"):
         return {"type": kind, "id": int(arg) if arg.isdigit() else arg}
     if kind == "role":

@@ -82,9 +82,9 @@ async def retry(request: Request) -> Response:
         if run is None:
             raise NotFoundError(_("run %(run_id)s not found", run_id=run_id))
         if run.status != "failed":
-            return run.deal_id, f"Only failed runs can be retried (this one is {run.status})."
+            return run.deal_id, _("Only failed runs can be retried (this one is %(status)s).", status=run.status)
         retry_run(session, run.id)
-        return run.deal_id, "The run was scheduled again."
+        return run.deal_id, _("The run was scheduled again.")
 
     try:
         deal_id, message = await in_tx(request, act)

@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kanban.errors import KanbanError, NotFoundError, ValidationError
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.models import Department, Pipeline, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web import condition_form
@@ -30,11 +30,12 @@ from robots.registry import RobotKind, load_kinds
 from robots.values import KNOWN_PLACEHOLDERS
 
 STATIC = Path(__file__).resolve().parent / "static"
-CATEGORIES = {"notify": "Notifications", "communication": "Chats and feed", "email_sms": "Email and SMS",
-              "payments": "Payments", "deal": "Deal", "integration": "Integrations"}
-OPS = [("=", "equals"), ("≠", "differs from"), (">", "greater than"), ("<", "less than"), ("≥", "at least"),
-       ("≤", "at most"), ("contains", "contains"), ("empty", "is empty"), ("not_empty", "is not empty"),
-       ("in", "is one of (comma-separated)")]
+CATEGORIES = {"notify": N_("Notifications"), "communication": N_("Chats and feed"), "email_sms": N_("Email and SMS"),
+              "payments": N_("Payments"), "deal": N_("Deal"), "integration": N_("Integrations")}
+OPS = [("=", N_("equals")), ("≠", N_("differs from")), (">", N_("greater than")), ("<", N_("less than")),
+       ("≥", N_("at least")), ("≤", N_("at most")), ("contains", N_("contains")), ("empty", N_("is empty")),
+       ("not_empty", N_("is not empty")),
+       ("in", N_("is one of (comma-separated)"))]
 CONDITION_ROWS = 2  # empty rows offered under the filled ones
 
 
@@ -208,7 +209,7 @@ async def save_robot(request: Request) -> Response:
         back, warnings = await in_tx(request, save)
     except ValidationError as exc:
         return await form_errors(request, form, exc)
-    _flash(request, " ".join(["Robot saved.", *warnings]), "warning" if warnings else "ok")
+    _flash(request, " ".join([_("Robot saved."), *warnings]), "warning" if warnings else "ok")
     return RedirectResponse(back, status_code=303)
 
 
@@ -276,7 +277,7 @@ async def order_robots(request: Request) -> Response:
     form = await request.form()
     raw = [str(v) for v in form.getlist("ids")]
     if not all(v.isdigit() for v in raw):
-        return JSONResponse({"ok": False, "message": "ids must be robot ids"}, status_code=400)
+        return JSONResponse({"ok": False, "message": _("ids must be robot ids")}, status_code=400)
 
     def act(session: Session) -> list[int]:
         _admin(request, session)
@@ -329,4 +330,4 @@ def install(runtime: Any) -> None:
     """Register the automation pages, the run-log panel on the deal page, and the nav link."""
     runtime.routes.extend(routes)
     runtime.deal_panels.append(runlog.panel)
-    runtime.nav_links.append(("Automation", "/automation", True))
+    runtime.nav_links.append((N_("Automation"), "/automation", True))

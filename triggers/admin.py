@@ -152,7 +152,7 @@ def _saved(request: Request, session: Session, trigger: Trigger, secret: str | N
 async def _respond(request: Request, work: Any) -> Response:
     template, ctx, status = await in_tx(request, work)
     if status == 303:
-        _flash(request, "Trigger saved.")
+        _flash(request, _("Trigger saved."))
         return RedirectResponse(ctx["redirect"], status_code=303)
     return render(request, template, ctx, status_code=status, headers={"Cache-Control": "no-store"})
 

@@ -48,7 +48,7 @@ async def end_one(request: Request) -> Response:
         return logins.end_session(session, web_user(request, session).id, session_id)
 
     if not await in_tx(request, act):
-        return render(request, "error.html", {"status": 404, "message": "no such session"}, status_code=404)
+        return render(request, "error.html", {"status": 404, "message": _("no such session")}, status_code=404)
     return _done(request, _("Session ended."))
 
 

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from kanban.bootstrap import Runtime
 from kanban.errors import KanbanError
-from kanban.i18n import LanguageMiddleware
+from kanban.i18n import LanguageMiddleware, _
 from kanban.paths import STATIC_DIR
 from kanban.web import auth
 from kanban.web.access import access
@@ -89,9 +89,9 @@ def allowed_methods(request: Request) -> list[str]:
 
 async def handle_server_error(request: Request, exc: Exception) -> Response:
     if _is_api(request):
-        body = {"error": {"code": "internal_error", "message": "internal server error", "fields": {}}}
+        body = {"error": {"code": "internal_error", "message": _("internal server error"), "fields": {}}}
         return JSONResponse(body, status_code=500)
-    return PlainTextResponse("Internal server error", status_code=500)
+    return PlainTextResponse(_("Internal server error"), status_code=500)
 
 
 @access("public")

@@ -221,7 +221,8 @@ async def create_in_column(request: Request) -> Response:
     except (ValidationError, PermissionDeniedError) as exc:
         fields = {**errors, **exc.fields}
         denied = isinstance(exc, PermissionDeniedError)
-        message = f"The deal was not created: {exc.message}." if denied else "The deal was not created: see the form."
+        message = (_("The deal was not created: %(message)s.", message=exc.message) if denied
+                   else _("The deal was not created: see the form."))
 
         def reload(session: Session) -> dict[str, Any]:
             web_user(request, session)

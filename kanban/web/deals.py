@@ -16,7 +16,7 @@ from kanban import clock, policy, queries, timezones
 from kanban.crm_models import Activity
 from kanban.errors import ConflictError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.models import Deal, Person, Pipeline, Stage, User
 from kanban.services import outcomes
 from kanban.services.activities import activities_query
@@ -27,10 +27,11 @@ from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import format_amount, optional_int, parse_amount, text
 from kanban.web.templating import render
 
-CONFLICT_MESSAGE = ("Someone else changed this deal while you were editing it. Nothing was saved yet: your edits "
-                    "are kept in the form, and what changed meanwhile is listed below.")
-FIELD_LABELS = {"title": "Title", "amount": "Amount", "currency": "Currency", "responsible_id": "Responsible",
-                "person_id": "Person", "tags": "Tags", "fields": "Custom fields"}
+CONFLICT_MESSAGE = (N_("Someone else changed this deal while you were editing it. Nothing was saved yet: your edits "
+                    "are kept in the form, and what changed meanwhile is listed below."))
+FIELD_LABELS = {"title": N_("Title"), "amount": N_("Amount"), "currency": N_("Currency"),
+                "responsible_id": N_("Responsible"), "person_id": N_("Person"), "tags": N_("Tags"),
+                "fields": N_("Custom fields")}
 # Which inline field (data-field) shows each form value, to open it for review after a conflict or an error.
 FIELD_GROUPS = {"currency": "amount", "person_id": "person"}
 
@@ -73,7 +74,7 @@ def _shower(key: str, user_names: dict[str, str], person_label: Any) -> Any:
     if key == "responsible_id":
         return lambda v: user_names.get(str(v), "unassigned")
     if key == "person_id":
-        return lambda v: person_label(v) or "no person"
+        return lambda v: person_label(v) or _("no person")
     return lambda v: _display(key, v)
 
 
@@ -223,7 +224,7 @@ def _invalid(session: Session, request: Request, deal_id: int, values: dict[str,
     return deal_context(request, session, deal_id, values=values, errors=fields,
                         **({"seen": values["seen"]} if values["seen"] else {}),
                         editing=editing_of(fields) or {"all"},
-                        message="The deal was not saved: please correct the marked fields.", message_kind="error")
+                        message=_("The deal was not saved: please correct the marked fields."), message_kind="error")
 
 
 def _stale(session: Session, request: Request, deal_id: int, values: dict[str, Any]) -> dict[str, Any]:
@@ -268,7 +269,7 @@ async def edit_deal(request: Request) -> Response:
         return render(request, "deal.html", await in_tx(request, _invalid, request, deal_id, values, exc.fields),
                       status_code=422)
     except PermissionDeniedError as exc:
-        message = f"The deal was not saved: {exc.message}."
+        message = _("The deal was not saved: %(message)s.", message=exc.message)
 
         def denied(session: Session) -> dict[str, Any]:
             web_user(request, session)

@@ -110,7 +110,7 @@ def set_session_cookie(request: Request, response: Response, token: str | None) 
 def api_user(request: Request, session: Session) -> User:
     """The user behind a bearer token, or AuthRequiredError (401)."""
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _unused, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthRequiredError(_("missing bearer token"))
     row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))).first()

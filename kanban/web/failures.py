@@ -54,4 +54,4 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _first_line(exc: DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0][:200] if exc.orig is not None else "invalid value"
+    return str(exc.orig).strip().splitlines()[0][:200] if exc.orig is not None else _("invalid value")

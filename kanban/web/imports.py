@@ -66,7 +66,8 @@ async def upload(request: Request) -> Response:
         fields, why = exc.fields, exc.message
 
         def reload(session: Session) -> dict[str, Any]:
-            return _index_context(session, errors=fields, message=f"Not uploaded: {why}.", message_kind="error")
+            return _index_context(session, errors=fields, message=_("Not uploaded: %(why)s.",
+                                                                     why=why), message_kind="error")
 
         return render(request, "imports/index.html", await in_tx(request, reload), status_code=422)
     url = f"/imports/{job_id}"
@@ -129,7 +130,8 @@ async def act(request: Request) -> Response:
             return _job_context(session, job, result=result.as_dict())
         except ValidationError as exc:
             job.mapping = mapping
-            return _job_context(session, job, errors=exc.fields, message=f"Check the mapping: {exc.message}.",
+            return _job_context(session, job, errors=exc.fields, message=_("Check the mapping: %(message)s.",
+                                                                            message=exc.message),
                                 message_kind="error")
 
     ctx = await in_tx(request, work)

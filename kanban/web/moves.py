@@ -78,7 +78,8 @@ def _apply(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     target = session.get(Stage, ask.stage_id)
     if not result.moved:
         return Outcome(deal.pipeline_id, [source], f"“{deal.title}” is already in “{target.name}”.")
-    return Outcome(deal.pipeline_id, [source, ask.stage_id], f"Moved “{deal.title}” to “{target.name}”.", "ok")
+    return Outcome(deal.pipeline_id, [source, ask.stage_id], _("Moved “%(title)s” to “%(name)s”.",
+                                                                title=deal.title, name=target.name), "ok")
 
 
 def _conflict(session: Session, request: Request, ask: MoveRequest) -> Outcome:
@@ -86,9 +87,9 @@ def _conflict(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     user = web_user(request, session)
     deal = session.get(Deal, ask.deal_id)
     if deal is None or not policy.can(session, user, "read", deal):
-        return Outcome(None, [], "This deal no longer exists; the board shows the current state.", "conflict", 409)
+        return Outcome(None, [], _("This deal no longer exists; the board shows the current state."), "conflict", 409)
     stage = session.get(Stage, deal.stage_id)
-    where = stage.name if stage else "another stage"
+    where = stage.name if stage else _("another stage")
     if ask.from_stage_id is not None and ask.from_stage_id != deal.stage_id:
         text_ = f"“{deal.title}” was moved by someone else to “{where}”; the board shows the current state."
     else:
@@ -151,7 +152,7 @@ def _refused(session: Session, request: Request, ask: MoveRequest, exc: KanbanEr
     deal = deal if deal is not None and policy.can(session, user, "read", deal) else None
     detail = exc.message if isinstance(exc, PermissionDeniedError) else "; ".join(exc.fields.values()) or exc.message
     outcome = Outcome(deal.pipeline_id if deal else None, [i for i in (ask.from_stage_id, ask.stage_id) if i],
-                      f"The move was refused: {detail}.", "error", exc.status)
+                      _("The move was refused: %(detail)s.", detail=detail), "error", exc.status)
     return outcome, _partial(request, session, outcome, ask) if partial else None
 
 

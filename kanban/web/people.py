@@ -125,7 +125,7 @@ async def _failed(request: Request, kind: str, record_id: int | None, form: dict
         web_user(request, session)
         existing = session.get(Person, existing_id) if existing_id else None
         extra = {"errors": exc.fields, "values": form, "existing": existing, "message_kind": "error",
-                 "message": "Not saved: see the marked fields."}
+                 "message": _("Not saved: see the marked fields.")}
         if record_id is None:
             return list_context(session, kind, "", **extra)
         return detail_context(session, kind, record_id, **extra)

@@ -57,7 +57,7 @@ def _create(session: Session, values: dict[str, str], actor: Actor, errors: dict
     except ConflictError as exc:
         existing = session.get(Person, exc.extra.get("existing_id"))
         errors["new_email"] = _("already used by %(existing)s: search and pick them",
-                                 existing=existing.name if existing else 'another person')
+                                 existing=existing.name if existing else _('another person'))
     except ValidationError as exc:
         errors.update({f"new_{k}": v for k, v in exc.fields.items()})
     return None

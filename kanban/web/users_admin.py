@@ -80,7 +80,7 @@ async def invite(request: Request) -> Response:
                               mail_from=settings.mail_from,
                               mail_status=runtime.extras["services"]["mailer"].initial_status())
 
-    return await _user_action(request, work, "Invitation sent.")
+    return await _user_action(request, work, _("Invitation sent."))
 
 
 @access("admin")
@@ -97,7 +97,7 @@ async def change_user(request: Request) -> Response:
             raise ValidationError(_("invalid user"), errors)
         users_svc.update_user(session, admin, user_id, changes)
 
-    return await _user_action(request, work, "User saved.")
+    return await _user_action(request, work, _("User saved."))
 
 
 @access("admin")

@@ -139,7 +139,7 @@ def _format(text: str, values: dict[str, Any]) -> str:
         return text
 
 
-def _(message: str, **values: Any) -> str:
+def _(message: str, /, **values: Any) -> str:
     """The message in the current language, %(name)s-formatted with values."""
     if not message:
         return message
@@ -150,18 +150,18 @@ def _(message: str, **values: Any) -> str:
     return _format(text, values)
 
 
-def gettext(message: str, **values: Any) -> str:
+def gettext(message: str, /, **values: Any) -> str:
     """Same as `_`."""
     return _(message, **values)
 
 
-def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
+def ngettext(singular: str, plural: str, n: int, /, **values: Any) -> str:
     """The singular or (the language's) plural form for n; `num` is available as a placeholder."""
     text = translations(current_language()).ngettext(singular, plural, n)
     return _format(text, {"num": n, **values})
 
 
-def pgettext(context: str, message: str, **values: Any) -> str:
+def pgettext(context: str, message: str, /, **values: Any) -> str:
     """A message whose translation depends on a context ("Open" the verb vs. the state)."""
     text = translations(current_language()).pgettext(context, message)
     return _format(text, values)
@@ -189,6 +189,18 @@ def lazy_gettext(message: str) -> str:
 
 
 N_ = lazy_gettext
+
+
+def localized(data: Any) -> Any:
+    """A copy of data (dicts, lists, tuples) with every lazy message replaced by its text in the current language
+    (demo data and other module-level texts about to be stored)."""
+    if isinstance(data, LazyString):
+        return str(data)
+    if isinstance(data, dict):
+        return {key: localized(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return type(data)(localized(value) for value in data)
+    return data
 
 # Codes stored in rows and shown as words (the `label` template filter): statuses, activity types, record kinds,
 # permission actions and scopes, document types, roles.

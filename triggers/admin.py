@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import ConflictError, NotFoundError, ValidationError
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.models import Invoice, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web import condition_form
@@ -60,13 +60,18 @@ def deal_panel(request: Request, session: Session, deal: Any) -> str:
         request=request, deal=deal, invoices=invoices, events=events, is_admin=bool(user and user.is_admin))
 
 
+# The settings of the trigger kinds as the form labels them.
+SETTING_LABELS = {"include_machine_opens": N_("include machine opens"), "field": N_("field"), "value": N_("value"),
+                  "url": N_("URL")}
+
+
 def _widgets(kind: type[TriggerKind], settings: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for name, info in kind.Settings.model_fields.items():
         boolean = info.annotation is bool or info.annotation == "bool"
         value = settings.get(name, info.default if info.default is not None else "")
         out.append({"name": name, "boolean": boolean, "value": value, "required": info.is_required(),
-                    "help": (info.description or "")})
+                    "help": _(info.description or ""), "label": _(SETTING_LABELS.get(name, name.replace("_", " ")))})
     return out
 
 

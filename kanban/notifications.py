@@ -15,7 +15,7 @@ from kanban.channels import DigestItem, NotificationSetting, PushMessage, PushSu
 from kanban.config import Settings
 from kanban.domain_events import EventRecorded
 from kanban.errors import ValidationError
-from kanban.i18n import N_, _, ngettext
+from kanban.i18n import N_, _, language_of, ngettext, use_language
 from kanban.mail import Mailer, from_header, one_line
 from kanban.models import Deal, EmailMessage, Notification, User
 
@@ -101,6 +101,13 @@ def deliver_notification(session: Session, settings: Settings, mailer: Mailer, *
     Robot runs pass their run id: every row is unique per (run, user) (per subscription for push), so a run
     notifies each person at most once per channel. Mentions and assignments (run_id None) call it once.
     """
+    with use_language(language_of(user)):  # the texts we add (email subject) in the recipient's language
+        return _deliver(session, settings, mailer, user=user, kind=kind, text=text, at=at, deal_id=deal_id,
+                        run_id=run_id, sender=sender)
+
+
+def _deliver(session: Session, settings: Settings, mailer: Mailer, *, user: User, kind: str, text: str,
+             at: datetime, deal_id: int | None, run_id: int | None, sender: User | None) -> Delivered:
     chosen = channels_for(session, user.id, kind)
     out = Delivered()
     if "in_app" in chosen:
@@ -135,9 +142,10 @@ def notify_assignment(settings: Settings, mailer: Mailer) -> Callable[[Session, 
         if user is None or not user.active or deal is None:
             return
         sender = session.get(User, event.actor_id) if event.actor_type == "user" and event.actor_id else None
-        deliver_notification(session, settings, mailer, user=user, kind="assignment", at=event.created_at,
-                             text=_("Deal “%(title)s” was assigned to you",
-                                     title=deal.title), deal_id=deal.id, sender=sender)
+        with use_language(language_of(user)):  # in the recipient's language
+            deliver_notification(session, settings, mailer, user=user, kind="assignment", at=event.created_at,
+                                 text=_("Deal “%(title)s” was assigned to you", title=deal.title), deal_id=deal.id,
+                                 sender=sender)
 
     return handle
 
@@ -195,10 +203,11 @@ def send_digests(session: Session, settings: Settings, mailer: Mailer, at: datet
         if user is None or not user.active or not user.email:
             continue
         lines = [f"- {item.text}\n  {deal_link(settings, item.deal_id)}" for item in items]
+        with use_language(language_of(user)):
+            subject = ngettext("Your daily digest: %(num)d notification", "Your daily digest: %(num)d notifications",
+                               len(items))
         email = EmailMessage(user_id=user.id, kind="digest", to_address=user.email,
-                             from_address=from_header("CRM", settings.mail_from),
-                             subject=ngettext("Your daily digest: %(num)d notification",
-                                              "Your daily digest: %(num)d notifications", len(items)),
+                             from_address=from_header("CRM", settings.mail_from), subject=subject,
                              body_text="\n".join(lines) + "\n", status=mailer.initial_status(), created_at=at)
         session.add(email)
         session.flush()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.db import insert_ignoring_conflict
 from kanban.errors import NotFoundError, ValidationError
-from kanban.i18n import LANGUAGES, _
+from kanban.i18n import LANGUAGES, _, company_language, use_language
 from kanban.logins import end_user_sessions
 from kanban.models import ApiToken, Department, EmailMessage, User
 from kanban.security import hash_password, new_api_token, signer, unsign
@@ -144,11 +144,13 @@ def invite_user(session: Session, *, email: str, name: str, role: str, departmen
     user.department_id = department_id
     link = f"{public_url.rstrip('/')}/invitation/{invitation_token(secret, user)}"
     days = INVITE_MAX_AGE // 86400
+    with use_language(company_language()):  # the invitee has chosen no language yet
+        subject = _("You are invited to the CRM")
+        body = _("Hello %(name)s,\n\nyou have an account in the CRM. Choose your password here "
+                 "(the link works once, for %(days)s days):\n%(link)s\n", name=user.name, days=days, link=link)
     session.add(EmailMessage(
         kind="invitation", from_address=mail_from, to_address=user.email, status=mail_status,
-        subject="You are invited to the CRM",
-        body_text=f"Hello {user.name},\n\nyou have an account in the CRM. Choose your password here "
-                  f"(the link works once, for {days} days):\n{link}\n"))
+        subject=subject, body_text=body))
     session.flush()
     return user
 

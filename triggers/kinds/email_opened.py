@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kanban.i18n import N_
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -26,4 +26,4 @@ class EmailOpened(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "email opened" or "email opened (machine open)"."""
-        return "email opened (machine open)" if event.data.get("machine") else "email opened"
+        return _("email opened (machine open)") if event.data.get("machine") else _("email opened")

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from kanban.i18n import N_
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 CORE = ("title", "amount", "currency", "responsible_id", "tags", "contact")
@@ -47,4 +47,4 @@ class FieldChanged(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "field changed: amount"."""
-        return "field changed: " + ", ".join(sorted(event.data.get("changes", {})))
+        return _("field changed: %(fields)s", fields=", ".join(sorted(event.data.get("changes", {}))))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kanban.i18n import N_
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -25,4 +25,4 @@ class InboundWebhook(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "inbound webhook msg_123"."""
-        return f"inbound webhook {event.data.get('webhook_id', '')}".strip()
+        return _("inbound webhook %(id)s", id=event.data.get("webhook_id", "")).strip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kanban.i18n import N_
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -18,4 +18,4 @@ class InvoicePaid(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "invoice #3 paid"."""
-        return f"invoice #{event.data.get('invoice_id')} paid"
+        return _("invoice #%(id)s paid", id=event.data.get("invoice_id"))

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from kanban.i18n import N_
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -36,4 +36,4 @@ class LinkClicked(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "link clicked: https://example.com/offer"."""
-        return f"link clicked: {event.data.get('url')}"
+        return _("link clicked: %(url)s", url=event.data.get("url"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kanban.i18n import N_
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -18,4 +18,4 @@ class PaymentReceived(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "payment received for invoice #3"."""
-        return f"payment received for invoice #{event.data.get('invoice_id')}"
+        return _("payment received for invoice #%(id)s", id=event.data.get("invoice_id"))

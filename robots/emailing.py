@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.mail import html_to_text, one_line
 from robots.context import RunContext
 from robots.email_templates import EmailTemplate
@@ -22,11 +22,11 @@ SendAs = Literal["company", "responsible", "owner"]
 class EmailContentSettings(KindSettings):
     """Either `subject` and `body`, or `template_id` of a library template; and which mailbox sends it."""
 
-    subject: str | None = Field(default=None, min_length=1, description="Subject (or choose a template)")
-    body: str | None = Field(default=None, min_length=1, description="Body (or choose a template)")
+    subject: str | None = Field(default=None, min_length=1, description=N_("Subject (or choose a template)"))
+    body: str | None = Field(default=None, min_length=1, description=N_("Body (or choose a template)"))
     template_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
-                                    description="Email template to send instead of subject and body")
-    send_as: SendAs = Field(default="company", description="Mailbox it goes out from: the company's sender")
+                                    description=N_("Email template to send instead of subject and body"))
+    send_as: SendAs = Field(default="company", description=N_("Mailbox it goes out from: the company's sender"))
 
     @field_validator("send_as")
     @classmethod

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban import i18n, logins
-from kanban.i18n import _
+from kanban.i18n import _, ngettext
 from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.templating import render
@@ -61,7 +61,7 @@ async def end_others(request: Request) -> Response:
         return logins.end_user_sessions(session, user.id, except_id=request.scope.get("session_id"))
 
     count = await in_tx(request, act)
-    return _done(request, _("%(count)s other session%(count2)s ended.", count=count, count2='' if count == 1 else 's'))
+    return _done(request, ngettext("%(num)d other session ended.", "%(num)d other sessions ended.", count))
 
 
 @access("authenticated")

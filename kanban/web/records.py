@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from kanban import chats, records
 from kanban.errors import NotFoundError, ValidationError
-from kanban.i18n import _
+from kanban.i18n import _, ngettext
 from kanban.models import Chat, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage
 from kanban.services.documents import attached_documents
 from kanban.web.access import access
@@ -65,8 +65,8 @@ async def mark_read(request: Request) -> Response:
         return records.mark_read(session, web_user(request, session), notification_id)
 
     count = await in_tx(request, act)
-    request.session["flash"] = (_("%(count)s notification%(count2)s marked read.",
-                                   count=count, count2='' if count == 1 else 's'), "ok")
+    request.session["flash"] = (ngettext("%(num)d notification marked read.", "%(num)d notifications marked read.",
+                                         count), "ok")
     return RedirectResponse("/notifications", status_code=303)
 
 

@@ -44,9 +44,12 @@ def tokens(source: str) -> Iterator[tuple[str, str]]:
         yield str(kind), match.group(0)
 
 
+ATTRIBUTES_ONLY = re.compile(r"""^(\s*[\w-]+=(["'])[^"']*\2)+\s*$""")  # a macro writing attributes, not text
+
+
 def _visible(text: str) -> bool:
     text = " ".join(text.split())
-    return bool(LETTER.search(text)) and text not in ALLOWED
+    return bool(LETTER.search(text)) and text not in ALLOWED and not ATTRIBUTES_ONLY.match(text)
 
 
 def findings(source: str) -> list[str]:

@@ -87,9 +87,9 @@ async def change_language(request: Request) -> Response:
     form = await request.form()
     chosen = str(form.get("language", "")).strip()
     if chosen and chosen not in i18n.LANGUAGES:
-        return render(request, "account/sessions.html",
-                      await in_tx(request, _context, request,
-                                  {"language": _("Choose one of the listed languages.")}), status_code=422)
+        ctx = await in_tx(request, _context, request)  # knows the user, hence the language of the message
+        ctx["errors"] = {"language": _("Choose one of the listed languages.")}
+        return render(request, "account/sessions.html", ctx, status_code=422)
 
     def act(session: Session) -> None:
         user = web_user(request, session)

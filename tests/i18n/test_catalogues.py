@@ -18,8 +18,9 @@ from kanban.web import timefmt
 from tests.i18n.scan import findings, scan
 
 ROOT = Path(__file__).resolve().parents[2]
-METHODS = [("templates/**.html", "jinja2"), ("kanban/**.py", "python"), ("robots/**.py", "python"),
-           ("triggers/**.py", "python")]
+METHODS = [("templates/**.html", "jinja2"), ("robots/kinds/**.py", "kanban.i18n_extract.extract_kinds"),
+           ("triggers/kinds/**.py", "kanban.i18n_extract.extract_kinds"), ("kanban/**.py", "python"),
+           ("robots/**.py", "python"), ("triggers/**.py", "python")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None,
             "lazy_gettext": None}
 

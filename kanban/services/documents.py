@@ -16,12 +16,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from kanban import clock, policy
+from kanban import clock, i18n, policy
 from kanban.commerce import PERCENT_SCALE, QUANTITY_SCALE, Document, DocumentCounter, EmailAttachment
 from kanban.db import insert_ignoring_conflict
 from kanban.errors import NotFoundError, ValidationError
 from kanban.events import Actor
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.models import Invoice, Organization, Person
 from kanban.paths import resource
 from kanban.pricing import display
@@ -29,10 +29,11 @@ from kanban.services.deals import get_deal, timeline
 from kanban.services.products import line_items
 from kanban.services.requisites import COMPANY, TEMPLATES, deal_owner, find_requisite, flat_values, one_line
 
-TYPES = {"invoice": ("Invoice", ""), "quote": ("Quote", "Q")}  # title, number prefix
+TYPES = {"invoice": (N_("Invoice"), ""), "quote": (N_("Quote"), "Q")}  # title, number prefix
 DUE_DAYS = 30
 _env = Environment(loader=FileSystemLoader(str(resource("templates"))), autoescape=select_autoescape(["html"]))
 _env.filters["money"] = display
+i18n.install(_env)
 
 
 def next_number(session: Session, series: str, year: int) -> int:
@@ -112,7 +113,7 @@ def create_document(session: Session, deal_id: int, doc_type: str, *, actor: Act
 
 def render_html(doc: Document) -> str:
     """The document as HTML (what the PDF shows)."""
-    return _env.get_template("documents/document.html").render(doc=doc, title=TYPES[doc.type][0], **doc.data)
+    return _env.get_template("documents/document.html").render(doc=doc, title=str(TYPES[doc.type][0]), **doc.data)
 
 
 def render_pdf(doc: Document) -> bytes:

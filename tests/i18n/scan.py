@@ -30,6 +30,8 @@ LITERAL = re.compile(r"""(?:\bor|\belse|\bif|\{\{-?)\s*(["'])([^"'/~]*[A-Za-z][^
 MARKED = re.compile(r"""\b(?:_|gettext|ngettext|pgettext)\(\s*(["']).*?(?<!\\)\1(?:\s*,\s*(["']).*?(?<!\\)\2)?""",
                     re.S)
 LETTER = re.compile(r"[A-Za-z]")
+STRUCTURE = re.compile(r"\{%-?\s*(block|endblock|extends|include|import|from)\b")
+LABEL = re.compile(r"""(["'])([A-Z][a-z][^"']*)\1""")  # a capitalised word or sentence
 # Not words of any language: product name, acronyms, units.
 ALLOWED = {"Kanban CRM", "IP", "URL", "SKU", "IBAN", "BIC", "ID", "JSON", "CSV", "HTML", "SMS", "PDF", "E.164",
            "HMAC", "SHA-256", "UTC", "CSRF", "API", "PNG", "VAT"}
@@ -64,6 +66,9 @@ def findings(source: str) -> list[str]:
         run.clear()
 
     for kind, text in tokens(source):
+        if kind == "stmt" and not STRUCTURE.match(text):
+            # Labels written as literals in a tag ({% for v, label in [('now', 'Immediately')] %}).
+            found += [m.group(2) for m in LABEL.finditer(MARKED.sub("", text))]
         if kind == "text":
             run.append(text)
             continue

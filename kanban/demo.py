@@ -127,6 +127,9 @@ def _seed_demo(session: Session) -> bool:
             number += 1
     for seed in EXTRA_SEEDS:
         seed(session)
+    if os.environ.get("KANBAN_DEMO_LANGUAGE"):  # people the extra seeders added read the demo's language too
+        for user in session.scalars(select(User).where(User.role != "system", User.language.is_(None))):
+            user.language = demo_language()
     session.flush()
     return True
 

@@ -164,7 +164,7 @@ def widgets(cls: type[RobotKind], settings: dict[str, Any]) -> list[Widget]:
         out.append(Widget(name=name, label=label, kind=kind,
                           required=name in required, value=value, options=options,
                           template=name in cls.templates or f"{name}.*" in cls.templates,
-                          help=_(prop.get("description", "")), chosen=chosen))
+                          help=_(prop["description"]) if prop.get("description") else "", chosen=chosen))
     return out
 
 

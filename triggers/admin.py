@@ -71,7 +71,8 @@ def _widgets(kind: type[TriggerKind], settings: dict[str, Any]) -> list[dict[str
         boolean = info.annotation is bool or info.annotation == "bool"
         value = settings.get(name, info.default if info.default is not None else "")
         out.append({"name": name, "boolean": boolean, "value": value, "required": info.is_required(),
-                    "help": _(info.description or ""), "label": _(SETTING_LABELS.get(name, name.replace("_", " ")))})
+                    "help": _(info.description) if info.description else "",
+                    "label": _(SETTING_LABELS.get(name, name.replace("_", " ")))})
     return out
 
 

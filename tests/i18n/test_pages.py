@@ -128,3 +128,22 @@ def test_assignment_notification_in_the_recipients_language(runtime, admin, rep,
         [subject] = s.scalars(select(EmailMessage.subject).where(EmailMessage.kind == "notification"))
     assert text == "L'opportunità «Globex pilota» è stata assegnata a te"
     assert subject == "Notifica: L'opportunità «Globex pilota» è stata assegnata a te"
+
+
+def test_the_demo_starts_in_french(runtime, monkeypatch):
+    from kanban.crm_models import LostReason
+    from kanban.demo import demo_pipeline, seed_demo
+    from kanban.models import Pipeline
+    from robots.models import Robot
+
+    monkeypatch.setenv("KANBAN_DEMO_LANGUAGE", "fr")
+    with runtime.sessions() as s, s.begin():
+        assert seed_demo(s)
+    with runtime.sessions() as s:
+        pipeline = s.scalars(select(Pipeline)).one()
+        assert pipeline.name == "Ventes" and demo_pipeline(s).id == pipeline.id
+        assert [st.name for st in pipeline.stages][:4] == ["Nouveau prospect", "Qualifiée", "Proposition", "Facture"]
+        assert "Prix trop élevé" in set(s.scalars(select(LostReason.name)))
+        names = set(s.scalars(select(Robot.name)))
+        assert "Prévenir le responsable" in names and "Tell the responsible" not in names
+        assert set(s.scalars(select(User.language).where(User.role != "system"))) == {"fr"}

@@ -112,8 +112,7 @@ async def save(request: Request) -> Response:
         saved_id = await in_tx(request, work)
     except (ValidationError, ConflictError) as exc:
         return await _failed(request, kind, record_id, dict(form), exc)
-    label = KINDS[kind][1].capitalize()
-    request.session["flash"] = (_("%(label)s saved.", label=label), "ok")
+    request.session["flash"] = (_("Person saved.") if kind == "persons" else _("Organization saved."), "ok")
     return RedirectResponse(f"/{kind}/{saved_id}", status_code=303)
 
 

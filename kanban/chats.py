@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from kanban import clock
 from kanban.errors import NotFoundError, PermissionDeniedError, ValidationError
+from kanban.i18n import _
 from kanban.models import Chat, ChatMember, ChatMessage, Notification, User
 
 MAX_TEXT = 4000
@@ -29,16 +30,17 @@ def post_message(session: Session, user: User, chat_id: int, text: str) -> ChatM
     """
     chat = session.get(Chat, chat_id)
     if chat is None:
-        raise NotFoundError(f"chat {chat_id} not found")
+        raise NotFoundError(_("chat %(chat_id)s not found", chat_id=chat_id))
     members = set(session.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == chat_id)))
     if user.id not in members:
-        raise PermissionDeniedError("only members of the chat can write in it")
+        raise PermissionDeniedError(_("only members of the chat can write in it"))
     clean = text.strip() if isinstance(text, str) else ""
     if not clean:
-        raise ValidationError("the message is empty", {"text": "write a message"})
+        raise ValidationError(_("the message is empty"), {"text": _("write a message")})
     if len(clean) > MAX_TEXT:
-        raise ValidationError("the message is too long",
-                              {"text": f"a message is at most {MAX_TEXT} characters (this one has {len(clean)})"})
+        raise ValidationError(_("the message is too long"),
+                              {"text": _("a message is at most %(max_text)s characters (this one has %(n_clean)s)",
+                                          max_text=MAX_TEXT, n_clean=len(clean))})
     message = ChatMessage(chat_id=chat.id, sender_id=user.id, text=clean, message_type="general",
                           created_at=clock.now())
     session.add(message)

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from kanban.i18n import _
+
 OPS = {"=": "=", "==": "=", "!=": "≠", "≠": "≠", ">": ">", "<": "<", ">=": "≥", "≥": "≥", "<=": "≤", "≤": "≤",
        "contains": "contains", "empty": "empty", "not_empty": "not_empty", "in": "in"}
 NO_VALUE_OPS = {"empty", "not_empty"}
@@ -203,13 +205,13 @@ def _validate_item(item: Any, known: Callable[[str], bool], where: str) -> dict[
     errors: dict[str, str] = {}
     unknown = set(item) - {"field", "op", "value"}
     if unknown:
-        errors[where] = f"unknown keys: {', '.join(sorted(unknown))}"
+        errors[where] = _("unknown keys: %(unknown)s", unknown=', '.join(sorted(unknown)))
     field = item.get("field")
     if not isinstance(field, str) or not known(field):
-        errors[f"{where}.field"] = "unknown field (use e.g. deal.amount, deal.fields.source, deal.tags)"
+        errors[f"{where}.field"] = _("unknown field (use e.g. deal.amount, deal.fields.source, deal.tags)")
     op = item.get("op")
     if op not in OPS:
-        errors[f"{where}.op"] = f"unknown operator (one of {', '.join(sorted(set(OPS.values())))})"
+        errors[f"{where}.op"] = _("unknown operator (one of %(set)s)", set=', '.join(sorted(set(OPS.values()))))
     elif OPS[op] not in NO_VALUE_OPS:
         errors.update(_validate_value(OPS[op], item.get("value"), where))
     return errors

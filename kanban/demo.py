@@ -3,6 +3,7 @@ won / lost outcomes, with real histories (idempotent)."""
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.chats import post_message
 from kanban.events import Actor
+from kanban.i18n import N_, _, company_language, localized, normalize, use_language
 from kanban.models import (
     Chat,
     ChatMember,
@@ -36,7 +38,7 @@ from kanban.services.users import create_user
 ADMIN_EMAIL = "admin@demo.local"
 ADMIN_PASSWORD = "demo-admin"
 REP_PASSWORD = "demo-rep"
-PIPELINE_NAME = "Sales"
+PIPELINE_NAME = N_("Sales")
 
 # Called with the session after the core demo data exists (same transaction); the composition root
 # appends seeders here, e.g. robots and triggers for the demo pipeline.
@@ -45,7 +47,8 @@ EXTRA_SEEDS: list[Callable[[Session], None]] = []
 # (robots registers its engine here), so the history is made by the demo's real robots.
 SETTLERS: list[Callable[[Any], None]] = []
 # play_history's moves, last stage first so no deal moves twice: the newest deal of each stage moves on.
-HISTORY_MOVES = [("Invoice", "Paid"), ("Proposal", "Invoice"), ("Qualified", "Proposal"), ("New lead", "Qualified")]
+HISTORY_MOVES = [(N_("Invoice"), N_("Paid")), (N_("Proposal"), N_("Invoice")), (N_("Qualified"), N_("Proposal")),
+                 (N_("New lead"), N_("Qualified"))]
 
 # (email, name, role, department, phone, heads its department)
 PEOPLE = [
@@ -57,21 +60,21 @@ PEOPLE = [
     ("kim@demo.local", "Kim Novak", "rep", "Sales West", "+1 555 0202", False),
 ]
 STAGES = [
-    {"name": "New lead"}, {"name": "Qualified"}, {"name": "Proposal"}, {"name": "Invoice"},
-    {"name": "Paid", "kind": "won"}, {"name": "Lost", "kind": "lost"},
+    {"name": N_("New lead")}, {"name": N_("Qualified")}, {"name": N_("Proposal")}, {"name": N_("Invoice")},
+    {"name": N_("Paid"), "kind": "won"}, {"name": N_("Lost"), "kind": "lost"},
 ]
 # (probability %, rotting days) of the open stages, in order.
 STAGE_SETTINGS = [(10, 7), (25, 7), (50, 10), (80, 14)]
-LOST_REASONS = ["Price too high", "Chose a competitor", "No budget this year", "No response"]
+LOST_REASONS = [N_("Price too high"), N_("Chose a competitor"), N_("No budget this year"), N_("No response")]
 NOTES = [
-    "Spoke with {person}: they want a demo for the whole team. @{colleague} can you join?",
-    "Budget confirmed for Q3. Decision committee meets next week.",
-    "Sent the updated proposal, see https://docs.example/proposal-{number}",
-    "{person} asked about SSO and data residency.\nFollowing up with the technical sheet.",
+    N_("Spoke with {person}: they want a demo for the whole team. @{colleague} can you join?"),
+    N_("Budget confirmed for Q3. Decision committee meets next week."),
+    N_("Sent the updated proposal, see https://docs.example/proposal-{number}"),
+    N_("{person} asked about SSO and data residency.\nFollowing up with the technical sheet."),
 ]
-ACTIVITY_SUBJECTS = [("call", "Follow-up call with {person}"), ("meeting", "Demo for {company}"),
-                     ("email", "Send the proposal to {person}"), ("task", "Prepare the quote"),
-                     ("deadline", "Decision deadline for {company}")]
+ACTIVITY_SUBJECTS = [("call", N_("Follow-up call with {person}")), ("meeting", N_("Demo for {company}")),
+                     ("email", N_("Send the proposal to {person}")), ("task", N_("Prepare the quote")),
+                     ("deadline", N_("Decision deadline for {company}"))]
 COMPANIES = [
     ("Acme Corp", "Wile Coyote"), ("Globex", "Hank Scorpio"), ("Initech", "Bill Lumbergh"),
     ("Umbrella Health", "Alice Abernathy"), ("Stark Industries", "Pepper Potts"), ("Wayne Logistics", "Lucius Fox"),
@@ -82,37 +85,51 @@ COMPANIES = [
     ("Gringotts Bank", "Griphook Gold"), ("Monarch Airlines", "Amelia Park"),
 ]
 PRODUCTS = [
-    ("CRM rollout", 4_800_000), ("Annual licence renewal", 1_200_000), ("Onboarding package", 350_000),
-    ("Support upgrade", 600_000), ("Data migration", 900_000), ("Team training", 240_000),
-    ("API integration", 1_500_000), ("Pilot project", 500_000),
+    (N_("CRM rollout"), 4_800_000), (N_("Annual licence renewal"), 1_200_000),
+    (N_("Onboarding package"), 350_000),
+    (N_("Support upgrade"), 600_000), (N_("Data migration"), 900_000), (N_("Team training"), 240_000),
+    (N_("API integration"), 1_500_000), (N_("Pilot project"), 500_000),
 ]
 TAGS = ["inbound", "referral", "enterprise", "smb", "renewal", "upsell", "hot", "event"]
-SOURCES = ["website", "referral", "trade fair", "cold call", "partner"]
+SOURCES = [N_("website"), N_("referral"), N_("trade fair"), N_("cold call"), N_("partner")]
 # How many of the 40 deals end in each stage (index into STAGES).
 SPREAD = [9, 9, 8, 5, 6, 3]
 
 
+def demo_language() -> str:
+    """The language of the demo's texts: KANBAN_DEMO_LANGUAGE (en, fr, it), else the company's."""
+    return normalize(os.environ.get("KANBAN_DEMO_LANGUAGE")) or company_language()
+
+
 def seed_demo(session: Session) -> bool:
-    """Create the demo data unless it exists; True when something was created."""
+    """Create the demo data unless it exists (its texts in demo_language()); True when something was created."""
+    with use_language(demo_language()):
+        return _seed_demo(session)
+
+
+def _seed_demo(session: Session) -> bool:
     if session.scalars(select(User.id).where(User.email == ADMIN_EMAIL)).first() is not None:
         return False
     users = _people(session)
-    pipeline = create_pipeline(session, PIPELINE_NAME, STAGES)
+    pipeline = create_pipeline(session, str(PIPELINE_NAME), localized(STAGES))
     stage_ids = [s.id for s in pipeline.stages]
     for stage, (probability, rotting) in zip(pipeline.stages, STAGE_SETTINGS, strict=False):
         stage.probability, stage.rotting_days = probability, rotting
     for name in LOST_REASONS:
-        create_lost_reason(session, name)
+        create_lost_reason(session, str(name))
     rng = random.Random(2026)
     owners = [u for u in users if u.role == "rep"] + [users[0]]
     number = 0
     for target, count in enumerate(SPREAD):
-        for _ in range(count):
+        for _i in range(count):
             deal_id = _deal(session, rng, pipeline, stage_ids, target, owners[number % len(owners)], number)
             _records(session, rng, deal_id, users, number)
             number += 1
     for seed in EXTRA_SEEDS:
         seed(session)
+    if os.environ.get("KANBAN_DEMO_LANGUAGE"):  # people the extra seeders added read the demo's language too
+        for user in session.scalars(select(User).where(User.role != "system", User.language.is_(None))):
+            user.language = demo_language()
     session.flush()
     return True
 
@@ -121,23 +138,29 @@ def play_history(runtime: Any) -> None:
     """Give a freshly seeded demo recent history made by its own automation: a few deals move one stage on
     (their robots really run: emails, a payment link, SMS, a deal chat, a feed post, notifications), then
     the responsible replies in the new deal chat, @mentioning the admin."""
+    with use_language(demo_language()):
+        _play_history(runtime)
+
+
+def _play_history(runtime: Any) -> None:
     with runtime.sessions() as session, session.begin():
         pipeline = demo_pipeline(session)
         if pipeline is None:
             return
         stages = {stage.name: stage.id for stage in pipeline.stages}
         for source, target in HISTORY_MOVES:
-            deal = session.scalars(select(Deal).where(Deal.stage_id == stages[source])
+            deal = session.scalars(select(Deal).where(Deal.stage_id == stages[str(source)])
                                    .order_by(Deal.id.desc())).first()
             if deal is not None:
-                move_deal(session, deal.id, stages[target], actor=Actor.user(deal.responsible_id or 0))
+                move_deal(session, deal.id, stages[str(target)], actor=Actor.user(deal.responsible_id or 0))
     _settle(runtime)
     with runtime.sessions() as session, session.begin():
         chat = session.scalars(select(Chat).where(Chat.deal_id.is_not(None)).order_by(Chat.id.desc())).first()
         member = chat and session.scalars(select(User).join(ChatMember, ChatMember.user_id == User.id).where(
             ChatMember.chat_id == chat.id, User.role == "rep").order_by(User.id)).first()
         if chat is not None and member is not None:
-            post_message(session, member, chat.id, f"Thanks! @{ADMIN_EMAIL} can we offer them a 5% discount?")
+            post_message(session, member, chat.id,
+                         _("Thanks! @%(admin)s can we offer them a 5%% discount?", admin=ADMIN_EMAIL))
     _settle(runtime)
 
 
@@ -154,7 +177,9 @@ def add_settler(settle: Callable[[Any], None]) -> None:
 
 def demo_pipeline(session: Session) -> Pipeline | None:
     """The demo's sales pipeline, for extra seeders."""
-    return session.scalars(select(Pipeline).where(Pipeline.name == PIPELINE_NAME).order_by(Pipeline.id)).first()
+    with use_language(demo_language()):
+        names = {str.__str__(PIPELINE_NAME), str(PIPELINE_NAME)}  # English, or the demo's language
+    return session.scalars(select(Pipeline).where(Pipeline.name.in_(names)).order_by(Pipeline.id)).first()
 
 
 def add_seed(seed: Callable[[Session], None]) -> None:
@@ -171,8 +196,8 @@ def seed_stages(session: Session, items: Iterable[tuple[str, dict[str, Any]]],
         return
     stages = {stage.name: stage.id for stage in pipeline.stages}
     for stage_name, data in items:
-        if stage_name in stages:
-            create(session, stages[stage_name], dict(data))
+        if str(stage_name) in stages:
+            create(session, stages[str(stage_name)], localized(dict(data)))
 
 
 def _people(session: Session) -> list[User]:
@@ -181,6 +206,8 @@ def _people(session: Session) -> list[User]:
         password = ADMIN_PASSWORD if role == "admin" else REP_PASSWORD
         user = create_user(session, email=email, name=name, role=role, password=password, phone=phone,
                            department=dept)
+        if os.environ.get("KANBAN_DEMO_LANGUAGE"):
+            user.language = demo_language()  # the demo team reads the UI in the demo's language
         if head:
             department = session.get(Department, user.department_id)
             assert department is not None
@@ -193,7 +220,7 @@ def _people(session: Session) -> list[User]:
 def _deal(session: Session, rng: random.Random, pipeline: Pipeline, stage_ids: list[int], target: int,
           owner: User, number: int) -> int:
     company, person = COMPANIES[number % len(COMPANIES)]
-    product, base = PRODUCTS[rng.randrange(len(PRODUCTS))]
+    product, base = localized(PRODUCTS[rng.randrange(len(PRODUCTS))])
     first, last = person.split(" ", 1)
     domain = company.lower().replace(" ", "") + ".example"
     opened = clock.now() - timedelta(days=rng.randint(5, 45), hours=rng.randint(0, 23))
@@ -203,7 +230,7 @@ def _deal(session: Session, rng: random.Random, pipeline: Pipeline, stage_ids: l
         responsible_id=owner.id,
         contact={"name": person, "email": f"{first.lower()}.{last.lower().replace(' ', '')}@{domain}",
                  "phone": f"+1 555 {1000 + number:04d}", "company": company},
-        fields={"source": rng.choice(SOURCES),
+        fields={"source": str(rng.choice(SOURCES)),
                 "expected_close": (opened + timedelta(days=rng.randint(20, 60))).date().isoformat()},
         tags=rng.sample(TAGS, rng.randint(0, 3)),
     )
@@ -212,10 +239,10 @@ def _deal(session: Session, rng: random.Random, pipeline: Pipeline, stage_ids: l
         move_deal(session, deal.id, stage_id, actor=Actor.user(owner.id))
     _backdate(session, deal.id, _times(rng, opened, len(path) + 1))
     if deal.status == "lost":
-        deal.lost_reason = rng.choice(LOST_REASONS)
+        deal.lost_reason = str(rng.choice(LOST_REASONS))
     organization = session.get(Organization, deal.organization_id) if deal.organization_id else None
     if organization is not None and not organization.address:
-        organization.address = f"{10 + number} Market Street, Springfield"
+        organization.address = _("%(number)s Market Street, Springfield", number=10 + number)
     return deal.id
 
 
@@ -228,20 +255,20 @@ def _records(session: Session, rng: random.Random, deal_id: int, users: list[Use
     assert owner is not None
     person = session.get(Person, deal.person_id) if deal.person_id else None
     org = session.get(Organization, deal.organization_id) if deal.organization_id else None
-    words = {"person": person.name if person else "the client", "company": org.name if org else "the client",
+    words = {"person": person.name if person else _("the client"), "company": org.name if org else _("the client"),
              "colleague": users[(number + 1) % len(users)].email, "number": number}
     actor = Actor.user(owner.id)
     if number % 3 != 2:
-        add_note(session, deal.id, NOTES[number % len(NOTES)].format(**words), actor=actor)
+        add_note(session, deal.id, str(NOTES[number % len(NOTES)]).format(**words), actor=actor)
     today = clock.now().date()
-    past = create_activity(session, {"type": "call", "subject": ACTIVITY_SUBJECTS[0][1].format(**words),
+    past = create_activity(session, {"type": "call", "subject": str(ACTIVITY_SUBJECTS[0][1]).format(**words),
                                      "due_date": today - timedelta(days=rng.randint(3, 20)), "deal_id": deal.id,
                                      "assignee_id": owner.id}, actor=actor)
     update_activity(session, past.id, {"done": True}, actor=actor)
     offset = [-3, -1, 0, 2, 5, None][number % 6]
     if deal.status == "open" and offset is not None:
         kind, subject = ACTIVITY_SUBJECTS[number % len(ACTIVITY_SUBJECTS)]
-        create_activity(session, {"type": kind, "subject": subject.format(**words),
+        create_activity(session, {"type": kind, "subject": str(subject).format(**words),
                                   "due_date": today + timedelta(days=offset),
                                   "due_time": "10:30" if number % 2 else None, "deal_id": deal.id,
                                   "assignee_id": owner.id}, actor=actor)

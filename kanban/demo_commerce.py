@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from kanban import demo
 from kanban.commerce import Product
 from kanban.events import Actor
+from kanban.i18n import N_, _
 from kanban.models import Deal, Organization
 from kanban.services.deals import move_deal
 from kanban.services.pipelines import add_stage
@@ -22,17 +23,17 @@ SELLER = {"template": "fr_company",
           "addresses": {"legal": {"street": "12 rue de la Paix", "city": "Paris", "postal_code": "75002",
                                   "country": "FR"}},
           "bank": {"iban": "FR1420041010050500013M02606", "bic": "BNPAFRPP"}}
-STREETS = ["Market Street", "Harbor Road", "Elm Avenue", "King Street", "Mill Lane"]
+STREETS = [N_("Market Street"), N_("Harbor Road"), N_("Elm Avenue"), N_("King Street"), N_("Mill Lane")]
 CITIES = [("Boston", "02108"), ("Chicago", "60601"), ("Denver", "80202"), ("Austin", "73301"), ("Seattle", "98101")]
 
 
 def seed_commerce(session: Session) -> None:
     """Run by kanban.demo after its deals exist, before the robots' seeder (which uses the Delivery stage)."""
     pipeline = demo.demo_pipeline(session)
-    invoice = next((s for s in pipeline.stages if s.name == "Invoice"), None) if pipeline else None
+    invoice = next((s for s in pipeline.stages if s.name == _("Invoice")), None) if pipeline else None
     if pipeline is None or invoice is None:
         return
-    add_stage(session, pipeline.id, "Delivery", invoice.position + 1)
+    add_stage(session, pipeline.id, _("Delivery"), invoice.position + 1)
     session.expire(pipeline, ["stages"])  # the later seeders look the new stage up by name
     create_user(session, email=COURIER_EMAIL, name="Casey Courier", role="rep", password=demo.REP_PASSWORD,
                 phone="+1 555 0300", department="Sales West")
@@ -47,10 +48,10 @@ def seed_commerce(session: Session) -> None:
             "template": "generic_company", "fields": {"company_name": f"{org.name} Inc."},
             "addresses": {"legal": address, "delivery": {**address, "street": f"Dock {i + 1}, {address['street']}"}}})
     stages = {s.name: s.id for s in pipeline.stages}
-    invoiced = session.scalars(select(Deal).where(Deal.stage_id == stages["Invoice"]).order_by(Deal.id)).all()
+    invoiced = session.scalars(select(Deal).where(Deal.stage_id == stages[_("Invoice")]).order_by(Deal.id)).all()
     for deal in invoiced[:2]:  # a few deals are out for delivery (moved before the robots exist: none run)
-        move_deal(session, deal.id, stages["Delivery"], actor=Actor.user(deal.responsible_id))
-    selling = [stages["Proposal"], stages["Invoice"], stages["Delivery"]]
+        move_deal(session, deal.id, stages[_("Delivery")], actor=Actor.user(deal.responsible_id))
+    selling = [stages[_("Proposal")], stages[_("Invoice")], stages[_("Delivery")]]
     for deal in session.scalars(select(Deal).where(Deal.stage_id.in_(selling))):
         # One line for what the title sells, at the deal's amount: the deal page shows products, the amount stays.
         product = deal.title.split(" — ", 1)[-1]

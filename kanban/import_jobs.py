@@ -15,6 +15,7 @@ from kanban import clock
 from kanban.crm_models import ImportJob
 from kanban.db import on_commit
 from kanban.errors import KanbanError, NotFoundError, ValidationError
+from kanban.i18n import N_, _
 from kanban.imports import ENTITIES, ImportResult, check_mapping, default_mapping, import_csv
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,11 @@ def create_job(session: Session, *, entity: str, content: str, user_id: int | No
                pipeline_id: int | None = None) -> ImportJob:
     """Store an uploaded CSV as a draft job (status "draft") with the default mapping."""
     if entity not in ENTITIES:
-        raise ValidationError("unknown entity", {"entity": "persons, organizations or deals"})
+        raise ValidationError(_("unknown entity"), {"entity": _("persons, organizations or deals")})
     if not content.strip():
-        raise ValidationError("the file is empty", {"file": "choose a CSV file with a header line"})
+        raise ValidationError(_("the file is empty"), {"file": _("choose a CSV file with a header line")})
     if len(content) > MAX_UPLOAD_BYTES:
-        raise ValidationError("the file is too large", {"file": "at most 50 MB"})
+        raise ValidationError(_("the file is too large"), {"file": _("at most 50 MB")})
     job = ImportJob(entity=entity, status="draft", user_id=user_id, pipeline_id=pipeline_id, content=content,
                     mapping=default_mapping(entity, header_of(content)), created_at=clock.now())
     session.add(job)
@@ -51,7 +52,7 @@ def get_job(session: Session, job_id: int) -> ImportJob:
     """Load a job or raise NotFoundError."""
     job = session.get(ImportJob, job_id)
     if job is None:
-        raise NotFoundError(f"import {job_id} not found")
+        raise NotFoundError(_("import %(job_id)s not found", job_id=job_id))
     return job
 
 
@@ -132,4 +133,4 @@ def install(runtime: Any) -> None:
                 _run_guarded(runtime.sessions, job_id)
 
     runtime.background.append(import_loop)
-    runtime.nav_links.append(("Import", "/imports", True))
+    runtime.nav_links.append((N_("Import"), "/imports", True))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from kanban.domain_events import events_suppressed
 from kanban.errors import ValidationError
+from kanban.i18n import _
 from kanban.import_deals import DealWriter
 from kanban.import_rows import OrganizationWriter, PersonWriter, RowError, Writer
 from kanban.models import Pipeline
@@ -61,25 +62,25 @@ def default_mapping(entity: str, header: list[str]) -> dict[str, str]:
 def check_mapping(entity: str, header: list[str], mapping: dict[str, Any] | None) -> dict[str, str]:
     """The mapping to use: given ones checked against the header and the entity's fields (422 otherwise)."""
     if entity not in ENTITIES:
-        raise ValidationError("unknown entity", {"entity": "persons, organizations or deals"})
+        raise ValidationError(_("unknown entity"), {"entity": _("persons, organizations or deals")})
     if mapping is None:
         mapping = default_mapping(entity, header)
     if not isinstance(mapping, dict):
-        raise ValidationError("invalid mapping", {"mapping": "an object {CSV column: field}"})
+        raise ValidationError(_("invalid mapping"), {"mapping": _("an object {CSV column: field}")})
     errors: dict[str, str] = {}
     for column, target in mapping.items():
         if column not in header:
-            errors[f"mapping.{column}"] = "no such column in the file"
+            errors[f"mapping.{column}"] = _("no such column in the file")
         elif not isinstance(target, str) or not (target in FIELDS[entity] or (
                 entity == "deals" and target.startswith("fields.") and len(target) > 7)):
-            errors[f"mapping.{column}"] = f"unknown field for {entity}: {target}"
+            errors[f"mapping.{column}"] = _("unknown field for %(entity)s: %(target)s", entity=entity, target=target)
     targets = [t for t in mapping.values() if isinstance(t, str)]
     if len(targets) != len(set(targets)):
-        errors["mapping"] = "a field is mapped from two columns"
+        errors["mapping"] = _("a field is mapped from two columns")
     if REQUIRED[entity] not in targets:
-        errors["mapping"] = f"map a column to {REQUIRED[entity]}"
+        errors["mapping"] = _("map a column to %(required)s", required=REQUIRED[entity])
     if errors:
-        raise ValidationError("invalid column mapping", errors)
+        raise ValidationError(_("invalid column mapping"), errors)
     return {k: v for k, v in mapping.items() if v}
 
 
@@ -90,7 +91,7 @@ def _writer(session: Session, entity: str, pipeline_id: int | None, actor_id: in
         return OrganizationWriter(session, dry_run, actor_id)
     pipeline = session.get(Pipeline, pipeline_id) if isinstance(pipeline_id, int) else None
     if pipeline is None or not pipeline.stages:
-        raise ValidationError("deals need a pipeline", {"pipeline_id": "unknown pipeline, or it has no stages"})
+        raise ValidationError(_("deals need a pipeline"), {"pipeline_id": _("unknown pipeline, or it has no stages")})
     return DealWriter(session, dry_run, actor_id, pipeline)
 
 
@@ -111,7 +112,7 @@ def import_csv(session: Session, entity: str, lines: Iterable[str], *, mapping: 
     reader = csv.reader(iter(lines))
     header = [h.strip() for h in next(reader, [])]
     if not header:
-        raise ValidationError("the file is empty", {"file": "no header line"})
+        raise ValidationError(_("the file is empty"), {"file": _("no header line")})
     columns = check_mapping(entity, header, mapping)
     result = ImportResult()
     rows = _rows(reader, header, columns)
@@ -142,5 +143,5 @@ def pipeline_named(session: Session, name: str) -> int:
     """A pipeline's id by name (case-insensitive), for the CLI's --pipeline."""
     found = session.scalars(select(Pipeline.id).where(func.lower(Pipeline.name) == name.strip().lower())).first()
     if found is None:
-        raise ValidationError("unknown pipeline", {"pipeline": f"no pipeline named {name!r}"})
+        raise ValidationError(_("unknown pipeline"), {"pipeline": _("no pipeline named %(name)s", name=repr(name))})
     return found

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kanban import clock
 from kanban.db import insert_ignoring_conflict
+from kanban.i18n import _
 from kanban.models import Base, User
 from kanban.security import hash_password, hash_token, verify_password
 
@@ -133,9 +134,9 @@ def change_password(session: Session, user: User, current: str, new: str,
     """Set a new password after checking the current one; ends the user's other sessions. Errors by field."""
     errors: dict[str, str] = {}
     if not verify_password(user.password_hash, current):
-        errors["current_password"] = "this is not your current password"
+        errors["current_password"] = _("this is not your current password")
     if len(new) < 8:
-        errors["new_password"] = "the new password is at least 8 characters"
+        errors["new_password"] = _("the new password is at least 8 characters")
     if not errors:
         user.password_hash = hash_password(new)
         end_user_sessions(session, user.id, except_id=keep_session_id)

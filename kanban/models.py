@@ -68,6 +68,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
     # IANA zone name (Europe/Paris); None: the company's (kanban.company)
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(10))  # en | fr | it; None: the company's (kanban.i18n)
 
     @property
     def is_admin(self) -> bool:

@@ -15,20 +15,21 @@ from kanban.channels import DigestItem, NotificationSetting, PushMessage, PushSu
 from kanban.config import Settings
 from kanban.domain_events import EventRecorded
 from kanban.errors import ValidationError
+from kanban.i18n import N_, _, language_of, ngettext, use_language
 from kanban.mail import Mailer, from_header, one_line
 from kanban.models import Deal, EmailMessage, Notification, User
 
 # Kinds of notification a user can route; `default` applies to every kind without its own choice.
 KINDS = {
-    "default": "Every notification (unless chosen below)",
-    "robot": "Robot notifications (“Notify”)",
-    "supervisor": "Control notifications to a department head",
-    "mention": "Someone mentioned me",
+    "default": N_("Every notification (unless chosen below)"),
+    "robot": N_("Robot notifications (“Notify”)"),
+    "supervisor": N_("Control notifications to a department head"),
+    "mention": N_("Someone mentioned me"),
     "assignment": "A deal was assigned to me",
     "failure": "A robot failed (admins)",
 }
-CHANNELS = {"in_app": "In the app (bell)", "email": "Email, at once", "email_digest": "Email, daily digest",
-            "push": "Browser push"}
+CHANNELS = {"in_app": N_("In the app (bell)"), "email": N_("Email, at once"), "email_digest": N_("Email, daily digest"),
+            "push": N_("Browser push")}
 DEFAULT_CHANNELS = ["in_app"]  # what users had before channels existed
 # Kinds that did not exist before channels stay silent until the user chooses (own choice or `default`).
 OPT_IN = {"assignment": []}
@@ -59,14 +60,14 @@ def save_settings(session: Session, user_id: int, data: Any) -> dict[str, Any]:
     """Replace a user's choices with `{"channels": {kind: [channel, ...]}}`; 422 naming each bad entry."""
     channels = data.get("channels") if isinstance(data, dict) else None
     if not isinstance(channels, dict):
-        raise ValidationError("channels is an object of kind → list of channels", {"channels": "required"})
+        raise ValidationError(_("channels is an object of kind → list of channels"), {"channels": _("required")})
     errors: dict[str, str] = {}
     for kind, chosen in channels.items():
         problem = _problem(kind, chosen)
         if problem:
             errors[f"channels.{kind}"] = problem
     if errors:
-        raise ValidationError("invalid notification settings", errors)
+        raise ValidationError(_("invalid notification settings"), errors)
     session.execute(delete(NotificationSetting).where(NotificationSetting.user_id == user_id))
     session.add_all(NotificationSetting(user_id=user_id, kind=kind, channels=list(dict.fromkeys(chosen)))
                     for kind, chosen in channels.items())
@@ -76,14 +77,15 @@ def save_settings(session: Session, user_id: int, data: Any) -> dict[str, Any]:
 
 def _problem(kind: Any, chosen: Any) -> str | None:
     if kind not in KINDS:
-        return f"unknown kind; one of: {', '.join(KINDS)}"
+        return _("unknown kind; one of: %(kinds)s", kinds=', '.join(KINDS))
     if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
         return "a list of channels"
     unknown = [c for c in chosen if c not in CHANNELS]
     if unknown:
-        return f"unknown channel {unknown[0]!r}; one of: {', '.join(CHANNELS)}"
+        return _("unknown channel %(unknown)s; one of: %(channels)s",
+                  unknown=repr(unknown[0]), channels=', '.join(CHANNELS))
     if "email" in chosen and "email_digest" in chosen:
-        return "choose email at once or the daily digest, not both"
+        return _("choose email at once or the daily digest, not both")
     return None
 
 
@@ -105,6 +107,13 @@ def deliver_notification(session: Session, settings: Settings, mailer: Mailer, *
     Robot runs pass their run id: every row is unique per (run, user) (per subscription for push), so a run
     notifies each person at most once per channel. Mentions and assignments (run_id None) call it once.
     """
+    with use_language(language_of(user)):  # the texts we add (email subject) in the recipient's language
+        return _deliver(session, settings, mailer, user=user, kind=kind, text=text, at=at, deal_id=deal_id,
+                        run_id=run_id, sender=sender)
+
+
+def _deliver(session: Session, settings: Settings, mailer: Mailer, *, user: User, kind: str, text: str,
+             at: datetime, deal_id: int | None, run_id: int | None, sender: User | None) -> Delivered:
     chosen = channels_for(session, user.id, kind)
     out = Delivered()
     if "in_app" in chosen:
@@ -139,8 +148,10 @@ def notify_assignment(settings: Settings, mailer: Mailer) -> Callable[[Session, 
         if user is None or not user.active or deal is None:
             return
         sender = session.get(User, event.actor_id) if event.actor_type == "user" and event.actor_id else None
-        deliver_notification(session, settings, mailer, user=user, kind="assignment", at=event.created_at,
-                             text=f"Deal “{deal.title}” was assigned to you", deal_id=deal.id, sender=sender)
+        with use_language(language_of(user)):  # in the recipient's language
+            deliver_notification(session, settings, mailer, user=user, kind="assignment", at=event.created_at,
+                                 text=_("Deal “%(title)s” was assigned to you", title=deal.title), deal_id=deal.id,
+                                 sender=sender)
 
     return handle
 
@@ -155,7 +166,7 @@ def _email(session: Session, settings: Settings, mailer: Mailer, user: User, tex
            deal_id: int | None, run_id: int | None, sender: User | None) -> int:
     row = EmailMessage(run_id=run_id, user_id=user.id, deal_id=deal_id, kind="notification",
                        from_address=from_header(sender.name if sender else "CRM", settings.mail_from),
-                       to_address=user.email, subject=one_line(f"Notification: {text}", 150),
+                       to_address=user.email, subject=one_line(_("Notification: %(text)s", text=text), 150),
                        body_text=f"{text}\n\n{deal_link(settings, deal_id)}\n", status=mailer.initial_status(),
                        created_at=at)
     session.add(row)
@@ -198,9 +209,11 @@ def send_digests(session: Session, settings: Settings, mailer: Mailer, at: datet
         if user is None or not user.active or not user.email:
             continue
         lines = [f"- {item.text}\n  {deal_link(settings, item.deal_id)}" for item in items]
+        with use_language(language_of(user)):
+            subject = ngettext("Your daily digest: %(num)d notification", "Your daily digest: %(num)d notifications",
+                               len(items))
         email = EmailMessage(user_id=user.id, kind="digest", to_address=user.email,
-                             from_address=from_header("CRM", settings.mail_from),
-                             subject=f"Your daily digest: {len(items)} notification{'s' * (len(items) != 1)}",
+                             from_address=from_header("CRM", settings.mail_from), subject=subject,
                              body_text="\n".join(lines) + "\n", status=mailer.initial_status(), created_at=at)
         session.add(email)
         session.flush()

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from kanban.errors import NotFoundError, PermissionDeniedError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Pipeline, Role, User
 
 ACTIONS = ("read", "create", "edit", "move", "delete")
@@ -153,9 +154,10 @@ def can(session: Session, user: Person, action: str, deal: Deal) -> bool:
 def require(session: Session, user: Person, action: str, deal: Deal) -> Deal:
     """Return the deal when allowed; NotFoundError when the user may not read it, else PermissionDeniedError."""
     if not can(session, user, "read", deal) and action != "create":
-        raise NotFoundError(f"deal {deal.id} not found")
+        raise NotFoundError(_("deal %(id)s not found", id=deal.id))
     if action != "read" and not can(session, user, action, deal):
-        raise PermissionDeniedError(f"your role may not {action} this deal", {"deal": f"{action} not allowed"})
+        raise PermissionDeniedError(_("your role may not %(action)s this deal", action=action),
+                                    {"deal": _("%(action)s not allowed", action=action)})
     return deal
 
 
@@ -185,4 +187,4 @@ def visible_pipeline_ids(session: Session, user: Person, pipeline_ids: list[int]
 def require_pipeline(session: Session, user: Person, pipeline_id: int) -> None:
     """NotFoundError unless the user may see the pipeline."""
     if pipeline_id in grant(session, user).hidden_pipelines:
-        raise NotFoundError(f"pipeline {pipeline_id} not found")
+        raise NotFoundError(_("pipeline %(pipeline_id)s not found", pipeline_id=pipeline_id))

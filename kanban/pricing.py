@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import pycountry
 
 from kanban.errors import ValidationError
+from kanban.i18n import _
 
 # ISO 4217 currencies whose minor unit is not 1/100 (every other currency has two decimals).
 EXPONENTS = {"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
@@ -36,7 +37,8 @@ def check_currency(value: object, field: str = "currency") -> str:
     """An ISO 4217 code, upper-cased; ValidationError (naming `field`) otherwise."""
     code = value.upper() if isinstance(value, str) else ""
     if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
-        raise ValidationError(f"{value!r} is not an ISO 4217 currency code", {field: "not an ISO 4217 code"})
+        raise ValidationError(_("%(value)s is not an ISO 4217 currency code", value=repr(value)),
+                              {field: _("not an ISO 4217 code")})
     return code
 
 
@@ -76,13 +78,15 @@ def line_totals(quantity: Decimal, price: int, discount: Decimal, tax_rate: Deci
 def decimal_of(value: object, field: str, *, places: int, low: Decimal, high: Decimal) -> Decimal:
     """A JSON number or numeric string as a Decimal with at most `places` decimals within [low, high]."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValidationError(f"{field} must be a number", {field: "must be a number"})
+        raise ValidationError(_("%(field)s must be a number", field=field), {field: _("must be a number")})
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValidationError(f"{field} must be a number", {field: "must be a number"}) from None
+        raise ValidationError(_("%(field)s must be a number", field=field), {field: _("must be a number")}) from None
     if not number.is_finite() or not low <= number <= high:
-        raise ValidationError(f"{field} must be between {low} and {high}", {field: f"between {low} and {high}"})
+        raise ValidationError(_("%(field)s must be between %(low)s and %(high)s", field=field, low=low, high=high),
+                              {field: _("between %(low)s and %(high)s", low=low, high=high)})
     if number != number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
-        raise ValidationError(f"{field} has at most {places} decimals", {field: f"at most {places} decimals"})
+        raise ValidationError(_("%(field)s has at most %(places)s decimals", field=field, places=places),
+                              {field: _("at most %(places)s decimals", places=places)})
     return number

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from kanban.channels import PushSubscription
 from kanban.config import Settings
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.outbound import Http, OutboundError, check_status, public_addresses
 
 TTL_SECONDS = 24 * 3600  # a push not delivered to the device within a day is dropped by the push service
@@ -97,7 +98,7 @@ def unsubscribe(session: Session, user_id: int, subscription_id: int) -> None:
     """Remove one of the user's subscriptions (404 for anyone else's)."""
     row = session.get(PushSubscription, subscription_id)
     if row is None or row.user_id != user_id:
-        raise NotFoundError(f"push subscription {subscription_id} not found")
+        raise NotFoundError(_("push subscription %(subscription_id)s not found", subscription_id=subscription_id))
     session.delete(row)
 
 
@@ -108,7 +109,7 @@ def _parse(data: Any, allow_private: bool) -> tuple[str, str, str]:
     parts = urlsplit(endpoint) if isinstance(endpoint, str) else None
     schemes = ("https", "http") if allow_private else ("https",)
     if parts is None or parts.scheme not in schemes or not parts.hostname or len(endpoint) > 2000:
-        errors["endpoint"] = "the push service's https URL"
+        errors["endpoint"] = _("the push service's https URL")
     keys = keys if isinstance(keys, dict) else {}
     for name, size in (("p256dh", 65), ("auth", 16)):
         try:
@@ -116,9 +117,9 @@ def _parse(data: Any, allow_private: bool) -> tuple[str, str, str]:
         except ValueError:
             ok = False
         if not ok:
-            errors[f"keys.{name}"] = f"base64url of {size} bytes"
+            errors[f"keys.{name}"] = _("base64url of %(size)s bytes", size=size)
     if errors:
-        raise ValidationError("not a Web Push subscription", errors)
+        raise ValidationError(_("not a Web Push subscription"), errors)
     return str(endpoint), keys["p256dh"], keys["auth"]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from kanban import clock, policy
 from kanban.errors import NotFoundError, PermissionDeniedError
+from kanban.i18n import _
 from kanban.live import publish_notifications_changed
 from kanban.models import Chat, ChatMember, ChatMessage, Deal, EmailMessage, FeedPost, Notification, SmsMessage, User
 
@@ -21,7 +22,7 @@ def notifications_query(session: Session, user: User, user_id: int | None = None
     An admin may ask for another user's with `user_id` (support); nobody gets everyone's mixed together.
     """
     if user_id is not None and user_id != user.id and not user.is_admin:
-        raise PermissionDeniedError("you can only read your own notifications")
+        raise PermissionDeniedError(_("you can only read your own notifications"))
     target = user_id if user_id is not None else user.id
     stmt = select(Notification).where(Notification.user_id == target,
                                       policy.deal_link_readable(session, user, Notification.deal_id))
@@ -42,7 +43,7 @@ def mark_read(session: Session, user: User, notification_id: int | None = None) 
     if notification_id is not None:
         note = session.get(Notification, notification_id)
         if note is None or note.user_id != user.id:
-            raise NotFoundError(f"notification {notification_id} not found")
+            raise NotFoundError(_("notification %(notification_id)s not found", notification_id=notification_id))
         stmt = stmt.where(Notification.id == notification_id)
     result = session.execute(stmt.values(read_at=clock.now()).execution_options(synchronize_session="fetch"))
     if result.rowcount:
@@ -85,13 +86,13 @@ def get_chat(session: Session, user: User, chat_id: int) -> tuple[Chat, list[Cha
                                    .order_by(ChatMember.joined_at, ChatMember.user_id)))
     if chat is None or (not user.is_admin and user.id not in {m.user_id for m in members}) or (
             chat.deal_id is not None and not _deal_readable(session, user, chat.deal_id)):
-        raise NotFoundError(f"chat {chat_id} not found")
+        raise NotFoundError(_("chat %(chat_id)s not found", chat_id=chat_id))
     return chat, members
 
 
 def messages_query(session: Session, user: User, chat_id: int) -> Select[Any]:
     """A chat's messages the user may read (members added without history see only later messages)."""
-    _, members = get_chat(session, user, chat_id)
+    _chat, members = get_chat(session, user, chat_id)
     stmt = select(ChatMessage).where(ChatMessage.chat_id == chat_id)
     me = next((m for m in members if m.user_id == user.id), None)
     if me is not None and not me.sees_history:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from starlette.routing import Route
 
 from kanban.errors import BadRequestError, ConflictError, NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.services.deals import get_deal
 from kanban.services.pipelines import get_stage
 from kanban.web.api import schema
@@ -149,9 +150,9 @@ def retry_run(call: Call) -> dict[str, Any]:
 
     run = call.session.get(RobotRun, call.path_int("run_id"))
     if run is None:
-        raise NotFoundError(f"run {call.path_int('run_id')} not found")
+        raise NotFoundError(_("run %(path_int)s not found", path_int=call.path_int('run_id')))
     if run.status != "failed":
-        raise ConflictError(f"only failed runs can be retried (this one is {run.status})")
+        raise ConflictError(_("only failed runs can be retried (this one is %(status)s)", status=run.status))
     engine_retry(call.session, run.id)
     return run_view(run)
 
@@ -204,7 +205,7 @@ def run_existing(call: Call) -> dict[str, Any]:
     robot = config.get_robot(call.session, call.path_int("robot_id"))
     dry = call.query_str("dry_run")
     if dry not in (None, "0", "1", "true", "false"):
-        raise BadRequestError("dry_run is 0 or 1", {"dry_run": "0 or 1"})
+        raise BadRequestError(_("dry_run is 0 or 1"), {"dry_run": _("0 or 1")})
     if dry in ("1", "true"):
         return {"count": count_existing(call.session, robot.id), "dry_run": True}
     return {"count": schedule_existing(call.session, robot.id), "dry_run": False}

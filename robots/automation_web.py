@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import N_, _
 from kanban.models import Pipeline, User
 from kanban.web import condition_form
 from kanban.web.access import access
@@ -129,7 +130,7 @@ async def save(request: Request) -> Response:
     def act(session: Session) -> int:
         user = _admin(request, session)
         if errors:
-            raise ValidationError("invalid automation", errors)
+            raise ValidationError(_("invalid automation"), errors)
         if automation_id is None:
             return automations.create_automation(session, data, owner_id=user.id).id
         return automations.update_automation(session, automation_id, data).id
@@ -144,7 +145,7 @@ async def save(request: Request) -> Response:
             return {**_form_context(session, automation, data, fields), "message": message}
 
         return render(request, "robots/automation_edit.html", await in_tx(request, load), status_code=422)
-    request.session["flash"] = ("Automation saved.", "ok")
+    request.session["flash"] = (_("Automation saved."), "ok")
     return RedirectResponse(f"/automations/{saved}", status_code=303)
 
 
@@ -173,14 +174,14 @@ async def save_action(request: Request) -> Response:
         cls = config.kind_class(form.get("kind"))
         data, errors = web.parse_robot_form(cls, form)
         if errors:
-            raise ValidationError("invalid robot", errors)
+            raise ValidationError(_("invalid robot"), errors)
         automations.add_action(session, automation_id, {**data, "kind": cls.kind})
 
     try:
         await in_tx(request, act)
     except ValidationError as exc:
         return await web.form_errors(request, form, exc)
-    request.session["flash"] = ("Action added.", "ok")
+    request.session["flash"] = (_("Action added."), "ok")
     return RedirectResponse(f"/automations/{automation_id}", status_code=303)
 
 
@@ -198,7 +199,7 @@ async def automation_action(request: Request) -> Response:
         elif action == "toggle":
             automations.update_automation(session, automation.id, {"active": not automation.active})
         else:
-            raise NotFoundError(f"unknown action {action}")
+            raise NotFoundError(_("unknown action %(action)s", action=action))
         return "/automations"
 
     return RedirectResponse(await in_tx(request, act), status_code=303)
@@ -235,4 +236,4 @@ routes = [
 def install(runtime: Any) -> None:
     """Register the automations pages and their nav link (admins only)."""
     runtime.routes.extend(routes)
-    runtime.nav_links.append(("Automations", "/automations", True))
+    runtime.nav_links.append((N_("Automations"), "/automations", True))

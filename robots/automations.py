@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from kanban import clock
 from kanban.domain_events import EVENT_TYPES, DomainEvent
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import N_, _
 from kanban.models import Pipeline, User
 from robots import config
 from robots.conditions import validate as validate_condition
@@ -23,14 +24,14 @@ EVENTS = ("deal.created", "deal.updated", "deal.deleted", "deal.assigned", "deal
           "person.created", "person.updated", "organization.created", "organization.updated", "email.received")
 assert set(EVENTS) <= set(EVENT_TYPES)
 EDITABLE = ("name", "description", "event", "pipeline_id", "condition", "fields", "triggered_by", "active")
-DISABLED = "the automation was turned off before the action was due"
+DISABLED = N_("the automation was turned off before the action was due")
 
 
 def get_automation(session: Session, automation_id: int) -> Automation:
     """Load an automation or raise NotFoundError."""
     automation = session.get(Automation, automation_id)
     if automation is None:
-        raise NotFoundError(f"automation {automation_id} not found")
+        raise NotFoundError(_("automation %(automation_id)s not found", automation_id=automation_id))
     return automation
 
 
@@ -110,35 +111,35 @@ def reorder_actions(session: Session, automation_id: int, ids: Any) -> list[Robo
 
 def _object(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ValidationError("an automation is a JSON object", {"body": "expected an object"})
+        raise ValidationError(_("an automation is a JSON object"), {"body": _("expected an object")})
     return data
 
 
 def _clean(session: Session, draft: dict[str, Any], given: set[str]) -> dict[str, Any]:
     """Validated values of a full draft, or ValidationError naming every bad field."""
-    errors = {name: "unknown field" for name in sorted(given - set(EDITABLE))}
+    errors = {name: _("unknown field") for name in sorted(given - set(EDITABLE))}
     name, description = draft.get("name"), draft.get("description")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 120:
-        errors["name"] = "name is required, at most 120 characters"
+        errors["name"] = _("name is required, at most 120 characters")
     if not isinstance(description, str) or len(description) > 200:
-        errors["description"] = "description is a text of at most 200 characters"
+        errors["description"] = _("description is a text of at most 200 characters")
     if draft.get("event") not in EVENTS:
-        errors["event"] = f"event is one of {', '.join(EVENTS)}"
+        errors["event"] = _("event is one of %(events)s", events=', '.join(EVENTS))
     pipeline_id = draft.get("pipeline_id")
     if pipeline_id is not None and (not isinstance(pipeline_id, int) or session.get(Pipeline, pipeline_id) is None):
-        errors["pipeline_id"] = "unknown pipeline"
+        errors["pipeline_id"] = _("unknown pipeline")
     condition = draft.get("condition") or None
     errors.update(validate_condition(condition) if condition else {})
     fields = draft.get("fields") or []
     if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
-        errors["fields"] = "fields is a list of field names"
+        errors["fields"] = _("fields is a list of field names")
     elif fields and draft.get("event") != "deal.updated":
-        errors["fields"] = "fields only applies to deal.updated"
+        errors["fields"] = _("fields only applies to deal.updated")
     triggered_by = _triggered_by(session, draft.get("triggered_by"), errors)
     if not isinstance(draft.get("active"), bool):
-        errors["active"] = "true or false"
+        errors["active"] = _("true or false")
     if errors:
-        raise ValidationError("invalid automation", errors)
+        raise ValidationError(_("invalid automation"), errors)
     return {"name": name.strip(), "description": description, "event": draft["event"], "pipeline_id": pipeline_id,
             "condition": condition, "fields": fields, "triggered_by": triggered_by, "active": draft["active"]}
 
@@ -147,18 +148,18 @@ def _triggered_by(session: Session, value: Any, errors: dict[str, str]) -> dict[
     if value in (None, {}):
         return None
     if not isinstance(value, dict) or set(value) - {"user_ids", "automatic"}:
-        errors["triggered_by"] = 'triggered_by is {"user_ids": [...], "automatic"?: bool}'
+        errors["triggered_by"] = _('triggered_by is {"user_ids": [...], "automatic"?: bool}')
         return None
     ids = value.get("user_ids") or []
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        errors["triggered_by.user_ids"] = "a list of user ids"
+        errors["triggered_by.user_ids"] = _("a list of user ids")
         return None
     known = set(session.scalars(select(User.id).where(User.id.in_(ids), User.role != "system")))
     if set(ids) - known:
-        errors["triggered_by.user_ids"] = f"unknown users: {sorted(set(ids) - known)}"
+        errors["triggered_by.user_ids"] = _("unknown users: %(known)s", known=sorted(set(ids) - known))
     automatic = value.get("automatic", False)
     if not isinstance(automatic, bool):
-        errors["triggered_by.automatic"] = "true or false"
+        errors["triggered_by.automatic"] = _("true or false")
     return {"user_ids": ids, "automatic": automatic}
 
 

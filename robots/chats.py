@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from kanban.i18n import _
 from kanban.models import Chat, ChatMember, User
 from robots.errors import PermanentError
 
@@ -17,12 +18,12 @@ def robot_chat(ctx: RunContext, rendered: str) -> Chat:
     """The group chat a rendered chat reference names; only chats created by a robot qualify."""
     text = rendered.strip()
     if not text.isdigit():
-        raise PermanentError(f"chat must be a chat id, got {text[:50]!r}")
+        raise PermanentError(_("chat must be a chat id, got %(text)s", text=repr(text[:50])))
     chat = ctx.session.get(Chat, int(text))
     if chat is None:
-        raise PermanentError(f"chat {text} does not exist")
+        raise PermanentError(_("chat %(text)s does not exist", text=text))
     if not chat.created_by_robot or chat.kind != "group":
-        raise PermanentError(f"chat {text} was not created by a robot")
+        raise PermanentError(_("chat %(text)s was not created by a robot", text=text))
     return chat
 
 

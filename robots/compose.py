@@ -18,6 +18,7 @@ from kanban import clock, policy
 from kanban.config import Settings
 from kanban.errors import ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.mail import Mailer, from_header, one_line
 from kanban.mailboxes import mailbox_of
 from kanban.models import Deal, EmailMessage, Person, User
@@ -55,16 +56,16 @@ def _content(session: Session, settings: Settings, deal: Deal, data: dict[str, A
     template_id = data.get("template_id")
     subject, body = (data.get("subject") or "").strip(), (data.get("body") or "").strip()
     if template_id is not None and (subject or body):
-        raise ValidationError("choose a template or write the email, not both",
-                              {"template_id": "leave subject and body empty to send a template"})
+        raise ValidationError(_("choose a template or write the email, not both"),
+                              {"template_id": _("leave subject and body empty to send a template")})
     if template_id is not None:
         values = template_values(session, deal.id, deal.stage_id, {}, public_url=settings.public_url)
         return render_template(lambda text, channel: render(text, channel, values), get_template(session, template_id))
     errors = {name: "required" for name, value in (("subject", subject), ("body", body)) if not value}
     if len(body) > MAX_BODY:
-        errors["body"] = f"at most {MAX_BODY} characters"
+        errors["body"] = _("at most %(max_body)s characters", max_body=MAX_BODY)
     if errors:
-        raise ValidationError("write a subject and a body, or choose a template", errors)
+        raise ValidationError(_("write a subject and a body, or choose a template"), errors)
     return Content(one_line(subject), text_to_html(body), body)
 
 
@@ -74,7 +75,8 @@ def send_deal_email(session: Session, settings: Settings, mailer: Mailer, *, dea
     deal = policy.require(session, author, "edit", get_deal(session, deal_id))
     contact = session.get(Person, deal.person_id) if deal.person_id else None
     if contact is None or not contact.email:
-        raise ValidationError("the deal's contact has no email address", {"to": "the contact has no email address"})
+        raise ValidationError(_("the deal's contact has no email address"),
+                              {"to": _("the contact has no email address")})
     content = _content(session, settings, deal, data)
     token = new_email_token()
     tracked, links = prepare_html(content.html or "", secret=settings.secret, public_url=settings.public_url,
@@ -140,7 +142,7 @@ async def send_form(request: Request) -> Response:
 
     try:
         to = await in_tx(request, act)
-        request.session["flash"] = (f"Email sent to {to}.", "ok")
+        request.session["flash"] = (_("Email sent to %(to)s.", to=to), "ok")
     except ValidationError as exc:
         request.session["compose_draft"] = {**data, "errors": exc.fields, "message": exc.message}
     return RedirectResponse(f"/deals/{deal_id}#compose", status_code=303)

@@ -71,7 +71,8 @@ def kind_class(kind: Any) -> type[RobotKind]:
     """The registered class of a kind, or ValidationError on `kind`."""
     registry = load_kinds()
     if not isinstance(kind, str) or kind not in registry:
-        raise ValidationError("unknown robot kind", {"kind": f"unknown kind; one of: {', '.join(registry.keys())}"})
+        raise ValidationError(_("unknown robot kind"), {"kind": _("unknown kind; one of: %(keys)s",
+                                                                   keys=', '.join(registry.keys()))})
     return registry.get(kind)
 
 
@@ -84,7 +85,7 @@ def get_robot(session: Session, robot_id: int) -> Robot:
     """Load a robot or raise NotFoundError."""
     robot = session.get(Robot, robot_id)
     if robot is None:
-        raise NotFoundError(f"robot {robot_id} not found")
+        raise NotFoundError(_("robot %(robot_id)s not found", robot_id=robot_id))
     return robot
 
 
@@ -104,7 +105,7 @@ def add_robot(session: Session, owner: Owner, data: Any, saved_by: int | None = 
     clean, errors = _clean(session, owner, cls, draft, siblings, None)
     errors.update({name: "unknown field" for name in unknown})
     if errors:
-        raise ValidationError("invalid robot", errors)
+        raise ValidationError(_("invalid robot"), errors)
     top = max((r.position for r in siblings), default=-1)
     robot = Robot(stage_id=owner.stage_id, automation_id=owner.automation_id, kind=cls.kind, position=top + 1,
                   saved_by_id=saved_by, **clean)
@@ -123,7 +124,7 @@ def update_robot(session: Session, robot_id: int, data: Any, saved_by: int | Non
     data = _object(data)
     errors: dict[str, str] = {}
     if "kind" in data and data["kind"] != robot.kind:
-        errors["kind"] = "a robot's kind cannot change: add a new robot instead"
+        errors["kind"] = _("a robot's kind cannot change: add a new robot instead")
     errors.update({name: "unknown field" for name in sorted(set(data) - set(EDITABLE) - {"kind"})})
     draft = {name: getattr(robot, name) for name in EDITABLE}
     draft.update({k: v for k, v in data.items() if k in EDITABLE})
@@ -132,7 +133,7 @@ def update_robot(session: Session, robot_id: int, data: Any, saved_by: int | Non
     clean, more = _clean(session, owner, cls, draft, siblings, robot)
     errors.update(more)
     if errors:
-        raise ValidationError("invalid robot", errors)
+        raise ValidationError(_("invalid robot"), errors)
     before = {name: getattr(robot, name) for name in clean}
     for name, value in clean.items():
         setattr(robot, name, value)
@@ -203,9 +204,9 @@ def reorder(session: Session, owner: Owner, ids: Any) -> list[Robot]:
     """Set the order of an owner's robots; refused if it breaks an output reference."""
     robots = {r.id: r for r in owner.robots(session)}
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise ValidationError("ids must be a list of robot ids", {"ids": "a list of robot ids"})
+        raise ValidationError(_("ids must be a list of robot ids"), {"ids": _("a list of robot ids")})
     if sorted(ids) != sorted(robots):
-        raise ValidationError("ids must list every robot once", {"ids": "wrong set of robots"})
+        raise ValidationError(_("ids must list every robot once"), {"ids": _("wrong set of robots")})
     ordered = [robots[i] for i in ids]
     _check_stage(ordered, "this order breaks a reference", field_name="ids")
     _renumber(ordered)
@@ -254,7 +255,7 @@ def robot_view(robot: Robot, warnings: list[str] | None = None) -> dict[str, Any
 
 def _object(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ValidationError("a robot is a JSON object", {"body": "expected an object"})
+        raise ValidationError(_("a robot is a JSON object"), {"body": _("expected an object")})
     return data
 
 
@@ -295,7 +296,7 @@ def _name(value: Any, cls: type[RobotKind], errors: dict[str, str]) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         return cls.title
     if not isinstance(value, str) or len(value) > 200:
-        errors["name"] = "name is a text of at most 200 characters"
+        errors["name"] = _("name is a text of at most 200 characters")
         return ""
     return value.strip()
 
@@ -308,16 +309,16 @@ def _key(value: Any, cls: type[RobotKind], others: list[Robot], errors: dict[str
             n += 1
         return f"{cls.kind}_{n}"
     if not isinstance(value, str) or not KEY_RE.match(value):
-        errors["key"] = "key: lowercase letters, digits and _, starting with a letter (at most 64)"
+        errors["key"] = _("key: lowercase letters, digits and _, starting with a letter (at most 64)")
         return ""
     if value in taken:
-        errors["key"] = f"another robot of this stage already has the key “{value}”"
+        errors["key"] = _("another robot of this stage already has the key “%(value)s”", value=value)
     return value
 
 
 def _flag(value: Any, name: str, errors: dict[str, str]) -> bool:
     if not isinstance(value, bool):
-        errors[name] = "true or false"
+        errors[name] = _("true or false")
         return False
     return value
 
@@ -326,7 +327,7 @@ def _settings(cls: type[RobotKind], value: Any, errors: dict[str, str]) -> dict[
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        errors["settings"] = "settings is an object"
+        errors["settings"] = _("settings is an object")
         return None
     try:
         model = cls.Settings.model_validate(value)
@@ -343,22 +344,22 @@ def clean_delay(value: Any, errors: dict[str, str]) -> dict[str, Any]:
     if value is None:
         return {"type": "now"}
     if not isinstance(value, dict) or value.get("type") not in DELAY_TYPES:
-        errors["delay.type"] = f"delay type is one of {', '.join(DELAY_TYPES)}"
+        errors["delay.type"] = _("delay type is one of %(delay_types)s", delay_types=', '.join(DELAY_TYPES))
         return {"type": "now"}
     kind = value["type"]
     extra = set(value) - {"type", "seconds", "field", "time", "days", "time_zone"}
     if extra:
-        errors["delay"] = f"unknown delay keys: {', '.join(sorted(extra))}"
+        errors["delay"] = _("unknown delay keys: %(extra)s", extra=', '.join(sorted(extra)))
     out: dict[str, Any] = {"type": kind}
     if kind in ("after", "before_field", "after_field"):
         seconds = value.get("seconds", 0)
         if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_DELAY_SECONDS:
-            errors["delay.seconds"] = "seconds is a whole number ≥ 0 (at most ten years)"
+            errors["delay.seconds"] = _("seconds is a whole number ≥ 0 (at most ten years)")
         out["seconds"] = seconds
     if kind in ("before_field", "after_field"):
         name = value.get("field")
         if not isinstance(name, str) or not FIELD_RE.match(name):
-            errors["delay.field"] = "choose a deal date field"
+            errors["delay.field"] = _("choose a deal date field")
         out["field"] = name
     if kind in ("at_time", "business_days"):
         at = value.get("time")
@@ -397,27 +398,27 @@ def _check_target_stage(session: Session, owner: Owner, cls: type[RobotKind], se
     if target is None or target.archived or (owner.pipeline_id is not None
                                              and target.pipeline_id != owner.pipeline_id):
         # An automation without a pipeline may name any stage; the run checks the deal's pipeline.
-        errors["settings.stage_id"] = "choose a stage of the same pipeline"
+        errors["settings.stage_id"] = _("choose a stage of the same pipeline")
     elif target.id == owner.stage_id:
-        errors["settings.stage_id"] = "a robot cannot move a deal to its own stage"
+        errors["settings.stage_id"] = _("a robot cannot move a deal to its own stage")
 
 
 def _check_email_template(session: Session, settings: dict[str, Any], errors: dict[str, str]) -> None:
     # As for stages: the configuration layer, not the kind, checks that a chosen email template exists.
     template_id = settings.get("template_id")
     if template_id is not None and session.get(EmailTemplate, template_id) is None:
-        errors["settings.template_id"] = f"no email template {template_id}"
+        errors["settings.template_id"] = _("no email template %(template_id)s", template_id=template_id)
 
 
 def _check_new_deal_target(session: Session, settings: dict[str, Any], errors: dict[str, str]) -> None:
     if session.get(Pipeline, settings.get("pipeline_id")) is None:
-        errors["settings.pipeline_id"] = "choose a pipeline"
+        errors["settings.pipeline_id"] = _("choose a pipeline")
         return
     stage_id = settings.get("stage_id")
     if stage_id is not None:
         target = session.get(Stage, stage_id)
         if target is None or target.archived or target.pipeline_id != settings["pipeline_id"]:
-            errors["settings.stage_id"] = "choose a stage of that pipeline"
+            errors["settings.stage_id"] = _("choose a stage of that pipeline")
 
 
 def _check_stage(ordered: list[Robot], message: str, field_name: str | None = None) -> None:
@@ -425,7 +426,8 @@ def _check_stage(ordered: list[Robot], message: str, field_name: str | None = No
     problems = references.stage_problems(ordered, kind_class)
     if problems:
         key, text = problems[0]
-        raise ValidationError(f"{message}: {text}", {field_name or f"robots.{key}": text})
+        raise ValidationError(_("%(message)s: %(text)s",
+                                 message=message, text=text), {field_name or f"robots.{key}": text})
 
 
 def _warnings(session: Session, owner: Owner, robot: Robot) -> list[str]:

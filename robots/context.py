@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from kanban.config import Settings
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Department, Person, User
 from kanban.services.deals import MoveResult, move_deal, timeline, update_deal
 from kanban.services.users import system_user
@@ -54,8 +55,8 @@ class RunContext:
         """The deal row, current as of this transaction."""
         deal = self.session.get(Deal, self.deal_id) if self.deal_id is not None else None
         if deal is None:
-            raise PermanentError("the deal no longer exists" if self.deal_id is not None
-                                 else "this action needs a deal, and the event has none")
+            raise PermanentError(_("the deal no longer exists") if self.deal_id is not None
+                                 else _("this action needs a deal, and the event has none"))
         return deal
 
     def _subject(self, name: str) -> int | None:
@@ -89,7 +90,7 @@ class RunContext:
         if user_id is not None:
             user = self.session.get(User, user_id)
             if user is None:
-                raise PermanentError(f"user {user_id} does not exist")
+                raise PermanentError(_("user %(user_id)s does not exist", user_id=user_id))
             return user
         if default == "responsible":
             responsible_id = self.responsible_id()
@@ -127,7 +128,7 @@ class RunContext:
         if kind == "supervisor":
             head = self.supervisor_of(responsible)
             return [head] if head else []
-        raise PermanentError(f"unknown recipient type {kind!r}")
+        raise PermanentError(_("unknown recipient type %(kind)s", kind=repr(kind)))
 
     def supervisor_of(self, user: User | None) -> User | None:
         """The head of a user's department (None when there is none, or the user is the head)."""

@@ -64,6 +64,7 @@ def describe(session: Session, robots: list[Robot], kinds: dict[str, type[RobotK
 def kind_description(cls: type[RobotKind]) -> Markup:
     """The first line of a kind's docstring with `code` spans as <code> (not literal backticks)."""
     first = (cls.__doc__ or "").strip().split("\n")[0]
+    first = _(first) if first else first  # docstrings are extracted for translation (kanban.i18n_extract)
     return Markup(CODE_RE.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(first))))
 
 

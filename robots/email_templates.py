@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kanban.clock import now
 from kanban.errors import ConflictError, NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import Base
 from robots.templating import TemplateError, placeholders
 
@@ -54,7 +55,7 @@ def get_template(session: Session, template_id: Any) -> EmailTemplate:
     valid = isinstance(template_id, int) and 0 < template_id < 2**31
     row = session.get(EmailTemplate, template_id) if valid else None
     if row is None:
-        raise NotFoundError(f"email template {template_id} not found")
+        raise NotFoundError(_("email template %(template_id)s not found", template_id=template_id))
     return row
 
 
@@ -84,13 +85,13 @@ def delete_template(session: Session, template_id: int) -> None:
     users = [r.name for r in session.scalars(select(Robot).where(Robot.kind.in_(EMAIL_KINDS)))
              if (r.settings or {}).get("template_id") == row.id]
     if users:
-        raise ConflictError(f"robots use this template: {', '.join(sorted(users))}")
+        raise ConflictError(_("robots use this template: %(users)s", users=', '.join(sorted(users))))
     session.delete(row)
 
 
 def _clean(session: Session, data: Any, row: EmailTemplate | None) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ValidationError("an email template is a JSON object", {"body": "expected an object"})
+        raise ValidationError(_("an email template is a JSON object"), {"body": _("expected an object")})
     errors = {name: "unknown field" for name in sorted(set(data) - set(FIELDS))}
     merged = {name: getattr(row, name) for name in FIELDS} if row else {}
     merged.update({k: v for k, v in data.items() if k in FIELDS})
@@ -102,22 +103,22 @@ def _clean(session: Session, data: Any, row: EmailTemplate | None) -> dict[str, 
         if value in (None, "") and name not in REQUIRED:
             clean[name] = None
         elif not isinstance(value, str) or not value.strip():
-            errors[name] = "required" if value in (None, "") else "a text"
+            errors[name] = _("required") if value in (None, "") else "a text"
         elif len(value) > limit:
-            errors[name] = f"at most {limit} characters"
+            errors[name] = _("at most %(limit)s characters", limit=limit)
         else:
             clean[name] = value
     if clean.get("language") and not LANGUAGE_RE.match(clean["language"]):
-        errors["language"] = "a language code such as en, fr or it"
+        errors["language"] = _("a language code such as en, fr or it")
     for name in ("subject", "body_html", "body_text"):
         problem = placeholder_problem(clean[name]) if clean.get(name) else None
         if problem:
             errors.setdefault(name, problem)
     taken = session.scalars(select(EmailTemplate.id).where(EmailTemplate.name == clean.get("name"))).first()
     if clean.get("name") and taken is not None and (row is None or taken != row.id):
-        errors["name"] = f"a template named “{clean['name']}” already exists"
+        errors["name"] = _("a template named “%(clean)s” already exists", clean=clean['name'])
     if errors:
-        raise ValidationError("invalid email template", errors)
+        raise ValidationError(_("invalid email template"), errors)
     return clean
 
 

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import ConflictError, ValidationError
+from kanban.i18n import N_, _
 from kanban.web.access import access
 from kanban.web.api import schema
 from kanban.web.api.base import Call, endpoint, page
@@ -104,7 +105,7 @@ async def save_template(request: Request) -> Response:
             return _page_ctx(session, edit, data, problem[0], (problem[1], "error"))
 
         return render(request, "robots/email_templates.html", await in_tx(request, load), status_code=422)
-    request.session["flash"] = (f"Template “{data['name'].strip()}” saved.", "ok")
+    request.session["flash"] = (_("Template “%(strip)s” saved.", strip=data['name'].strip()), "ok")
     return RedirectResponse("/email-templates", status_code=303)
 
 
@@ -119,7 +120,7 @@ async def delete_template(request: Request) -> Response:
 
     try:
         await in_tx(request, act)
-        request.session["flash"] = ("Template deleted.", "ok")
+        request.session["flash"] = (_("Template deleted."), "ok")
     except ConflictError as exc:
         request.session["flash"] = (exc.message, "error")
     return RedirectResponse("/email-templates", status_code=303)
@@ -141,4 +142,4 @@ routes = [
 def install(runtime: Any) -> None:
     """Add the template routes and the admin menu entry."""
     runtime.routes.extend(routes)
-    runtime.nav_links.append(("Email templates", "/email-templates", True))
+    runtime.nav_links.append((N_("Email templates"), "/email-templates", True))

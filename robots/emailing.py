@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.mail import Mailer, from_header, html_to_text, one_line
 from kanban.mailboxes import mailbox_of
 from kanban.models import User
@@ -25,13 +25,13 @@ SendAs = Literal["company", "responsible", "owner"]
 class EmailContentSettings(KindSettings):
     """Either `subject` and `body`, or `template_id` of a library template; and which mailbox sends it."""
 
-    subject: str | None = Field(default=None, min_length=1, description="Subject (or choose a template)")
-    body: str | None = Field(default=None, min_length=1, description="Body (or choose a template)")
+    subject: str | None = Field(default=None, min_length=1, description=N_("Subject (or choose a template)"))
+    body: str | None = Field(default=None, min_length=1, description=N_("Body (or choose a template)"))
     template_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
-                                    description="Email template to send instead of subject and body")
-    send_as: SendAs = Field(default="company", description="Mailbox it goes out from: the company's sender, the "
+                                    description=N_("Email template to send instead of subject and body"))
+    send_as: SendAs = Field(default="company", description=N_("Mailbox it goes out from: the company's sender, the "
                             "responsible's or the owner's (the automation's owner, or the admin who last saved a "
-                            "stage's robot) connected mailbox; without one, the company's sender")
+                            "stage's robot) connected mailbox; without one, the company's sender"))
 
     @model_validator(mode="after")
     def _one_source(self) -> EmailContentSettings:
@@ -57,7 +57,7 @@ def render_content(ctx: RunContext, settings: EmailContentSettings, *, inline_ht
     if settings.template_id is not None:
         template = ctx.session.get(EmailTemplate, settings.template_id)
         if template is None:
-            raise PermanentError(f"email template {settings.template_id} no longer exists")
+            raise PermanentError(_("email template %(template_id)s no longer exists", template_id=settings.template_id))
         return render_template(ctx.render, template)
     subject = one_line(ctx.render(settings.subject or ""))
     if inline_html:

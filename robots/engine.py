@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from kanban import clock
 from kanban.errors import ConflictError, NotFoundError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.live import publish_deal_changed
 from kanban.models import Deal, Person, User
 from kanban.services.deals import timeline
@@ -251,12 +252,12 @@ def _run_kind(runtime: Any, session: Session, run: RunView, robot: RobotView, va
     try:
         kind = registry.get(run.kind)
     except KeyError as exc:
-        raise PermanentError(f"unknown robot kind {run.kind!r}") from exc
+        raise PermanentError(_("unknown robot kind %(kind)s", kind=repr(run.kind))) from exc
     try:
         settings = kind.Settings.model_validate(robot.settings or {})
     except SettingsError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-        raise PermanentError(f"invalid settings: {problems}") from None
+        raise PermanentError(_("invalid settings: %(problems)s", problems=problems)) from None
     ctx = RunContext(
         session=session, settings=runtime.settings, run_id=run.id, robot_id=robot.id, robot_key=run.robot_key,
         deal_id=run.deal_id, stage_id=run.stage_id, stage_entry_id=run.stage_entry_id, now=now, values=values,
@@ -413,11 +414,11 @@ def retry_run(session: Session, run_id: int) -> RobotRun:
     """Admin retry of a failed run: scheduled now, attempts reset; robots cancelled behind it wait again."""
     run = locked_run(session, run_id)
     if run is None:
-        raise NotFoundError(f"run {run_id} not found")
+        raise NotFoundError(_("run %(run_id)s not found", run_id=run_id))
     if run.status != "failed":
-        raise ConflictError(f"only failed runs can be retried (this one is {run.status})")
+        raise ConflictError(_("only failed runs can be retried (this one is %(status)s)", status=run.status))
     if run.deal_id is not None and left_stage(run, session.get(Deal, run.deal_id)):
-        raise ConflictError("the deal has left the stage this run belongs to")
+        raise ConflictError(_("the deal has left the stage this run belongs to"))
     now = clock.now()
     run.status, run.due_at, run.attempts = "scheduled", now, 0
     run.started_at = run.finished_at = run.enqueued_at = None

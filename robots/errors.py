@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kanban.errors import ConflictError, ValidationError
+from kanban.i18n import _
 
 
 class RobotError(Exception):
@@ -34,6 +35,7 @@ def core_refusals(*, with_fields: bool = True) -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        raise PermanentError(f"{exc.message}: {exc.fields}" if with_fields else exc.message) from exc
+        raise PermanentError(_("%(message)s: %(fields)s",
+                                message=exc.message, fields=exc.fields) if with_fields else exc.message) from exc
     except ConflictError as exc:
         raise TransientError(exc.message) from exc

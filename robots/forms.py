@@ -9,7 +9,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from kanban import strictjson
-from kanban.i18n import _, ngettext
+from kanban.i18n import N_, _, ngettext
 from robots.registry import RobotKind
 
 LONG_TEXT = ("text", "body", "description")
@@ -98,13 +98,54 @@ def widget_kind(name: str, core: dict[str, Any], cls: type[RobotKind], defs: dic
 
 
 _ACRONYMS = {"url": "URL", "sms": "SMS", "html": "HTML", "id": "ID"}
+# The labels _label derives from the kinds' setting names, listed so the catalogues hold them (a test checks that
+# every kind's labels are here).
+SETTING_LABELS = frozenset({
+    N_("Address type"),
+    N_("Allow private"),
+    N_("Amount"),
+    N_("Assignee"),
+    N_("Attachments"),
+    N_("Attachments field"),
+    N_("Author"),
+    N_("Body"),
+    N_("Chat"),
+    N_("Description"),
+    N_("Due"),
+    N_("Entity"),
+    N_("Fields"),
+    N_("Members"),
+    N_("Message type"),
+    N_("Mode"),
+    N_("Name"),
+    N_("Note"),
+    N_("Pipeline"),
+    N_("Reason"),
+    N_("Recipients"),
+    N_("Responsible"),
+    N_("Send as"),
+    N_("Sender"),
+    N_("Show history"),
+    N_("Stage"),
+    N_("Status"),
+    N_("Subject"),
+    N_("Tag"),
+    N_("Tags"),
+    N_("Template"),
+    N_("Text"),
+    N_("Title"),
+    N_("To"),
+    N_("Type"),
+    N_("URL"),
+    N_("Users"),
+})
 
 
 def _label(name: str) -> str:
     """A setting's label from its name: "author_id" → "Author", "url" → "URL"."""
     words = name.removesuffix("_id").split("_")
     text = " ".join(_ACRONYMS.get(word, word) for word in words)
-    return text if text[:1].isupper() else text[:1].upper() + text[1:]
+    return _(text if text[:1].isupper() else text[:1].upper() + text[1:])
 
 
 def widgets(cls: type[RobotKind], settings: dict[str, Any]) -> list[Widget]:
@@ -123,7 +164,7 @@ def widgets(cls: type[RobotKind], settings: dict[str, Any]) -> list[Widget]:
         out.append(Widget(name=name, label=label, kind=kind,
                           required=name in required, value=value, options=options,
                           template=name in cls.templates or f"{name}.*" in cls.templates,
-                          help=prop.get("description", ""), chosen=chosen))
+                          help=_(prop["description"]) if prop.get("description") else "", chosen=chosen))
     return out
 
 
@@ -141,7 +182,7 @@ def recipient_value(ref: Any) -> str:
 
 def parse_recipient(value: str) -> dict[str, Any]:
     """An option value back to a recipient ref."""
-    kind, _, arg = value.partition(":")
+    kind, _unused, arg = value.partition(":")
     if kind in ("user", "department"):
         return {"type": kind, "id": int(arg) if arg.isdigit() else arg}
     if kind == "role":
@@ -185,7 +226,7 @@ def parse_settings(cls: type[RobotKind], form: FormData) -> tuple[dict[str, Any]
             try:
                 out[widget.name] = strictjson.loads(raw)
             except strictjson.JSONValueError as exc:
-                errors[f"settings.{widget.name}"] = f"not valid JSON: {exc}"
+                errors[f"settings.{widget.name}"] = _("not valid JSON: %(exc)s", exc=exc)
         else:
             out[widget.name] = str(form.get(key, ""))
     return out, errors
@@ -246,13 +287,19 @@ def delay_label(delay: dict[str, Any] | None) -> str:
     """A short badge text for a delay ("" when immediate)."""
     parts = delay_parts(delay)
     zone = f" ({parts['time_zone']})" if parts["time_zone"] else ""
-    unit = parts["unit"][:-1] if parts["amount"] == 1 else parts["unit"]  # "1 day", "2 days"
-    amount = f"{parts['amount']} {unit}" if parts["amount"] else ""
+    count = parts["amount"] if isinstance(parts["amount"], int) else 0
+    amount = {
+        "days": ngettext("%(num)d day", "%(num)d days", count),
+        "hours": ngettext("%(num)d hour", "%(num)d hours", count),
+        "minutes": ngettext("%(num)d minute", "%(num)d minutes", count),
+        "seconds": ngettext("%(num)d second", "%(num)d seconds", count),
+    }.get(parts["unit"], "") if parts["amount"] else ""
+    zero = ngettext("%(num)d second", "%(num)d seconds", 0)
     return {
         "now": "",
-        "after": f"after {amount}" if amount else "",
-        "before_field": f"{amount or '0 seconds'} before {parts['field']}",
-        "after_field": f"{amount or '0 seconds'} after {parts['field']}",
+        "after": _("after %(amount)s", amount=amount) if amount else "",
+        "before_field": _("%(amount)s before %(field)s", amount=amount or zero, field=parts["field"]),
+        "after_field": _("%(amount)s after %(field)s", amount=amount or zero, field=parts["field"]),
         "at_time": _("at %(time)s", time=parts["time"]) + zone,
         "business_days": ngettext("in %(num)d business day at %(time)s", "in %(num)d business days at %(time)s",
                                   int(parts["days"]) if str(parts["days"]).isdigit() else 0, time=parts["time"]) + zone,

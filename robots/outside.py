@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kanban.i18n import _
 from kanban.outbound import OutboundError
 from robots.errors import PermanentError, RobotError, TransientError
 
@@ -15,7 +16,7 @@ def service(ctx: RunContext, name: str) -> Any:
     """A service from the run context; its absence is a configuration error, not worth retrying."""
     found = ctx.services.get(name)
     if found is None:
-        raise PermanentError(f"the {name} service is not configured in this process")
+        raise PermanentError(_("the %(name)s service is not configured in this process", name=name))
     return found
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kanban.i18n import N_, _
 from kanban.models import User
 from robots.errors import PermanentError
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 class Recipient(BaseModel):
     """One recipient ref, e.g. {"type": "user", "id": 3} or {"type": "role", "role": "admin"}."""
 
-    model_config = ConfigDict(extra="forbid", title="Recipient")
+    model_config = ConfigDict(extra="forbid", title=N_("Recipient"))
 
     type: Literal["user", "role", "department", "responsible", "supervisor", "everyone"]
     id: int | None = None
@@ -31,12 +32,12 @@ class Recipient(BaseModel):
         return self
 
 
-Recipients = Annotated[list[Recipient], Field(min_length=1, description="Who receives it")]
+Recipients = Annotated[list[Recipient], Field(min_length=1, description=N_("Who receives it"))]
 
 
 def resolve(ctx: RunContext, refs: list[Recipient], what: str = "recipients") -> list[User]:
     """Active users the refs name; none at all is a permanent error (the robot would do nothing)."""
     users = ctx.recipients([ref.model_dump(exclude_none=True) for ref in refs])
     if not users:
-        raise PermanentError(f"no active user matches the {what}")
+        raise PermanentError(_("no active user matches the %(what)s", what=what))
     return users

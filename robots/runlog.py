@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from kanban.domain_events import DomainEvent
 from kanban.errors import ConflictError, NotFoundError
+from kanban.i18n import _
 from kanban.models import Deal, Stage, StageEntry
 from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
@@ -79,11 +80,11 @@ async def retry(request: Request) -> Response:
         require_admin(web_user(request, session))
         run = session.get(RobotRun, run_id)
         if run is None:
-            raise NotFoundError(f"run {run_id} not found")
+            raise NotFoundError(_("run %(run_id)s not found", run_id=run_id))
         if run.status != "failed":
-            return run.deal_id, f"Only failed runs can be retried (this one is {run.status})."
+            return run.deal_id, _("Only failed runs can be retried (this one is %(status)s).", status=run.status)
         retry_run(session, run.id)
-        return run.deal_id, "The run was scheduled again."
+        return run.deal_id, _("The run was scheduled again.")
 
     try:
         deal_id, message = await in_tx(request, act)

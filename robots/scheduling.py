@@ -18,6 +18,7 @@ from kanban.automation_versions import current_version
 from kanban.db import on_commit
 from kanban.errors import NotFoundError, ValidationError
 from kanban.events import DealFieldsChanged, DealMoved, DealsMoved
+from kanban.i18n import _
 from kanban.models import Deal, Stage
 from robots.models import Robot, RobotRun
 
@@ -273,11 +274,11 @@ def _deals_without_run(robot: Robot) -> Any:
 def _robot(session: Session, robot_id: int) -> Robot:
     robot = session.get(Robot, robot_id)
     if robot is None:
-        raise NotFoundError(f"robot {robot_id} not found")
+        raise NotFoundError(_("robot %(robot_id)s not found", robot_id=robot_id))
     if robot.stage_id is None:
         # An automation's action runs per event; there is no "deals already here" to run it for.
-        raise ValidationError("only a stage's robots run for the deals already in it",
-                              {"robot_id": "this robot belongs to an automation"})
+        raise ValidationError(_("only a stage's robots run for the deals already in it"),
+                              {"robot_id": _("this robot belongs to an automation")})
     return robot
 
 
@@ -291,7 +292,7 @@ def schedule_existing(session: Session, robot_id: int) -> int:
     """Admin action "run for the deals already in this stage": one run per deal that has none; returns the count."""
     robot = _robot(session, robot_id)
     if not robot.active:
-        raise ValidationError("the robot is disabled", {"active": "enable the robot first"})
+        raise ValidationError(_("the robot is disabled"), {"active": _("enable the robot first")})
     now = clock.now()
     version = current_version(session, session.scalar(select(Stage.pipeline_id).where(Stage.id == robot.stage_id)))
     runs = []

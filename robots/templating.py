@@ -19,6 +19,7 @@ from jinja2.runtime import LoopContext, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from kanban import company, timezones
+from kanban.i18n import _
 from kanban.money import format_money
 from kanban.pricing import exponent
 from robots.errors import PermanentError
@@ -70,12 +71,14 @@ class _Budget:
     def tick(self) -> None:
         self.iterations += 1
         if self.iterations > MAX_LOOP_ITERATIONS:
-            raise TemplateError(f"template loops ran more than {MAX_LOOP_ITERATIONS} times")
+            raise TemplateError(_("template loops ran more than %(max_loop_iterations)s times",
+                                   max_loop_iterations=MAX_LOOP_ITERATIONS))
         self.check_time()
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise TemplateError(f"template took longer than {MAX_RENDER_SECONDS:g} s to render")
+            raise TemplateError(_("template took longer than %(max_render_seconds)s s to render",
+                                   max_render_seconds=format(MAX_RENDER_SECONDS, 'g')))
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("robot_template_budget", default=None)
@@ -157,7 +160,8 @@ def _size(value: Any) -> int:
 
 def _bounded(value: Any, what: str) -> Any:
     if _size(value) > MAX_INTERMEDIATE:
-        raise TemplateError(f"{what} would be longer than {MAX_INTERMEDIATE} characters or items")
+        raise TemplateError(_("%(what)s would be longer than %(max_intermediate)s characters or items",
+                               what=what, max_intermediate=MAX_INTERMEDIATE))
     return value
 
 
@@ -177,7 +181,8 @@ def _capped_filter(name: str, fn: Any) -> Any:
             value = args[offset] if len(args) > offset else None
             separator = args[offset + 1] if len(args) > offset + 1 else kwargs.get("d", "")
             if _join_size(value, separator) > MAX_INTERMEDIATE:
-                raise TemplateError(f"join would build more than {MAX_INTERMEDIATE} characters")
+                raise TemplateError(_("join would build more than %(max_intermediate)s characters",
+                                       max_intermediate=MAX_INTERMEDIATE))
         return _bounded(fn(*args, **kwargs), f"the result of |{name}")
 
     return capped
@@ -187,7 +192,8 @@ def _capped_filter(name: str, fn: Any) -> Any:
 def _concat(eval_ctx: EvalContext, parts: list[Any]) -> Any:
     """`a ~ b ~ c`, with the result's size checked before it is built."""
     if sum(len(str(p)) for p in parts) > MAX_INTERMEDIATE:
-        raise TemplateError(f"joining text with ~ would build more than {MAX_INTERMEDIATE} characters")
+        raise TemplateError(_("joining text with ~ would build more than %(max_intermediate)s characters",
+                               max_intermediate=MAX_INTERMEDIATE))
     return (markup_join if eval_ctx.autoescape else str_join)(parts)  # Markup stays Markup (no double escape)
 
 
@@ -199,7 +205,8 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "+" and _size(left) + _size(right) > MAX_INTERMEDIATE:
-            raise TemplateError(f"adding these would build more than {MAX_INTERMEDIATE} characters or items")
+            raise TemplateError(_("adding these would build more than %(max_intermediate)s characters or items",
+                                   max_intermediate=MAX_INTERMEDIATE))
         return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -220,7 +227,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         return self.undefined(obj=obj, name=str(argument))
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
-        raise TemplateError("calling functions is not allowed in templates")
+        raise TemplateError(_("calling functions is not allowed in templates"))
 
 
 def _make_env(autoescape: bool) -> _Environment:
@@ -239,13 +246,15 @@ _ENVS = {"text": _make_env(False), "html": _make_env(True)}
 
 def _parse(template: str) -> nodes.Template:
     if not isinstance(template, str):
-        raise TemplateError("a template must be text")
+        raise TemplateError(_("a template must be text"))
     if len(template) > MAX_TEMPLATE_CHARS:
-        raise TemplateError(f"template is longer than {MAX_TEMPLATE_CHARS} characters")
+        raise TemplateError(_("template is longer than %(max_template_chars)s characters",
+                               max_template_chars=MAX_TEMPLATE_CHARS))
     try:
         tree = _ENVS["text"].parse(template)
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+        raise TemplateError(_("template syntax error on line %(lineno)s: %(message)s",
+                               lineno=exc.lineno, message=exc.message)) from None
     _check(tree)
     return tree
 
@@ -255,26 +264,30 @@ def _check(tree: nodes.Template) -> None:
     reads = 0
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, ALLOWED_NODES):
-            raise TemplateError(f"{_describe(node)} is not allowed in templates (line {node.lineno})")
+            raise TemplateError(_("%(describe)s is not allowed in templates (line %(lineno)s)",
+                                   describe=_describe(node), lineno=node.lineno))
         if isinstance(node, nodes.Name):
             reads += 1
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            raise TemplateError(f"names starting with '_' are not allowed (line {node.lineno})")
+            raise TemplateError(_("names starting with '_' are not allowed (line %(lineno)s)", lineno=node.lineno))
         if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
                 and isinstance(node.arg.value, str) and node.arg.value.startswith("_"):
-            raise TemplateError(f"names starting with '_' are not allowed (line {node.lineno})")
+            raise TemplateError(_("names starting with '_' are not allowed (line %(lineno)s)", lineno=node.lineno))
         if isinstance(node, nodes.Filter):
             if node.name not in ALLOWED_FILTERS:
-                raise TemplateError(f"filter '{node.name}' is not allowed (line {node.lineno})")
+                raise TemplateError(_("filter '%(name)s' is not allowed (line %(lineno)s)",
+                                       name=node.name, lineno=node.lineno))
             if node.dyn_args is not None or node.dyn_kwargs is not None:
-                raise TemplateError(f"*args and **kwargs are not allowed (line {node.lineno})")
+                raise TemplateError(_("*args and **kwargs are not allowed (line %(lineno)s)", lineno=node.lineno))
         if isinstance(node, nodes.For):
             if node.recursive:
-                raise TemplateError(f"recursive loops are not allowed (line {node.lineno})")
+                raise TemplateError(_("recursive loops are not allowed (line %(lineno)s)", lineno=node.lineno))
             if _loop_depth(node) > MAX_LOOP_DEPTH:
-                raise TemplateError(f"loops nest deeper than {MAX_LOOP_DEPTH} (line {node.lineno})")
+                raise TemplateError(_("loops nest deeper than %(max_loop_depth)s (line %(lineno)s)",
+                                       max_loop_depth=MAX_LOOP_DEPTH, lineno=node.lineno))
     if reads > MAX_VARIABLE_READS:
-        raise TemplateError(f"template reads more than {MAX_VARIABLE_READS} values")
+        raise TemplateError(_("template reads more than %(max_variable_reads)s values",
+                               max_variable_reads=MAX_VARIABLE_READS))
 
 
 def _describe(node: nodes.Node) -> str:
@@ -369,7 +382,7 @@ def plain(value: Any, depth: int = 0) -> Any:
 def render(template: str, channel: str, values: dict[str, Any]) -> str:
     """Render a template for a channel ("html" escapes values, "text" does not) within the sandbox limits."""
     if channel not in CHANNELS:
-        raise TemplateError(f"unknown template channel {channel!r}")
+        raise TemplateError(_("unknown template channel %(channel)s", channel=repr(channel)))
     compiled = _compiled(template, channel)
     budget = _Budget()
     token = _budget.set(budget)
@@ -379,7 +392,8 @@ def render(template: str, channel: str, values: dict[str, Any]) -> str:
         for chunk in compiled.generate(plain(values)):
             size += len(chunk)
             if size > MAX_OUTPUT_CHARS:
-                raise TemplateError(f"rendered text is longer than {MAX_OUTPUT_CHARS} characters")
+                raise TemplateError(_("rendered text is longer than %(max_output_chars)s characters",
+                                       max_output_chars=MAX_OUTPUT_CHARS))
             budget.check_time()
             out.append(chunk)
         return "".join(out)
@@ -387,10 +401,10 @@ def render(template: str, channel: str, values: dict[str, Any]) -> str:
         raise
     except (MemoryError, RecursionError) as exc:
         # Exhaustion is a property of the template, so trying again cannot help: a permanent failure.
-        raise TemplateError(f"template exhausted the renderer's resources ({type(exc).__name__}); "
-                            "simplify it") from None
+        raise TemplateError(_("template exhausted the renderer's resources (%(name__)s); "
+                            "simplify it", name__=type(exc).__name__)) from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         # Runtime errors of the expression itself (e.g. comparing text with a number) are the admin's to fix.
-        raise TemplateError(f"template failed to render: {exc}") from None
+        raise TemplateError(_("template failed to render: %(exc)s", exc=exc)) from None
     finally:
         _budget.reset(token)

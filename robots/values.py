@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kanban.i18n import N_, _
 from kanban.models import Deal, Organization, Person, Stage, User
 from kanban.queries import next_activities
 from robots.errors import PermanentError
@@ -20,51 +21,51 @@ _EXPONENTS = {"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF":
               "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3}
 
 KNOWN_PLACEHOLDERS: list[tuple[str, str]] = [
-    ("deal.id", "Deal number"),
-    ("deal.title", "Deal title"),
-    ("deal.amount", "Amount in major units, e.g. 1250.00"),
-    ("deal.amount_minor", "Amount in minor units (cents), e.g. 125000"),
-    ("deal.currency", "Currency code, e.g. EUR"),
-    ("deal.tags", "List of tags (use |join(', '))"),
-    ("deal.url", "Link to the deal page"),
-    ("deal.created_at", "When the deal was created (ISO 8601, UTC)"),
-    ("deal.stage_entered_at", "When the deal entered its current stage (ISO 8601, UTC)"),
-    ("deal.fields.<name>", "A custom field of the deal"),
-    ("contact.name", "Contact name (the deal's person)"),
-    ("contact.email", "Contact email"),
-    ("contact.phone", "Contact phone"),
-    ("contact.company", "Contact company (the person's organization)"),
-    ("person.id", "The deal's person: id"),
-    ("person.name", "The deal's person: name"),
-    ("person.email", "The deal's person: email"),
-    ("person.phone", "The deal's person: phone"),
-    ("organization.id", "The deal's organization: id"),
-    ("organization.name", "The deal's organization: name"),
-    ("organization.address", "The deal's organization: address"),
-    ("next_activity.id", "The deal's next open activity: id"),
-    ("next_activity.type", "Next activity: call, meeting, task, email or deadline"),
-    ("next_activity.subject", "Next activity: subject"),
-    ("next_activity.due_at", "Next activity: when it is due (ISO 8601)"),
-    ("next_activity.state", "Next activity: overdue, today or upcoming"),
-    ("responsible.id", "Responsible user's id"),
-    ("responsible.name", "Responsible user's name"),
-    ("responsible.email", "Responsible user's email"),
-    ("responsible.phone", "Responsible user's phone"),
-    ("stage.id", "Current stage id"),
-    ("stage.name", "Current stage name"),
-    ("robots.<key>.<output>", "An output of an earlier robot of this stage (run after the previous one)"),
-    ("event.type", "Automations: the event, e.g. deal.updated"),
-    ("event.changed", "Automations: list of the fields the event changed"),
-    ("event.old.<field>", "Automations: a field's value before the event"),
-    ("event.new.<field>", "Automations: a field's value after the event"),
-    ("event.actor_id", "Automations: id of the user (or robot) who caused the event"),
-    ("event.actor_type", "Automations: user, robot, trigger or system"),
-    ("event.to", "Automations: the new stage id, status or responsible of the event"),
-    ("event.entity_type", "Automations: what the event is about: deal, activity, person, organization or email"),
-    ("event.entity_id", "Automations: the id of that record (e.g. the activity of an activity.* event)"),
-    ("subject.type", "Automations without a deal: deal (deleted: see deal.*), person or organization"),
-    ("subject.id", "Automations without a deal: the id of the deleted deal, person or organization"),
-    ("deal.deleted", "Automations on deal.deleted: true (deal.* are the deleted deal's last values)"),
+    ("deal.id", N_("Deal number")),
+    ("deal.title", N_("Deal title")),
+    ("deal.amount", N_("Amount in major units, e.g. 1250.00")),
+    ("deal.amount_minor", N_("Amount in minor units (cents), e.g. 125000")),
+    ("deal.currency", N_("Currency code, e.g. EUR")),
+    ("deal.tags", N_("List of tags (use |join(', '))")),
+    ("deal.url", N_("Link to the deal page")),
+    ("deal.created_at", N_("When the deal was created (ISO 8601, UTC)")),
+    ("deal.stage_entered_at", N_("When the deal entered its current stage (ISO 8601, UTC)")),
+    ("deal.fields.<name>", N_("A custom field of the deal")),
+    ("contact.name", N_("Contact name (the deal's person)")),
+    ("contact.email", N_("Contact email")),
+    ("contact.phone", N_("Contact phone")),
+    ("contact.company", N_("Contact company (the person's organization)")),
+    ("person.id", N_("The deal's person: id")),
+    ("person.name", N_("The deal's person: name")),
+    ("person.email", N_("The deal's person: email")),
+    ("person.phone", N_("The deal's person: phone")),
+    ("organization.id", N_("The deal's organization: id")),
+    ("organization.name", N_("The deal's organization: name")),
+    ("organization.address", N_("The deal's organization: address")),
+    ("next_activity.id", N_("The deal's next open activity: id")),
+    ("next_activity.type", N_("Next activity: call, meeting, task, email or deadline")),
+    ("next_activity.subject", N_("Next activity: subject")),
+    ("next_activity.due_at", N_("Next activity: when it is due (ISO 8601)")),
+    ("next_activity.state", N_("Next activity: overdue, today or upcoming")),
+    ("responsible.id", N_("Responsible user's id")),
+    ("responsible.name", N_("Responsible user's name")),
+    ("responsible.email", N_("Responsible user's email")),
+    ("responsible.phone", N_("Responsible user's phone")),
+    ("stage.id", N_("Current stage id")),
+    ("stage.name", N_("Current stage name")),
+    ("robots.<key>.<output>", N_("An output of an earlier robot of this stage (run after the previous one)")),
+    ("event.type", N_("Automations: the event, e.g. deal.updated")),
+    ("event.changed", N_("Automations: list of the fields the event changed")),
+    ("event.old.<field>", N_("Automations: a field's value before the event")),
+    ("event.new.<field>", N_("Automations: a field's value after the event")),
+    ("event.actor_id", N_("Automations: id of the user (or robot) who caused the event")),
+    ("event.actor_type", N_("Automations: user, robot, trigger or system")),
+    ("event.to", N_("Automations: the new stage id, status or responsible of the event")),
+    ("event.entity_type", N_("Automations: what the event is about: deal, activity, person, organization or email")),
+    ("event.entity_id", N_("Automations: the id of that record (e.g. the activity of an activity.* event)")),
+    ("subject.type", N_("Automations without a deal: deal (deleted: see deal.*), person or organization")),
+    ("subject.id", N_("Automations without a deal: the id of the deleted deal, person or organization")),
+    ("deal.deleted", N_("Automations on deal.deleted: true (deal.* are the deleted deal's last values)")),
 ]
 _STATIC = {name for name, _ in KNOWN_PLACEHOLDERS if "<" not in name}
 _ROOTS = {"deal", "contact", "person", "organization", "next_activity", "responsible", "stage", "event", "subject"}
@@ -156,7 +157,7 @@ def template_values(session: Session, deal_id: int, stage_id: int, outputs_by_ke
     """Plain values for templates and conditions: deal, contact, responsible, stage, robots.<key>.<output>."""
     deal = session.get(Deal, deal_id)
     if deal is None:
-        raise PermanentError(f"deal {deal_id} no longer exists")
+        raise PermanentError(_("deal %(deal_id)s no longer exists", deal_id=deal_id))
     person = session.get(Person, deal.person_id) if deal.person_id else None
     responsible = session.get(User, deal.responsible_id) if deal.responsible_id else None
     stage = session.get(Stage, stage_id)

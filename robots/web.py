@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from kanban import company
 from kanban.errors import KanbanError, NotFoundError, ValidationError
+from kanban.i18n import N_, _
 from kanban.models import Department, Pipeline, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web import condition_form
@@ -30,8 +31,8 @@ from robots.registry import RobotKind, load_kinds
 from robots.values import KNOWN_PLACEHOLDERS
 
 STATIC = Path(__file__).resolve().parent / "static"
-CATEGORIES = {"notify": "Notifications", "communication": "Chats and feed", "email_sms": "Email and SMS",
-              "payments": "Payments", "deal": "Deal", "integration": "Integrations"}
+CATEGORIES = {"notify": N_("Notifications"), "communication": N_("Chats and feed"), "email_sms": N_("Email and SMS"),
+              "payments": N_("Payments"), "deal": N_("Deal"), "integration": N_("Integrations")}
 OPS = condition_form.OP_LABELS  # one list of operator words for the robot and trigger forms
 CONDITION_ROWS = 2  # empty rows offered under the filled ones
 
@@ -91,7 +92,7 @@ async def new_robot(request: Request) -> Response:
             return "robots/form.html", form_context(session, owner_view(session, stage.id, None), cls, values, {},
                                                     None)
         groups: dict[str, list[type[RobotKind]]] = {}
-        for _, cls in registry.items():
+        for _key, cls in registry.items():
             groups.setdefault(CATEGORIES.get(cls.category, cls.category.title()), []).append(cls)
         descriptions = {cls.kind: describe.kind_description(cls) for _, cls in registry.items()}
         return "robots/picker.html", {"stage": stage, "groups": groups, "descriptions": descriptions}
@@ -125,7 +126,7 @@ def owner_view(session: Session, stage_id: int | None, automation_id: int | None
                 "stages": [s for s in session.get(Pipeline, stage.pipeline_id).stages if s.id != stage.id]}
     automation = session.get(Automation, automation_id)
     if automation is None:
-        raise NotFoundError(f"automation {automation_id} not found")
+        raise NotFoundError(_("automation %(automation_id)s not found", automation_id=automation_id))
     stages = select(Stage).where(Stage.archived.is_(False)).order_by(Stage.pipeline_id, Stage.position)
     if automation.pipeline_id is not None:
         stages = stages.where(Stage.pipeline_id == automation.pipeline_id)
@@ -198,7 +199,7 @@ async def save_robot(request: Request) -> Response:
         cls = config.kind_class(robot.kind if robot else form.get("kind"))
         data, errors = parse_robot_form(cls, form)
         if errors:
-            raise ValidationError("invalid robot", errors)
+            raise ValidationError(_("invalid robot"), errors)
         if robot is None:
             result = config.create_robot(session, stage_id, {**data, "kind": cls.kind}, saved_by=admin.id)
         else:
@@ -215,7 +216,7 @@ async def save_robot(request: Request) -> Response:
         # A new webhook robot's signing secret: shown once, on this page only (never stored in the session).
         return render(request, "robots/secret.html", {"robot": created, "secret": created["secret"], "back": back},
                       headers={"Cache-Control": "no-store"})
-    _flash(request, " ".join(["Robot saved.", *warnings]), "warning" if warnings else "ok")
+    _flash(request, " ".join([_("Robot saved."), *warnings]), "warning" if warnings else "ok")
     return RedirectResponse(back, status_code=303)
 
 
@@ -237,7 +238,7 @@ async def form_errors(request: Request, form: FormData, exc: ValidationError) ->
         _admin(request, session)
         robot = config.get_robot(session, robot_id) if robot_id else None
         cls = config.kind_class(robot.kind if robot else form.get("kind"))
-        data, _ = parse_robot_form(cls, form)
+        data, _errors = parse_robot_form(cls, form)
         data["key"] = str(form.get("key", ""))
         owner = (owner_view(session, robot.stage_id, robot.automation_id) if robot
                  else owner_view(session, stage_id, automation_id))
@@ -265,7 +266,7 @@ async def robot_action(request: Request) -> Response:
         elif action in ("up", "down"):
             config.move_robot(session, robot.id, -1 if action == "up" else 1)
         else:
-            raise NotFoundError(f"unknown action {action}")
+            raise NotFoundError(_("unknown action %(action)s", action=action))
         return back
 
     try:
@@ -283,7 +284,7 @@ async def order_robots(request: Request) -> Response:
     form = await request.form()
     raw = [str(v) for v in form.getlist("ids")]
     if not all(v.isdigit() for v in raw):
-        return JSONResponse({"ok": False, "message": "ids must be robot ids"}, status_code=400)
+        return JSONResponse({"ok": False, "message": _("ids must be robot ids")}, status_code=400)
 
     def act(session: Session) -> list[int]:
         _admin(request, session)
@@ -336,4 +337,4 @@ def install(runtime: Any) -> None:
     """Register the automation pages, the run-log panel on the deal page, and the nav link."""
     runtime.routes.extend(routes)
     runtime.deal_panels.append(runlog.panel)
-    runtime.nav_links.append(("Automation", "/automation", True))
+    runtime.nav_links.append((N_("Automation"), "/automation", True))

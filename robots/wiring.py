@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from kanban import queries
 from kanban.domain_events import EventRecorded
 from kanban.events import DealFieldsChanged, DealMoved, DealsMoved, bus
+from kanban.i18n import _
 from kanban.services.pipelines import AutomationItem
 from robots.models import Automation, Robot
 from robots.registry import registry
@@ -72,10 +73,11 @@ def robot_names(session: Session, ids: set[int]) -> dict[int, str]:
     """Timeline display names of robots: Robot “Payment link”; an automation's: Automation “X” › “action”."""
     rows = session.execute(select(Robot.id, Robot.name, Automation.name).outerjoin(
         Automation, Automation.id == Robot.automation_id).where(Robot.id.in_(ids)))
-    return {rid: f"Automation “{owner}” › “{name}”" if owner else f"Robot “{name}”" for rid, name, owner in rows}
+    return {rid: _("Automation “%(owner)s” › “%(name)s”", owner=owner, name=name) if owner
+            else _("Robot “%(name)s”", name=name) for rid, name, owner in rows}
 
 
 def automation_names(session: Session, ids: set[int]) -> dict[int, str]:
     """Timeline display names of automations (the loop guard's entries)."""
     rows = session.execute(select(Automation.id, Automation.name).where(Automation.id.in_(ids)))
-    return {aid: f"Automation “{name}”" for aid, name in rows}
+    return {aid: _("Automation “%(name)s”", name=name) for aid, name in rows}

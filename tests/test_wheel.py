@@ -36,6 +36,8 @@ def test_wheel_contains_resources_and_entry_point(wheel):
         "kanban/cli.py",
         "robots/registry.py",
         "triggers/models.py",
+        "kanban/locale/fr/LC_MESSAGES/messages.po",
+        "kanban/locale/it/LC_MESSAGES/messages.po",
     }
     assert expected <= names
     for folder in ("templates", "migrations/versions"):

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import ConflictError, NotFoundError, ValidationError
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.models import Invoice, Stage, User
 from kanban.services.pipelines import get_stage
 from kanban.web import condition_form
@@ -35,7 +35,7 @@ def _admin(request: Request, session: Session) -> User:
 
 def _stage(session: Session, stage_id: int) -> Stage:
     if db_id(stage_id) is None:
-        raise NotFoundError(f"stage {stage_id} not found")
+        raise NotFoundError(_("stage %(stage_id)s not found", stage_id=stage_id))
     return get_stage(session, stage_id)
 
 
@@ -64,13 +64,19 @@ def deal_panel(request: Request, session: Session, deal: Any) -> str:
         request=request, deal=deal, invoices=invoices, events=events, is_admin=bool(user and user.is_admin))
 
 
+# The settings of the trigger kinds as the form labels them.
+SETTING_LABELS = {"include_machine_opens": N_("include machine opens"), "field": N_("field"), "value": N_("value"),
+                  "url": N_("URL")}
+
+
 def _widgets(kind: type[TriggerKind], settings: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for name, info in kind.Settings.model_fields.items():
         boolean = info.annotation is bool or info.annotation == "bool"
         value = settings.get(name, info.default if info.default is not None else "")
         out.append({"name": name, "boolean": boolean, "value": value, "required": info.is_required(),
-                    "help": (info.description or "")})
+                    "help": _(info.description) if info.description else "",
+                    "label": _(SETTING_LABELS.get(name, name.replace("_", " ")))})
     return out
 
 
@@ -141,7 +147,7 @@ async def create_trigger(request: Request) -> Response:
         data, problems = _parse_form(form, cls)
         try:
             if problems:
-                raise ValidationError("invalid condition", problems)
+                raise ValidationError(_("invalid condition"), problems)
             with session.begin_nested():
                 trigger, secret = config.create_trigger(session, stage.id, {"kind": kind_name, **data})
         except ValidationError as exc:
@@ -199,7 +205,7 @@ async def update_trigger(request: Request) -> Response:
         stage = get_stage(session, trigger.stage_id)
         try:
             if problems:
-                raise ValidationError("invalid condition", problems)
+                raise ValidationError(_("invalid condition"), problems)
             with session.begin_nested():
                 config.update_trigger(session, trigger.id, data)
         except ValidationError as exc:
@@ -229,7 +235,7 @@ async def trigger_action(request: Request) -> Response:
         elif action == "rotate-secret":
             return _saved(request, session, trigger, config.rotate_secret(session, trigger.id))
         else:
-            raise ValidationError("unknown action", {"action": "toggle, up, down, delete or rotate-secret"})
+            raise ValidationError(_("unknown action"), {"action": _("toggle, up, down, delete or rotate-secret")})
         return _saved(request, session, trigger, None)
 
     return await _respond(request, act)
@@ -244,7 +250,7 @@ async def mark_paid_form(request: Request) -> Response:
         user = _admin(request, session)
         invoice = session.get(Invoice, invoice_id) if db_id(invoice_id) else None
         if invoice is None or invoice.deal_id != deal_id:
-            raise ValidationError("unknown invoice", {"invoice_id": "not an invoice of this deal"})
+            raise ValidationError(_("unknown invoice"), {"invoice_id": _("not an invoice of this deal")})
         mark_paid(session, invoice_id, user.id)
 
     try:

@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from kanban import policy
 from kanban.errors import BadRequestError
+from kanban.i18n import _
 from kanban.models import Invoice
 from kanban.services.deals import get_deal
 from kanban.services.pipelines import get_stage
@@ -133,7 +134,7 @@ def list_invoices(call: Call) -> dict[str, Any]:
     """Invoices of one deal, oldest first."""
     deal_id = call.query_int("deal_id")
     if deal_id is None:
-        raise BadRequestError("deal_id is required", {"deal_id": "required"})
+        raise BadRequestError(_("deal_id is required"), {"deal_id": _("required")})
     policy.require(call.session, call.user, "read", get_deal(call.session, deal_id))
     rows, nxt = paginate(call, select(Invoice).where(Invoice.deal_id == deal_id), Invoice.id)
     return page([invoice_view(i) for i in rows], nxt)

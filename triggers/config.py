@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from kanban import clock
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import Stage, User
 from kanban.registry import settings_errors
 from triggers.conditions import validate_condition
@@ -28,7 +29,8 @@ EDITABLE = ("name", "settings", "condition", "allow_backward", "move_as_id", "ac
 def kind_of(name: str) -> TriggerKind:
     """An instance of the registered kind, or a ValidationError naming the field."""
     if name not in registry:
-        raise ValidationError("unknown trigger kind", {"kind": f"one of {', '.join(registry.keys())}"})
+        raise ValidationError(_("unknown trigger kind"), {"kind": _("one of %(keys)s",
+                                                                     keys=', '.join(registry.keys()))})
     return registry.get(name)()
 
 
@@ -43,11 +45,11 @@ def parse_settings(kind: TriggerKind, raw: Any) -> KindSettings:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ValidationError("invalid settings", {"settings": "settings is an object"})
+        raise ValidationError(_("invalid settings"), {"settings": _("settings is an object")})
     try:
         return kind.Settings.model_validate(raw)
     except PydanticError as exc:
-        raise ValidationError("invalid settings", settings_errors(exc)) from None
+        raise ValidationError(_("invalid settings"), settings_errors(exc)) from None
 
 
 def new_secret() -> str:
@@ -59,7 +61,7 @@ def get_trigger(session: Session, trigger_id: int) -> Trigger:
     """Load a trigger or raise NotFoundError."""
     trigger = session.get(Trigger, trigger_id) if db_id(trigger_id) else None
     if trigger is None:
-        raise NotFoundError(f"trigger {trigger_id} not found")
+        raise NotFoundError(_("trigger %(trigger_id)s not found", trigger_id=trigger_id))
     return trigger
 
 
@@ -75,7 +77,7 @@ def _clean(session: Session, kind: TriggerKind, data: dict[str, Any]) -> dict[st
     if "name" in data:
         name = data["name"]
         if name is not None and (not isinstance(name, str) or len(name) > 200):
-            errors["name"] = "name is text of at most 200 characters"
+            errors["name"] = _("name is text of at most 200 characters")
         out["name"] = (name or "").strip() or kind.title
     if "settings" in data:
         try:
@@ -88,20 +90,20 @@ def _clean(session: Session, kind: TriggerKind, data: dict[str, Any]) -> dict[st
     for flag in ("allow_backward", "active"):
         if flag in data:
             if not isinstance(data[flag], bool):
-                errors[flag] = "true or false"
+                errors[flag] = _("true or false")
             out[flag] = data[flag]
     if "move_as_id" in data and data["move_as_id"] is not None:
         uid = data["move_as_id"]
         user = session.get(User, uid) if db_id(uid) else None
         if user is None or not user.active:
-            errors["move_as_id"] = "unknown or inactive user"
+            errors["move_as_id"] = _("unknown or inactive user")
     if "move_as_id" in data:
         out["move_as_id"] = data["move_as_id"]
     for key in ("name", "settings", "condition"):
         if key in out and "\\u0000" in json.dumps(out[key]):
-            errors[key] = "must not contain NUL characters"
+            errors[key] = _("must not contain NUL characters")
     if errors:
-        raise ValidationError("invalid trigger", errors)
+        raise ValidationError(_("invalid trigger"), errors)
     return out
 
 
@@ -109,10 +111,10 @@ def create_trigger(session: Session, stage_id: int, data: dict[str, Any]) -> tup
     """Create a trigger on its target stage; returns it and, for inbound_webhook, its secret (shown once)."""
     stage = session.get(Stage, stage_id) if db_id(stage_id) else None
     if stage is None or stage.archived:
-        raise NotFoundError(f"stage {stage_id} not found")
+        raise NotFoundError(_("stage %(stage_id)s not found", stage_id=stage_id))
     unknown = set(data) - {"kind", *EDITABLE}
     if unknown:
-        raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
+        raise ValidationError(_("unknown fields"), {k: "unknown field" for k in sorted(unknown)})
     kind = kind_of(data.get("kind") if isinstance(data.get("kind"), str) else "")
     values = _clean(session, kind, {"name": None, "settings": {}, **data})
     position = session.scalar(select(func.count()).select_from(Trigger).where(Trigger.stage_id == stage_id))
@@ -129,7 +131,7 @@ def update_trigger(session: Session, trigger_id: int, data: dict[str, Any]) -> T
     trigger = get_trigger(session, trigger_id)
     unknown = set(data) - set(EDITABLE)
     if unknown:
-        raise ValidationError("unknown fields", {k: "cannot be changed" for k in sorted(unknown)})
+        raise ValidationError(_("unknown fields"), {k: "cannot be changed" for k in sorted(unknown)})
     for key, value in _clean(session, kind_of(trigger.kind), data).items():
         setattr(trigger, key, value)
     session.flush()
@@ -170,7 +172,7 @@ def rotate_secret(session: Session, trigger_id: int) -> str:
     """Give an inbound_webhook trigger a new secret; the previous one stays valid for 24 hours."""
     trigger = get_trigger(session, trigger_id)
     if not kind_of(trigger.kind).has_secret:
-        raise ValidationError("this trigger has no secret", {"kind": "only inbound_webhook triggers have one"})
+        raise ValidationError(_("this trigger has no secret"), {"kind": _("only inbound_webhook triggers have one")})
     secret = new_secret()
     trigger.previous_secret = trigger.secret
     trigger.previous_secret_expires_at = clock.now() + PREVIOUS_SECRET_TTL

@@ -5,17 +5,18 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from kanban import demo
+from kanban.i18n import N_
 from triggers.config import create_trigger
 
 # (stage name, trigger data)
 DEMO_TRIGGERS = [
-    ("Qualified", {"kind": "email_opened", "name": "Client opened our email"}),
-    ("Qualified", {"kind": "inbound_webhook", "name": "Website form (rotate the secret to use it)"}),
-    ("Proposal", {"kind": "link_clicked", "name": "Client clicked a link in our email"}),
-    ("Proposal", {"kind": "field_changed", "name": "Proposal sent",
+    (N_("Qualified"), {"kind": "email_opened", "name": N_("Client opened our email")}),
+    (N_("Qualified"), {"kind": "inbound_webhook", "name": N_("Website form (rotate the secret to use it)")}),
+    (N_("Proposal"), {"kind": "link_clicked", "name": N_("Client clicked a link in our email")}),
+    (N_("Proposal"), {"kind": "field_changed", "name": N_("Proposal sent"),
                   "settings": {"field": "fields.proposal_sent", "value": "yes"}}),
-    ("Paid", {"kind": "invoice_paid", "name": "Invoice paid"}),
-    ("Paid", {"kind": "payment_received", "name": "Payment received online"}),
+    (N_("Paid"), {"kind": "invoice_paid", "name": N_("Invoice paid")}),
+    (N_("Paid"), {"kind": "payment_received", "name": N_("Payment received online")}),
 ]
 
 

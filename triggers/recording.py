@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kanban import clock
 from kanban.errors import ConflictError, NotFoundError
+from kanban.i18n import _
 from kanban.models import EmailMessage, Invoice
 from kanban.tracking import TRACKING_MAX_AGE
 from triggers.inbound import Enqueue, db_id, store_event
@@ -116,7 +117,7 @@ def invoice_by_token(session: Session, pay_token: str) -> Invoice:
     if plausible_token(pay_token, 100):
         invoice = session.scalars(select(Invoice).where(Invoice.pay_token == pay_token)).first()
     if invoice is None:
-        raise NotFoundError("no such payment link")
+        raise NotFoundError(_("no such payment link"))
     return invoice
 
 
@@ -133,9 +134,9 @@ def mark_paid(session: Session, invoice_id: int, user_id: int) -> Invoice:
     """An admin marks an invoice paid by hand: stored as an event and processed in this transaction."""
     invoice = session.get(Invoice, invoice_id) if db_id(invoice_id) else None
     if invoice is None:
-        raise NotFoundError(f"invoice {invoice_id} not found")
+        raise NotFoundError(_("invoice %(invoice_id)s not found", invoice_id=invoice_id))
     if invoice.status not in ("open", "paid"):
-        raise ConflictError(f"invoice #{invoice.id} is {invoice.status} and cannot be paid")
+        raise ConflictError(_("invoice #%(id)s is %(status)s and cannot be paid", id=invoice.id, status=invoice.status))
     new_id = store_event(session, None, provider="manual", event_id=f"manual:{invoice.id}", kind="payment",
                          payload={"source": "manual", "invoice_id": invoice.id, "by_user_id": user_id})
     if new_id is not None:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from kanban.i18n import _
 from kanban.tracking import parse_click_token
 from kanban.web.access import access
 from kanban.web.deps import in_tx
@@ -43,13 +44,13 @@ def _parts(request: Request) -> tuple[Any, IntakeOptions, RateLimiter]:
 
 
 async def _guarded_body(request: Request) -> bytes | JSONResponse:
-    _, options, limiter = _parts(request)
+    _unused, options, limiter = _parts(request)
     if not limiter.allow(client_key(request)):
-        return _error(429, "rate_limited", "too many requests; slow down")
+        return _error(429, "rate_limited", _("too many requests; slow down"))
     try:
         return await read_capped(request, options.max_body)
     except BodyTooLargeError:
-        return _error(413, "payload_too_large", f"body larger than {options.max_body} bytes")
+        return _error(413, "payload_too_large", _("body larger than %(max_body)s bytes", max_body=options.max_body))
 
 
 @access("public")
@@ -58,14 +59,14 @@ async def stripe_hook(request: Request) -> Response:
     body = await _guarded_body(request)
     if isinstance(body, Response):
         return body
-    runtime, _, _ = _parts(request)
+    runtime, _parts2, _parts3 = _parts(request)
     try:
         event = verify_stripe(body, request.headers.get("stripe-signature"), runtime.settings.stripe_secrets,
                               time.time())
     except (SignatureError, PayloadError) as exc:
         return _error(400, "bad_signature", str(exc))
     if not isinstance(event.get("id"), str) or not event["id"]:
-        return _error(400, "bad_request", "event has no id")
+        return _error(400, "bad_request", _("event has no id"))
     new_id = await in_tx(request, record_stripe, runtime.extras["triggers.enqueue"], event)
     return JSONResponse({"received": True, "duplicate": new_id is None})
 
@@ -96,7 +97,7 @@ async def trigger_hook(request: Request) -> Response:
     trigger_id = request.path_params["trigger_id"]
     secrets = await in_tx(request, _secrets_of, trigger_id)
     if secrets is None:
-        return _error(404, "not_found", "no such webhook trigger")
+        return _error(404, "not_found", _("no such webhook trigger"))
     try:
         payload = verify_standard(body, dict(request.headers), secrets)
     except SignatureError as exc:
@@ -106,7 +107,7 @@ async def trigger_hook(request: Request) -> Response:
     deal_id = _deal_ref(payload)
     if deal_id is None:
         return _error(400, "bad_request", 'body must carry {"deal_id": N} or {"target": "DEAL_N"}')
-    runtime, _, _ = _parts(request)
+    runtime, _unused, _unused = _parts(request)
     new_id = await in_tx(request, record_webhook, runtime.extras["triggers.enqueue"], trigger_id,
                          request.headers["webhook-id"], deal_id)
     return JSONResponse({"accepted": True, "duplicate": new_id is None}, status_code=202)
@@ -125,15 +126,15 @@ async def open_pixel(request: Request) -> Response:
 @access("public")
 async def tracked_link(request: Request) -> Response:
     """Redirect to the stored original URL of a signed click token; forged or unknown tokens get 404."""
-    runtime, _, limiter = _parts(request)
+    runtime, _unused, limiter = _parts(request)
     if not limiter.allow(client_key(request)):
-        return PlainTextResponse("Too many requests", status_code=429)
+        return PlainTextResponse(_("Too many requests"), status_code=429)
     parsed = parse_click_token(runtime.settings.secret, request.path_params["token"])
     if parsed is None:
-        return PlainTextResponse("Unknown link", status_code=404)
+        return PlainTextResponse(_("Unknown link"), status_code=404)
     url = await in_tx(request, record_click, runtime.extras["triggers.enqueue"], parsed[0], parsed[1])
     if url is None:
-        return PlainTextResponse("Unknown link", status_code=404)
+        return PlainTextResponse(_("Unknown link"), status_code=404)
     return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
 
@@ -146,7 +147,7 @@ def _demo_payments(request: Request) -> bool:
 async def pay_page(request: Request) -> Response:
     """The embedded (demo) provider's pay page: amount, description and a Pay button (no login)."""
     if not _demo_payments(request):
-        return PlainTextResponse("Unknown payment link", status_code=404, headers=NO_STORE)
+        return PlainTextResponse(_("Unknown payment link"), status_code=404, headers=NO_STORE)
     invoice = await in_tx(request, invoice_by_token, request.path_params["token"])
     ctx = {"invoice": invoice, "submitted": request.query_params.get("submitted") == "1"}
     return render(request, "triggers/pay.html", ctx, headers=NO_STORE)
@@ -161,11 +162,11 @@ async def pay_complete(request: Request) -> Response:
 @access("public")
 async def pay_submit(request: Request) -> Response:
     """Pay: stored as an "embedded" payment event and processed like a provider webhook."""
-    runtime, _, limiter = _parts(request)
+    runtime, _unused, limiter = _parts(request)
     if not _demo_payments(request):
-        return PlainTextResponse("Unknown payment link", status_code=404, headers=NO_STORE)
+        return PlainTextResponse(_("Unknown payment link"), status_code=404, headers=NO_STORE)
     if not limiter.allow(client_key(request)):
-        return PlainTextResponse("Too many requests", status_code=429)
+        return PlainTextResponse(_("Too many requests"), status_code=429)
     token = request.path_params["token"]
     await in_tx(request, record_embedded_payment, runtime.extras["triggers.enqueue"], token)
     return RedirectResponse(f"/pay/{token}?submitted=1", status_code=303)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from kanban import queries
 from kanban.events import DealFieldsChanged, bus
+from kanban.i18n import _
 from kanban.services.pipelines import AutomationItem
 from triggers import actors, admin, api, demo, web
 from triggers.intake import IntakeOptions, RateLimiter
@@ -31,7 +32,7 @@ def on_fields_changed(session: Session, event: DealFieldsChanged) -> None:
 def trigger_names(session: Session, ids: set[int]) -> dict[int, str]:
     """Timeline display names of triggers: Trigger “Invoice paid”."""
     rows = session.execute(select(Trigger.id, Trigger.name).where(Trigger.id.in_(ids)))
-    return {tid: f"Trigger “{name}”" for tid, name in rows}
+    return {tid: _("Trigger “%(name)s”", name=name) for tid, name in rows}
 
 
 def install(runtime: Any) -> None:

@@ -13,6 +13,7 @@ from kanban.crm_models import ACTIVITY_TYPES, Activity
 from kanban.domain_events import record_event
 from kanban.errors import NotFoundError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Person, User
 from kanban.services.deals import timeline, touch_deal
 
@@ -44,7 +45,7 @@ def get_activity(session: Session, activity_id: int) -> Activity:
     """Load an activity or raise NotFoundError."""
     activity = session.get(Activity, activity_id) if isinstance(activity_id, int) else None
     if activity is None:
-        raise NotFoundError(f"activity {activity_id} not found")
+        raise NotFoundError(_("activity %(activity_id)s not found", activity_id=activity_id))
     return activity
 
 
@@ -54,7 +55,7 @@ def _parse_date(value: Any, errors: dict[str, str]) -> date | None:
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
-        errors["due_date"] = "due_date is a date YYYY-MM-DD"
+        errors["due_date"] = _("due_date is a date YYYY-MM-DD")
         return None
 
 
@@ -64,7 +65,7 @@ def _parse_time(value: Any, errors: dict[str, str]) -> time | None:
     try:
         return time.fromisoformat(value).replace(second=0, microsecond=0)
     except (TypeError, ValueError):
-        errors["due_time"] = "due_time is a time HH:MM"
+        errors["due_time"] = _("due_time is a time HH:MM")
         return None
 
 
@@ -75,17 +76,17 @@ def _exists(session: Session, model: type, ref: Any) -> bool:
 def _clean(session: Session, values: dict[str, Any], creating: bool) -> dict[str, Any]:
     unknown = set(values) - set(FIELDS)
     if unknown:
-        raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
+        raise ValidationError(_("unknown fields"), {k: "unknown field" for k in sorted(unknown)})
     out, errors = dict(values), {}
     if "type" in out or creating:
         if out.get("type") not in ACTIVITY_TYPES:
-            errors["type"] = "type is call, meeting, task, email or deadline"
+            errors["type"] = _("type is call, meeting, task, email or deadline")
     if "subject" in out or creating:
         subject = out.get("subject")
         if not isinstance(subject, str) or not subject.strip():
-            errors["subject"] = "subject is required"
+            errors["subject"] = _("subject is required")
         elif len(subject.strip()) > 300:
-            errors["subject"] = "subject is at most 300 characters"
+            errors["subject"] = _("subject is at most 300 characters")
         else:
             out["subject"] = subject.strip()
     if "due_date" in out or creating:
@@ -94,19 +95,19 @@ def _clean(session: Session, values: dict[str, Any], creating: bool) -> dict[str
         out["due_time"] = _parse_time(out["due_time"], errors)
     minutes = out.get("duration_minutes")
     if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 < minutes <= 10080):
-        errors["duration_minutes"] = "duration is 1 to 10080 minutes"
+        errors["duration_minutes"] = _("duration is 1 to 10080 minutes")
     if out.get("assignee_id") is not None and not _exists(session, User, out["assignee_id"]):
-        errors["assignee_id"] = "unknown user"
+        errors["assignee_id"] = _("unknown user")
     if out.get("deal_id") is not None and not _exists(session, Deal, out["deal_id"]):
-        errors["deal_id"] = "unknown deal"
+        errors["deal_id"] = _("unknown deal")
     if out.get("person_id") is not None and not _exists(session, Person, out["person_id"]):
-        errors["person_id"] = "unknown person"
+        errors["person_id"] = _("unknown person")
     if out.get("note") is not None and (not isinstance(out["note"], str) or len(out["note"]) > 10_000):
-        errors["note"] = "note is text of at most 10000 characters"
+        errors["note"] = _("note is text of at most 10000 characters")
     if "done" in out and not isinstance(out["done"], bool):
-        errors["done"] = "done is true or false"
+        errors["done"] = _("done is true or false")
     if errors:
-        raise ValidationError("invalid activity", errors)
+        raise ValidationError(_("invalid activity"), errors)
     return out
 
 
@@ -227,6 +228,6 @@ def activities_query(*, assignee_id: int | None = None, deal_id: int | None = No
             stmt = stmt.where(column == value)
     if state is not None:
         if state not in STATES:
-            raise ValidationError("invalid state", {"state": "overdue, today, upcoming or done"})
+            raise ValidationError(_("invalid state"), {"state": _("overdue, today, upcoming or done")})
         stmt = stmt.where(state_condition(state, timezones.today(user)))
     return stmt

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Organization, Person
 from kanban.services import persons
 
@@ -16,23 +17,23 @@ def contact_values(data: Any, errors: dict[str, str]) -> dict[str, Any] | None:
     if data is None:
         return None
     if not isinstance(data, dict):
-        errors["contact"] = "contact must be an object with name, email, phone"
+        errors["contact"] = _("contact must be an object with name, email, phone")
         return None
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
-        errors["contact.name"] = "contact name is required"
+        errors["contact.name"] = _("contact name is required")
         return None
     if len(name.strip()) > 200:
-        errors["contact.name"] = "contact name is at most 200 characters"
+        errors["contact.name"] = _("contact name is at most 200 characters")
     company = data.get("company") or None
     if company is not None and (not isinstance(company, str) or len(company) > 200):
-        errors["contact.company"] = "company is text of at most 200 characters"
+        errors["contact.company"] = _("company is text of at most 200 characters")
     email = data.get("email") or None
     if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
-        errors["contact.email"] = "not a valid email address"
+        errors["contact.email"] = _("not a valid email address")
     phone = data.get("phone") or None
     if phone is not None and (not isinstance(phone, str) or len(phone) > 40):
-        errors["contact.phone"] = "not a valid phone number"
+        errors["contact.phone"] = _("not a valid phone number")
     return {"name": name.strip(), "email": email, "phone": phone, "company": company}
 
 
@@ -41,7 +42,7 @@ def check_links(session: Session, values: dict[str, Any], errors: dict[str, str]
     for name, model in (("person_id", Person), ("organization_id", Organization)):
         ref = values.get(name)
         if ref is not None and (not isinstance(ref, int) or isinstance(ref, bool) or session.get(model, ref) is None):
-            errors[name] = f"unknown {name.removesuffix('_id')}"
+            errors[name] = _("unknown %(removesuffix)s", removesuffix=name.removesuffix('_id'))
 
 
 def person_for_contact(session: Session, values: dict[str, Any], current: Person | None,

@@ -73,7 +73,7 @@ def get_deal(session: Session, deal_id: int, *, for_update: bool = False) -> Dea
         stmt = stmt.with_for_update()
     deal = session.scalars(stmt).one_or_none()
     if deal is None:
-        raise NotFoundError(f"deal {deal_id} not found")
+        raise NotFoundError(_("deal %(deal_id)s not found", deal_id=deal_id))
     if for_update:
         session.info.setdefault(_LOCKED, {})[deal_id] = _innermost(session)
     return deal
@@ -95,7 +95,8 @@ def _forget_locks_on_rollback(session: Session, previous_transaction: SessionTra
 def _stage(session: Session, stage_id: int) -> Stage:
     stage = session.get(Stage, stage_id)
     if stage is None or stage.archived:
-        raise ValidationError("unknown stage", {"stage_id": f"stage {stage_id} does not exist"})
+        raise ValidationError(_("unknown stage"), {"stage_id": _("stage %(stage_id)s does not exist",
+                                                                  stage_id=stage_id)})
     return stage
 
 
@@ -129,11 +130,11 @@ def _top_rank(session: Session, stage_id: int) -> float:
 def clean_tags(tags: Any) -> list[str]:
     """Normalise a tag list (strings, trimmed, unique, order kept) or raise ValidationError."""
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ValidationError("tags must be a list of strings", {"tags": "must be a list of strings"})
+        raise ValidationError(_("tags must be a list of strings"), {"tags": _("must be a list of strings")})
     out: list[str] = []
     for tag in (t.strip() for t in tags):
         if len(tag) > 100:
-            raise ValidationError("tag too long", {"tags": "each tag is at most 100 characters"})
+            raise ValidationError(_("tag too long"), {"tags": _("each tag is at most 100 characters")})
         if tag and tag not in out:
             out.append(tag)
     return out
@@ -152,15 +153,15 @@ def _validate_core(session: Session, values: dict[str, Any]) -> dict[str, str]:
     if "title" in values:
         title = values["title"]
         if not isinstance(title, str) or not title.strip():
-            errors["title"] = "title is required"
+            errors["title"] = _("title is required")
         elif len(title) > 300:
-            errors["title"] = f"title is at most 300 characters (this one has {len(title)})"
+            errors["title"] = _("title is at most 300 characters (this one has %(n_title)s)", n_title=len(title))
     if "amount" in values:
         amount = values["amount"]
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-            errors["amount"] = "amount is a non-negative integer in minor units"
+            errors["amount"] = _("amount is a non-negative integer in minor units")
         elif amount > 10**15:
-            errors["amount"] = "amount is too large"
+            errors["amount"] = _("amount is too large")
     if "currency" in values:
         try:
             check_currency(values["currency"])
@@ -170,11 +171,11 @@ def _validate_core(session: Session, values: dict[str, Any]) -> dict[str, str]:
         rid = values["responsible_id"]
         user = session.get(User, rid) if isinstance(rid, int) and not isinstance(rid, bool) else None
         if user is None or user.role == "system":
-            errors["responsible_id"] = "unknown user"
+            errors["responsible_id"] = _("unknown user")
         elif not user.active:
-            errors["responsible_id"] = "user is inactive"
+            errors["responsible_id"] = _("user is inactive")
     if "fields" in values and not isinstance(values["fields"], dict):
-        errors["fields"] = "fields must be an object"
+        errors["fields"] = _("fields must be an object")
     return errors
 
 
@@ -227,16 +228,16 @@ def create_deal(
             .limit(1)
         ).first()
         if stage is None:
-            errors["pipeline_id"] = "unknown pipeline, or it has no stages"
+            errors["pipeline_id"] = _("unknown pipeline, or it has no stages")
     else:
         stage = session.get(Stage, stage_id)
         if stage is None or stage.archived or stage.pipeline_id != pipeline_id:
-            errors["stage_id"] = "stage is not in this pipeline"
+            errors["stage_id"] = _("stage is not in this pipeline")
     clean = clean_tags(tags or [])
     wanted = contact_values(contact, errors)
     check_links(session, {"person_id": person_id, "organization_id": organization_id}, errors)
     if errors:
-        raise ValidationError("invalid deal", errors)
+        raise ValidationError(_("invalid deal"), errors)
     assert stage is not None
     if user is not None:
         policy.require(session, user, "create", Deal(pipeline_id=pipeline_id, responsible_id=responsible_id))
@@ -333,14 +334,14 @@ def move_deal(
     policy.authorize(session, actor, "move", deal)
     if expected_version is not None and expected_version != deal.version:
         raise ConflictError(
-            "the deal was changed by someone else", current=deal, current_version=deal.version
+            _("the deal was changed by someone else"), current=deal, current_version=deal.version
         )
     stages = _stages(session, stage_id, deal.stage_id)
     target = stages.get(stage_id)
     if target is None or target.archived:
         raise ValidationError("unknown stage", {"stage_id": f"stage {stage_id} does not exist"})
     if target.pipeline_id != deal.pipeline_id:
-        raise ValidationError("stage belongs to another pipeline", {"stage_id": "not in the deal's pipeline"})
+        raise ValidationError(_("stage belongs to another pipeline"), {"stage_id": _("not in the deal's pipeline")})
     if target.id == deal.stage_id:
         if rank is not None:
             deal.rank = rank
@@ -615,7 +616,7 @@ def _flush(session: Session, deal: Deal) -> None:
     try:
         session.flush()
     except StaleDataError as exc:
-        raise ConflictError("the deal was changed by someone else") from exc
+        raise ConflictError(_("the deal was changed by someone else")) from exc
 
 
 def update_deal(
@@ -631,19 +632,19 @@ def update_deal(
     deal = get_deal(session, deal_id, for_update=True)
     policy.authorize(session, actor, "edit", deal)
     if expected_version is not None and expected_version != deal.version:
-        raise ConflictError("the deal was changed by someone else", current=deal,
+        raise ConflictError(_("the deal was changed by someone else"), current=deal,
                             current_version=deal.version)
     unknown = set(changes) - {*CORE_FIELDS, *LINK_FIELDS, "fields", "tags", "contact"}
     if unknown:
-        raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
+        raise ValidationError(_("unknown fields"), {k: "unknown field" for k in sorted(unknown)})
     errors = _validate_core(session, changes)
     check_links(session, changes, errors)
     if "title" in changes and "title" not in errors and changes["title"] is None:
-        errors["title"] = "title is required"
+        errors["title"] = _("title is required")
     new_contact = contact_values(changes.get("contact"), errors) if changes.get("contact") else None
     tags = clean_tags(changes["tags"]) if "tags" in changes else None
     if errors:
-        raise ValidationError("invalid deal", errors)
+        raise ValidationError(_("invalid deal"), errors)
     diff: dict[str, tuple[Any, Any]] = {}
     if "contact" in changes:
         diff.update(apply_contact(session, deal, new_contact, actor))
@@ -717,7 +718,7 @@ def reorder_deal(session: Session, deal_id: int, *, before_id: int | None, after
     deal = get_deal(session, deal_id, for_update=True)
     policy.authorize(session, actor, "move", deal)
     if expected_version is not None and expected_version != deal.version:
-        raise ConflictError("the deal was changed by someone else", current=deal)
+        raise ConflictError(_("the deal was changed by someone else"), current=deal)
     deal.rank = rank_between(session, deal.stage_id, before_id, after_id)
     _flush(session, deal)
     return deal

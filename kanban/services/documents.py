@@ -16,11 +16,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from kanban import clock, policy
+from kanban import clock, i18n, policy
 from kanban.commerce import PERCENT_SCALE, QUANTITY_SCALE, Document, DocumentCounter, EmailAttachment
 from kanban.db import insert_ignoring_conflict
 from kanban.errors import NotFoundError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import N_, _
 from kanban.models import Invoice, Organization, Person
 from kanban.paths import resource
 from kanban.pricing import display
@@ -28,10 +29,11 @@ from kanban.services.deals import get_deal, timeline
 from kanban.services.products import line_items
 from kanban.services.requisites import COMPANY, TEMPLATES, deal_owner, find_requisite, flat_values, one_line
 
-TYPES = {"invoice": ("Invoice", ""), "quote": ("Quote", "Q")}  # title, number prefix
+TYPES = {"invoice": (N_("Invoice"), ""), "quote": (N_("Quote"), "Q")}  # title, number prefix
 DUE_DAYS = 30
 _env = Environment(loader=FileSystemLoader(str(resource("templates"))), autoescape=select_autoescape(["html"]))
 _env.filters["money"] = display
+i18n.install(_env)
 
 
 def next_number(session: Session, series: str, year: int) -> int:
@@ -85,7 +87,7 @@ def create_document(session: Session, deal_id: int, doc_type: str, *, actor: Act
                     run_id: int | None = None, at: datetime | None = None, author_id: int | None = None) -> Document:
     """Number, snapshot and render an invoice or quote of the deal, in the caller's transaction."""
     if doc_type not in TYPES:
-        raise ValidationError("unknown document type", {"type": f"one of {', '.join(TYPES)}"})
+        raise ValidationError(_("unknown document type"), {"type": _("one of %(types)s", types=', '.join(TYPES))})
     deal = get_deal(session, deal_id)
     policy.authorize(session, actor, "edit", deal)
     at = at or clock.now()
@@ -111,7 +113,7 @@ def create_document(session: Session, deal_id: int, doc_type: str, *, actor: Act
 
 def render_html(doc: Document) -> str:
     """The document as HTML (what the PDF shows)."""
-    return _env.get_template("documents/document.html").render(doc=doc, title=TYPES[doc.type][0], **doc.data)
+    return _env.get_template("documents/document.html").render(doc=doc, title=str(TYPES[doc.type][0]), **doc.data)
 
 
 def render_pdf(doc: Document) -> bytes:
@@ -119,9 +121,9 @@ def render_pdf(doc: Document) -> bytes:
     try:
         from weasyprint import HTML
     except OSError as exc:  # the Python package installs anywhere; its system libraries may be missing
-        raise ValidationError("PDF rendering is not available on this server",
-                              {"type": "install Pango for WeasyPrint (Debian: apt-get install libpango-1.0-0 "
-                                       f"libpangoft2-1.0-0): {exc}"}) from exc
+        raise ValidationError(_("PDF rendering is not available on this server"),
+                              {"type": _("install Pango for WeasyPrint (Debian: apt-get install libpango-1.0-0 "
+                                       "libpangoft2-1.0-0): %(exc)s", exc=exc)}) from exc
     return bytes(HTML(string=render_html(doc)).write_pdf())
 
 
@@ -129,7 +131,7 @@ def get_document(session: Session, document_id: int) -> Document:
     """A document or NotFoundError."""
     doc = session.get(Document, document_id)
     if doc is None:
-        raise NotFoundError(f"document {document_id} not found")
+        raise NotFoundError(_("document %(document_id)s not found", document_id=document_id))
     return doc
 
 
@@ -154,8 +156,9 @@ def attach(session: Session, email_id: int, deal_id: int, refs: list[str]) -> li
     for ref in refs:
         doc = session.get(Document, int(ref.strip())) if ref.strip().isdigit() else None
         if doc is None or doc.deal_id != deal_id:
-            raise ValidationError(f"attachment {ref.strip()[:40]!r} is not a document of this deal",
-                                  {"attachments": "document ids of the deal"})
+            raise ValidationError(_("attachment %(strip)s is not a document of this deal",
+                                     strip=repr(ref.strip()[:40])),
+                                  {"attachments": _("document ids of the deal")})
         ids.append(doc.id)
     session.add_all([EmailAttachment(email_id=email_id, document_id=d) for d in dict.fromkeys(ids)])
     session.flush()

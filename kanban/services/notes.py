@@ -14,6 +14,7 @@ from kanban.crm_models import Note
 from kanban.domain_events import record_event
 from kanban.errors import NotFoundError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Notification, TimelineEntry, User
 from kanban.services.deals import get_deal, timeline, touch_deal
 
@@ -32,9 +33,10 @@ def note_view(note: Note) -> dict[str, Any]:
 
 def _clean(text: Any) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise ValidationError("invalid note", {"text": "text is required"})
+        raise ValidationError(_("invalid note"), {"text": _("text is required")})
     if len(text) > MAX_TEXT:
-        raise ValidationError("invalid note", {"text": f"text is at most {MAX_TEXT} characters"})
+        raise ValidationError(_("invalid note"), {"text": _("text is at most %(max_text)s characters",
+                                                             max_text=MAX_TEXT)})
     return text.strip()
 
 
@@ -88,9 +90,9 @@ def add_note(session: Session, deal_id: int, text: Any, *, actor: Actor) -> Note
 def _own(session: Session, note_id: int, actor: Actor) -> Note:
     note = session.get(Note, note_id) if isinstance(note_id, int) else None
     if note is None:
-        raise NotFoundError(f"note {note_id} not found")
+        raise NotFoundError(_("note %(note_id)s not found", note_id=note_id))
     if actor.type != "user" or note.author_id != actor.id:
-        raise PermissionDeniedError("only the author may change a note")
+        raise PermissionDeniedError(_("only the author may change a note"))
     return note
 
 

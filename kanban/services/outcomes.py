@@ -11,6 +11,7 @@ from kanban import policy
 from kanban.crm_models import LostReason
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Pipeline
 from kanban.services.deals import apply_status, get_deal
 
@@ -23,12 +24,12 @@ def lost_reasons(session: Session) -> list[LostReason]:
 def create_lost_reason(session: Session, name: Any) -> LostReason:
     """Add a lost reason (names are unique, case-insensitively)."""
     if not isinstance(name, str) or not name.strip():
-        raise ValidationError("invalid lost reason", {"name": "name is required"})
+        raise ValidationError(_("invalid lost reason"), {"name": _("name is required")})
     if len(name.strip()) > 200:
-        raise ValidationError("invalid lost reason", {"name": "name is at most 200 characters"})
+        raise ValidationError(_("invalid lost reason"), {"name": _("name is at most 200 characters")})
     same = session.scalars(select(LostReason).where(func.lower(LostReason.name) == name.strip().lower())).first()
     if same is not None:
-        raise ConflictError("this lost reason exists", {"name": "already exists"}, existing_id=same.id)
+        raise ConflictError(_("this lost reason exists"), {"name": _("already exists")}, existing_id=same.id)
     reason = LostReason(name=name.strip())
     session.add(reason)
     session.flush()
@@ -39,7 +40,7 @@ def delete_lost_reason(session: Session, reason_id: int) -> None:
     """Remove a lost reason (deals lost with it keep its text)."""
     reason = session.get(LostReason, reason_id)
     if reason is None:
-        raise NotFoundError(f"lost reason {reason_id} not found")
+        raise NotFoundError(_("lost reason %(reason_id)s not found", reason_id=reason_id))
     session.delete(reason)
     session.flush()
 
@@ -56,12 +57,12 @@ def _reason_text(session: Session, reason_id: Any, reason: Any) -> str | None:
     if reason_id is not None:
         row = session.get(LostReason, reason_id) if isinstance(reason_id, int) else None
         if row is None:
-            raise ValidationError("unknown lost reason", {"reason_id": "unknown lost reason"})
+            raise ValidationError(_("unknown lost reason"), {"reason_id": _("unknown lost reason")})
         return row.name
     if reason is None or (isinstance(reason, str) and not reason.strip()):
         return None
     if not isinstance(reason, str) or len(reason.strip()) > 300:
-        raise ValidationError("invalid lost reason", {"reason": "reason is text of at most 300 characters"})
+        raise ValidationError(_("invalid lost reason"), {"reason": _("reason is text of at most 300 characters")})
     return reason.strip()
 
 
@@ -73,7 +74,7 @@ def mark_lost(session: Session, deal_id: int, *, actor: Actor, reason_id: int | 
     text = _reason_text(session, reason_id, reason)
     pipeline = session.get(Pipeline, deal.pipeline_id)
     if text is None and pipeline is not None and pipeline.lost_reason_required:
-        raise ValidationError("a lost reason is required in this pipeline", {"reason_id": "choose a reason"})
+        raise ValidationError(_("a lost reason is required in this pipeline"), {"reason_id": _("choose a reason")})
     apply_status(session, deal, "lost", actor, reason=text, cause=cause)
     return deal
 
@@ -95,4 +96,4 @@ def set_status(session: Session, deal_id: int, status: str, *, actor: Actor, rea
         return mark_lost(session, deal_id, actor=actor, reason=reason, cause=cause)
     if status == "open":
         return reopen(session, deal_id, actor=actor, cause=cause)
-    raise ValidationError("invalid status", {"status": "won, lost or open"})
+    raise ValidationError(_("invalid status"), {"status": _("won, lost or open")})

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from kanban.domain_events import record_event
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Organization, Person
 
 PERSON_FIELDS = ("name", "email", "phone", "organization_id", "language")
@@ -31,7 +32,7 @@ def get_person(session: Session, person_id: int) -> Person:
     """Load a person or raise NotFoundError."""
     person = session.get(Person, person_id) if isinstance(person_id, int) else None
     if person is None:
-        raise NotFoundError(f"person {person_id} not found")
+        raise NotFoundError(_("person %(person_id)s not found", person_id=person_id))
     return person
 
 
@@ -39,7 +40,7 @@ def get_organization(session: Session, organization_id: int) -> Organization:
     """Load an organization or raise NotFoundError."""
     org = session.get(Organization, organization_id) if isinstance(organization_id, int) else None
     if org is None:
-        raise NotFoundError(f"organization {organization_id} not found")
+        raise NotFoundError(_("organization %(organization_id)s not found", organization_id=organization_id))
     return org
 
 
@@ -55,12 +56,12 @@ def _text(values: dict[str, Any], name: str, limit: int, errors: dict[str, str],
     if value is None or (isinstance(value, str) and not value.strip() and not required):
         values[name] = None
         if required:
-            errors[name] = f"{name} is required"
+            errors[name] = _("%(name)s is required", name=name)
         return
     if not isinstance(value, str) or (required and not value.strip()):
-        errors[name] = f"{name} is required" if required else f"{name} must be text"
+        errors[name] = _("%(name)s is required", name=name) if required else f"{name} must be text"
     elif len(value.strip()) > limit:
-        errors[name] = f"{name} is at most {limit} characters"
+        errors[name] = _("%(name)s is at most %(limit)s characters", name=name, limit=limit)
     else:
         values[name] = value.strip()
 
@@ -68,7 +69,7 @@ def _text(values: dict[str, Any], name: str, limit: int, errors: dict[str, str],
 def _clean_person(session: Session, values: dict[str, Any], person_id: int | None) -> dict[str, Any]:
     unknown = set(values) - set(PERSON_FIELDS)
     if unknown:
-        raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
+        raise ValidationError(_("unknown fields"), {k: "unknown field" for k in sorted(unknown)})
     values = dict(values)
     errors: dict[str, str] = {}
     if "name" in values or person_id is None:
@@ -77,15 +78,15 @@ def _clean_person(session: Session, values: dict[str, Any], person_id: int | Non
         if name in values:
             _text(values, name, limit, errors)
     if values.get("email") and "@" not in values["email"] and "email" not in errors:
-        errors["email"] = "not a valid email address"
+        errors["email"] = _("not a valid email address")
     org_id = values.get("organization_id")
     if org_id is not None and (not isinstance(org_id, int) or session.get(Organization, org_id) is None):
-        errors["organization_id"] = "unknown organization"
+        errors["organization_id"] = _("unknown organization")
     if errors:
-        raise ValidationError("invalid person", errors)
+        raise ValidationError(_("invalid person"), errors)
     existing = person_by_email(session, values.get("email"))
     if existing is not None and existing.id != person_id:
-        raise ConflictError("a person with this email exists", {"email": "already used by another person"},
+        raise ConflictError(_("a person with this email exists"), {"email": _("already used by another person")},
                             existing_id=existing.id)
     return values
 
@@ -137,14 +138,14 @@ def delete_person(session: Session, person_id: int, *, actor: Actor, cause: tupl
 def _clean_organization(values: dict[str, Any], creating: bool) -> dict[str, Any]:
     unknown = set(values) - set(ORGANIZATION_FIELDS)
     if unknown:
-        raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
+        raise ValidationError(_("unknown fields"), {k: "unknown field" for k in sorted(unknown)})
     values, errors = dict(values), {}
     if "name" in values or creating:
         _text(values, "name", 200, errors, required=True)
     if "address" in values:
         _text(values, "address", 500, errors)
     if errors:
-        raise ValidationError("invalid organization", errors)
+        raise ValidationError(_("invalid organization"), errors)
     return values
 
 

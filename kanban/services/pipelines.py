@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from kanban import policy
 from kanban.errors import ConflictError, NotFoundError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Department, Pipeline, Stage
 from kanban.services.deals import move_deal
 
@@ -20,10 +21,10 @@ STAGE_KINDS = ("open", "won", "lost")
 
 def _name(value: Any, field: str, errors: dict[str, str]) -> str:
     if not isinstance(value, str) or not value.strip():
-        errors[field] = "name is required"
+        errors[field] = _("name is required")
         return ""
     if len(value) > 200:
-        errors[field] = "name is at most 200 characters"
+        errors[field] = _("name is at most 200 characters")
     return value.strip()
 
 
@@ -32,19 +33,19 @@ def create_pipeline(session: Session, name: str, stages: list[dict[str, Any]]) -
     errors: dict[str, str] = {}
     clean = _name(name, "name", errors)
     if not isinstance(stages, list) or not stages:
-        errors["stages"] = "a pipeline needs at least one stage"
+        errors["stages"] = _("a pipeline needs at least one stage")
         stages = []
     parsed = []
     for i, st in enumerate(stages):
         if not isinstance(st, dict):
-            errors[f"stages.{i}"] = "a stage is an object with name and kind"
+            errors[f"stages.{i}"] = _("a stage is an object with name and kind")
             continue
         kind = st.get("kind") or "open"
         if kind not in STAGE_KINDS:
-            errors[f"stages.{i}.kind"] = "kind is open, won or lost"
+            errors[f"stages.{i}.kind"] = _("kind is open, won or lost")
         parsed.append((_name(st.get("name"), f"stages.{i}.name", errors), kind))
     if errors:
-        raise ValidationError("invalid pipeline", errors)
+        raise ValidationError(_("invalid pipeline"), errors)
     position = (session.scalar(select(func.max(Pipeline.position))) or 0) + 1
     pipeline = Pipeline(name=clean, position=position)
     session.add(pipeline)
@@ -60,7 +61,7 @@ def get_pipeline(session: Session, pipeline_id: int) -> Pipeline:
     """Load a pipeline or raise NotFoundError."""
     pipeline = session.get(Pipeline, pipeline_id)
     if pipeline is None:
-        raise NotFoundError(f"pipeline {pipeline_id} not found")
+        raise NotFoundError(_("pipeline %(pipeline_id)s not found", pipeline_id=pipeline_id))
     return pipeline
 
 
@@ -75,9 +76,9 @@ def update_pipeline(session: Session, pipeline_id: int, changes: dict[str, Any])
     visible = _visible_to(session, changes["visible_to"], errors) if "visible_to" in changes else None
     required = changes.get("lost_reason_required")
     if "lost_reason_required" in changes and not isinstance(required, bool):
-        errors["lost_reason_required"] = "true or false"
+        errors["lost_reason_required"] = _("true or false")
     if errors:
-        raise ValidationError("invalid pipeline", errors)
+        raise ValidationError(_("invalid pipeline"), errors)
     if name is not None:
         pipeline.name = name
     if isinstance(required, bool):
@@ -94,12 +95,12 @@ def _visible_to(session: Session, value: Any, errors: dict[str, str]) -> list[in
         return None
     ids = value if isinstance(value, list) else []
     if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        errors["visible_to"] = '"all" or a list of department ids'
+        errors["visible_to"] = _('"all" or a list of department ids')
         return None
     known = set(session.scalars(select(Department.id).where(Department.id.in_(ids)))) if ids else set()
     missing = [i for i in ids if i not in known]
     if missing:
-        errors["visible_to"] = f"unknown department {missing[0]}"
+        errors["visible_to"] = _("unknown department %(missing)s", missing=missing[0])
     return sorted(set(ids))
 
 
@@ -107,7 +108,7 @@ def get_stage(session: Session, stage_id: int) -> Stage:
     """Load a stage or raise NotFoundError."""
     stage = session.get(Stage, stage_id)
     if stage is None or stage.archived:
-        raise NotFoundError(f"stage {stage_id} not found")
+        raise NotFoundError(_("stage %(stage_id)s not found", stage_id=stage_id))
     return stage
 
 
@@ -129,12 +130,12 @@ def add_stage(session: Session, pipeline_id: int, name: str, position: int | Non
     errors: dict[str, str] = {}
     clean = _name(name, "name", errors)
     if kind not in STAGE_KINDS:
-        errors["kind"] = "kind is open, won or lost"
+        errors["kind"] = _("kind is open, won or lost")
     stages = _stages(session, pipeline_id)
     if position is not None and (not isinstance(position, int) or position < 0):
-        errors["position"] = "position is a non-negative integer"
+        errors["position"] = _("position is a non-negative integer")
     if errors:
-        raise ValidationError("invalid stage", errors)
+        raise ValidationError(_("invalid stage"), errors)
     stage = Stage(pipeline_id=pipeline_id, name=clean, kind=kind)
     at = len(stages) if position is None else min(position, len(stages))
     stages.insert(at, stage)
@@ -150,13 +151,13 @@ _UNSET: Any = object()
 def _percent_and_days(stage: Stage, probability: Any, rotting_days: Any, errors: dict[str, str]) -> None:
     if probability is not _UNSET:
         if not isinstance(probability, int) or isinstance(probability, bool) or not 0 <= probability <= 100:
-            errors["probability"] = "probability is a whole percent from 0 to 100"
+            errors["probability"] = _("probability is a whole percent from 0 to 100")
         else:
             stage.probability = probability
     if rotting_days is not _UNSET:
         if rotting_days is not None and (not isinstance(rotting_days, int) or isinstance(rotting_days, bool)
                                          or not 1 <= rotting_days <= 3650):
-            errors["rotting_days"] = "rotting_days is a number of days from 1 to 3650, or null for never"
+            errors["rotting_days"] = _("rotting_days is a number of days from 1 to 3650, or null for never")
         else:
             stage.rotting_days = rotting_days
 
@@ -171,11 +172,11 @@ def update_stage(session: Session, stage_id: int, *, name: str | None = None, ki
         stage.name = _name(name, "name", errors)
     if kind is not None:
         if kind not in STAGE_KINDS:
-            errors["kind"] = "kind is open, won or lost"
+            errors["kind"] = _("kind is open, won or lost")
         else:
             stage.kind = kind
     if errors:
-        raise ValidationError("invalid stage", errors)
+        raise ValidationError(_("invalid stage"), errors)
     session.flush()
     return stage
 
@@ -184,7 +185,7 @@ def reorder_stages(session: Session, pipeline_id: int, ids: list[int]) -> list[S
     """Set the order of a pipeline's stages; ids must be exactly its stages."""
     stages = {s.id: s for s in _stages(session, pipeline_id)}
     if sorted(ids) != sorted(stages):
-        raise ValidationError("ids must list every stage of the pipeline once", {"ids": "wrong set of stages"})
+        raise ValidationError(_("ids must list every stage of the pipeline once"), {"ids": _("wrong set of stages")})
     ordered = [stages[i] for i in ids]
     _renumber(ordered)
     session.flush()
@@ -238,11 +239,11 @@ def _destination(session: Session, stage: Stage, move_to: int | None, count: int
     if not count:
         return None
     if move_to is None:
-        raise ValidationError(f"the stage holds {count} deals: choose where they go",
-                              {"move_to": f"choose a stage for its {count} deals"})
+        raise ValidationError(_("the stage holds %(count)s deals: choose where they go", count=count),
+                              {"move_to": _("choose a stage for its %(count)s deals", count=count)})
     dest = session.get(Stage, move_to)
     if dest is None or dest.archived or dest.pipeline_id != stage.pipeline_id or dest.id == stage.id:
-        raise ValidationError("invalid destination", {"move_to": "another stage of the same pipeline"})
+        raise ValidationError(_("invalid destination"), {"move_to": _("another stage of the same pipeline")})
     return dest
 
 
@@ -268,7 +269,7 @@ def delete_stage(session: Session, stage_id: int, *, actor: Actor, move_to: int 
     stage = get_stage(session, stage_id)
     stages = _stages(session, stage.pipeline_id)
     if len(stages) == 1:
-        raise ConflictError("a pipeline keeps at least one stage")
+        raise ConflictError(_("a pipeline keeps at least one stage"))
     dest = _destination(session, stage, move_to, stage_deal_count(session, stage_id))
     if dest is not None:
         note = f"stage “{stage.name}” deleted"

@@ -12,6 +12,7 @@ from kanban import policy
 from kanban.commerce import PERCENT_SCALE, QUANTITY_SCALE, LineItem, Product
 from kanban.errors import NotFoundError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.pricing import check_currency, decimal_of, line_totals
 from kanban.services.deals import get_deal, timeline, update_deal
 
@@ -27,15 +28,17 @@ def percent(value: object, field: str) -> int:
 
 def _price(value: object, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PRICE:
-        raise ValidationError(f"{field} is a non-negative integer in minor units", {field: "minor units, ≥ 0"})
+        raise ValidationError(_("%(field)s is a non-negative integer in minor units", field=field),
+                              {field: _("minor units, ≥ 0")})
     return value
 
 
 def _name(value: object, field: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{field} is required", {field: "is required"})
+        raise ValidationError(_("%(field)s is required", field=field), {field: _("is required")})
     if len(value.strip()) > limit:
-        raise ValidationError(f"{field} is at most {limit} characters", {field: f"at most {limit} characters"})
+        raise ValidationError(_("%(field)s is at most %(limit)s characters", field=field, limit=limit),
+                              {field: _("at most %(limit)s characters", limit=limit)})
     return value.strip()
 
 
@@ -43,7 +46,7 @@ def get_product(session: Session, product_id: int) -> Product:
     """A product or NotFoundError."""
     product = session.get(Product, product_id)
     if product is None:
-        raise NotFoundError(f"product {product_id} not found")
+        raise NotFoundError(_("product %(product_id)s not found", product_id=product_id))
     return product
 
 
@@ -51,7 +54,7 @@ def save_product(session: Session, data: dict[str, Any], product: Product | None
     """Create a product, or change the given one's fields; SKUs are unique (409 otherwise)."""
     unknown = set(data) - set(PRODUCT_FIELDS)
     if unknown:
-        raise ValidationError("unknown fields", {k: "unknown field" for k in sorted(unknown)})
+        raise ValidationError(_("unknown fields"), {k: "unknown field" for k in sorted(unknown)})
     row = product or Product(tax_bp=0, active=True)
     if product is None or "name" in data:
         row.name = _name(data.get("name"), "name", 200)
@@ -65,7 +68,7 @@ def save_product(session: Session, data: dict[str, Any], product: Product | None
         row.sku = _name(data["sku"], "sku", 64) if data["sku"] is not None else None
         taken = session.scalar(select(Product.id).where(Product.sku == row.sku, Product.id != (row.id or 0)))
         if row.sku is not None and taken is not None:
-            raise ValidationError("SKU already used", {"sku": f"already used by product {taken}"})
+            raise ValidationError(_("SKU already used"), {"sku": _("already used by product %(taken)s", taken=taken)})
     if "active" in data:
         row.active = bool(data["active"])
     session.add(row)
@@ -94,16 +97,17 @@ def _line(session: Session, index: int, item: Any, currency: str) -> LineItem:
     """One validated line; a product supplies name, price and tax unless the item overrides them."""
     where = f"items.{index}"
     if not isinstance(item, dict):
-        raise ValidationError("each item is an object", {where: "must be an object"})
+        raise ValidationError(_("each item is an object"), {where: _("must be an object")})
     product = None
     if item.get("product_id") is not None:
         product = session.get(Product, item["product_id"]) if isinstance(item["product_id"], int) else None
         if product is None:
-            raise ValidationError("unknown product", {f"{where}.product_id": "no such product"})
+            raise ValidationError(_("unknown product"), {f"{where}.product_id": _("no such product")})
         if item.get("price") is None and product.currency != currency:
-            raise ValidationError("product priced in another currency",
-                                  {f"{where}.price": f"the product is priced in {product.currency}, the deal in "
-                                                     f"{currency}: give a price"})
+            raise ValidationError(_("product priced in another currency"),
+                                  {f"{where}.price": _("the product is priced in %(currency)s, the deal in "
+                                                     "%(currency2)s: give a price", currency=product.currency,
+                                                     currency2=currency)})
     name = _name(item.get("name") or (product.name if product else None), f"{where}.name", 300)
     quantity = decimal_of(item.get("quantity", 1), f"{where}.quantity", places=3, low=Decimal("0.001"),
                           high=Decimal(10**9))
@@ -124,7 +128,8 @@ def set_line_items(session: Session, deal_id: int, items: Any, *, actor: Actor) 
     deal = get_deal(session, deal_id, for_update=True)
     policy.authorize(session, actor, "edit", deal)
     if not isinstance(items, list) or len(items) > MAX_LINES:
-        raise ValidationError("items is a list", {"items": f"a list of at most {MAX_LINES} lines"})
+        raise ValidationError(_("items is a list"), {"items": _("a list of at most %(max_lines)s lines",
+                                                                 max_lines=MAX_LINES)})
     lines = [_line(session, i, item, deal.currency) for i, item in enumerate(items)]
     session.execute(delete(LineItem).where(LineItem.deal_id == deal.id))
     for line in lines:

@@ -21,6 +21,7 @@ from stdnum.it import codicefiscale, iva
 
 from kanban.commerce import Requisite
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import Deal, Organization, Person
 
 ADDRESS_TYPES = ("legal", "business", "delivery")
@@ -63,22 +64,22 @@ def check_fields(template: str, fields: Any, errors: dict[str, str]) -> dict[str
     """The template's fields, identifiers validated and compacted; problems go to errors["fields.<name>"]."""
     spec = TEMPLATES[template]
     if not isinstance(fields, dict):
-        errors["fields"] = "must be an object"
+        errors["fields"] = _("must be an object")
         return {}
     out: dict[str, str] = {}
     for name, value in fields.items():
         key = f"fields.{name}"
         if name not in spec:
-            errors[key] = f"not a field of {template} (fields: {', '.join(spec)})"
+            errors[key] = _("not a field of %(template)s (fields: %(spec)s)", template=template, spec=', '.join(spec))
         elif value is None or value == "":
             continue
         elif not isinstance(value, str) or len(value) > 200:
-            errors[key] = "must be text of at most 200 characters"
+            errors[key] = _("must be text of at most 200 characters")
         else:
             try:
                 out[name] = spec[name].clean(value)
             except NumberError as exc:
-                errors[key] = f"not a valid {spec[name].label}: {exc}"
+                errors[key] = _("not a valid %(label)s: %(exc)s", label=spec[name].label, exc=exc)
     return out
 
 
@@ -86,16 +87,16 @@ def check_address(kind: str, value: Any, errors: dict[str, str]) -> dict[str, st
     """An address with street, city, postal_code and an ISO 3166 country code."""
     where = f"addresses.{kind}"
     if kind not in ADDRESS_TYPES:
-        errors[where] = f"address type is one of {', '.join(ADDRESS_TYPES)}"
+        errors[where] = _("address type is one of %(address_types)s", address_types=', '.join(ADDRESS_TYPES))
         return {}
     if not isinstance(value, dict) or set(value) - set(ADDRESS_FIELDS):
-        errors[where] = f"an object with {', '.join(ADDRESS_FIELDS)}"
+        errors[where] = _("an object with %(address_fields)s", address_fields=', '.join(ADDRESS_FIELDS))
         return {}
     out = {k: str(v).strip()[:200] for k, v in value.items() if isinstance(v, str) and v.strip()}
     if "country" in out:
         country = pycountry.countries.get(alpha_2=out["country"].upper())
         if country is None:
-            errors[f"{where}.country"] = "not an ISO 3166 country code (e.g. FR, IT)"
+            errors[f"{where}.country"] = _("not an ISO 3166 country code (e.g. FR, IT)")
         else:
             out["country"] = country.alpha_2
     return out
@@ -104,7 +105,7 @@ def check_address(kind: str, value: Any, errors: dict[str, str]) -> dict[str, st
 def check_bank(value: Any, errors: dict[str, str]) -> dict[str, str]:
     """IBAN (required when bank is given) and BIC, validated by schwifty."""
     if not isinstance(value, dict) or set(value) - {"iban", "bic"}:
-        errors["bank"] = "an object with iban and bic"
+        errors["bank"] = _("an object with iban and bic")
         return {}
     out: dict[str, str] = {}
     for name, parse in (("iban", IBAN), ("bic", BIC)):
@@ -114,14 +115,14 @@ def check_bank(value: Any, errors: dict[str, str]) -> dict[str, str]:
         try:
             out[name] = parse(str(raw)).compact
         except SchwiftyException as exc:
-            errors[f"bank.{name}"] = f"not a valid {name.upper()}: {exc}"
+            errors[f"bank.{name}"] = _("not a valid %(upper)s: %(exc)s", upper=name.upper(), exc=exc)
     return out
 
 
 def _owner(session: Session, owner_type: str, owner_id: int) -> None:
     model = OWNER_TYPES.get(owner_type)
     if (owner_type, owner_id) != COMPANY and (model is None or session.get(model, owner_id) is None):
-        raise NotFoundError(f"{owner_type} {owner_id} not found")
+        raise NotFoundError(_("%(owner_type)s %(owner_id)s not found", owner_type=owner_type, owner_id=owner_id))
 
 
 def save_requisite(session: Session, owner_type: str, owner_id: int, data: dict[str, Any], *,
@@ -130,7 +131,8 @@ def save_requisite(session: Session, owner_type: str, owner_id: int, data: dict[
     _owner(session, owner_type, owner_id)
     template = data.get("template")
     if template not in ENTITY_TEMPLATES[owner_type]:
-        raise ValidationError("unknown template", {"template": f"one of {', '.join(ENTITY_TEMPLATES[owner_type])}"})
+        raise ValidationError(_("unknown template"),
+                              {"template": _("one of %(choices)s", choices=", ".join(ENTITY_TEMPLATES[owner_type]))})
     errors: dict[str, str] = {}
     fields = check_fields(template, data.get("fields", {}), errors)
     addresses = {k: check_address(k, v, errors) for k, v in (data.get("addresses") or {}).items()}

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from kanban import policy
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import Role
 
 LABELS = {"admin": "Administrator", "supervisor": "Supervisor", "rep": "Sales rep"}
@@ -33,16 +34,16 @@ def update_role(session: Session, name: str, scopes: Any) -> Role:
     """Change some scopes of a role (the admin role always keeps everything: it configures the system)."""
     role = next((r for r in list_roles(session) if r.name == name), None)
     if role is None:
-        raise NotFoundError(f"role {name} not found")
+        raise NotFoundError(_("role %(name)s not found", name=name))
     if not isinstance(scopes, dict):
-        raise ValidationError("invalid scopes", {"scopes": "an object of action: scope"})
+        raise ValidationError(_("invalid scopes"), {"scopes": _("an object of action: scope")})
     errors = {f"scopes.{a}": "unknown action" for a in scopes if a not in policy.ACTIONS}
     errors.update({f"scopes.{a}": f"one of {', '.join(policy.SCOPES)}" for a, s in scopes.items()
                    if a in policy.ACTIONS and s not in policy.SCOPES})
     if name == policy.ADMIN:
-        errors["scopes"] = "the admin role always has every permission"
+        errors["scopes"] = _("the admin role always has every permission")
     if errors:
-        raise ValidationError("invalid scopes", errors)
+        raise ValidationError(_("invalid scopes"), errors)
     stored = session.get(Role, name)
     if stored is None:  # a built-in role whose row is missing: store it now
         stored = Role(name=name, label=role.label, scopes={}, builtin=role.builtin)

@@ -12,6 +12,7 @@ from kanban import clock
 from kanban.company import check_time_zone
 from kanban.db import insert_ignoring_conflict
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import LANGUAGES, _, company_language, use_language
 from kanban.logins import end_user_sessions
 from kanban.models import ApiToken, Department, EmailMessage, User
 from kanban.security import hash_password, new_api_token, signer, unsign
@@ -38,23 +39,23 @@ def create_user(session: Session, *, email: str, name: str, role: str = "rep", p
     errors: dict[str, str] = {}
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 320:
-        errors["email"] = "not a valid email address"
+        errors["email"] = _("not a valid email address")
     elif session.scalars(select(User).where(User.email == email)).first():
-        errors["email"] = "a user with this email exists"
+        errors["email"] = _("a user with this email exists")
     if not (name or "").strip():
-        errors["name"] = "name is required"
+        errors["name"] = _("name is required")
     elif len(name.strip()) > 200:
-        errors["name"] = "name is at most 200 characters"
+        errors["name"] = _("name is at most 200 characters")
     if phone and len(phone) > 40:
-        errors["phone"] = "phone is at most 40 characters"
+        errors["phone"] = _("phone is at most 40 characters")
     if department and len(department) > 200:
-        errors["department"] = "department is at most 200 characters"
+        errors["department"] = _("department is at most 200 characters")
     if role not in role_names(session):
         errors["role"] = "role is one of " + ", ".join(role_names(session))
     if password is not None and len(password) < 8:
-        errors["password"] = "password is at least 8 characters"
+        errors["password"] = _("password is at least 8 characters")
     if errors:
-        raise ValidationError("invalid user", errors)
+        raise ValidationError(_("invalid user"), errors)
     user = User(email=email, name=name.strip(), role=role, phone=phone or None,
                 password_hash=hash_password(password) if password else None)
     if department:
@@ -81,9 +82,9 @@ def create_token(session: Session, email: str, name: str = "cli", expires_days: 
     """Create an API token for a user and return it (only the hash is stored); optionally expiring."""
     user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
     if user is None:
-        raise NotFoundError(f"no user with email {email}")
+        raise NotFoundError(_("no user with email %(email)s", email=email))
     if expires_days is not None and not 1 <= expires_days <= 3650:
-        raise ValidationError("invalid expiry", {"expires_days": "between 1 and 3650 days"})
+        raise ValidationError(_("invalid expiry"), {"expires_days": _("between 1 and 3650 days")})
     token, digest = new_api_token()
     expires = clock.now() + timedelta(days=expires_days) if expires_days is not None else None
     session.add(ApiToken(user_id=user.id, token_hash=digest, name=name[:200], expires_at=expires))
@@ -102,7 +103,7 @@ def revoke_token(session: Session, token_id: int, user_id: int | None = None) ->
     if user_id is not None:
         stmt = stmt.where(ApiToken.user_id == user_id)
     if not session.execute(stmt.execution_options(synchronize_session=False)).rowcount:
-        raise NotFoundError(f"token {token_id} not found")
+        raise NotFoundError(_("token %(token_id)s not found", token_id=token_id))
 
 
 def _password_marker(user: User) -> str:
@@ -129,9 +130,9 @@ def invited_user(session: Session, secret: str, token: str) -> User | None:
 def set_password(session: Session, user: User, password: str) -> None:
     """Set a user's password (at least 8 characters)."""
     if len(password) < 8:
-        raise ValidationError("password too short", {"password": "password is at least 8 characters"})
+        raise ValidationError(_("password too short"), {"password": _("password is at least 8 characters")})
     if len(password) > 1000:
-        raise ValidationError("password too long", {"password": "password is at most 1000 characters"})
+        raise ValidationError(_("password too long"), {"password": _("password is at most 1000 characters")})
     user.password_hash = hash_password(password)
     session.flush()
 
@@ -144,11 +145,13 @@ def invite_user(session: Session, *, email: str, name: str, role: str, departmen
     user.department_id = department_id
     link = f"{public_url.rstrip('/')}/invitation/{invitation_token(secret, user)}"
     days = INVITE_MAX_AGE // 86400
+    with use_language(company_language()):  # the invitee has chosen no language yet
+        subject = _("You are invited to the CRM")
+        body = _("Hello %(name)s,\n\nyou have an account in the CRM. Choose your password here "
+                 "(the link works once, for %(days)s days):\n%(link)s\n", name=user.name, days=days, link=link)
     session.add(EmailMessage(
         kind="invitation", from_address=mail_from, to_address=user.email, status=mail_status,
-        subject="You are invited to the CRM",
-        body_text=f"Hello {user.name},\n\nyou have an account in the CRM. Choose your password here "
-                  f"(the link works once, for {days} days):\n{link}\n"))
+        subject=subject, body_text=body))
     session.flush()
     return user
 
@@ -156,7 +159,21 @@ def invite_user(session: Session, *, email: str, name: str, role: str, departmen
 def _check_department(session: Session, department_id: Any) -> None:
     if department_id is not None and (not isinstance(department_id, int) or isinstance(department_id, bool)
                                       or session.get(Department, department_id) is None):
-        raise ValidationError("unknown department", {"department_id": "unknown department"})
+        raise ValidationError(_("unknown department"), {"department_id": _("unknown department")})
+
+
+def update_me(session: Session, user: User, changes: dict[str, Any]) -> User:
+    """A user's own settings: today their interface language (None: the company's)."""
+    unknown = sorted(set(changes) - {"language"})
+    if unknown:
+        raise ValidationError(_("invalid settings"), {name: _("not a setting you can change") for name in unknown})
+    language = changes.get("language", user.language)
+    if language is not None and language not in LANGUAGES:
+        raise ValidationError(_("invalid settings"),
+                              {"language": _("one of %(choices)s, or null", choices=", ".join(LANGUAGES))})
+    user.language = language
+    session.flush()
+    return user
 
 
 def update_user(session: Session, actor: User, user_id: int, changes: dict[str, Any]) -> User:
@@ -168,14 +185,16 @@ def update_user(session: Session, actor: User, user_id: int, changes: dict[str, 
     """
     user = session.get(User, user_id)
     if user is None or user.role == "system":
-        raise NotFoundError(f"user {user_id} not found")
+        raise NotFoundError(_("user %(user_id)s not found", user_id=user_id))
     errors: dict[str, str] = {}
     if "role" in changes and changes["role"] not in role_names(session):
-        errors["role"] = "unknown role"
+        errors["role"] = _("unknown role")
     if "active" in changes and not isinstance(changes["active"], bool):
-        errors["active"] = "true or false"
+        errors["active"] = _("true or false")
     if user.id == actor.id and (changes.get("role", user.role) != user.role or changes.get("active") is False):
-        errors["role" if "role" in changes else "active"] = "you cannot demote or deactivate yourself"
+        errors["role" if "role" in changes else "active"] = _("you cannot demote or deactivate yourself")
+    if "language" in changes and changes["language"] is not None and changes["language"] not in LANGUAGES:
+        errors["language"] = _("one of %(choices)s, or null", choices=", ".join(LANGUAGES))
     if "department_id" in changes:
         try:
             _check_department(session, changes["department_id"])
@@ -187,8 +206,8 @@ def update_user(session: Session, actor: User, user_id: int, changes: dict[str, 
         except ValidationError as exc:
             errors.update(exc.fields)
     if errors:
-        raise ValidationError("invalid user", errors)
-    for name in ("role", "department_id", "active", "time_zone"):
+        raise ValidationError(_("invalid user"), errors)
+    for name in ("role", "department_id", "active", "time_zone", "language"):
         if name in changes:
             setattr(user, name, changes[name])
     if changes.get("active") is False:

@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kanban import company, logins
+from kanban import company, i18n, logins
+from kanban.i18n import _, ngettext
 from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
 from kanban.web.templating import render
@@ -24,7 +25,8 @@ def _context(session: Session, request: Request, errors: dict[str, str] | None =
             "current_id": request.scope.get("session_id"), "errors": errors or {},
             "idle_hours": f"{settings.session_idle_hours:g}", "max_days": f"{settings.session_max_days:g}",
             "my_time_zone": user.time_zone or "", "company_time_zone": company.settings(session).time_zone,
-            "zone_names": sorted(company.zone_names())}
+            "zone_names": sorted(company.zone_names()),
+            "language_names": i18n.LANGUAGE_NAMES, "company_language": i18n.company_language()}
 
 
 @access("authenticated")
@@ -48,8 +50,8 @@ async def end_one(request: Request) -> Response:
         return logins.end_session(session, web_user(request, session).id, session_id)
 
     if not await in_tx(request, act):
-        return render(request, "error.html", {"status": 404, "message": "no such session"}, status_code=404)
-    return _done(request, "Session ended.")
+        return render(request, "error.html", {"status": 404, "message": _("no such session")}, status_code=404)
+    return _done(request, _("Session ended."))
 
 
 @access("authenticated")
@@ -61,7 +63,7 @@ async def end_others(request: Request) -> Response:
         return logins.end_user_sessions(session, user.id, except_id=request.scope.get("session_id"))
 
     count = await in_tx(request, act)
-    return _done(request, f"{count} other session{'' if count == 1 else 's'} ended.")
+    return _done(request, ngettext("%(num)d other session ended.", "%(num)d other sessions ended.", count))
 
 
 @access("authenticated")
@@ -78,7 +80,26 @@ async def change_password(request: Request) -> Response:
     if errors:
         return render(request, "account/sessions.html", await in_tx(request, _context, request, errors),
                       status_code=422)
-    return _done(request, "Password changed; your other sessions were ended.")
+    return _done(request, _("Password changed; your other sessions were ended."))
+
+
+@access("authenticated")
+async def change_language(request: Request) -> Response:
+    """POST /account/language — my interface language (empty: the company's)."""
+    form = await request.form()
+    chosen = str(form.get("language", "")).strip()
+    if chosen and chosen not in i18n.LANGUAGES:
+        ctx = await in_tx(request, _context, request)  # knows the user, hence the language of the message
+        ctx["errors"] = {"language": _("Choose one of the listed languages.")}
+        return render(request, "account/sessions.html", ctx, status_code=422)
+
+    def act(session: Session) -> None:
+        user = web_user(request, session)
+        user.language = chosen or None
+
+    await in_tx(request, act)
+    i18n.set_language(chosen or i18n.company_language())
+    return _done(request, _("Language saved."))
 
 
 routes = [
@@ -86,4 +107,5 @@ routes = [
     Route("/account/sessions/end-others", end_others, methods=["POST"]),
     Route("/account/sessions/{session_id:int}/end", end_one, methods=["POST"]),
     Route("/account/password", change_password, methods=["POST"]),
+    Route("/account/language", change_language, methods=["POST"]),
 ]

@@ -15,6 +15,7 @@ from kanban import queries, timezones
 from kanban.crm_models import ACTIVITY_TYPES, Activity, Note
 from kanban.errors import ValidationError
 from kanban.events import Actor
+from kanban.i18n import N_, _
 from kanban.models import Deal, Person, User
 from kanban.services import activities as svc
 from kanban.services import notes
@@ -24,7 +25,7 @@ from kanban.web.deps import in_tx, web_user
 from kanban.web.forms import optional_int, safe_return, text
 from kanban.web.templating import render
 
-GROUPS = (("overdue", "Overdue"), ("today", "Today"), ("week", "This week"), ("later", "Later"))
+GROUPS = (("overdue", N_("Overdue")), ("today", N_("Today")), ("week", N_("This week")), ("later", N_("Later")))
 COMPOSER_FIELDS = ("type", "subject", "due_date", "due_time", "duration_minutes", "assignee_id", "note")
 
 
@@ -37,7 +38,7 @@ async def _deal_page_error(request: Request, deal_id: int, exc: ValidationError,
     def load(session: Session) -> dict[str, Any]:
         web_user(request, session)
         return deal_context(request, session, deal_id, composer_errors=exc.fields, message_kind="error",
-                            message="Not saved: see the form above the timeline.", **extra)
+                            message=_("Not saved: see the form above the timeline."), **extra)
 
     return render(request, "deal.html", await in_tx(request, load), status_code=exc.status)
 
@@ -56,7 +57,7 @@ async def add_note(request: Request) -> Response:
         await in_tx(request, work)
     except ValidationError as exc:
         return await _deal_page_error(request, deal_id, exc, composer={"text": body}, composer_tab="note")
-    request.session["flash"] = ("Note added.", "ok")
+    request.session["flash"] = (_("Note added."), "ok")
     return RedirectResponse(f"/deals/{deal_id}#timeline", status_code=303)
 
 
@@ -81,7 +82,7 @@ async def change_note(request: Request) -> Response:
     except ValidationError as exc:
         request.session["flash"] = ("The note was not changed: " + "; ".join(exc.fields.values()), "error")
         return RedirectResponse(_back(form, "/activities"), status_code=303)
-    request.session["flash"] = ("Note deleted." if action == "delete" else "Note saved.", "ok")
+    request.session["flash"] = (_("Note deleted.") if action == "delete" else _("Note saved."), "ok")
     return RedirectResponse(_back(form, f"/deals/{deal_id}#timeline" if deal_id else "/activities"), status_code=303)
 
 
@@ -110,7 +111,7 @@ async def create(request: Request) -> Response:
     def work(session: Session) -> None:
         user = web_user(request, session)
         if errors:
-            raise ValidationError("invalid activity", errors)
+            raise ValidationError(_("invalid activity"), errors)
         svc.create_activity(session, values, actor=Actor.user(user.id))
 
     deal_id = values.get("deal_id")
@@ -121,7 +122,7 @@ async def create(request: Request) -> Response:
         if deal_id:
             return await _deal_page_error(request, deal_id, exc, composer=typed, composer_tab="activity")
         return await _activities_page(request, status=exc.status, errors=exc.fields, typed=typed)
-    request.session["flash"] = (f"Planned: {values['subject']}.", "ok")
+    request.session["flash"] = (_("Planned: %(values)s.", values=values['subject']), "ok")
     return RedirectResponse(_back(form, f"/deals/{deal_id}" if deal_id else "/activities"), status_code=303)
 
 
@@ -135,10 +136,10 @@ async def change(request: Request) -> Response:
     def work(session: Session) -> str:
         actor = Actor.user(web_user(request, session).id)
         if action == "done":
-            return f"Done: {svc.complete_activity(session, activity_id, actor=actor).subject}."
+            return _("Done: %(subject)s.", subject=svc.complete_activity(session, activity_id, actor=actor).subject)
         activity = svc.reschedule_activity(session, activity_id, text(form, "due_date") or None,
                                            text(form, "due_time") or None, actor=actor)
-        return f"Rescheduled: {activity.subject}."
+        return _("Rescheduled: %(subject)s.", subject=activity.subject)
 
     try:
         message, kind = await in_tx(request, work), "ok"
@@ -202,7 +203,7 @@ async def _activities_page(request: Request, status: int = 200, **extra: Any) ->
         }
         ctx.update(extra)
         if extra.get("errors"):
-            ctx.update(message="Not planned: see the form.", message_kind="error")
+            ctx.update(message=_("Not planned: see the form."), message_kind="error")
         return ctx
 
     return render(request, "activities.html", await in_tx(request, load), status_code=status)

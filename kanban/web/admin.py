@@ -14,6 +14,7 @@ from starlette.routing import Route
 from kanban import queries
 from kanban.errors import ValidationError
 from kanban.events import Actor
+from kanban.i18n import _, ngettext
 from kanban.models import Department, Pipeline
 from kanban.services import pipelines as svc
 from kanban.web.access import access
@@ -72,7 +73,7 @@ async def _act(request: Request, action: Callable[[Session, Any], tuple[int, str
             require_admin(web_user(request, session))
             pid = optional_int(form, "pipeline_id")
             return _page_context(session, pid, errors=fields, form=dict(form), failed=failed,
-                                 message=f"Not saved: {why}.", message_kind="error")
+                                 message=_("Not saved: %(why)s.", why=why), message_kind="error")
 
         return render(request, "admin/pipelines.html", await in_tx(request, reload), status_code=422)
     request.session["flash"] = (done, "ok")
@@ -83,9 +84,9 @@ def _create_pipeline(session: Session, form: Any) -> tuple[int, str]:
     lines = [line.strip() for line in text(form, "stages").splitlines() if line.strip()]
     stages: list[dict[str, Any]] = [{"name": name, "kind": "open"} for name in lines]
     if form.get("won_lost"):
-        stages += [{"name": "Won", "kind": "won"}, {"name": "Lost", "kind": "lost"}]
+        stages += [{"name": _("Won"), "kind": "won"}, {"name": _("Lost"), "kind": "lost"}]
     pipeline = svc.create_pipeline(session, text(form, "name"), stages)
-    return pipeline.id, f"Pipeline “{pipeline.name}” created."
+    return pipeline.id, _("Pipeline “%(name)s” created.", name=pipeline.name)
 
 
 @access("admin")
@@ -98,10 +99,10 @@ def _rename_pipeline(session: Session, form: Any) -> tuple[int, str]:
     pipeline = svc.get_pipeline(session, optional_int(form, "pipeline_id") or 0)
     name = text(form, "name")
     if not name or len(name) > 200:
-        raise ValidationError("invalid name", {"name": "a name of 1 to 200 characters is required"})
+        raise ValidationError(_("invalid name"), {"name": _("a name of 1 to 200 characters is required")})
     pipeline.name = name
     session.flush()
-    return pipeline.id, f"Pipeline renamed to “{name}”."
+    return pipeline.id, _("Pipeline renamed to “%(name)s”.", name=name)
 
 
 @access("admin")
@@ -114,7 +115,7 @@ def _add_stage(session: Session, form: Any) -> tuple[int, str]:
     pipeline_id = optional_int(form, "pipeline_id") or 0
     position = optional_int(form, "position")
     stage = svc.add_stage(session, pipeline_id, text(form, "name"), position, text(form, "kind") or "open")
-    return pipeline_id, f"Stage “{stage.name}” added."
+    return pipeline_id, _("Stage “%(name)s” added.", name=stage.name)
 
 
 @access("admin")
@@ -126,7 +127,7 @@ async def add_stage(request: Request) -> Response:
 def _update_stage(session: Session, form: Any) -> tuple[int, str]:
     stage = svc.update_stage(session, optional_int(form, "stage_id") or 0, name=text(form, "name"),
                              kind=text(form, "kind") or None)
-    return stage.pipeline_id, f"Stage “{stage.name}” saved."
+    return stage.pipeline_id, _("Stage “%(name)s” saved.", name=stage.name)
 
 
 @access("admin")
@@ -138,7 +139,8 @@ async def update_stage(request: Request) -> Response:
 def _move_stage(session: Session, form: Any) -> tuple[int, str]:
     stage = svc.get_stage(session, optional_int(form, "stage_id") or 0)
     svc.move_stage(session, stage.id, -1 if text(form, "direction") == "up" else 1)
-    return stage.pipeline_id, f"Stage “{stage.name}” moved {text(form, 'direction') or 'down'}."
+    return stage.pipeline_id, _("Stage “%(name)s” moved %(text)s.",
+                                 name=stage.name, text=text(form, 'direction') or 'down')
 
 
 @access("admin")
@@ -190,9 +192,9 @@ async def delete_stage(request: Request) -> Response:
         errors: dict[str, str] = {}
         move_to = optional_int(form, "move_to", errors)
         if errors:
-            raise ValidationError("invalid destination", {"move_to": "choose a stage"})
+            raise ValidationError(_("invalid destination"), {"move_to": _("choose a stage")})
         svc.delete_stage(session, stage.id, actor=Actor.user(user.id), move_to=move_to, run_robots=run_robots)
-        return stage.pipeline_id, f"Stage “{stage.name}” deleted."
+        return stage.pipeline_id, _("Stage “%(name)s” deleted.", name=stage.name)
 
     try:
         pipeline_id, done = await in_tx(request, work)
@@ -212,7 +214,8 @@ def _set_visibility(session: Session, form: Any) -> tuple[int, str]:
     ids = [int(v) for v in form.getlist("department_id") if str(v).isdigit()]
     visible: Any = "all" if text(form, "visible") != "some" else ids
     pipeline = svc.update_pipeline(session, optional_int(form, "pipeline_id") or 0, {"visible_to": visible})
-    who = "every department" if pipeline.visible_to is None else f"{len(pipeline.visible_to)} department(s)"
+    who = _("every department") if pipeline.visible_to is None else ngettext(
+        "%(num)d department", "%(num)d departments", len(pipeline.visible_to))
     return pipeline.id, f"“{pipeline.name}” is now visible to {who}."
 
 

@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from kanban.bootstrap import Runtime
 from kanban.errors import KanbanError
+from kanban.i18n import LanguageMiddleware, _
 from kanban.paths import STATIC_DIR
 from kanban.web import auth
 from kanban.web.access import access
@@ -88,9 +89,9 @@ def allowed_methods(request: Request) -> list[str]:
 
 async def handle_server_error(request: Request, exc: Exception) -> Response:
     if _is_api(request):
-        body = {"error": {"code": "internal_error", "message": "internal server error", "fields": {}}}
+        body = {"error": {"code": "internal_error", "message": _("internal server error"), "fields": {}}}
         return JSONResponse(body, status_code=500)
-    return PlainTextResponse("Internal server error", status_code=500)
+    return PlainTextResponse(_("Internal server error"), status_code=500)
 
 
 @access("public")
@@ -129,6 +130,7 @@ def create_app(runtime: Runtime) -> Starlette:
     settings = runtime.settings
     middleware = [
         Middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure),
+        Middleware(LanguageMiddleware),
         Middleware(RequestLimitsMiddleware),
         # Only the CSRF token and flash messages live in this signed cookie; who is logged in is the
         # server-side session named by the "kanban_session" cookie (kanban.logins).

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from kanban import logins
 from kanban.errors import ValidationError
+from kanban.i18n import N_, _
 from kanban.models import User
 from kanban.security import hash_password, verify_password
 from kanban.services.users import invited_user, set_password
@@ -19,8 +20,8 @@ from kanban.web.deps import SESSION_COOKIE, client_ip, in_tx, login_session, set
 from kanban.web.templating import render
 
 _DUMMY_HASH = hash_password("timing-equaliser")
-WRONG = "Wrong email or password."
-THROTTLED = "Too many failed logins. Try again in a few minutes."
+WRONG = N_("Wrong email or password.")
+THROTTLED = N_("Too many failed logins. Try again in a few minutes.")
 
 
 def _safe_next(value: str | None) -> str:
@@ -110,7 +111,7 @@ async def accept_invitation(request: Request) -> Response:
         if user is None:
             return None, None, None
         if password != again:
-            return user, "The two passwords differ.", None
+            return user, _("The two passwords differ."), None
         try:
             set_password(session, user, password)
         except ValidationError as exc:

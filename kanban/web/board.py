@@ -14,6 +14,7 @@ from starlette.routing import Route
 from kanban import company, policy, queries
 from kanban.errors import BadRequestError, NotFoundError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.logins import UserSession
 from kanban.models import Pipeline, Stage, User
 from kanban.queries import BoardFilters
@@ -74,7 +75,7 @@ def _pipeline(session: Session, user: User, pipeline_id: int | None) -> tuple[li
         return all_pipelines, all_pipelines[0] if all_pipelines else None
     chosen = next((p for p in all_pipelines if p.id == pipeline_id), None)
     if chosen is None:
-        raise NotFoundError(f"pipeline {pipeline_id} not found")
+        raise NotFoundError(_("pipeline %(pipeline_id)s not found", pipeline_id=pipeline_id))
     return all_pipelines, chosen
 
 
@@ -156,7 +157,7 @@ async def more_cards(request: Request) -> Response:
     filters = board_filters(request, request.query_params)
     after = queries.parse_cursor(request.query_params.get("cursor"))
     if after is None:
-        raise ValidationError("bad cursor", {"cursor": "expected rank:id"})
+        raise ValidationError(_("bad cursor"), {"cursor": _("expected rank:id")})
 
     def load(session: Session) -> dict[str, Any]:
         user = web_user(request, session)
@@ -209,19 +210,20 @@ async def create_in_column(request: Request) -> Response:
         stage = get_stage(session, stage_id or 0)
         policy.require_pipeline(session, user, stage.pipeline_id)
         if not values["title"]:
-            errors["title"] = "title is required"
+            errors["title"] = _("title is required")
         if errors:
-            raise ValidationError("invalid deal", errors)
+            raise ValidationError(_("invalid deal"), errors)
         deal = create_deal(session, pipeline_id=stage.pipeline_id, stage_id=stage.id, actor=Actor.user(user.id),
                            **values)
         return stage, deal.id
 
     try:
-        stage, _ = await in_tx(request, work)
+        stage, _rest = await in_tx(request, work)
     except (ValidationError, PermissionDeniedError) as exc:
         fields = {**errors, **exc.fields}
         denied = isinstance(exc, PermissionDeniedError)
-        message = f"The deal was not created: {exc.message}." if denied else "The deal was not created: see the form."
+        message = (_("The deal was not created: %(message)s.", message=exc.message) if denied
+                   else _("The deal was not created: see the form."))
 
         def reload(session: Session) -> dict[str, Any]:
             web_user(request, session)

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from kanban.commerce import Product
 from kanban.errors import ValidationError
 from kanban.events import Actor
+from kanban.i18n import N_, _
 from kanban.models import Deal
 from kanban.pricing import display, exponent, major
 from kanban.services import documents as docs
@@ -44,11 +45,12 @@ def minor_of(raw: str, currency: str, field: str) -> int | None:
     try:
         value = Decimal(raw.replace(",", "").replace(" ", ""))
     except InvalidOperation:
-        raise ValidationError(f"{field}: enter a price like 19.99", {field: "enter a price like 19.99"}) from None
+        raise ValidationError(_("%(field)s: enter a price like 19.99", field=field),
+                              {field: _("enter a price like 19.99")}) from None
     scaled = value.scaleb(exponent(currency))
     if not scaled.is_finite() or scaled != scaled.to_integral_value():
-        why = f"too many decimals for {currency}"
-        raise ValidationError(f"{field}: {why}", {field: why})
+        why = _("too many decimals for %(currency)s", currency=currency)
+        raise ValidationError(_("%(field)s: %(why)s", field=field, why=why), {field: why})
     return int(scaled)
 
 
@@ -79,7 +81,7 @@ async def save_lines(request: Request) -> Response:
         deal = get_deal(session, deal_id)
         svc.set_line_items(session, deal.id, items_of(form, deal.currency), actor=Actor.user(user.id))
 
-    return await _act(request, save, deal_id, "Products saved.")
+    return await _act(request, save, deal_id, _("Products saved."))
 
 
 @access("deal:edit")
@@ -93,7 +95,7 @@ async def new_document(request: Request) -> Response:
         docs.create_document(session, deal_id, str(form.get("type", "")), actor=Actor.user(user.id),
                              company_name=request.app.state.runtime.settings.company_name)
 
-    return await _act(request, save, deal_id, "Document created.")
+    return await _act(request, save, deal_id, _("Document created."))
 
 
 async def _act(request: Request, work: Any, deal_id: int, done: str) -> Response:
@@ -103,7 +105,7 @@ async def _act(request: Request, work: Any, deal_id: int, done: str) -> Response
         request.session["flash"] = (done, "ok")
     except ValidationError as exc:
         details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
-        request.session["flash"] = (f"Not saved: {details}", "error")
+        request.session["flash"] = (_("Not saved: %(details)s", details=details), "error")
     return RedirectResponse(f"/deals/{deal_id}#deal-products", status_code=303)
 
 
@@ -142,12 +144,12 @@ async def product_action(request: Request) -> Response:
         require_admin(web_user(request, session))
         if product_id is not None:
             svc.delete_product(session, product_id)
-            return "Product deleted."
+            return _("Product deleted.")
         currency = str(form.get("currency", "")).strip().upper()
         svc.save_product(session, {"name": str(form.get("name", "")), "sku": str(form.get("sku", "")).strip() or None,
                                    "currency": currency, "tax_rate": str(form.get("tax_rate", "")).strip() or None,
                                    "price": minor_of(str(form.get("price", "")).strip(), currency, "price")})
-        return "Product added."
+        return _("Product added.")
 
     try:
         request.session["flash"] = (await in_tx(request, act), "ok")
@@ -159,7 +161,7 @@ async def product_action(request: Request) -> Response:
 def install(runtime: Any) -> None:
     """Add the panel to the deal page and the products page to the admin's navigation."""
     runtime.deal_panels.append(panel)
-    runtime.nav_links.append(("Products", "/admin/products", True))
+    runtime.nav_links.append((N_("Products"), "/admin/products", True))
 
 
 routes = [

@@ -38,7 +38,7 @@ def parse(form: FormData, errors: dict[str, str]) -> Any:
         try:
             return strictjson.loads(raw) if raw else None
         except strictjson.JSONValueError as exc:
-            errors["condition"] = f"not valid JSON: {exc}"
+            errors["condition"] = _("not valid JSON: %(exc)s", exc=exc)
             return None
     mode = "any" if form.get("cond_mode") == "any" else "all"
     rows = []

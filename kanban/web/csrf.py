@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kanban.i18n import _
+
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 # Inbound endpoints are authenticated by signatures or tokens, and the bearer-token API uses no cookies.
 EXEMPT_PREFIXES = ("/hooks/", "/api/")
@@ -45,7 +47,7 @@ class CSRFMiddleware:
         expected = scope.get("session", {}).get("csrf")
         headers = Headers(scope=scope)
         if self._cross_origin(scope, headers):
-            response = PlainTextResponse("Cross-origin request refused.", status_code=403)
+            response = PlainTextResponse(_("Cross-origin request refused."), status_code=403)
             await response(scope, receive, send)
             return
         given = headers.get("x-csrf-token")
@@ -53,7 +55,7 @@ class CSRFMiddleware:
         if given is None:
             body, too_big = await _read_body(receive)
             if too_big:
-                await PlainTextResponse("Request body too large", 413)(scope, receive, send)
+                await PlainTextResponse(_("Request body too large"), 413)(scope, receive, send)
                 return
             given = _form_token(headers.get("content-type", ""), body)
             receive = _replay(body)
@@ -79,7 +81,7 @@ class CSRFMiddleware:
 
 
 def _origin_of(url: str) -> str:
-    scheme, _, rest = url.partition("://")
+    scheme, _unused, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}".lower() if rest else ""
 
 

@@ -16,6 +16,7 @@ from kanban import clock, decisions, policy, queries, timezones
 from kanban.crm_models import Activity
 from kanban.errors import ConflictError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import N_, _
 from kanban.models import Deal, Person, Pipeline, Stage, User
 from kanban.services import outcomes
 from kanban.services.activities import activities_query
@@ -27,10 +28,11 @@ from kanban.web.forms import format_amount, optional_int, parse_amount, text
 from kanban.web.templating import render
 
 WHY_ITEMS = 100  # decisions on the deal page's "Why?" tab (the API pages further)
-CONFLICT_MESSAGE = ("Someone else changed this deal while you were editing it. Nothing was saved yet: your edits "
-                    "are kept in the form, and what changed meanwhile is listed below.")
-FIELD_LABELS = {"title": "Title", "amount": "Amount", "currency": "Currency", "responsible_id": "Responsible",
-                "person_id": "Person", "tags": "Tags", "fields": "Custom fields"}
+CONFLICT_MESSAGE = (N_("Someone else changed this deal while you were editing it. Nothing was saved yet: your edits "
+                    "are kept in the form, and what changed meanwhile is listed below."))
+FIELD_LABELS = {"title": N_("Title"), "amount": N_("Amount"), "currency": N_("Currency"),
+                "responsible_id": N_("Responsible"), "person_id": N_("Person"), "tags": N_("Tags"),
+                "fields": N_("Custom fields")}
 # Which inline field (data-field) shows each form value, to open it for review after a conflict or an error.
 FIELD_GROUPS = {"currency": "amount", "person_id": "person"}
 
@@ -73,7 +75,7 @@ def _shower(key: str, user_names: dict[str, str], person_label: Any) -> Any:
     if key == "responsible_id":
         return lambda v: user_names.get(str(v), "unassigned")
     if key == "person_id":
-        return lambda v: person_label(v) or "no person"
+        return lambda v: person_label(v) or _("no person")
     return lambda v: _display(key, v)
 
 
@@ -191,7 +193,7 @@ async def deal_live(request: Request) -> Response:
 def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     """The update_deal changes a submitted form asks for (parse errors go to `errors`)."""
     if not values["title"]:
-        errors["title"] = "title is required"
+        errors["title"] = _("title is required")
     changes: dict[str, Any] = {
         "title": values["title"],
         "amount": parse_amount(values["amount"], errors, currency=(values["currency"] or deal.currency).upper()),
@@ -205,11 +207,11 @@ def _changes(session: Session, deal: Deal, values: dict[str, Any], errors: dict[
     new: dict[str, Any] = {}
     for key, value in values["fields"]:
         if not key:
-            errors["fields"] = "every custom field needs a name"
+            errors["fields"] = _("every custom field needs a name")
         elif len(key) > 100:
-            errors["fields"] = "custom field names are at most 100 characters"
+            errors["fields"] = _("custom field names are at most 100 characters")
         elif key in new:
-            errors["fields"] = f"the field “{key}” appears twice"
+            errors["fields"] = _("the field “%(key)s” appears twice", key=key)
         elif value:
             # Keep a stored number or flag as it is when the text shown for it was not edited.
             new[key] = old[key] if key in old and str(old[key]) == value else value
@@ -224,7 +226,7 @@ def _invalid(session: Session, request: Request, deal_id: int, values: dict[str,
     return deal_context(request, session, deal_id, values=values, errors=fields,
                         **({"seen": values["seen"]} if values["seen"] else {}),
                         editing=editing_of(fields) or {"all"},
-                        message="The deal was not saved: please correct the marked fields.", message_kind="error")
+                        message=_("The deal was not saved: please correct the marked fields."), message_kind="error")
 
 
 def _stale(session: Session, request: Request, deal_id: int, values: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +262,7 @@ async def edit_deal(request: Request) -> Response:
         changes = _changes(session, deal, values, errors)
         changes.update(person_picker.changes(session, deal, values, Actor.user(user.id), errors))
         if errors:
-            raise ValidationError("invalid deal", errors)
+            raise ValidationError(_("invalid deal"), errors)
         update_deal(session, deal_id, changes, actor=Actor.user(user.id), expected_version=version)
 
     try:
@@ -269,7 +271,7 @@ async def edit_deal(request: Request) -> Response:
         return render(request, "deal.html", await in_tx(request, _invalid, request, deal_id, values, exc.fields),
                       status_code=422)
     except PermissionDeniedError as exc:
-        message = f"The deal was not saved: {exc.message}."
+        message = _("The deal was not saved: %(message)s.", message=exc.message)
 
         def denied(session: Session) -> dict[str, Any]:
             web_user(request, session)
@@ -278,7 +280,7 @@ async def edit_deal(request: Request) -> Response:
         return render(request, "deal.html", await in_tx(request, denied), status_code=403)
     except ConflictError:
         return render(request, "deal.html", await in_tx(request, _stale, request, deal_id, values), status_code=409)
-    request.session["flash"] = ("Saved.", "ok")
+    request.session["flash"] = (_("Saved."), "ok")
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 
 

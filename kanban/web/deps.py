@@ -12,8 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kanban import clock, company, logins
+from kanban import clock, company, i18n, logins
 from kanban.errors import AuthRequiredError, PermissionDeniedError
+from kanban.i18n import _
 from kanban.models import ApiToken, User
 from kanban.security import hash_token
 
@@ -33,6 +34,7 @@ class CurrentUser:
     phone: str | None
     active: bool
     time_zone: str | None = None  # their own IANA zone; None: the company's (kanban.timezones.zone_of)
+    language: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -40,10 +42,12 @@ class CurrentUser:
 
     @classmethod
     def of(cls, user: User) -> CurrentUser:
-        """Snapshot a user row (and refresh this process's copy of the company settings, for zone_of)."""
+        """Snapshot a user row (and refresh this process's copy of the company settings, for zone_of); the
+        request now speaks the user's language."""
         company.settings(object_session(user))
+        i18n.set_language(i18n.language_of(user))
         return cls(user.id, user.email, user.name, user.role, user.department_id, user.phone, user.active,
-                   user.time_zone)
+                   user.time_zone, user.language)
 
 
 class LoginRequiredError(AuthRequiredError):
@@ -75,7 +79,7 @@ def web_user(request: Request, session: Session) -> User:
     found = logins.active_session_with_user(session, request.cookies.get(SESSION_COOKIE), _timeouts(request))
     row, user = found if found is not None else (None, None)
     if row is None or user is None or not user.active:
-        raise LoginRequiredError("log in to continue")
+        raise LoginRequiredError(_("log in to continue"))
     request.scope["session_id"] = row.id
     request.scope["user"] = CurrentUser.of(user)
     session.info.update(user_id=user.id, via="ui")  # who a configuration save is recorded for
@@ -120,18 +124,18 @@ def set_session_cookie(request: Request, response: Response, token: str | None) 
 def api_user(request: Request, session: Session) -> User:
     """The user behind a bearer token, or AuthRequiredError (401)."""
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _unused, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthRequiredError("missing bearer token")
+        raise AuthRequiredError(_("missing bearer token"))
     # The token and its user in one round trip.
     found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
                             .where(ApiToken.token_hash == hash_token(token.strip()))).first()
     row, user = (found[0], found[1]) if found is not None else (None, None)
     now = clock.now()
     if row is None or user is None or not user.active:
-        raise AuthRequiredError("invalid or revoked token")
+        raise AuthRequiredError(_("invalid or revoked token"))
     if row.expires_at is not None and row.expires_at <= now:
-        raise AuthRequiredError("the token has expired")
+        raise AuthRequiredError(_("the token has expired"))
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         row.last_used_at = now
     request.scope["user"] = CurrentUser.of(user)
@@ -142,5 +146,5 @@ def api_user(request: Request, session: Session) -> User:
 def require_admin(user: User) -> User:
     """Raise PermissionDeniedError unless the user is an admin."""
     if user.role != "admin":
-        raise PermissionDeniedError("admins only")
+        raise PermissionDeniedError(_("admins only"))
     return user

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
 
 from kanban.errors import BadRequestError, KanbanError, UnavailableError, ValidationError
+from kanban.i18n import _
 
 RETRY_AFTER_SECONDS = 2
 # SQLSTATE classes of transient failures: serialization failure, deadlock, connection exceptions, lock timeouts,
@@ -23,21 +24,21 @@ def translate(exc: BaseException) -> KanbanError | None:
     """The domain error a driver/decoder error stands for, or None when it is a real server error."""
     if isinstance(exc, OperationalError) or _transient(exc):
         if _transient(exc):
-            return UnavailableError("the database is briefly unavailable; try again",
+            return UnavailableError(_("the database is briefly unavailable; try again"),
                                     retry_after=RETRY_AFTER_SECONDS)
         return None
     if isinstance(exc, DataError):
-        return ValidationError("a value is out of range or invalid for its field", {"value": _first_line(exc)})
+        return ValidationError(_("a value is out of range or invalid for its field"), {"value": _first_line(exc)})
     if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
         # A bind parameter the driver refused to encode (no query was sent).
         return translate(exc.orig) if exc.orig is not None else None
     if isinstance(exc, RecursionError):
-        return BadRequestError("the request is nested too deeply")
+        return BadRequestError(_("the request is nested too deeply"))
     if isinstance(exc, CLIENT_ERRORS):
-        return BadRequestError("a value cannot be stored: out of range or not valid text",
+        return BadRequestError(_("a value cannot be stored: out of range or not valid text"),
                                {"value": type(exc).__name__})
     if isinstance(exc, ValueError) and "NUL" in str(exc):
-        return ValidationError("text must not contain NUL characters", {"value": "contains a NUL character"})
+        return ValidationError(_("text must not contain NUL characters"), {"value": _("contains a NUL character")})
     return None
 
 
@@ -53,4 +54,4 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _first_line(exc: DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0][:200] if exc.orig is not None else "invalid value"
+    return str(exc.orig).strip().splitlines()[0][:200] if exc.orig is not None else _("invalid value")

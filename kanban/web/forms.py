@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from kanban import money
 from kanban.errors import BadRequestError
+from kanban.i18n import _
 from kanban.queries import ACTIVITY_FILTERS, STATUSES, BoardFilters
 from kanban.web import INT32_MAX
 
@@ -26,9 +27,10 @@ def optional_int(form: Mapping[str, Any], name: str, errors: dict[str, str] | No
     # Ids and versions are 32-bit columns: a longer number is refused here, not by the database.
     value = int(raw) if raw.lstrip("-").isdigit() and len(raw) <= 11 else None
     if value is None or abs(value) > INT32_MAX:
-        problem = "must be a whole number" if value is None and not raw.lstrip("-").isdigit() else "is out of range"
+        problem = (_("must be a whole number") if value is None and not raw.lstrip("-").isdigit()
+                   else _("is out of range"))
         if errors is None:
-            raise BadRequestError(f"{name} {problem}", {name: problem})
+            raise BadRequestError(_("%(name)s %(problem)s", name=name, problem=problem), {name: problem})
         errors[name] = problem
         return None
     return value

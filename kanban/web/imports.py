@@ -14,6 +14,7 @@ from starlette.routing import Route
 from kanban import import_jobs, queries
 from kanban.crm_models import ImportJob
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.imports import ENTITIES, FIELDS, REQUIRED
 from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
@@ -55,7 +56,7 @@ async def upload(request: Request) -> Response:
         try:
             content = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ValidationError("the file is not UTF-8 text", {"file": "save the CSV as UTF-8"}) from None
+            raise ValidationError(_("the file is not UTF-8 text"), {"file": _("save the CSV as UTF-8")}) from None
         return import_jobs.create_job(session, entity=text(form, "entity"), content=content, user_id=user.id,
                                       pipeline_id=optional_int(form, "pipeline_id")).id
 
@@ -65,7 +66,8 @@ async def upload(request: Request) -> Response:
         fields, why = exc.fields, exc.message
 
         def reload(session: Session) -> dict[str, Any]:
-            return _index_context(session, errors=fields, message=f"Not uploaded: {why}.", message_kind="error")
+            return _index_context(session, errors=fields, message=_("Not uploaded: %(why)s.",
+                                                                     why=why), message_kind="error")
 
         return render(request, "imports/index.html", await in_tx(request, reload), status_code=422)
     url = f"/imports/{job_id}"
@@ -111,7 +113,7 @@ async def act(request: Request) -> Response:
     """POST /imports/{id}/dry-run or /run — check the mapping, then report (dry run) or queue the import."""
     job_id, action = request.path_params["job_id"], request.path_params["action"]
     if action not in ("dry-run", "run"):
-        raise NotFoundError(f"no action {action!r}")
+        raise NotFoundError(_("no action %(action)s", action=repr(action)))
     form = await request.form()
 
     def work(session: Session) -> dict[str, Any] | None:
@@ -128,7 +130,8 @@ async def act(request: Request) -> Response:
             return _job_context(session, job, result=result.as_dict())
         except ValidationError as exc:
             job.mapping = mapping
-            return _job_context(session, job, errors=exc.fields, message=f"Check the mapping: {exc.message}.",
+            return _job_context(session, job, errors=exc.fields, message=_("Check the mapping: %(message)s.",
+                                                                            message=exc.message),
                                 message_kind="error")
 
     ctx = await in_tx(request, work)

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kanban.errors import BadRequestError, PayloadTooLargeError
+from kanban.i18n import _
 
 API_MAX_BYTES = 1024 * 1024
 FORM_MAX_BYTES = 2 * 1024 * 1024
@@ -66,11 +67,11 @@ class RequestLimitsMiddleware:
 def _refusal(scope: Scope, headers: Headers, limit: int | None) -> PayloadTooLargeError | BadRequestError | None:
     declared = headers.get("content-length", "")
     if limit is not None and declared.isdigit() and int(declared) > limit:
-        return PayloadTooLargeError(f"request body larger than {limit} bytes")
+        return PayloadTooLargeError(_("request body larger than %(limit)s bytes", limit=limit))
     query: bytes = scope.get("query_string", b"")
     if not scope["path"].startswith("/api/") and any(n in query.lower() for n in NUL_ESCAPES):
         # The JSON API answers NUL in its query parameters itself (422, naming the parameter).
-        return BadRequestError("the address contains a NUL character")
+        return BadRequestError(_("the address contains a NUL character"))
     return None
 
 
@@ -85,10 +86,10 @@ def _capped(receive: Receive, limit: int, form: bool) -> Receive:
             chunk: bytes = message.get("body", b"")
             seen += len(chunk)
             if seen > limit:
-                raise PayloadTooLargeError(f"request body larger than {limit} bytes")
+                raise PayloadTooLargeError(_("request body larger than %(limit)s bytes", limit=limit))
             # PostgreSQL text cannot hold U+0000: refuse it in any form field before a route stores it.
             if form and any(n in (tail + chunk).lower() for n in NUL_ESCAPES):
-                raise BadRequestError("a form field contains a NUL character")
+                raise BadRequestError(_("a form field contains a NUL character"))
             tail = chunk[-2:]
         return message
 

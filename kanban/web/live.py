@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from kanban import policy, records
 from kanban.errors import NotFoundError, RateLimitedError
+from kanban.i18n import _
 from kanban.live import LiveHub
 from kanban.models import Deal
 from kanban.services.deals import get_deal
@@ -41,7 +42,7 @@ async def events(request: Request) -> Response:
             policy.require_pipeline(session, user, pipeline_id)
         if deal_id is not None:
             if not 0 < deal_id <= INT32_MAX:  # ids beyond the column's range do not exist (and would not bind)
-                raise NotFoundError(f"deal {deal_id} not found")
+                raise NotFoundError(_("deal %(deal_id)s not found", deal_id=deal_id))
             policy.require(session, user, "read", get_deal(session, deal_id))
         if chat_id is not None:
             records.get_chat(session, user, chat_id)
@@ -53,7 +54,7 @@ async def events(request: Request) -> Response:
     sub = hub.subscribe(pipeline_id=pipeline_id, deal_id=deal_id, user_id=user.id, chat_id=chat_id, limit=limit)
     if sub is None:
         # Each stream holds a connection and a queue: a per-user cap keeps one account from exhausting them.
-        raise RateLimitedError(f"too many open live streams (at most {limit} per user); close a tab",
+        raise RateLimitedError(_("too many open live streams (at most %(limit)s per user); close a tab", limit=limit),
                                retry_after=PING_SECONDS)
 
     async def stream() -> AsyncIterator[dict[str, Any]]:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from kanban import policy, queries
 from kanban.errors import ConflictError, KanbanError, NotFoundError, PermissionDeniedError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Stage
 from kanban.queries import BoardFilters
 from kanban.services.deals import get_deal, move_deal, rank_between, reorder_deal
@@ -53,7 +54,7 @@ async def _read(request: Request) -> MoveRequest:
     form = await request.form()
     stage_id = optional_int(form, "stage_id")
     if stage_id is None:
-        raise ValidationError("choose a stage to move the deal to", {"stage_id": "choose a stage"})
+        raise ValidationError(_("choose a stage to move the deal to"), {"stage_id": _("choose a stage")})
     return MoveRequest(
         deal_id=request.path_params["deal_id"], stage_id=stage_id, version=optional_int(form, "version"),
         above_id=optional_int(form, "above_id"), below_id=optional_int(form, "below_id"),
@@ -77,7 +78,8 @@ def _apply(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     target = session.get(Stage, ask.stage_id)
     if not result.moved:
         return Outcome(deal.pipeline_id, [source], f"“{deal.title}” is already in “{target.name}”.")
-    return Outcome(deal.pipeline_id, [source, ask.stage_id], f"Moved “{deal.title}” to “{target.name}”.", "ok")
+    return Outcome(deal.pipeline_id, [source, ask.stage_id], _("Moved “%(title)s” to “%(name)s”.",
+                                                                title=deal.title, name=target.name), "ok")
 
 
 def _conflict(session: Session, request: Request, ask: MoveRequest) -> Outcome:
@@ -85,9 +87,9 @@ def _conflict(session: Session, request: Request, ask: MoveRequest) -> Outcome:
     user = web_user(request, session)
     deal = session.get(Deal, ask.deal_id)
     if deal is None or not policy.can(session, user, "read", deal):
-        return Outcome(None, [], "This deal no longer exists; the board shows the current state.", "conflict", 409)
+        return Outcome(None, [], _("This deal no longer exists; the board shows the current state."), "conflict", 409)
     stage = session.get(Stage, deal.stage_id)
-    where = stage.name if stage else "another stage"
+    where = stage.name if stage else _("another stage")
     if ask.from_stage_id is not None and ask.from_stage_id != deal.stage_id:
         text_ = f"“{deal.title}” was moved by someone else to “{where}”; the board shows the current state."
     else:
@@ -153,7 +155,7 @@ def _refused(session: Session, request: Request, ask: MoveRequest, exc: KanbanEr
     deal = deal if deal is not None and policy.can(session, user, "read", deal) else None
     detail = exc.message if isinstance(exc, PermissionDeniedError) else "; ".join(exc.fields.values()) or exc.message
     outcome = Outcome(deal.pipeline_id if deal else None, [i for i in (ask.from_stage_id, ask.stage_id) if i],
-                      f"The move was refused: {detail}.", "error", exc.status)
+                      _("The move was refused: %(detail)s.", detail=detail), "error", exc.status)
     return outcome, _partial(request, session, outcome, ask) if partial else None
 
 

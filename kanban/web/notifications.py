@@ -14,6 +14,7 @@ from starlette.routing import Route
 from kanban import notifications, push
 from kanban.channels import PushSubscription
 from kanban.errors import BadRequestError, ValidationError
+from kanban.i18n import _
 from kanban.paths import STATIC_DIR
 from kanban.web.access import access
 from kanban.web.deps import in_tx, web_user
@@ -62,7 +63,7 @@ async def save_settings(request: Request) -> Response:
             return {**page, "channels": channels, "errors": problem[0], "flash": (problem[1], "error")}
 
         return render(request, "notifications/settings.html", await in_tx(request, load), status_code=422)
-    request.session["flash"] = ("Notification settings saved.", "ok")
+    request.session["flash"] = (_("Notification settings saved."), "ok")
     return RedirectResponse("/me/notifications", status_code=303)
 
 
@@ -72,7 +73,7 @@ async def add_subscription(request: Request) -> Response:
     try:
         data = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
-        raise BadRequestError("the body must be a subscription's JSON") from None
+        raise BadRequestError(_("the body must be a subscription's JSON")) from None
     settings = request.app.state.runtime.settings
 
     def act(session: Session) -> int:
@@ -91,7 +92,7 @@ async def remove_subscription(request: Request) -> Response:
         push.unsubscribe(session, web_user(request, session).id, subscription_id)
 
     await in_tx(request, act)
-    request.session["flash"] = ("That browser no longer receives push notifications.", "ok")
+    request.session["flash"] = (_("That browser no longer receives push notifications."), "ok")
     return RedirectResponse("/me/notifications", status_code=303)
 
 

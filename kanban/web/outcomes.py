@@ -12,6 +12,7 @@ from starlette.routing import Route
 from kanban import queries
 from kanban.errors import ConflictError, KanbanError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import N_, _
 from kanban.models import Deal
 from kanban.services import outcomes
 from kanban.services.pipelines import update_pipeline
@@ -21,7 +22,7 @@ from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.forms import board_url, optional_int, safe_return, sort_from, text
 from kanban.web.templating import render
 
-DONE = {"won": "marked won", "lost": "marked lost", "reopen": "reopened"}
+DONE = {"won": N_("marked won"), "lost": N_("marked lost"), "reopen": N_("reopened")}
 
 
 def _apply(session: Session, request: Request, deal_id: int, action: str, form: Any) -> Deal:
@@ -32,7 +33,7 @@ def _apply(session: Session, request: Request, deal_id: int, action: str, form: 
         errors: dict[str, str] = {}
         reason_id = optional_int(form, "reason_id", errors)
         if errors:
-            raise ValidationError("choose a reason from the list", errors)
+            raise ValidationError(_("choose a reason from the list"), errors)
         return outcomes.mark_lost(session, deal_id, actor=actor, reason_id=reason_id,
                                   reason=text(form, "reason")[:300] or None)
     return outcomes.reopen(session, deal_id, actor=actor)
@@ -79,7 +80,7 @@ def _refused(session: Session, request: Request, deal_id: int, form: Any, exc: K
              partial: bool) -> tuple[Any, int]:
     web_user(request, session)
     detail = "; ".join(exc.fields.values()) or exc.message
-    message = f"Not changed: {detail}."
+    message = _("Not changed: %(detail)s.", detail=detail)
     if not partial:
         return message, exc.status
     return _board_partial(session, request, session.get(Deal, deal_id), form, message, "error"), exc.status
@@ -116,13 +117,13 @@ async def edit_lost_reasons(request: Request) -> Response:
         require_admin(web_user(request, session))
         if reason_id is not None:
             outcomes.delete_lost_reason(session, reason_id)
-            return "Lost reason removed."
+            return _("Lost reason removed.")
         if action == "required":
             required = {int(v) for v in form.getlist("required") if str(v).isdigit()}
             for pipeline in queries.pipelines(session):
                 update_pipeline(session, pipeline.id, {"lost_reason_required": pipeline.id in required})
-            return "Saved which pipelines require a reason."
-        return f"Lost reason “{outcomes.create_lost_reason(session, text(form, 'name')).name}” added."
+            return _("Saved which pipelines require a reason.")
+        return _("Lost reason “%(name)s” added.", name=outcomes.create_lost_reason(session, text(form, 'name')).name)
 
     try:
         message = await in_tx(request, work)
@@ -132,7 +133,7 @@ async def edit_lost_reasons(request: Request) -> Response:
         def reload(session: Session) -> dict[str, Any]:
             require_admin(web_user(request, session))
             return _reasons_context(session, errors=fields, name=text(form, "name"),
-                                    message="Not saved: see the form.", message_kind="error")
+                                    message=_("Not saved: see the form."), message_kind="error")
 
         return render(request, "admin/lost_reasons.html", await in_tx(request, reload), status_code=status)
     request.session["flash"] = (message, "ok")

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from kanban.crm_models import Activity, Note
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.inbox import emails_of_persons
 from kanban.models import Deal, Organization, Person, Stage, User
 from kanban.services import persons
@@ -71,7 +72,7 @@ def _person_values(form: Any, errors: dict[str, str]) -> dict[str, Any]:
         if raw.isdigit():
             values["organization_id"] = int(raw)
         else:
-            errors["organization_id"] = "choose an organization from the list"
+            errors["organization_id"] = _("choose an organization from the list")
     else:
         values["organization_id"] = None
     if "language" in form:  # the client's language: their emails' (none: the company's)
@@ -107,15 +108,14 @@ async def save(request: Request) -> Response:
     def work(session: Session) -> int:
         user = web_user(request, session)
         if errors:
-            raise ValidationError("invalid input", errors)
+            raise ValidationError(_("invalid input"), errors)
         return _save(session, kind, record_id, values, Actor.user(user.id))
 
     try:
         saved_id = await in_tx(request, work)
     except (ValidationError, ConflictError) as exc:
         return await _failed(request, kind, record_id, dict(form), exc)
-    label = KINDS[kind][1].capitalize()
-    request.session["flash"] = (f"{label} saved.", "ok")
+    request.session["flash"] = (_("Person saved.") if kind == "persons" else _("Organization saved."), "ok")
     return RedirectResponse(f"/{kind}/{saved_id}", status_code=303)
 
 
@@ -127,7 +127,7 @@ async def _failed(request: Request, kind: str, record_id: int | None, form: dict
         web_user(request, session)
         existing = session.get(Person, existing_id) if existing_id else None
         extra = {"errors": exc.fields, "values": form, "existing": existing, "message_kind": "error",
-                 "message": "Not saved: see the marked fields."}
+                 "message": _("Not saved: see the marked fields.")}
         if record_id is None:
             return list_context(session, kind, "", **extra)
         return detail_context(session, kind, record_id, **extra)

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from kanban.errors import ConflictError, ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Deal, Organization, Person
 from kanban.services import persons
 from kanban.web.access import access
@@ -55,7 +56,8 @@ def _create(session: Session, values: dict[str, str], actor: Actor, errors: dict
         return persons.create_person(session, fields, actor=actor).id
     except ConflictError as exc:
         existing = session.get(Person, exc.extra.get("existing_id"))
-        errors["new_email"] = f"already used by {existing.name if existing else 'another person'}: search and pick them"
+        errors["new_email"] = _("already used by %(existing)s: search and pick them",
+                                 existing=existing.name if existing else _('another person'))
     except ValidationError as exc:
         errors.update({f"new_{k}": v for k, v in exc.fields.items()})
     return None
@@ -70,7 +72,7 @@ def changes(session: Session, deal: Deal, values: dict[str, str], actor: Actor,
     elif choice.isdigit():
         person_id = int(choice)
     elif choice:
-        errors["person_id"] = "choose a person from the list"
+        errors["person_id"] = _("choose a person from the list")
         return {}
     else:
         person_id = None

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from kanban import chats, records
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import _, ngettext
 from kanban.models import Chat, ChatMessage, EmailMessage, FeedPost, Notification, SmsMessage
 from kanban.services.documents import attached_documents
 from kanban.web.access import access
@@ -64,7 +65,8 @@ async def mark_read(request: Request) -> Response:
         return records.mark_read(session, web_user(request, session), notification_id)
 
     count = await in_tx(request, act)
-    request.session["flash"] = (f"{count} notification{'' if count == 1 else 's'} marked read.", "ok")
+    request.session["flash"] = (ngettext("%(num)d notification marked read.", "%(num)d notifications marked read.",
+                                         count), "ok")
     return RedirectResponse("/notifications", status_code=303)
 
 
@@ -157,7 +159,7 @@ async def email_page(request: Request) -> Response:
         user = web_user(request, session)
         email = session.scalars(records.emails_query(session, user).where(EmailMessage.id == email_id)).first()
         if email is None:
-            raise NotFoundError(f"email {email_id} not found")
+            raise NotFoundError(_("email %(email_id)s not found", email_id=email_id))
         return {"email": email, "attachments": attached_documents(session, email.id)}
 
     return render(request, "records/email.html", await in_tx(request, load))

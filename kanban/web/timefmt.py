@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from kanban import clock, timezones
+from babel.dates import format_date
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+from kanban import clock, i18n, timezones
+from kanban.i18n import _
 
 
 def zone_of(user: Any) -> tzinfo:
@@ -24,18 +24,19 @@ def local(value: datetime, zone: tzinfo) -> datetime:
 
 
 def day_label(day: date, today: date) -> str:
-    """"today", "tomorrow", "yesterday", "Mon 7 Dec" within a week, "3 Dec", or "3 Dec 2025"."""
+    """"today", "tomorrow", "yesterday", "Mon 7 Dec" within a week, "3 Dec", or "3 Dec 2025" (month and day
+    names in the current language, through Babel)."""
     delta = (day - today).days
     if delta == 0:
-        return "today"
+        return _("today")
     if delta == 1:
-        return "tomorrow"
+        return _("tomorrow")
     if delta == -1:
-        return "yesterday"
-    short = f"{day.day} {MONTHS[day.month - 1]}"
+        return _("yesterday")
+    locale = i18n.current_language()
     if 1 < delta < 7:
-        return f"{WEEKDAYS[day.weekday()]} {short}"
-    return short if day.year == today.year else f"{short} {day.year}"
+        return format_date(day, "EEE d MMM", locale=locale)
+    return format_date(day, "d MMM" if day.year == today.year else "d MMM y", locale=locale)
 
 
 def friendly(value: datetime | None, zone: tzinfo = UTC, now: datetime | None = None) -> str:
@@ -45,7 +46,7 @@ def friendly(value: datetime | None, zone: tzinfo = UTC, now: datetime | None = 
     moment = local(value, zone)
     today = local(now or clock.now(), zone).date()
     label = day_label(moment.date(), today)
-    if moment.year != today.year and label[0].isdigit():
+    if moment.year != today.year and not -1 <= (moment.date() - today).days < 7:
         return label  # an old date: the time of day no longer matters
     return f"{label} {moment:%H:%M}"
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from kanban import policy
 from kanban.errors import ValidationError
+from kanban.i18n import _
 from kanban.models import Department, User
 from kanban.services import roles as roles_svc
 from kanban.services import users as users_svc
@@ -72,14 +73,14 @@ async def invite(request: Request) -> Response:
         errors: dict[str, str] = {}
         department_id = optional_int(form, "department_id", errors)
         if errors:
-            raise ValidationError("invalid user", errors)
+            raise ValidationError(_("invalid user"), errors)
         settings = runtime.settings
         users_svc.invite_user(session, email=text(form, "email"), name=text(form, "name"), role=text(form, "role"),
                               department_id=department_id, secret=settings.secret, public_url=settings.public_url,
                               mail_from=settings.mail_from,
                               mail_status=runtime.extras["services"]["mailer"].initial_status())
 
-    return await _user_action(request, work, "Invitation sent.")
+    return await _user_action(request, work, _("Invitation sent."))
 
 
 @access("admin")
@@ -93,10 +94,10 @@ async def change_user(request: Request) -> Response:
                                    "department_id": optional_int(form, "department_id", errors),
                                    "active": text(form, "active") == "1"}
         if errors:
-            raise ValidationError("invalid user", errors)
+            raise ValidationError(_("invalid user"), errors)
         users_svc.update_user(session, admin, user_id, changes)
 
-    return await _user_action(request, work, "User saved.")
+    return await _user_action(request, work, _("User saved."))
 
 
 @access("admin")
@@ -125,7 +126,7 @@ async def save_role(request: Request) -> Response:
 
     try:
         await in_tx(request, work)
-        request.session["flash"] = (f"Role “{name}” saved.", "ok")
+        request.session["flash"] = (_("Role “%(name)s” saved.", name=name), "ok")
     except ValidationError as exc:
         request.session["flash"] = ("Not saved: " + "; ".join(exc.fields.values() or [exc.message]), "error")
     return RedirectResponse("/admin/roles", status_code=303)

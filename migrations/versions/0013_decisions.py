@@ -1,7 +1,7 @@
 """decisions (why robots, triggers and automations did or did not act on a deal), webhook robot secrets
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0016
 Create Date: 2026-12-07 23:50:00
 """
 

@@ -1,7 +1,7 @@
 """automation versions and the version a robot run was scheduled under
 
 Revision ID: 0014
-Revises: 0008
+Revises: 0017
 Create Date: 2026-12-07 23:40:00
 """
 

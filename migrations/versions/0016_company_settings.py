@@ -1,7 +1,7 @@
 """company settings, exchange rates, users.time_zone
 
 Revision ID: 0016
-Revises: 0008
+Revises: 0014
 Create Date: 2026-12-07 23:26:31.834489
 """
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from robots.chats import add_member, robot_chat
 from robots.context import RunContext
 from robots.recipients import Recipients, resolve
@@ -13,9 +14,9 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class AddChatMembersSettings(KindSettings):
-    chat: str = Field(min_length=1, description="Chat id, e.g. {{ robots.chat.chat_id }} or {{ deal.fields.chat }}")
+    chat: str = Field(min_length=1, description=N_("Chat id, e.g. {{ robots.chat.chat_id }} or {{ deal.fields.chat }}"))
     members: Recipients
-    show_history: bool = Field(default=True, description="New members see earlier messages")
+    show_history: bool = Field(default=True, description=N_("New members see earlier messages"))
 
 
 @register
@@ -23,7 +24,7 @@ class AddChatMembers(RobotKind):
     """Add members to a robot-created group chat."""
 
     kind = "add_chat_members"
-    title = "Add chat members"
+    title = N_("Add chat members")
     category = "communication"
     Settings = AddChatMembersSettings
     outputs = ("added_user_ids",)

@@ -6,14 +6,15 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from kanban.models import TimelineEntry
 from robots.context import RunContext
 from robots.registry import KindSettings, RobotKind, register
 
 
 class AddCommentSettings(KindSettings):
-    text: str = Field(min_length=1, description="Comment text")
-    author_id: int | None = Field(default=None, description="Author (default: the deal's responsible)")
+    text: str = Field(min_length=1, description=N_("Comment text"))
+    author_id: int | None = Field(default=None, description=N_("Author (default: the deal's responsible)"))
 
 
 @register
@@ -21,7 +22,7 @@ class AddComment(RobotKind):
     """Add a comment to the deal's timeline."""
 
     kind = "add_comment"
-    title = "Add a comment"
+    title = N_("Add a comment")
     category = "deal"
     Settings = AddCommentSettings
     outputs = ("comment_id",)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from kanban.models import FeedPost
 from robots.context import RunContext
 from robots.recipients import Recipient, resolve
@@ -13,13 +14,13 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class AddPostSettings(KindSettings):
-    title: str = Field(min_length=1, max_length=300, description="Post title")
-    text: str = Field(min_length=1, description="Post text")
+    title: str = Field(min_length=1, max_length=300, description=N_("Post title"))
+    text: str = Field(min_length=1, description=N_("Post text"))
     recipients: list[Recipient] = Field(default_factory=lambda: [Recipient(type="everyone")], min_length=1,
-                                        description="Who sees it (default: everyone)")
-    author_id: int | None = Field(default=None, description="Author (default: the deal's responsible)")
-    tag: str | None = Field(default=None, max_length=100, description="Tag shown on the post")
-    attachments_field: str | None = Field(default=None, description="Deal field holding a file URL (or a list)")
+                                        description=N_("Who sees it (default: everyone)"))
+    author_id: int | None = Field(default=None, description=N_("Author (default: the deal's responsible)"))
+    tag: str | None = Field(default=None, max_length=100, description=N_("Tag shown on the post"))
+    attachments_field: str | None = Field(default=None, description=N_("Deal field holding a file URL (or a list)"))
 
 
 @register
@@ -27,7 +28,7 @@ class AddPost(RobotKind):
     """Publish a post in the feed."""
 
     kind = "add_post"
-    title = "Post in the feed"
+    title = N_("Post in the feed")
     category = "communication"
     Settings = AddPostSettings
     outputs = ("post_id",)

@@ -6,13 +6,14 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from robots.context import RunContext
 from robots.errors import core_refusals
 from robots.registry import KindSettings, RobotKind, register
 
 
 class AddTagSettings(KindSettings):
-    tags: list[str] = Field(min_length=1, description="Tags to add (each may use placeholders)")
+    tags: list[str] = Field(min_length=1, description=N_("Tags to add (each may use placeholders)"))
 
 
 @register
@@ -20,7 +21,7 @@ class AddTag(RobotKind):
     """Add tags to the deal."""
 
     kind = "add_tag"
-    title = "Add tags"
+    title = N_("Add tags")
     category = "deal"
     Settings = AddTagSettings
     outputs = ("tags",)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import select
 
+from kanban.i18n import N_, _
 from kanban.models import User
 from robots.context import RunContext
 from robots.errors import PermanentError, core_refusals
@@ -16,7 +17,7 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class ChangeResponsibleSettings(KindSettings):
-    users: list[int] = Field(min_length=1, description="Candidate users, in rotation order")
+    users: list[int] = Field(min_length=1, description=N_("Candidate users, in rotation order"))
     mode: Literal["first", "round_robin", "random"] = "first"
 
 
@@ -25,7 +26,7 @@ class ChangeResponsible(RobotKind):
     """Make another user responsible for the deal; inactive users are skipped."""
 
     kind = "change_responsible"
-    title = "Change the responsible"
+    title = N_("Change the responsible")
     category = "deal"
     Settings = ChangeResponsibleSettings
     outputs = ("user_id",)
@@ -36,7 +37,7 @@ class ChangeResponsible(RobotKind):
         active = [uid for uid in dict.fromkeys(settings.users)
                   if uid in found and found[uid].active and found[uid].role != "system"]
         if not active:
-            raise PermanentError("none of the configured users exists and is active")
+            raise PermanentError(_("none of the configured users exists and is active"))
         if settings.mode == "random":
             chosen = random.choice(active)
         elif settings.mode == "round_robin":

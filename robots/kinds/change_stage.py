@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_, _
 from kanban.models import Stage
 from robots.context import RunContext
 from robots.errors import LoopBlockedError, PermanentError, core_refusals
@@ -13,7 +14,7 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class ChangeStageSettings(KindSettings):
-    stage_id: int = Field(description="Target stage (same pipeline)")
+    stage_id: int = Field(description=N_("Target stage (same pipeline)"))
 
 
 @register
@@ -21,7 +22,7 @@ class ChangeStage(RobotKind):
     """Move the deal; the target stage's robots start, with this run in their cause chain."""
 
     kind = "change_stage"
-    title = "Change stage"
+    title = N_("Change stage")
     category = "deal"
     Settings = ChangeStageSettings
     outputs = ("moved",)
@@ -30,7 +31,8 @@ class ChangeStage(RobotKind):
         """Move through the core service; a loop-guard refusal raises LoopBlockedError (run `blocked`)."""
         stage = ctx.session.get(Stage, settings.stage_id)
         if stage is None or stage.archived or stage.pipeline_id != ctx.deal().pipeline_id:
-            raise PermanentError(f"stage {settings.stage_id} is not a stage of this deal's pipeline")
+            raise PermanentError(_("stage %(stage_id)s is not a stage of this deal's pipeline",
+                                    stage_id=settings.stage_id))
         with core_refusals(with_fields=False):
             result = ctx.move(stage.id)
         if result.blocked:

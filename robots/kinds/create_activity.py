@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kanban import company, timezones
 from kanban.crm_models import Activity
+from kanban.i18n import N_
 from kanban.services.activities import create_activity
 from robots.context import RunContext
 from robots.errors import core_refusals
@@ -23,7 +24,7 @@ class Due(BaseModel):
     """When: in N days, in N business days (the company's) or on the next given weekday; optionally at a time
     of day, in `time_zone` (IANA name) or else the company's zone."""
 
-    model_config = ConfigDict(extra="forbid", title="Due")
+    model_config = ConfigDict(extra="forbid", title=N_("Due"))
     in_days: int | None = Field(default=None, ge=0, le=3650)
     in_business_days: int | None = Field(default=None, ge=0, le=2600)
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None = None
@@ -41,10 +42,10 @@ class Due(BaseModel):
 
 class CreateActivitySettings(KindSettings):
     type: Literal["call", "meeting", "task", "email", "deadline"] = "task"
-    subject: str = Field(min_length=1, max_length=300, description="Subject")
+    subject: str = Field(min_length=1, max_length=300, description=N_("Subject"))
     due: Due = Field(default_factory=Due)
-    assignee: Recipient | None = Field(default=None, description="Assignee (default: the deal's responsible)")
-    note: str | None = Field(default=None, description="Note")
+    assignee: Recipient | None = Field(default=None, description=N_("Assignee (default: the deal's responsible)"))
+    note: str | None = Field(default=None, description=N_("Note"))
 
 
 @register
@@ -52,7 +53,7 @@ class CreateActivityKind(RobotKind):
     """Plan an activity on the deal for its responsible or another user."""
 
     kind = "create_activity"
-    title = "Plan an activity"
+    title = N_("Plan an activity")
     category = "deal"
     Settings = CreateActivitySettings
     outputs = ("activity_id",)

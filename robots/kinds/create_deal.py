@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from kanban.services.deals import create_deal
 from robots.context import RunContext
 from robots.errors import core_refusals
@@ -13,10 +14,10 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class CreateDealSettings(KindSettings):
-    pipeline_id: int = Field(description="Pipeline of the new deal")
-    stage_id: int | None = Field(default=None, description="Its stage (default: the pipeline's first)")
-    title: str = Field(min_length=1, max_length=300, description="Title of the new deal (placeholders allowed)")
-    fields: dict[str, str] = Field(default_factory=dict, description="Custom fields of the new deal → template")
+    pipeline_id: int = Field(description=N_("Pipeline of the new deal"))
+    stage_id: int | None = Field(default=None, description=N_("Its stage (default: the pipeline's first)"))
+    title: str = Field(min_length=1, max_length=300, description=N_("Title of the new deal (placeholders allowed)"))
+    fields: dict[str, str] = Field(default_factory=dict, description=N_("Custom fields of the new deal → template"))
 
 
 @register
@@ -25,7 +26,7 @@ class CreateDeal(RobotKind):
     run."""
 
     kind = "create_deal"
-    title = "Create a deal"
+    title = N_("Create a deal")
     category = "deal"
     Settings = CreateDealSettings
     outputs = ("deal_id",)

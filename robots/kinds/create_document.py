@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from kanban.services.documents import create_document, document_view
 from robots.context import RunContext
 from robots.errors import core_refusals
@@ -13,8 +14,8 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class CreateDocumentSettings(KindSettings):
-    type: Literal["invoice", "quote"] = Field(default="invoice", description="Invoice or quote")
-    responsible: int | None = Field(default=None, description="Author of the document (default: the responsible)")
+    type: Literal["invoice", "quote"] = Field(default="invoice", description=N_("Invoice or quote"))
+    responsible: int | None = Field(default=None, description=N_("Author of the document (default: the responsible)"))
 
 
 @register
@@ -22,7 +23,7 @@ class CreateDocument(RobotKind):
     """Bitrix24's "Create using source": later robots can send `{{ robots.<key>.pdf_url }}` or attach the id."""
 
     kind = "create_document"
-    title = "Create an invoice or quote"
+    title = N_("Create an invoice or quote")
     category = "payments"
     Settings = CreateDocumentSettings
     outputs = ("document_id", "number", "url", "pdf_url")

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_, _
 from kanban.models import Chat
 from robots.chats import add_member
 from robots.context import RunContext
@@ -15,7 +16,7 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class CreateGroupChatSettings(KindSettings):
-    name: str = Field(min_length=1, description="Chat name")
+    name: str = Field(min_length=1, description=N_("Chat name"))
     members: Recipients
 
 
@@ -24,7 +25,7 @@ class CreateGroupChat(RobotKind):
     """Create a group chat for the deal (later robots can add members and post into it)."""
 
     kind = "create_group_chat"
-    title = "Create a group chat"
+    title = N_("Create a group chat")
     category = "communication"
     Settings = CreateGroupChatSettings
     outputs = ("chat_id",)
@@ -34,7 +35,8 @@ class CreateGroupChat(RobotKind):
         """One chat per run (chats.run_id is unique), marked as created by a robot."""
         members = resolve(ctx, settings.members, "members")
         if len(members) < 2:
-            raise PermanentError(f"a group chat needs at least 2 members, the settings name {len(members)}")
+            raise PermanentError(_("a group chat needs at least 2 members, the settings name %(n_members)s",
+                                    n_members=len(members)))
         name = " ".join(ctx.render(settings.name).split())[:200] or "Deal chat"
         chat = Chat(name=name, kind="group", deal_id=ctx.deal_id, run_id=ctx.run_id, created_by_robot=True,
                     created_at=ctx.now)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_, _
 from kanban.models import Deal
 from kanban.outbound import OutboundError
 from kanban.services.products import payment_lines
@@ -17,8 +18,8 @@ from robots.values import format_amount
 
 
 class CreatePaymentLinkSettings(KindSettings):
-    amount: int | None = Field(default=None, gt=0, description="Amount in minor units (default: the deal amount)")
-    description: str | None = Field(default=None, description="What is paid for (default: the deal title)")
+    amount: int | None = Field(default=None, gt=0, description=N_("Amount in minor units (default: the deal amount)"))
+    description: str | None = Field(default=None, description=N_("What is paid for (default: the deal title)"))
 
 
 @register
@@ -26,7 +27,7 @@ class CreatePaymentLink(RobotKind):
     """Create an invoice with a payment link; later robots can send `{{ robots.<key>.url }}`."""
 
     kind = "create_payment_link"
-    title = "Create a payment link"
+    title = N_("Create a payment link")
     category = "payments"
     Settings = CreatePaymentLinkSettings
     outputs = ("url", "invoice_id", "payment_link_id")
@@ -40,7 +41,7 @@ class CreatePaymentLink(RobotKind):
         deal: Deal = ctx.deal()
         amount = settings.amount if settings.amount is not None else deal.amount
         if amount <= 0:
-            raise PermanentError("the deal amount is 0: set an amount on the deal or in the robot")
+            raise PermanentError(_("the deal amount is 0: set an amount on the deal or in the robot"))
         # The deal's products go with the link when they are what is paid (their gross total is the amount).
         lines = payment_lines(ctx.session, deal.id)
         if sum(gross for _, gross in lines) != amount:

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from kanban import company
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.mail import html_to_text
 from kanban.models import EmailMessage, Person
 from kanban.services.documents import attach
@@ -23,13 +23,13 @@ from robots.templating import use_locale
 
 class EmailClientSettings(EmailContentSettings):
     body: str | None = Field(default=None, min_length=1,
-                             description="HTML body; deal values are escaped, links are tracked (or a template)")
-    subjects: dict[str, str] = Field(default_factory=dict, description="Subject per language (en, fr, it)")
-    bodies: dict[str, str] = Field(default_factory=dict, description="HTML body per language (en, fr, it): the "
-                                   "client's language is sent, else the company's, else the body above")
-    sender_id: int | None = Field(default=None, description="Shown as the sender (default: the responsible)")
-    attachments: list[str] = Field(default_factory=list, description="Documents to attach: templates giving "
-                                   "document ids, e.g. {{ robots.invoice.document_id }}")
+                             description=N_("HTML body; deal values are escaped, links are tracked (or a template)"))
+    subjects: dict[str, str] = Field(default_factory=dict, description=N_("Subject per language (en, fr, it)"))
+    bodies: dict[str, str] = Field(default_factory=dict, description=N_("HTML body per language (en, fr, it): the "
+                                   "client's language is sent, else the company's, else the body above"))
+    sender_id: int | None = Field(default=None, description=N_("Shown as the sender (default: the responsible)"))
+    attachments: list[str] = Field(default_factory=list, description=N_("Documents to attach: templates giving "
+                                   "document ids, e.g. {{ robots.invoice.document_id }}"))
 
     @model_validator(mode="after")
     def _languages(self) -> EmailClientSettings:
@@ -71,7 +71,7 @@ class EmailClient(RobotKind):
     """Email the deal's contact; opens and clicks can fire triggers."""
 
     kind = "email_client"
-    title = "Email the client"
+    title = N_("Email the client")
     category = "email_sms"
     Settings = EmailClientSettings
     outputs = ("message_id", "tracking_token")
@@ -84,10 +84,10 @@ class EmailClient(RobotKind):
         person_id = ctx.person_id()  # the deal's contact, or (no deal) the event's person
         contact = ctx.session.get(Person, person_id) if person_id else None
         if contact is None or not contact.email:
-            raise PermanentError("the deal's contact has no email address" if ctx.deal_id is not None
-                                 else "the event's person has no email address")
+            raise PermanentError(_("the deal's contact has no email address") if ctx.deal_id is not None
+                                 else _("the event's person has no email address"))
         if settings.attachments and ctx.deal_id is None:
-            raise PermanentError("attachments are documents of a deal, and this event has none")
+            raise PermanentError(_("attachments are documents of a deal, and this event has none"))
         # The client's language (else the company's) picks the body and the money/date filters' language.
         firm = company.settings(ctx.session).language
         client = language_of(contact)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.models import EmailMessage
 from robots.context import RunContext
 from robots.emailing import EmailContentSettings, render_content, resolve_sender
@@ -17,9 +17,9 @@ from robots.registry import RobotKind, register
 
 class EmailEmployeeSettings(EmailContentSettings):
     to: list[Recipient] = Field(default_factory=lambda: [Recipient(type="responsible")], min_length=1,
-                                description="Employees to email (default: the responsible)")
-    body: str | None = Field(default=None, min_length=1, description="Plain-text body (or choose a template)")
-    sender_id: int | None = Field(default=None, description="Shown as the sender (default: the Butler)")
+                                description=N_("Employees to email (default: the responsible)"))
+    body: str | None = Field(default=None, min_length=1, description=N_("Plain-text body (or choose a template)"))
+    sender_id: int | None = Field(default=None, description=N_("Shown as the sender (default: the Butler)"))
 
 
 @register
@@ -27,7 +27,7 @@ class EmailEmployee(RobotKind):
     """Email employees; delivered by SMTP when configured, otherwise kept in the dev mailbox."""
 
     kind = "email_employee"
-    title = "Email an employee"
+    title = N_("Email an employee")
     category = "email_sms"
     Settings = EmailEmployeeSettings
     outputs = ("message_id", "message_ids")

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from kanban.i18n import N_, _
 from robots.context import RunContext
 from robots.errors import PermanentError, core_refusals
 from robots.registry import KindSettings, RobotKind, register
@@ -15,7 +16,7 @@ _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 class ModifyDealSettings(KindSettings):
-    fields: dict[str, str] = Field(min_length=1, description="Field name → template; `amount` in minor units")
+    fields: dict[str, str] = Field(min_length=1, description=N_("Field name → template; `amount` in minor units"))
 
     @field_validator("fields")
     @classmethod
@@ -31,7 +32,7 @@ class ModifyDeal(RobotKind):
     """Change deal fields: `title`, `amount` (minor units) and any custom field name."""
 
     kind = "modify_deal"
-    title = "Change deal fields"
+    title = N_("Change deal fields")
     category = "deal"
     Settings = ModifyDealSettings
     outputs = ("changed",)
@@ -47,7 +48,8 @@ class ModifyDeal(RobotKind):
                 changes["title"] = value
             elif name == "amount":
                 if not value.isdigit():
-                    raise PermanentError(f"amount must render to whole minor units, got {value[:40]!r}")
+                    raise PermanentError(_("amount must render to whole minor units, got %(value)s",
+                                            value=repr(value[:40])))
                 changes["amount"] = int(value)
             else:
                 custom[name] = value

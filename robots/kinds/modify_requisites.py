@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from kanban.i18n import N_, _
 from kanban.services.requisites import ADDRESS_FIELDS, TEMPLATES, deal_owner, save_requisite
 from robots.context import RunContext
 from robots.errors import PermanentError, core_refusals
@@ -15,11 +16,11 @@ BANK_FIELDS = ("iban", "bic")
 
 
 class ModifyRequisitesSettings(KindSettings):
-    entity: Literal["organization", "person"] = Field(default="organization", description="Whose requisites")
-    template: Literal["fr_company", "it_company", "generic_company", "person"] = Field(description="Template")
+    entity: Literal["organization", "person"] = Field(default="organization", description=N_("Whose requisites"))
+    template: Literal["fr_company", "it_company", "generic_company", "person"] = Field(description=N_("Template"))
     address_type: Literal["legal", "business", "delivery"] | None = Field(
-        default=None, description="Address the street, city, postal_code and country fields go to")
-    fields: dict[str, str] = Field(min_length=1, description="Field name → template (identifiers are validated)")
+        default=None, description=N_("Address the street, city, postal_code and country fields go to"))
+    fields: dict[str, str] = Field(min_length=1, description=N_("Field name → template (identifiers are validated)"))
 
     @model_validator(mode="after")
     def _known_fields(self) -> ModifyRequisitesSettings:
@@ -36,7 +37,7 @@ class ModifyRequisites(RobotKind):
     """Bitrix24's "Modify details": VAT number, addresses and other legal details from constants or deal values."""
 
     kind = "modify_requisites"
-    title = "Modify requisites"
+    title = N_("Modify requisites")
     category = "payments"
     Settings = ModifyRequisitesSettings
     outputs = ("requisite_id", "changed")
@@ -46,7 +47,7 @@ class ModifyRequisites(RobotKind):
         """Render the values and merge them into the owner's requisite of that template (invalid ones fail)."""
         owner = deal_owner(ctx.session, ctx.deal(), settings.entity)
         if owner is None:
-            raise PermanentError(f"the deal has no {settings.entity}")
+            raise PermanentError(_("the deal has no %(entity)s", entity=settings.entity))
         values = {name: ctx.render(text).strip() for name, text in settings.fields.items()}
         data: dict[str, Any] = {"template": settings.template,
                                 "fields": {k: v for k, v in values.items() if k in TEMPLATES[settings.template]}}

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from kanban.notifications import deliver_notification
 from robots.context import RunContext
 from robots.outside import service
@@ -14,9 +15,9 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class NotifySettings(KindSettings):
-    text: str = Field(min_length=1, description="Notification text")
+    text: str = Field(min_length=1, description=N_("Notification text"))
     recipients: Recipients
-    sender_id: int | None = Field(default=None, description="Shown as the sender (default: the Butler)")
+    sender_id: int | None = Field(default=None, description=N_("Shown as the sender (default: the Butler)"))
 
 
 @register
@@ -24,7 +25,7 @@ class Notify(RobotKind):
     """Notify the chosen people: in the app, by email (at once or in a digest) and/or by browser push."""
 
     kind = "notify"
-    title = "Notify"
+    title = N_("Notify")
     category = "notify"
     Settings = NotifySettings
     outputs = ("notification_ids",)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from kanban.models import ChatMessage
 from robots.chats import robot_chat
 from robots.context import RunContext
@@ -13,10 +14,10 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class SendChatMessageSettings(KindSettings):
-    chat: str = Field(min_length=1, description="Chat id, e.g. {{ robots.chat.chat_id }}")
-    text: str = Field(min_length=1, description="Message")
+    chat: str = Field(min_length=1, description=N_("Chat id, e.g. {{ robots.chat.chat_id }}"))
+    text: str = Field(min_length=1, description=N_("Message"))
     message_type: Literal["general", "notification", "important"] = "general"
-    sender_id: int | None = Field(default=None, description="Sender (default: the Butler)")
+    sender_id: int | None = Field(default=None, description=N_("Sender (default: the Butler)"))
 
 
 @register
@@ -24,7 +25,7 @@ class SendChatMessage(RobotKind):
     """Post a message into a group chat a robot created."""
 
     kind = "send_chat_message"
-    title = "Send a chat message"
+    title = N_("Send a chat message")
     category = "communication"
     Settings = SendChatMessageSettings
     outputs = ("message_id",)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from kanban.i18n import N_, _
 from kanban.models import ChatMessage
 from robots.chats import private_chat
 from robots.context import RunContext
@@ -16,9 +17,9 @@ from robots.registry import KindSettings, RobotKind, register
 
 class SendPrivateMessageSettings(KindSettings):
     to: Recipients
-    text: str = Field(min_length=1, description="Message")
+    text: str = Field(min_length=1, description=N_("Message"))
     message_type: Literal["general", "notification", "important"] = "general"
-    sender_id: int | None = Field(default=None, description="Sender (default: the deal's responsible)")
+    sender_id: int | None = Field(default=None, description=N_("Sender (default: the deal's responsible)"))
 
 
 @register
@@ -26,7 +27,7 @@ class SendPrivateMessage(RobotKind):
     """Send a private message; the private chat is created on first use."""
 
     kind = "send_private_message"
-    title = "Send a private message"
+    title = N_("Send a private message")
     category = "communication"
     Settings = SendPrivateMessageSettings
     outputs = ("message_id", "message_ids")
@@ -39,7 +40,7 @@ class SendPrivateMessage(RobotKind):
         sender = ctx.user(settings.sender_id)
         recipients = [u for u in resolve(ctx, settings.to) if u.id != sender.id]
         if not recipients:
-            raise PermanentError("the only recipient is the sender")
+            raise PermanentError(_("the only recipient is the sender"))
         text = ctx.render(settings.text)
         messages = []
         for index, user in enumerate(recipients):

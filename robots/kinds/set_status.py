@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from kanban.services.outcomes import set_status
 from robots.context import RunContext
 from robots.errors import core_refusals
@@ -14,7 +15,7 @@ from robots.registry import KindSettings, RobotKind, register
 
 class SetStatusSettings(KindSettings):
     status: Literal["won", "lost", "open"]
-    reason: str | None = Field(default=None, description="Lost reason (text)")
+    reason: str | None = Field(default=None, description=N_("Lost reason (text)"))
 
 
 @register
@@ -22,7 +23,7 @@ class SetStatus(RobotKind):
     """Change the deal's status; it keeps its stage."""
 
     kind = "set_status"
-    title = "Set won / lost / open"
+    title = N_("Set won / lost / open")
     category = "deal"
     Settings = SetStatusSettings
     outputs = ("status",)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_, _
 from kanban.models import Person, SmsMessage
 from kanban.phones import PhoneNumberError, deal_region, e164
 from kanban.sms import SMS_LIMIT
@@ -16,7 +17,7 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class SmsClientSettings(KindSettings):
-    text: str = Field(min_length=1, description=f"Message, at most {SMS_LIMIT} characters after rendering")
+    text: str = Field(min_length=1, description=N_("Message, at most 200 characters after rendering"))
 
 
 @register
@@ -24,7 +25,7 @@ class SmsClient(RobotKind):
     """Text the client, e.g. an order confirmation; an opt-out is respected and recorded in the SMS outbox."""
 
     kind = "sms_client"
-    title = "SMS the client"
+    title = N_("SMS the client")
     category = "email_sms"
     Settings = SmsClientSettings
     outputs = ("message_id", "to_phone", "status")
@@ -37,14 +38,15 @@ class SmsClient(RobotKind):
         deal = ctx.deal()
         person = ctx.session.get(Person, deal.person_id) if deal.person_id else None
         if person is None or not person.phone:
-            raise PermanentError("the deal's person has no phone number")
+            raise PermanentError(_("the deal's person has no phone number"))
         try:
             phone = e164(person.phone, deal_region(ctx.session, deal, ctx.settings.phone_region))
         except PhoneNumberError as exc:
             raise PermanentError(str(exc)) from exc
         text = ctx.render(settings.text).strip()
         if len(text) > SMS_LIMIT:
-            raise PermanentError(f"the SMS is {len(text)} characters after rendering (limit {SMS_LIMIT})")
+            raise PermanentError(_("the SMS is %(n_text)s characters after rendering (limit %(sms_limit)s)",
+                                    n_text=len(text), sms_limit=SMS_LIMIT))
         refused = person.sms_opt_out
         row = SmsMessage(run_id=ctx.run_id, deal_id=deal.id, to_phone=phone, text=text, provider=provider.name,
                          status="refused" if refused else provider.initial_status(), created_at=ctx.now,

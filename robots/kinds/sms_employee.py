@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_, _
 from kanban.models import SmsMessage
 from kanban.sms import SMS_LIMIT
 from robots.context import RunContext
@@ -17,8 +18,8 @@ from robots.registry import KindSettings, RobotKind, register
 
 class SmsEmployeeSettings(KindSettings):
     to: list[Recipient] = Field(default_factory=lambda: [Recipient(type="responsible")], min_length=1,
-                                description="Employees to text (default: the responsible)")
-    text: str = Field(min_length=1, description=f"Message, at most {SMS_LIMIT} characters after rendering")
+                                description=N_("Employees to text (default: the responsible)"))
+    text: str = Field(min_length=1, description=N_("Message, at most 200 characters after rendering"))
 
 
 @register
@@ -26,7 +27,7 @@ class SmsEmployee(RobotKind):
     """Text employees; logged in the SMS outbox, or delivered by the configured HTTP provider."""
 
     kind = "sms_employee"
-    title = "SMS an employee"
+    title = N_("SMS an employee")
     category = "email_sms"
     Settings = SmsEmployeeSettings
     outputs = ("message_id", "message_ids")
@@ -39,11 +40,12 @@ class SmsEmployee(RobotKind):
         provider = service(ctx, "sms")
         text = ctx.render(settings.text).strip()
         if len(text) > SMS_LIMIT:
-            raise PermanentError(f"the SMS is {len(text)} characters after rendering (limit {SMS_LIMIT})")
+            raise PermanentError(_("the SMS is %(n_text)s characters after rendering (limit %(sms_limit)s)",
+                                    n_text=len(text), sms_limit=SMS_LIMIT))
         users = resolve(ctx, settings.to)
         missing = [user.name for user in users if not user.phone]
         if missing:
-            raise PermanentError(f"no phone number for {', '.join(missing)}")
+            raise PermanentError(_("no phone number for %(missing)s", missing=', '.join(missing)))
         rows = [SmsMessage(run_id=ctx.run_id, deal_id=ctx.deal_id, user_id=user.id, to_phone=user.phone,
                            text=text, status=provider.initial_status(), provider=provider.name, created_at=ctx.now)
                 for user in users]

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
+from kanban.i18n import N_
 from kanban.outbound import OutboundError, check_status, check_url
 from robots.context import RunContext
 from robots.models import Robot
@@ -17,8 +18,8 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class WebhookSettings(KindSettings):
-    url: str = Field(min_length=1, max_length=2000, description="http(s) URL to POST to")
-    allow_private: bool = Field(default=False, description="Allow private, loopback and link-local addresses")
+    url: str = Field(min_length=1, max_length=2000, description=N_("http(s) URL to POST to"))
+    allow_private: bool = Field(default=False, description=N_("Allow private, loopback and link-local addresses"))
 
     @field_validator("url")
     @classmethod
@@ -37,7 +38,7 @@ class Webhook(RobotKind):
     """Send the deal to another system; 5xx and timeouts are retried with the same webhook id."""
 
     kind = "webhook"
-    title = "Outgoing webhook"
+    title = N_("Outgoing webhook")
     category = "integration"
     Settings = WebhookSettings
     outputs = ("status",)

@@ -94,7 +94,8 @@ def test_users_and_me(client, admin_h, rep_h, admin, rep, runtime):
         system_user(s)
     me = client.get("/api/v1/me", headers=rep_h).json()
     assert me == {"id": rep.id, "email": "rep@example.com", "name": "Rex Rep", "role": "rep",
-                  "department_id": rep.department_id, "phone": "+15550001", "active": True}
+                  "department_id": rep.department_id, "phone": "+15550001", "active": True, "language": None,
+                  "time_zone": None}
     body = client.get("/api/v1/users", headers=admin_h).json()
     assert [u["email"] for u in body["items"]] == ["admin@example.com", "rep@example.com"]
     assert all("password_hash" not in u for u in body["items"])

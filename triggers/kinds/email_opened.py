@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -12,7 +13,7 @@ class EmailOpened(TriggerKind):
     """Moves the deal when its contact opens a tracked email; machine opens count only if asked."""
 
     kind = "email_opened"
-    title = "Email opened"
+    title = N_("Email opened")
 
     class Settings(KindSettings):
         """include_machine_opens: also react to opens right after sending (mail scanners, prefetch)."""
@@ -25,4 +26,4 @@ class EmailOpened(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "email opened" or "email opened (machine open)"."""
-        return "email opened (machine open)" if event.data.get("machine") else "email opened"
+        return _("email opened (machine open)") if event.data.get("machine") else _("email opened")

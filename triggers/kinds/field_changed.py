@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import field_validator
 
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 CORE = ("title", "amount", "currency", "responsible_id", "tags", "contact")
@@ -18,7 +19,7 @@ class FieldChanged(TriggerKind):
     """Moves the deal when `field` changes, or only when it changes to `value`."""
 
     kind = "field_changed"
-    title = "Field changed"
+    title = N_("Field changed")
 
     class Settings(KindSettings):
         """field: title, amount, currency, responsible_id, tags, contact or fields.<name>; value: optional."""
@@ -46,4 +47,4 @@ class FieldChanged(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "field changed: amount"."""
-        return "field changed: " + ", ".join(sorted(event.data.get("changes", {})))
+        return _("field changed: %(fields)s", fields=", ".join(sorted(event.data.get("changes", {}))))

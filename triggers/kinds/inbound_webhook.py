@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -12,7 +13,7 @@ class InboundWebhook(TriggerKind):
     """Moves the named deal to this trigger's stage; each trigger has its URL and Standard Webhooks secret."""
 
     kind = "inbound_webhook"
-    title = "Inbound webhook"
+    title = N_("Inbound webhook")
     has_secret = True
 
     class Settings(KindSettings):
@@ -24,4 +25,4 @@ class InboundWebhook(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "inbound webhook msg_123"."""
-        return f"inbound webhook {event.data.get('webhook_id', '')}".strip()
+        return _("inbound webhook %(id)s", id=event.data.get("webhook_id", "")).strip()

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import field_validator
 
+from kanban.i18n import N_, _
 from triggers.registry import KindSettings, Occurrence, TriggerKind, register
 
 
@@ -14,7 +15,7 @@ class LinkClicked(TriggerKind):
     """Moves the deal when its contact clicks a tracked link, or only the link to `url`."""
 
     kind = "link_clicked"
-    title = "Link clicked"
+    title = N_("Link clicked")
 
     class Settings(KindSettings):
         """url: react only to clicks on this exact URL (empty: any tracked link)."""
@@ -35,4 +36,4 @@ class LinkClicked(TriggerKind):
 
     def describe(self, event: Occurrence) -> str:
         """E.g. "link clicked: https://example.com/offer"."""
-        return f"link clicked: {event.data.get('url')}"
+        return _("link clicked: %(url)s", url=event.data.get("url"))

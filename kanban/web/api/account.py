@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from kanban import logins
 from kanban.errors import NotFoundError
+from kanban.i18n import _
 from kanban.logins import UserSession
 from kanban.models import ApiToken
 from kanban.services import users as svc
@@ -47,7 +48,7 @@ def end_session(call: Call) -> None:
     """404 when the session is not mine or already ended."""
     session_id = call.path_int("session_id")
     if not logins.end_session(call.session, call.user.id, session_id):
-        raise NotFoundError(f"session {session_id} not found")
+        raise NotFoundError(_("session %(session_id)s not found", session_id=session_id))
 
 
 @endpoint("My API tokens", response=obj({"items": arr(TOKEN), "next": {"type": "null"}}, ["items", "next"]),

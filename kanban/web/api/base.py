@@ -87,14 +87,14 @@ class Call:
         if self.spec.body is not None:
             schema.check(self.spec.body, data)
         elif not isinstance(data, dict):
-            raise BadRequestError("the body must be a JSON object")
+            raise BadRequestError(_("the body must be a JSON object"))
         return data
 
     def path_int(self, name: str) -> int:
         """An integer path parameter (routes use the {name:int} convertor); ids beyond the range don't exist."""
         value = int(self.request.path_params[name])
         if value > schema.INT32_MAX:
-            raise NotFoundError(f"{name} {value} not found")
+            raise NotFoundError(_("%(name)s %(value)s not found", name=name, value=value))
         return value
 
     def query_int(self, name: str, default: int | None = None) -> int | None:
@@ -105,16 +105,18 @@ class Call:
         try:
             value = int(raw)
         except ValueError:
-            raise BadRequestError(f"{name} must be an integer", {name: "must be an integer"}) from None
+            raise BadRequestError(_("%(name)s must be an integer", name=name),
+                                  {name: _("must be an integer")}) from None
         if abs(value) > schema.INT32_MAX:
-            raise ValidationError(f"{name} is out of range", {name: "is out of range"})
+            raise ValidationError(_("%(name)s is out of range", name=name), {name: _("is out of range")})
         return value
 
     def query_str(self, name: str) -> str | None:
         """A text query parameter, stripped; None when absent or blank."""
         raw = self.request.query_params.get(name)
         if raw is not None and "\x00" in raw:
-            raise ValidationError(f"{name} must not contain NUL characters", {name: "contains a NUL character"})
+            raise ValidationError(_("%(name)s must not contain NUL characters", name=name),
+                                  {name: _("contains a NUL character")})
         return raw.strip() or None if raw is not None else None
 
 
@@ -122,14 +124,14 @@ def parse_json(raw: bytes) -> Any:
     """Decode a request body strictly (kanban.strictjson); 400 bad_request when it is not valid JSON, 422 for
     values no field can hold (NaN, ±Infinity, 1e400, 5,000-digit integers, lone surrogates, NUL)."""
     if not raw.strip():
-        raise BadRequestError("a JSON body is required")
+        raise BadRequestError(_("a JSON body is required"))
     try:
         return strictjson.loads(raw)
     except strictjson.JSONValueError as exc:
         message = str(exc)
         if message.startswith("malformed JSON") or message.startswith("nested"):
             raise BadRequestError(message) from None
-        raise ValidationError(f"invalid value: {message}", {"body": message}) from None
+        raise ValidationError(_("invalid value: %(message)s", message=message), {"body": message}) from None
 
 
 def endpoint(
@@ -180,7 +182,7 @@ def _run(session: Session, fn: Callable[[Call], Any], request: Request, raw: byt
         # Routes about one deal are checked here, before the function runs (404 unreadable, 403 not allowed).
         deal_id = int(request.path_params["deal_id"])
         if deal_id > schema.INT32_MAX:
-            raise NotFoundError(f"deal {deal_id} not found")
+            raise NotFoundError(_("deal %(deal_id)s not found", deal_id=deal_id))
         action = spec.access.removeprefix("deal:")
         # A route that changes the deal locks it here: the service's own get_deal(for_update=True) then
         # reuses this row instead of reading it a second time.
@@ -212,7 +214,7 @@ def limit_of(call: Call) -> int:
     limit = call.query_int("limit", DEFAULT_LIMIT)
     assert limit is not None
     if limit < 1:
-        raise ValidationError("limit must be at least 1", {"limit": "must be between 1 and 500"})
+        raise ValidationError(_("limit must be at least 1"), {"limit": _("must be between 1 and 500")})
     return min(limit, MAX_LIMIT)
 
 
@@ -228,7 +230,7 @@ def decode_cursor(cursor: str) -> Any:
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return data["k"]
     except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
-        raise BadRequestError("invalid cursor", {"cursor": "not a cursor returned by this API"}) from None
+        raise BadRequestError(_("invalid cursor"), {"cursor": _("not a cursor returned by this API")}) from None
 
 
 def paginate(call: Call, stmt: Select[Any], key: Any, *, descending: bool = False) -> tuple[list[Any], str | None]:
@@ -238,7 +240,7 @@ def paginate(call: Call, stmt: Select[Any], key: Any, *, descending: bool = Fals
     if cursor is not None:
         after = decode_cursor(cursor)
         if not isinstance(after, int) or isinstance(after, bool) or abs(after) > schema.INT64_MAX:
-            raise BadRequestError("invalid cursor", {"cursor": "not a cursor returned by this API"})
+            raise BadRequestError(_("invalid cursor"), {"cursor": _("not a cursor returned by this API")})
         stmt = stmt.where(key < after if descending else key > after)
     stmt = stmt.order_by(key.desc() if descending else key.asc()).limit(limit + 1)
     rows = list(call.session.scalars(stmt))

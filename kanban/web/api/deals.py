@@ -85,7 +85,7 @@ def list_deals(call: Call) -> dict[str, Any]:
     status = call.query_str("status")
     if status is not None:
         if status not in ("open", "won", "lost"):
-            raise ValidationError("invalid status", {"status": "open, won or lost"})
+            raise ValidationError(_("invalid status"), {"status": _("open, won or lost")})
         stmt = stmt.where(Deal.status == status)
     tag = call.query_str("tag")
     if tag is not None:
@@ -177,7 +177,7 @@ def _detect_conflict(call: Call, work: Callable[[], T]) -> T:
         if not isinstance(current, Deal):
             raise
         view = deal_view(call.session, current)
-        raise ConflictError(exc.message, {"version": f"the deal is at version {current.version}"},
+        raise ConflictError(exc.message, {"version": _("the deal is at version %(version)s", version=current.version)},
                             current_version=current.version, current=view) from exc
 
 

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kanban.errors import ValidationError
+from kanban.i18n import _
 from kanban.imports import ENTITIES, import_csv
 from kanban.web.access import access
 from kanban.web.api.base import EndpointSpec
@@ -30,17 +31,17 @@ SPEC = EndpointSpec(
 def _fields(form: Any) -> dict[str, Any]:
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise ValidationError("a CSV file is required", {"file": "attach the CSV as `file`"})
+        raise ValidationError(_("a CSV file is required"), {"file": _("attach the CSV as `file`")})
     entity = form.get("entity")
     if entity not in ENTITIES:
-        raise ValidationError("unknown entity", {"entity": "deals, persons or organizations"})
+        raise ValidationError(_("unknown entity"), {"entity": _("deals, persons or organizations")})
     try:
         mapping = json.loads(form["mapping"]) if form.get("mapping") else None
     except json.JSONDecodeError:
-        raise ValidationError("invalid mapping", {"mapping": "JSON object {CSV column: field}"}) from None
+        raise ValidationError(_("invalid mapping"), {"mapping": _("JSON object {CSV column: field}")}) from None
     raw_pipeline = form.get("pipeline_id") or None
     if raw_pipeline is not None and not str(raw_pipeline).isdigit():
-        raise ValidationError("invalid pipeline_id", {"pipeline_id": "a pipeline id"})
+        raise ValidationError(_("invalid pipeline_id"), {"pipeline_id": _("a pipeline id")})
     return {"upload": upload, "entity": entity, "mapping": mapping,
             "pipeline_id": int(raw_pipeline) if raw_pipeline else None,
             "dry_run": str(form.get("dry_run") or "0").lower() in ("1", "true", "yes")}

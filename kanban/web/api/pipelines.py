@@ -10,6 +10,7 @@ from starlette.routing import Route
 from kanban import policy
 from kanban.errors import ValidationError
 from kanban.events import Actor
+from kanban.i18n import _
 from kanban.models import Pipeline
 from kanban.services import pipelines as svc
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
@@ -105,7 +106,7 @@ def delete_stage(call: Call) -> None:
     """Archive a stage after moving its deals."""
     run_robots = call.query_int("run_robots", 1)
     if run_robots not in (0, 1):
-        raise ValidationError("run_robots is 0 or 1", {"run_robots": "0 or 1"})
+        raise ValidationError(_("run_robots is 0 or 1"), {"run_robots": _("0 or 1")})
     svc.delete_stage(call.session, call.path_int("stage_id"), actor=Actor.user(call.user.id),
                      move_to=call.query_int("move_to"), run_robots=bool(run_robots))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kanban.errors import BadRequestError, ValidationError
+from kanban.i18n import _
 
 # Components of the OpenAPI document; plug-ins may add theirs with `component(name, schema)`.
 COMPONENTS: dict[str, dict[str, Any]] = {}
@@ -76,7 +77,7 @@ def check(s: dict[str, Any], data: Any) -> None:
     if wrong:
         raise BadRequestError("wrong JSON types: " + ", ".join(sorted(wrong)), wrong)
     if invalid:
-        raise ValidationError("invalid request", invalid)
+        raise ValidationError(_("invalid request"), invalid)
 
 
 _PY_TYPES: dict[str, Any] = {

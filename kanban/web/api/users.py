@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import Route
 
+from kanban.i18n import LANGUAGES
 from kanban.models import User
 from kanban.services import users as svc
 from kanban.web.api.base import PAGE_PARAMS, Call, endpoint, page, paginate
@@ -14,13 +15,22 @@ from kanban.web.api.schema import BOOL, INT, STR, nullable, obj, page_of
 from kanban.web.api.views import USER, user_view
 
 NEW_USER = obj({"email": STR, "name": STR, "role": STR, "department_id": nullable(INT)}, ["email", "name", "role"])
-USER_CHANGES = obj({"role": STR, "active": BOOL, "department_id": nullable(INT), "time_zone": nullable(STR)})
+USER_CHANGES = obj({"role": STR, "active": BOOL, "department_id": nullable(INT), "time_zone": nullable(STR),
+                    "language": nullable({"type": "string", "enum": list(LANGUAGES)})})
+MY_CHANGES = obj({"language": nullable({"type": "string", "enum": list(LANGUAGES)})})
 
 
 @endpoint("The user the bearer token belongs to", response=USER, access="authenticated")
 def me(call: Call) -> dict[str, Any]:
     """The token's user."""
     return user_view(call.user)
+
+
+@endpoint("Change my own settings (language: en, fr, it, or null for the company's)", body=MY_CHANGES,
+          response=USER, access="authenticated")
+def update_me(call: Call) -> dict[str, Any]:
+    """The token's user after the change."""
+    return user_view(svc.update_me(call.session, call.user, call.body()))
 
 
 @endpoint("List users (people, not the system actor)", response=page_of(USER), access="authenticated", params=[
@@ -60,6 +70,7 @@ def update_user(call: Call) -> dict[str, Any]:
 
 routes = [
     Route("/api/v1/me", me, methods=["GET"]),
+    Route("/api/v1/me", update_me, methods=["PATCH"]),
     Route("/api/v1/users", list_users, methods=["GET"]),
     Route("/api/v1/users", invite_user, methods=["POST"]),
     Route("/api/v1/users/{user_id:int}", update_user, methods=["PATCH"]),

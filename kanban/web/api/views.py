@@ -18,6 +18,8 @@ USER = component("User", obj({
     "id": INT, "email": STR, "name": STR, "role": {"type": "string", "description": "a role name (GET /roles)"},
     "department_id": nullable(INT), "phone": nullable(STR), "active": BOOL,
     "time_zone": nullable(STR),  # IANA zone; null: the company's (GET /settings)
+    "language": nullable({"type": "string", "enum": ["en", "fr", "it"],
+                          "description": "interface language; null: the company's"}),
 }, ["id", "email", "name", "role", "department_id", "active"]))
 STAGE = component("Stage", obj({
     "id": INT, "pipeline_id": INT, "name": STR, "position": INT,
@@ -57,7 +59,7 @@ def user_view(user: User) -> dict[str, Any]:
     """A user as JSON (never the password hash)."""
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
             "department_id": user.department_id, "phone": user.phone, "active": user.active,
-            "time_zone": user.time_zone}
+            "time_zone": user.time_zone, "language": user.language}
 
 
 def stage_view(stage: Stage) -> dict[str, Any]:

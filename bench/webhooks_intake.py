@@ -105,7 +105,7 @@ def seed_e2e(url: str, user_id: int) -> tuple[list[tuple[int, int]], int]:
         for n in range(E2E_DEALS):
             deal = create_deal(s, title=f"E2E {n}", pipeline_id=p.id, stage_id=invoice_stage, amount=100,
                                actor=Actor.user(user_id))
-            invoice = Invoice(deal_id=deal.id, amount=100, currency="USD", description="bench")
+            invoice = Invoice(deal_id=deal.id, amount=100, currency="USD", description="bench", provider="stripe")
             s.add(invoice)
             s.flush()
             pairs.append((deal.id, invoice.id))

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kanban.errors import NotFoundError, ValidationError
+from kanban.i18n import _
 from kanban.models import Department, Pipeline, Stage, User
 
 FORMAT = 1
@@ -123,7 +124,7 @@ def export_document(session: Session, pipeline_id: int) -> dict[str, Any]:
     """The pipeline's automation as a plain document (the same every time for the same configuration)."""
     name = session.scalar(select(Pipeline.name).where(Pipeline.id == pipeline_id))
     if name is None:
-        raise NotFoundError(f"pipeline {pipeline_id} not found")
+        raise NotFoundError(_("pipeline %(pipeline_id)s not found", pipeline_id=pipeline_id))
     refs = Refs(session, pipeline_id)
     stages = []
     for stage_id, stage_name in refs.stages():
@@ -162,10 +163,13 @@ def parse(text: str | bytes) -> Any:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        where = _(" (line %(line)s, column %(column)s)", line=mark.line + 1, column=mark.column + 1) \
+            if mark is not None else ""
         problem = f": {exc.problem}" if getattr(exc, "problem", None) else ""
-        raise ValidationError(f"the document is not valid YAML or JSON{where}{problem}",
-                              {"document": f"not valid YAML or JSON{where}{problem}"}) from None
+        raise ValidationError(_("the document is not valid YAML or JSON%(where)s%(problem)s", where=where,
+                                problem=problem),
+                              {"document": _("not valid YAML or JSON%(where)s%(problem)s", where=where,
+                                             problem=problem)}) from None
 
 
 def apply_document(session: Session, pipeline_id: int, doc: Any) -> dict[str, list[dict[str, Any]]]:
@@ -176,7 +180,7 @@ def apply_document(session: Session, pipeline_id: int, doc: Any) -> dict[str, li
     errors: dict[str, str] = {}
     stages = _stages_of(doc, refs, errors)
     if errors:
-        raise ValidationError("invalid automation document", errors)
+        raise ValidationError(_("invalid automation document"), errors)
     for section in SECTIONS:
         if section.scope == "stage":
             for stage_id, (index, entry) in stages.items():
@@ -185,7 +189,7 @@ def apply_document(session: Session, pipeline_id: int, doc: Any) -> dict[str, li
         else:
             _apply(section, session, pipeline_id, doc.get(section.name, []), refs, section.name, errors)
     if errors:
-        raise ValidationError("invalid automation document", errors)
+        raise ValidationError(_("invalid automation document"), errors)
     session.flush()
     return diff(before, export_document(session, pipeline_id))
 
@@ -193,37 +197,37 @@ def apply_document(session: Session, pipeline_id: int, doc: Any) -> dict[str, li
 def _stages_of(doc: Any, refs: Refs, errors: dict[str, str]) -> dict[int, tuple[int, dict[str, Any] | None]]:
     """Each live stage of the pipeline with its entry in the document (None: not listed, so nothing in it)."""
     if not isinstance(doc, dict):
-        errors["document"] = "the document is a mapping with format, stages and automations"
+        errors["document"] = _("the document is a mapping with format, stages and automations")
         return {}
     known = {"format", "pipeline", "stages", *(s.name for s in SECTIONS if s.scope == "pipeline")}
     for name in sorted(set(doc) - known, key=str):
-        errors[str(name)] = "unknown key"
+        errors[str(name)] = _("unknown key")
     if doc.get("format", FORMAT) != FORMAT:
-        errors["format"] = f"this server reads format {FORMAT}"
+        errors["format"] = _("this server reads format %(format)s", format=FORMAT)
     entries = doc.get("stages", [])
     if not isinstance(entries, list):
-        errors["stages"] = "stages is a list"
+        errors["stages"] = _("stages is a list")
         return {}
     stage_keys = {"name", *(s.name for s in SECTIONS if s.scope == "stage")}
     out: dict[int, tuple[int, dict[str, Any] | None]] = {sid: (-1, None) for sid, _ in refs.stages()}
     seen: set[int] = set()
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            errors[f"stages[{i}]"] = "a stage is a mapping with name, robots and triggers"
+            errors[f"stages[{i}]"] = _("a stage is a mapping with name, robots and triggers")
             continue
         for name in sorted(set(entry) - stage_keys, key=str):
-            errors[f"stages[{i}].{name}"] = "unknown key"
+            errors[f"stages[{i}].{name}"] = _("unknown key")
         stage_id = refs.stage_id(entry.get("name"))
         if stage_id is None:
-            errors[f"stages[{i}].name"] = f"this pipeline has no stage named “{entry.get('name')}”"
+            errors[f"stages[{i}].name"] = _("this pipeline has no stage named “%(name)s”", name=entry.get('name'))
         elif stage_id in seen:
-            errors[f"stages[{i}].name"] = f"the stage “{entry.get('name')}” is listed twice"
+            errors[f"stages[{i}].name"] = _("the stage “%(name)s” is listed twice", name=entry.get('name'))
         else:
             seen.add(stage_id)
             out[stage_id] = (i, entry)
     for key in ("automations",):
         if key in doc and not isinstance(doc[key], list):
-            errors[key] = f"{key} is a list"
+            errors[key] = _("%(key)s is a list", key=key)
     return out
 
 
@@ -232,7 +236,7 @@ def _apply(section: Section, session: Session, owner_id: int, items: Any, refs: 
     if items is None:
         items = []
     if not isinstance(items, list):
-        errors[path] = f"{section.name} is a list"
+        errors[path] = _("%(section)s is a list", section=section.name)
         return
     try:
         section.apply(session, owner_id, items, refs)
@@ -334,7 +338,7 @@ def pipeline_id_of(session: Session, ref: str) -> int:
         return int(ref)
     found = session.scalars(select(Pipeline.id).where(Pipeline.name == ref).order_by(Pipeline.id)).first()
     if found is None:
-        raise NotFoundError(f"no pipeline “{ref}”")
+        raise NotFoundError(_("no pipeline “%(ref)s”", ref=ref))
     return found
 
 

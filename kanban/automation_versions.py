@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from kanban import automation_code
 from kanban.clock import now
 from kanban.errors import NotFoundError
+from kanban.i18n import _
 from kanban.models import Base, Pipeline
 
 TOUCHED = "automation_touched"
@@ -61,7 +62,8 @@ def get_version(session: Session, pipeline_id: int, version: int) -> AutomationV
     row = session.scalar(select(AutomationVersion).where(AutomationVersion.pipeline_id == pipeline_id,
                                                          AutomationVersion.version == version))
     if row is None:
-        raise NotFoundError(f"version {version} of pipeline {pipeline_id} not found")
+        raise NotFoundError(_("version %(version)s of pipeline %(pipeline_id)s not found", version=version,
+                               pipeline_id=pipeline_id))
     return row
 
 

@@ -231,6 +231,7 @@ def install(env: Any) -> None:
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext=_, ngettext=ngettext, pgettext=pgettext, newstyle=True)
     env.globals["current_language"] = current_language
+    env.globals["language_names"] = LANGUAGE_NAMES  # each in its own language: not translated
     env.filters["label"] = label
 
 

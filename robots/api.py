@@ -172,7 +172,7 @@ def bulk_retry(call: Call) -> dict[str, Any]:
 
     data = call.body()
     if data.get("status") != "failed":
-        raise ValidationError("only failed runs can be retried", {"status": "must be \"failed\""})
+        raise ValidationError(_("only failed runs can be retried"), {"status": _("must be \"failed\"")})
     stmt = select(RobotRun.id).where(RobotRun.status == "failed")
     if data.get("robot_id") is not None:
         stmt = stmt.where(RobotRun.robot_id == data["robot_id"])
@@ -182,7 +182,7 @@ def bulk_retry(call: Call) -> dict[str, Any]:
         try:
             since = datetime.fromisoformat(str(data["since"]).replace("Z", "+00:00"))
         except ValueError:
-            raise ValidationError("since must be an ISO 8601 time", {"since": "not an ISO 8601 time"}) from None
+            raise ValidationError(_("since must be an ISO 8601 time"), {"since": _("not an ISO 8601 time")}) from None
         stmt = stmt.where(RobotRun.finished_at >= (since if since.tzinfo else since.replace(tzinfo=UTC)))
     ids = list(call.session.scalars(stmt.order_by(RobotRun.id).limit(MAX_BULK_RETRY + 1)))
     retried = skipped = 0

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kanban.automation_code import Refs, Section
 from kanban.errors import ValidationError
+from kanban.i18n import _
 from kanban.models import Stage
 from robots import automations, config
 from robots.email_templates import EmailTemplate
@@ -71,16 +72,16 @@ def _from_doc(kind: str, settings: Any, refs: Refs, session: Session, errors: di
         elif name == "pipeline":
             out["pipeline_id"] = refs.pipeline_by_name(value)
             if out["pipeline_id"] is None:
-                errors["settings.pipeline"] = f"no pipeline named “{value}”"
+                errors["settings.pipeline"] = _("no pipeline named “%(value)s”", value=value)
         elif name == "stage":
             pipeline = out.get("pipeline_id") if "pipeline" in settings else None
             out["stage_id"] = None if value is None else refs.stage_id(value, pipeline)
             if value is not None and out["stage_id"] is None:
-                errors["settings.stage"] = f"no stage named “{value}” in that pipeline"
+                errors["settings.stage"] = _("no stage named “%(value)s” in that pipeline", value=value)
         elif name == "template":
             found = session.scalar(select(EmailTemplate.id).where(EmailTemplate.name == value))
             if value is not None and found is None:
-                errors["settings.template"] = f"no email template named “{value}”"
+                errors["settings.template"] = _("no email template named “%(value)s”", value=value)
             out["template_id"] = found
         else:
             out[name] = _recipients_from_doc(value, refs, f"settings.{name}", errors)
@@ -92,7 +93,7 @@ def _user(refs: Refs, value: Any, path: str, errors: dict[str, str]) -> Any:
         return None
     found = refs.user_id(value)
     if found is None:
-        errors[path] = f"no user with the email “{value}”"
+        errors[path] = _("no user with the email “%(value)s”", value=value)
     return found
 
 
@@ -105,7 +106,7 @@ def _recipients_from_doc(value: Any, refs: Refs, path: str, errors: dict[str, st
     if isinstance(value, dict) and value.get("type") == "department" and "department" in value:
         found = refs.department_id(value["department"])
         if found is None:
-            errors[f"{path}.department"] = f"no department named “{value['department']}”"
+            errors[f"{path}.department"] = _("no department named “%(value)s”", value=value['department'])
         return {**{k: v for k, v in value.items() if k != "department"}, "id": found}
     return value
 
@@ -134,10 +135,10 @@ def apply_robots(session: Session, owner: config.Owner, items: list[Any], refs: 
     taken = {i.get("key") for i in items if isinstance(i, dict)}
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            errors[f"[{i}]"] = "a robot is a mapping with key, kind, settings…"
+            errors[f"[{i}]"] = _("a robot is a mapping with key, kind, settings…")
             continue
         for name in sorted(set(item) - set(ROBOT_FIELDS), key=str):
-            errors[f"[{i}].{name}"] = "unknown key"
+            errors[f"[{i}].{name}"] = _("unknown key")
         try:
             cls = config.kind_class(item.get("kind"))
         except ValidationError as exc:
@@ -166,9 +167,9 @@ def apply_robots(session: Session, owner: config.Owner, items: list[Any], refs: 
     keys = [c["key"] for _, c in cleaned]
     for n, key in enumerate(keys):
         if key in keys[:n]:
-            errors[f"[{drafts[n][1]['_index']}].key"] = f"the key “{key}” is used twice"
+            errors[f"[{drafts[n][1]['_index']}].key"] = _("the key “%(key)s” is used twice", key=key)
     if errors:
-        raise ValidationError("invalid robots", errors)
+        raise ValidationError(_("invalid robots"), errors)
     _write(session, owner, cleaned)
 
 
@@ -230,13 +231,13 @@ def apply_automations(session: Session, pipeline_id: int, items: list[Any], refs
             automations.delete_automation(session, automation.id)
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            errors[f"[{i}]"] = "an automation is a mapping with name, event, robots…"
+            errors[f"[{i}]"] = _("an automation is a mapping with name, event, robots…")
             continue
         if names.count(item.get("name")) > 1:
-            errors[f"[{i}].name"] = f"the name “{item.get('name')}” is used twice"
+            errors[f"[{i}].name"] = _("the name “%(name)s” is used twice", name=item.get('name'))
             continue
         for name in sorted(set(item) - set(AUTOMATION_FIELDS), key=str):
-            errors[f"[{i}].{name}"] = "unknown key"
+            errors[f"[{i}].{name}"] = _("unknown key")
         data = {k: v for k, v in item.items() if k in AUTOMATION_FIELDS and k != "robots"}
         data["pipeline_id"] = pipeline_id
         data["triggered_by"] = _triggered_from_doc(item.get("triggered_by"), refs, f"[{i}].triggered_by", errors)
@@ -249,13 +250,13 @@ def apply_automations(session: Session, pipeline_id: int, items: list[Any], refs
             owner = config.Owner(automation_id=automation.id, pipeline_id=pipeline_id)
             robots = item.get("robots") or []
             if not isinstance(robots, list):
-                raise ValidationError("invalid robots", {"robots": "robots is a list"})
+                raise ValidationError(_("invalid robots"), {"robots": _("robots is a list")})
             apply_robots(session, owner, robots, refs, default_after_previous=True)
         except ValidationError as exc:
             for path, message in (exc.fields or {"name": exc.message}).items():
                 errors[f"[{i}].{path}" if not path.startswith("[") else f"[{i}].robots{path}"] = message
     if errors:
-        raise ValidationError("invalid automations", errors)
+        raise ValidationError(_("invalid automations"), errors)
 
 
 def _triggered_from_doc(value: Any, refs: Refs, path: str, errors: dict[str, str]) -> Any:

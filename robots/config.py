@@ -234,7 +234,7 @@ def rotate_secret(session: Session, robot_id: int) -> tuple[Robot, str]:
     """Give a signing robot (webhook) a new secret, returned once; the old one stops signing at once."""
     robot = get_robot(session, robot_id)
     if not kind_class(robot.kind).has_secret:
-        raise ValidationError("this robot has no secret", {"kind": "only webhook robots sign their requests"})
+        raise ValidationError(_("this robot has no secret"), {"kind": _("only webhook robots sign their requests")})
     robot.secret = new_secret()
     session.flush()
     return robot, robot.secret

@@ -101,6 +101,8 @@ _ACRONYMS = {"url": "URL", "sms": "SMS", "html": "HTML", "id": "ID"}
 # The labels _label derives from the kinds' setting names, listed so the catalogues hold them (a test checks that
 # every kind's labels are here).
 SETTING_LABELS = frozenset({
+    N_("Activity"),
+    N_("Address"),
     N_("Address type"),
     N_("Allow private"),
     N_("Amount"),
@@ -108,12 +110,15 @@ SETTING_LABELS = frozenset({
     N_("Attachments"),
     N_("Attachments field"),
     N_("Author"),
+    N_("Bodies"),
     N_("Body"),
     N_("Chat"),
     N_("Description"),
     N_("Due"),
     N_("Entity"),
     N_("Fields"),
+    N_("Link"),
+    N_("Mark"),
     N_("Members"),
     N_("Message type"),
     N_("Mode"),
@@ -129,6 +134,7 @@ SETTING_LABELS = frozenset({
     N_("Stage"),
     N_("Status"),
     N_("Subject"),
+    N_("Subjects"),
     N_("Tag"),
     N_("Tags"),
     N_("Template"),

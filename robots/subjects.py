@@ -153,11 +153,11 @@ def target_activity(ctx: Any, template: str) -> Activity:
     text = ctx.render(template).strip() if template.strip() else ""
     if not text:
         if event.get("entity_type") != "activity":
-            raise PermanentError("no activity given, and the event is not an activity's")
+            raise PermanentError(_("no activity given, and the event is not an activity's"))
         text = str(event.get("entity_id"))
     activity = ctx.session.get(Activity, int(text)) if text.isdigit() and len(text) < 12 else None
     if activity is None:
-        raise PermanentError(f"activity {text[:40]!r} does not exist")
+        raise PermanentError(_("activity %(text)r does not exist", text=text[:40]))
     return activity
 
 

@@ -107,9 +107,9 @@ def _money_filter(_ctx: Any, value: Any, currency: Any = "") -> str:
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise TemplateError(f"money: {str(value)[:40]!r} is not an amount") from None
+        raise TemplateError(_("money: %(value)r is not an amount", value=str(value)[:40])) from None
     if not amount.is_finite() or abs(amount) > Decimal(10) ** 15:
-        raise TemplateError("money: the amount is out of range")
+        raise TemplateError(_("money: the amount is out of range"))
     code = str(currency or "").strip().upper()
     if not code:
         return format_decimal(amount, locale=_template_locale(), decimal_quantization=False)
@@ -122,7 +122,7 @@ def _date_filter(_ctx: Any, value: Any, style: Any = "long") -> str:
     """`{{ deal.created_at|date }}`: an ISO date ("2026-12-07") or date-time in the template's language
     ("7 décembre 2026"); date-times also show the time of day, in the company's time zone."""
     if style not in DATE_FORMATS:
-        raise TemplateError(f"date: the format is one of {', '.join(DATE_FORMATS)}")
+        raise TemplateError(_("date: the format is one of %(formats)s", formats=', '.join(DATE_FORMATS)))
     if isinstance(value, (date, datetime)):
         text = value.isoformat()
     else:
@@ -135,7 +135,7 @@ def _date_filter(_ctx: Any, value: Any, style: Any = "long") -> str:
             return format_date(date.fromisoformat(text), style, locale=locale)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise TemplateError(f"date: {text[:40]!r} is not an ISO 8601 date") from None
+        raise TemplateError(_("date: %(text)r is not an ISO 8601 date", text=text[:40])) from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezones.company_zone())
     return f"{format_date(moment.date(), style, locale=locale)} {format_time(moment.time(), 'short', locale=locale)}"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kanban.automation_code import Refs, Section
 from kanban.errors import ValidationError
+from kanban.i18n import _
 from kanban.models import Stage
 from triggers import config
 from triggers.models import Trigger
@@ -53,12 +54,12 @@ def apply_triggers(session: Session, stage_id: int, items: list[Any], refs: Refs
     for i, (key, item) in enumerate(zip(keys_for([k if isinstance(k, str) else "?" for k in kinds]), items,
                                         strict=True)):
         if not isinstance(item, dict):
-            errors[f"[{i}]"] = "a trigger is a mapping with kind, name, settings…"
+            errors[f"[{i}]"] = _("a trigger is a mapping with kind, name, settings…")
             continue
         for name in sorted(set(item) - set(FIELDS), key=str):
-            errors[f"[{i}].{name}"] = "unknown key"
+            errors[f"[{i}].{name}"] = _("unknown key")
         if item.get("key") not in (None, key):
-            errors[f"[{i}].key"] = f"trigger keys follow their kind and order: this one is “{key}”"
+            errors[f"[{i}].key"] = _("trigger keys follow their kind and order: this one is “%(key)s”", key=key)
         data = {k: v for k, v in item.items() if k in FIELDS and k not in ("key", "kind", "move_as")}
         data.setdefault("condition", None)
         data.setdefault("allow_backward", False)
@@ -67,7 +68,7 @@ def apply_triggers(session: Session, stage_id: int, items: list[Any], refs: Refs
         if item.get("move_as") is not None:
             data["move_as_id"] = refs.user_id(item["move_as"])
             if data["move_as_id"] is None:
-                errors[f"[{i}].move_as"] = f"no user with the email “{item['move_as']}”"
+                errors[f"[{i}].move_as"] = _("no user with the email “%(value)s”", value=item['move_as'])
                 continue
         try:
             trigger = by_key.get(key)
@@ -80,7 +81,7 @@ def apply_triggers(session: Session, stage_id: int, items: list[Any], refs: Refs
             for path, message in (exc.fields or {"": exc.message}).items():
                 errors[f"[{i}].{path.replace('move_as_id', 'move_as')}" if path else f"[{i}]"] = message
     if errors:
-        raise ValidationError("invalid triggers", errors)
+        raise ValidationError(_("invalid triggers"), errors)
     for position, trigger in enumerate(ordered):
         if trigger.position != position:
             trigger.position = position

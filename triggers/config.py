@@ -142,9 +142,10 @@ def reorder_triggers(session: Session, stage_id: int, ids: Any) -> list[Trigger]
     """Set the order of a stage's triggers (the order they are weighed in within the stage)."""
     triggers = {t.id: t for t in list_triggers(session, stage_id)}
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise ValidationError("ids must be a list of trigger ids", {"ids": "a list of trigger ids"})
+        raise ValidationError(_("ids must be a list of trigger ids"), {"ids": _("a list of trigger ids")})
     if sorted(ids) != sorted(triggers):
-        raise ValidationError("ids must list every trigger of the stage once", {"ids": "wrong set of triggers"})
+        raise ValidationError(_("ids must list every trigger of the stage once"),
+                              {"ids": _("wrong set of triggers")})
     ordered = [triggers[i] for i in ids]
     for position, trigger in enumerate(ordered):
         trigger.position = position

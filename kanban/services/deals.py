@@ -66,7 +66,7 @@ def get_deal(session: Session, deal_id: int, *, for_update: bool = False) -> Dea
     if _holds_lock(session, deal_id):
         deal = session.get(Deal, deal_id)
         if deal is None:
-            raise NotFoundError(f"deal {deal_id} not found")
+            raise NotFoundError(_("deal %(deal_id)s not found", deal_id=deal_id))
         return deal
     stmt = select(Deal).where(Deal.id == deal_id)
     if for_update and session.get_bind().dialect.name == "postgresql":
@@ -339,7 +339,8 @@ def move_deal(
     stages = _stages(session, stage_id, deal.stage_id)
     target = stages.get(stage_id)
     if target is None or target.archived:
-        raise ValidationError("unknown stage", {"stage_id": f"stage {stage_id} does not exist"})
+        raise ValidationError(_("unknown stage"),
+                              {"stage_id": _("stage %(stage_id)s does not exist", stage_id=stage_id)})
     if target.pipeline_id != deal.pipeline_id:
         raise ValidationError(_("stage belongs to another pipeline"), {"stage_id": _("not in the deal's pipeline")})
     if target.id == deal.stage_id:
@@ -412,7 +413,7 @@ def _write_move(session: Session, deal: Deal, stage_id: int, entry_id: int, at: 
     row = session.execute(update(table).where(table.c.id == deal.id, table.c.version == version).values(**values)
                           .returning(table.c.rank)).first()
     if row is None:
-        raise ConflictError("the deal was changed by someone else")
+        raise ConflictError(_("the deal was changed by someone else"))
     values["rank"] = row[0]
     for name, value in values.items():
         set_committed_value(deal, name, value)

@@ -141,7 +141,7 @@ def readable_document(session: Session, user: Any, document_id: int) -> Document
     try:
         policy.require(session, user, "read", get_deal(session, doc.deal_id))
     except NotFoundError:
-        raise NotFoundError(f"document {document_id} not found") from None
+        raise NotFoundError(_("document %(document_id)s not found", document_id=document_id)) from None
     return doc
 
 

@@ -50,7 +50,7 @@ async def download(request: Request) -> Response:
     """GET /automation/pipelines/{id}/code.{yaml|json}[?version=N] — the document as a file."""
     fmt = request.path_params["fmt"]
     if fmt not in ("yaml", "json"):
-        raise NotFoundError(f"no {fmt} download")
+        raise NotFoundError(_("no %(fmt)s download", fmt=fmt))
 
     def load(session: Session) -> tuple[str, str]:
         pipeline = _admin(request, session)

@@ -57,17 +57,17 @@ def summary(items: list[svc.BulkItem], stage_name: str) -> tuple[str, str]:
     counts = counts_of(items)
     parts = [ngettext("%(num)s moved to “%(stage)s”", "%(num)s moved to “%(stage)s”", counts["moved"],
                       stage=stage_name)]
-    phrases = {
-        "unchanged": ("%(num)s was already there", "%(num)s were already there"),
-        "conflict": ("%(num)s changed by someone else", "%(num)s changed by someone else"),
-        "forbidden": ("%(num)s you may not move", "%(num)s you may not move"),
-        "not_found": ("%(num)s no longer exists", "%(num)s no longer exist"),
-        "invalid": ("%(num)s is in another pipeline", "%(num)s are in another pipeline"),
-        "blocked": ("%(num)s refused by the loop guard", "%(num)s refused by the loop guard"),
+    phrases = {  # written out in ngettext calls so that pybabel extracts them
+        "unchanged": lambda n: ngettext("%(num)s was already there", "%(num)s were already there", n),
+        "conflict": lambda n: ngettext("%(num)s changed by someone else", "%(num)s changed by someone else", n),
+        "forbidden": lambda n: ngettext("%(num)s you may not move", "%(num)s you may not move", n),
+        "not_found": lambda n: ngettext("%(num)s no longer exists", "%(num)s no longer exist", n),
+        "invalid": lambda n: ngettext("%(num)s is in another pipeline", "%(num)s are in another pipeline", n),
+        "blocked": lambda n: ngettext("%(num)s refused by the loop guard", "%(num)s refused by the loop guard", n),
     }
-    for result, (one, many) in phrases.items():
+    for result, phrase in phrases.items():
         if counts[result]:
-            parts.append(ngettext(one, many, counts[result]))
+            parts.append(phrase(counts[result]))
     refused = counts["conflict"] + counts["forbidden"] + counts["not_found"] + counts["invalid"] + counts["blocked"]
     kind = "ok" if not refused else ("conflict" if counts["conflict"] else "error")
     return ", ".join(parts) + ".", kind

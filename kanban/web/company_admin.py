@@ -13,14 +13,15 @@ from starlette.routing import Route
 
 from kanban import company
 from kanban.errors import KanbanError
-from kanban.i18n import _
+from kanban.i18n import N_, _
 from kanban.web.access import access
 from kanban.web.deps import in_tx, require_admin, web_user
 from kanban.web.templating import render
 
 PAGE = "/admin/settings"
-LANGUAGE_NAMES = {"en": "English", "fr": "Français", "it": "Italiano"}
-WEEKDAY_NAMES = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "it": "Italiano"}  # each in its own language: not translated
+WEEKDAY_NAMES = {1: N_("Monday"), 2: N_("Tuesday"), 3: N_("Wednesday"), 4: N_("Thursday"), 5: N_("Friday"),
+                 6: N_("Saturday"), 7: N_("Sunday")}
 
 
 def _context(session: Session, request: Request, **extra: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from kanban.models import Person
 from kanban.services.deals import update_deal
 from kanban.services.persons import create_organization, update_person
@@ -15,9 +16,9 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class CreateOrganizationSettings(KindSettings):
-    name: str = Field(min_length=1, max_length=400, description="Name, e.g. {{ contact.company }}")
-    address: str | None = Field(default=None, max_length=1000, description="Address")
-    link: bool = Field(default=True, description="Link it to the deal, and to the person when they have none")
+    name: str = Field(min_length=1, max_length=400, description=N_("Name, e.g. {{ contact.company }}"))
+    address: str | None = Field(default=None, max_length=1000, description=N_("Address"))
+    link: bool = Field(default=True, description=N_("Link it to the deal, and to the person when they have none"))
 
 
 @register
@@ -25,7 +26,7 @@ class CreateOrganizationKind(RobotKind):
     """Create an organization (organization.created is recorded)."""
 
     kind = "create_organization"
-    title = "Create an organization"
+    title = N_("Create an organization")
     category = "deal"
     Settings = CreateOrganizationSettings
     outputs = ("organization_id",)

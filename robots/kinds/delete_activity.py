@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from kanban.i18n import N_
 from kanban.services.activities import delete_activity
 from robots.context import RunContext
 from robots.registry import KindSettings, RobotKind, register
@@ -13,8 +14,8 @@ from robots.subjects import target_activity
 
 
 class DeleteActivitySettings(KindSettings):
-    activity: str = Field(default="", max_length=200,
-                          description="Activity id, e.g. {{ robots.call.activity_id }} (empty: the event's activity)")
+    activity: str = Field(default="", max_length=200, description=N_(
+        "Activity id, e.g. {{ robots.call.activity_id }} (empty: the event's activity)"))
 
 
 @register
@@ -22,7 +23,7 @@ class DeleteActivity(RobotKind):
     """Delete an activity (activity.deleted is recorded; its deal's timeline says so)."""
 
     kind = "delete_activity"
-    title = "Delete an activity"
+    title = N_("Delete an activity")
     category = "deal"
     Settings = DeleteActivitySettings
     outputs = ("activity_id",)

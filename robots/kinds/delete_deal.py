@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from kanban.i18n import N_, _
 from kanban.services.deals import delete_deal
 from robots.context import RunContext
 from robots.errors import PermanentError, core_refusals
@@ -23,7 +24,7 @@ class DeleteDeal(RobotKind):
     actions below it run on the deleted deal (its title and id are this action's outputs)."""
 
     kind = "delete_deal"
-    title = "Delete the deal"
+    title = N_("Delete the deal")
     category = "deal"
     Settings = DeleteDealSettings
     outputs = ("deal_id", "title")
@@ -31,8 +32,8 @@ class DeleteDeal(RobotKind):
     def run(self, ctx: RunContext, settings: DeleteDealSettings) -> dict[str, Any]:
         """Detach this execution's runs from the deal (its history survives), then delete it as this robot."""
         if ctx.execution_id is None:
-            raise PermanentError("a stage's robot cannot delete its own deal (its run log would go with it): "
-                                 "use an automation")
+            raise PermanentError(_("a stage's robot cannot delete its own deal (its run log would go with it): "
+                                   "use an automation"))
         deal = ctx.deal()
         outputs = {"deal_id": deal.id, "title": deal.title}
         ctx.session.execute(update(RobotRun).where(RobotRun.execution_id == ctx.execution_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kanban.i18n import N_, _
 from kanban.services.persons import delete_person
 from robots.context import RunContext
 from robots.errors import PermanentError
@@ -19,7 +20,7 @@ class DeletePerson(RobotKind):
     """Delete the person (their deals stay, without a person; person.deleted is recorded)."""
 
     kind = "delete_person"
-    title = "Delete the person"
+    title = N_("Delete the person")
     category = "deal"
     Settings = DeletePersonSettings
     outputs = ("person_id", "name")
@@ -29,7 +30,8 @@ class DeletePerson(RobotKind):
         """The deal's person, or the event's; none is a permanent failure."""
         person_id = ctx.person_id()
         if person_id is None:
-            raise PermanentError("there is no person to delete" if ctx.deal_id is None else "the deal has no person")
+            raise PermanentError(_("there is no person to delete") if ctx.deal_id is None
+                                 else _("the deal has no person"))
         name = (ctx.values.get("person") or {}).get("name") or ""
         delete_person(ctx.session, person_id, actor=ctx.actor, cause=ctx.next_cause())
         return {"person_id": person_id, "name": name}

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from kanban.i18n import N_
 from kanban.services.activities import update_activity
 from robots.context import RunContext
 from robots.errors import core_refusals
@@ -14,11 +15,12 @@ from robots.subjects import target_activity
 
 
 class UpdateActivitySettings(KindSettings):
-    activity: str = Field(default="", max_length=200,
-                          description="Activity id, e.g. {{ robots.call.activity_id }} (empty: the event's activity)")
+    activity: str = Field(default="", max_length=200, description=N_(
+        "Activity id, e.g. {{ robots.call.activity_id }} (empty: the event's activity)"))
     fields: dict[Literal["type", "subject", "due_date", "due_time", "note"], str] = Field(
-        default_factory=dict, description="Activity field → template (due_date YYYY-MM-DD, due_time HH:MM)")
-    mark: Literal["unchanged", "done", "open"] = Field(default="unchanged", description="Mark it done, or open again")
+        default_factory=dict, description=N_("Activity field → template (due_date YYYY-MM-DD, due_time HH:MM)"))
+    mark: Literal["unchanged", "done", "open"] = Field(default="unchanged",
+                                                       description=N_("Mark it done, or open again"))
 
     @model_validator(mode="after")
     def _something(self) -> UpdateActivitySettings:
@@ -32,7 +34,7 @@ class UpdateActivity(RobotKind):
     """Change an activity (activity.updated / activity.completed are recorded)."""
 
     kind = "update_activity"
-    title = "Update an activity"
+    title = N_("Update an activity")
     category = "deal"
     Settings = UpdateActivitySettings
     outputs = ("activity_id",)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from kanban.i18n import N_, _
 from kanban.services.persons import update_organization
 from robots.context import RunContext
 from robots.errors import PermanentError, core_refusals
@@ -14,7 +15,7 @@ from robots.registry import KindSettings, RobotKind, register
 
 
 class UpdateOrganizationSettings(KindSettings):
-    fields: dict[Literal["name", "address"], str] = Field(min_length=1, description="Organization field → template")
+    fields: dict[Literal["name", "address"], str] = Field(min_length=1, description=N_("Organization field → template"))
 
 
 @register
@@ -22,7 +23,7 @@ class UpdateOrganizationKind(RobotKind):
     """Change the organization (organization.updated is recorded)."""
 
     kind = "update_organization"
-    title = "Update the organization"
+    title = N_("Update the organization")
     category = "deal"
     Settings = UpdateOrganizationSettings
     outputs = ("organization_id",)
@@ -33,7 +34,7 @@ class UpdateOrganizationKind(RobotKind):
         """Render each field (an empty address clears it; an empty name is refused)."""
         org_id = ctx.organization_id()
         if org_id is None:
-            raise PermanentError("there is no organization to update")
+            raise PermanentError(_("there is no organization to update"))
         changes = {name: ctx.render(template).strip() or None for name, template in settings.fields.items()}
         with core_refusals():
             update_organization(ctx.session, org_id, changes, actor=ctx.actor, cause=ctx.next_cause())

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from kanban import automation_code, automation_versions, policy
 from kanban.errors import BadRequestError
+from kanban.i18n import _
 from kanban.services import pipelines as svc
 from kanban.web.api import schema
 from kanban.web.api.base import Call, endpoint, parse_json
@@ -40,13 +41,14 @@ def _pipeline(call: Call, name: str = "pipeline_id") -> int:
 def _only(call: Call, *allowed: str) -> None:
     unknown = sorted(set(call.request.query_params) - set(allowed))
     if unknown:
-        raise BadRequestError(f"unknown query parameter {unknown[0]}", {name: "unknown parameter" for name in unknown})
+        raise BadRequestError(_("unknown query parameter %(name)s", name=unknown[0]),
+                              {name: _("unknown parameter") for name in unknown})
 
 
 def _dry_run(call: Call) -> bool:
     raw = call.request.query_params.get("dry_run", "0").strip().lower()
     if raw not in ("0", "1", "true", "false", ""):
-        raise BadRequestError("dry_run is 1 or 0", {"dry_run": "1 or 0"})
+        raise BadRequestError(_("dry_run is 1 or 0"), {"dry_run": _("1 or 0")})
     return raw in ("1", "true")
 
 
@@ -63,7 +65,7 @@ def export_automation(call: Call) -> Any:
     _only(call, "format")
     fmt = call.request.query_params.get("format", "json")
     if fmt not in ("yaml", "json"):
-        raise BadRequestError("format is yaml or json", {"format": "yaml or json"})
+        raise BadRequestError(_("format is yaml or json"), {"format": _("yaml or json")})
     doc = automation_code.export_document(call.session, _pipeline(call))
     if fmt == "json":
         return doc

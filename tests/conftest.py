@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,18 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("KANBAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("KANBAN_TEST_REDIS", "redis://127.0.0.1:6379/15")
 BACKENDS = [b for b in os.environ.get("KANBAN_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_language() -> Iterator[None]:
+    """Each test starts with no request language and no company settings copied from an earlier test."""
+    from kanban import company, i18n
+
+    i18n._current.set(None)
+    company.forget()
+    yield
+    i18n._current.set(None)
+    company.forget()
 
 
 def service_missing(what: str, exc: BaseException | None = None) -> None:
@@ -73,9 +86,32 @@ def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file built by the migrations once per test process; each test gets a copy of it."""
+    path = tmp_path_factory.mktemp("template") / "kanban.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _sqlite_copy(template: Path, target: Path) -> str:
+    """A private copy of the migrated SQLite database (the backup API: consistent whatever the journal mode).
+    A test's leftover thread or connection can then never hold the next test's database locked."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source, copy = sqlite3.connect(template), sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+    return f"sqlite:///{target}"
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest) -> str:
-    """Each database-backed test runs on SQLite and on PostgreSQL."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database-backed test runs on SQLite (its own copy of a migrated file) and on PostgreSQL."""
+    if request.param == "sqlite":
+        return _sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path / "sqlite-db" / "kanban.db")
     return request.getfixturevalue(f"{request.param}_database_url")
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kanban import company, timezones
+from kanban import company, i18n, timezones
 from kanban.models import User
 from kanban.web import timefmt
 from robots.scheduling import due_at
@@ -108,9 +108,12 @@ def test_the_reader_sees_times_in_their_zone_else_the_companys() -> None:
         assert timezones.zone_of(nobody) == PARIS
         assert timezones.zone_of(SimpleNamespace(time_zone="Not/AZone")) == PARIS  # an unknown name is ignored
         stamp = datetime(2026, 12, 7, 13, 5, tzinfo=UTC)
-        assert timefmt.friendly(stamp, timezones.zone_of(nobody), now=stamp) == "today 14:05"
-        assert timefmt.friendly(stamp, timezones.zone_of(SimpleNamespace(time_zone="Asia/Tokyo")),
-                                now=stamp) == "today 22:05"
+        # The company speaks French: a reader without a language of their own reads French.
+        assert timefmt.friendly(stamp, timezones.zone_of(nobody), now=stamp) == "aujourd'hui 14:05"
+        with i18n.use_language("en"):
+            assert timefmt.friendly(stamp, timezones.zone_of(nobody), now=stamp) == "today 14:05"
+            assert timefmt.friendly(stamp, timezones.zone_of(SimpleNamespace(time_zone="Asia/Tokyo")),
+                                    now=stamp) == "today 22:05"
     finally:
         company.forget()
 

@@ -92,9 +92,11 @@ def test_an_italian_admin_configures_a_robot_in_italian(browser, live_server, li
     assert "Aggiungi robot" in page.inner_text("main")
     stage = team["stages"][0]
     page.click(f"#stage-{stage} a.add-robot")
+    page.wait_for_selector("a.kind-choice")  # the picker page has loaded
     picker = page.inner_text("main")
     assert "Aggiungi tag" in picker and "Add tags" not in picker
     page.click("a.kind-choice:text-is('Aggiungi tag')")
+    page.wait_for_selector("input[name='s.tags']")  # the robot form has loaded
     form = page.inner_text("main")
     assert "Tag da aggiungere" in form and "Tags to add" not in form
     shot(page, "robot-form-it-1440")

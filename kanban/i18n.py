@@ -217,6 +217,12 @@ CODE_LABELS = {
     "overdue": N_("Overdue"), "today": N_("Today"), "upcoming": N_("Upcoming"), "done": N_("Done"),
     "pending": N_("Pending"), "running": N_("Running"), "failed": N_("Failed"), "succeeded": N_("Succeeded"),
     "queued": N_("Queued"), "sent": N_("Sent"), "skipped": N_("Skipped"), "cancelled": N_("Cancelled"),
+    # Timeline entry kinds (the deal page's timeline heads)
+    "created": N_("Created"), "stage_changed": N_("Stage changed"), "note": N_("Note"), "activity": N_("Activity"),
+    "activity_done": N_("Activity done"), "comment": N_("Comment"), "document": N_("Document"),
+    "loop_blocked": N_("Loop stopped"), "payment": N_("Payment"), "products": N_("Products"),
+    "requisites": N_("Requisites"), "robot": N_("Robot"), "sms": N_("SMS"), "status_changed": N_("Status changed"),
+    "system": N_("System"), "trigger": N_("Trigger"), "updated": N_("Updated"),
 }
 
 

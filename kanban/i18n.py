@@ -232,11 +232,33 @@ def label(code: Any) -> str:
     return _(text) if text is not None else str(code or "").capitalize()
 
 
+# Texts the browser scripts show (kanban/web/static/*.js, robots/static/*.js): pages hand them over translated
+# (window.KANBAN_I18N), and the scripts look their English text up there (`t("…")`).
+JS_MESSAGES = (
+    N_("The move could not be sent (network error); reloading the board."),
+    N_("This browser does not support push notifications."),
+    N_("Notifications are blocked for this site in the browser's settings."),
+    N_("Subscribing…"),
+    N_("The server refused the subscription (%(status)s)."),
+    N_("This browser will receive push notifications."),
+    N_("Could not subscribe: %(error)s"),
+    N_("Order saved."),
+    N_("The order was not saved."),
+    N_("The order was not saved (network error)."),
+)
+
+
+def js_messages() -> dict[str, str]:
+    """The browser scripts' texts in the current language, keyed by their English text."""
+    return {str.__str__(m): str(m) for m in JS_MESSAGES}
+
+
 def install(env: Any) -> None:
     """Give a Jinja2 environment `_()`, `ngettext()`, `{% trans %}` and `current_language()`."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext=_, ngettext=ngettext, pgettext=pgettext, newstyle=True)
     env.globals["current_language"] = current_language
+    env.globals["js_messages"] = js_messages
     env.globals["language_names"] = LANGUAGE_NAMES  # each in its own language: not translated
     env.filters["label"] = label
 

@@ -1,6 +1,9 @@
 // Automation view: drag-and-drop reorder of a column's robots (SortableJS), confirmations, auto-submit.
 (function () {
   "use strict";
+  function t(text, values) {  /* app.js's helper: the text in the page's language (English before it loads) */
+    return window.kanbanText ? window.kanbanText(text, values) : text;
+  }
 
   function csrf() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -24,13 +27,13 @@
     }).then(function (response) {
       return response.json().then(function (data) { return {ok: response.ok && data.ok, data: data}; });
     }).then(function (result) {
-      if (result.ok) { status("Order saved.", false); return; }
+      if (result.ok) { status(t("Order saved."), false); return; }
       // Refused (e.g. it would break an output reference): put the cards back.
       previous.forEach(function (li) { list.appendChild(li); });
-      status(result.data.message || "The order was not saved.", true);
+      status(result.data.message || t("The order was not saved."), true);
     }).catch(function () {
       previous.forEach(function (li) { list.appendChild(li); });
-      status("The order was not saved (network error).", true);
+      status(t("The order was not saved (network error)."), true);
     });
   }
 

@@ -147,3 +147,23 @@ def test_the_demo_starts_in_french(runtime, monkeypatch):
         names = set(s.scalars(select(Robot.name)))
         assert "Prévenir le responsable" in names and "Tell the responsible" not in names
         assert set(s.scalars(select(User.language).where(User.role != "system"))) == {"fr"}
+
+
+def test_the_scripts_texts_come_with_the_page_in_its_language(client):
+    """The browser scripts' messages (kanban.i18n.JS_MESSAGES) are handed over translated in a meta tag."""
+    import json
+    from html import unescape
+
+    from kanban.i18n import JS_MESSAGES
+
+    def texts(language: str) -> dict[str, str]:
+        page = client.get("/login", headers={"Accept-Language": language})
+        found = re.search(r"<meta name=\"kanban-i18n\" content='([^']*)'>", page.text)
+        assert found, "the page hands the scripts their texts"
+        return json.loads(unescape(found.group(1)))
+
+    french, english = texts("fr"), texts("en")
+    assert set(french) == set(english) == {str.__str__(m) for m in JS_MESSAGES}
+    assert french["Order saved."] == "Ordre enregistré." and english["Order saved."] == "Order saved."
+    assert texts("it")["The server refused the subscription (%(status)s)."] == \
+        "Il server ha rifiutato l'iscrizione (%(status)s)."

@@ -4,6 +4,20 @@
   "use strict";
 
   document.documentElement.classList.add("js");
+
+  /* A text in the page's language: pages hand the scripts' texts over translated (kanban.i18n.JS_MESSAGES) in
+     <meta name="kanban-i18n">, keyed by their English text; %(name)s placeholders are filled from `values`. */
+  var texts = null;
+  function t(text, values) {
+    if (texts === null) {
+      var meta = document.querySelector('meta[name="kanban-i18n"]');
+      try { texts = meta ? JSON.parse(meta.content) : {}; } catch (e) { texts = {}; }
+    }
+    var out = texts[text] || text;
+    Object.keys(values || {}).forEach(function (k) { out = out.split("%(" + k + ")s").join(String(values[k])); });
+    return out;
+  }
+  window.kanbanText = t;
   var dragging = false;
   var pending = new Set();
 
@@ -272,7 +286,7 @@
       lastClicked = null;
       applyFragment(html, null);
     }).catch(function () {
-      showMessage("The move could not be sent (network error); reloading the board.", "error");
+      showMessage(t("The move could not be sent (network error); reloading the board."), "error");
       window.setTimeout(function () { window.location.reload(); }, 1500);
     }).then(function () { if (button) { button.disabled = false; } });
   });
@@ -296,7 +310,7 @@
       if (html !== null) { applyFragment(html, focusId); }
       flushPending();
     }).catch(function () {
-      showMessage("The move could not be sent (network error); reloading the board.", "error");
+      showMessage(t("The move could not be sent (network error); reloading the board."), "error");
       window.setTimeout(function () { window.location.reload(); }, 1500);
     });
   }

@@ -2,6 +2,9 @@
    PushManager.subscribe with the server's VAPID key, then the subscription JSON is posted to the server. */
 (function () {
   "use strict";
+  function t(text, values) {  /* app.js's helper: the text in the page's language (English before it loads) */
+    return window.kanbanText ? window.kanbanText(text, values) : text;
+  }
 
   function keyBytes(base64url) {
     const padded = (base64url + "===".slice((base64url.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
@@ -16,15 +19,15 @@
 
   async function subscribe(button, status) {
     if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
-      say(status, "This browser does not support push notifications.", "unsupported");
+      say(status, t("This browser does not support push notifications."), "unsupported");
       return;
     }
     const permission = await Notification.requestPermission();
     if (permission !== "granted") {
-      say(status, "Notifications are blocked for this site in the browser's settings.", "denied");
+      say(status, t("Notifications are blocked for this site in the browser's settings."), "denied");
       return;
     }
-    say(status, "Subscribing…", "working");
+    say(status, t("Subscribing…"), "working");
     const registration = await navigator.serviceWorker.register(button.dataset.worker);
     await navigator.serviceWorker.ready;
     const subscription = await registration.pushManager.subscribe({
@@ -37,10 +40,10 @@
       body: JSON.stringify(subscription.toJSON()),
     });
     if (!response.ok) {
-      say(status, "The server refused the subscription (" + response.status + ").", "error");
+      say(status, t("The server refused the subscription (%(status)s).", {status: response.status}), "error");
       return;
     }
-    say(status, "This browser will receive push notifications.", "subscribed");
+    say(status, t("This browser will receive push notifications."), "subscribed");
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -48,7 +51,7 @@
     const status = document.getElementById("push-status");
     if (!button || !status) return;
     button.addEventListener("click", () => {
-      subscribe(button, status).catch((err) => say(status, "Could not subscribe: " + err.message, "error"));
+      subscribe(button, status).catch((err) => say(status, t("Could not subscribe: %(error)s", {error: err.message}), "error"));
     });
   });
 })();

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kanban import clock
+from kanban import clock, company
 from kanban.chats import post_message
 from kanban.events import Actor
 from kanban.i18n import N_, _, company_language, localized, normalize, use_language
@@ -110,6 +110,7 @@ def seed_demo(session: Session) -> bool:
 def _seed_demo(session: Session) -> bool:
     if session.scalars(select(User.id).where(User.email == ADMIN_EMAIL)).first() is not None:
         return False
+    _company(session)
     users = _people(session)
     pipeline = create_pipeline(session, str(PIPELINE_NAME), localized(STAGES))
     stage_ids = [s.id for s in pipeline.stages]
@@ -198,6 +199,21 @@ def seed_stages(session: Session, items: Iterable[tuple[str, dict[str, Any]]],
     for stage_name, data in items:
         if str(stage_name) in stages:
             create(session, stages[str(stage_name)], localized(dict(data)))
+
+
+DEMO_ZONES = {"fr": "Europe/Paris", "it": "Europe/Rome"}
+
+
+def _company(session: Session) -> None:
+    """A French or Italian demo is a company of that country (its language, zone and the euro); every demo gets
+    an exchange rate for the other currency its deals use, so each column shows one converted total."""
+    language = normalize(os.environ.get("KANBAN_DEMO_LANGUAGE"))
+    if language in DEMO_ZONES:
+        company.update(session, {"language": language, "time_zone": DEMO_ZONES[language], "currency": "EUR"})
+    if company.settings(session).currency == "EUR":
+        company.set_rate(session, "USD", "0.93")
+    else:
+        company.set_rate(session, "EUR", "1.08")
 
 
 def _people(session: Session) -> list[User]:

@@ -147,6 +147,11 @@ def test_the_demo_starts_in_french(runtime, monkeypatch):
         names = set(s.scalars(select(Robot.name)))
         assert "Prévenir le responsable" in names and "Tell the responsible" not in names
         assert set(s.scalars(select(User.language).where(User.role != "system"))) == {"fr"}
+        from kanban import company
+
+        firm = company.settings(s)
+        assert (firm.language, firm.time_zone, firm.currency) == ("fr", "Europe/Paris", "EUR")
+        assert {r.currency: r.rate for r in company.rate_rows(s)} == {"USD": "0.93"}
 
 
 def test_the_scripts_texts_come_with_the_page_in_its_language(client):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Any
 
+from babel.dates import format_date
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,7 @@ from kanban.crm_models import ACTIVITY_TYPES, Activity
 from kanban.domain_events import record_event
 from kanban.errors import NotFoundError, ValidationError
 from kanban.events import Actor
-from kanban.i18n import _
+from kanban.i18n import _, current_language, label
 from kanban.models import Deal, Person, User
 from kanban.services.deals import timeline, touch_deal
 
@@ -145,8 +146,8 @@ def create_activity(session: Session, values: dict[str, Any], *, actor: Actor, r
                         created_by_id=actor.id if actor.type == "user" else None, created_at=at, updated_at=at)
     session.add(activity)
     session.flush()
-    _on_deal(session, activity, "activity", f"Planned {activity.type} “{activity.subject}” for "
-             f"{timezones.due_at(activity.due_date, activity.due_time)}", actor)
+    _on_deal(session, activity, "activity", _("Planned %(type)s “%(subject)s” for %(due)s", type=_kind(activity),
+                                              subject=activity.subject, due=_due_words(activity)), actor)
     _event(session, "activity.created", activity, actor, cause, new=activity_snapshot(activity))
     return activity
 
@@ -165,8 +166,10 @@ def update_activity(session: Session, activity_id: int, changes: dict[str, Any],
     if changed:
         activity.updated_at = clock.now()
         session.flush()
-        text = "Rescheduled" if set(changed) <= {"due_date", "due_time"} else "Changed"
-        _on_deal(session, activity, "activity_updated", f"{text} {activity.type} “{activity.subject}”", actor)
+        text = (_("Rescheduled %(type)s “%(subject)s” for %(due)s", type=_kind(activity), subject=activity.subject,
+                  due=_due_words(activity)) if set(changed) <= {"due_date", "due_time"}
+                else _("Changed %(type)s “%(subject)s”", type=_kind(activity), subject=activity.subject))
+        _on_deal(session, activity, "activity_updated", text, actor)
         _event(session, "activity.updated", activity, actor, cause, changed=changed,
                old={k: old[k] for k in changed}, new={k: new[k] for k in changed})
     if done is not None and done != activity.done:
@@ -179,9 +182,9 @@ def _set_done(session: Session, activity: Activity, done: bool, actor: Actor, ca
     activity.done, activity.done_at = done, clock.now() if done else None
     activity.updated_at = clock.now()
     session.flush()
-    verb = "Completed" if done else "Reopened"
-    _on_deal(session, activity, "activity_done" if done else "activity_updated",
-             f"{verb} {activity.type} “{activity.subject}”", actor)
+    text = (_("Completed %(type)s “%(subject)s”", type=_kind(activity), subject=activity.subject) if done
+            else _("Reopened %(type)s “%(subject)s”", type=_kind(activity), subject=activity.subject))
+    _on_deal(session, activity, "activity_done" if done else "activity_updated", text, actor)
     kind = "activity.completed" if done else "activity.updated"
     _event(session, kind, activity, actor, cause, changed=["done"], old={"done": not done}, new={"done": done})
 
@@ -231,3 +234,15 @@ def activities_query(*, assignee_id: int | None = None, deal_id: int | None = No
             raise ValidationError(_("invalid state"), {"state": _("overdue, today, upcoming or done")})
         stmt = stmt.where(state_condition(state, timezones.today(user)))
     return stmt
+
+
+def _kind(activity: Activity) -> str:
+    """The activity's type as a word of the sentence ("call", « appel »), in the writer's language."""
+    return label(activity.type).lower()
+
+
+def _due_words(activity: Activity) -> str:
+    """The due date (and time) as people read it, in the writer's language: "7 Dec 2026, 10:30" — timeline
+    texts are stored, so an absolute date, never "tomorrow"."""
+    day = format_date(activity.due_date, "medium", locale=current_language())
+    return f"{day}, {activity.due_time.strftime('%H:%M')}" if activity.due_time else day

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from kanban import timezones
 from kanban.channels import DigestItem, NotificationSetting, PushMessage, PushSubscription
 from kanban.config import Settings
 from kanban.domain_events import EventRecorded
@@ -186,10 +187,11 @@ def _push(session: Session, settings: Settings, user: User, text: str, at: datet
     return [row.id for row in rows]
 
 
-def digest_cutoff(at: datetime, hour: int) -> datetime:
-    """The latest daily digest moment (hour:00 UTC) at or before `at`."""
-    today = at.replace(hour=hour, minute=0, second=0, microsecond=0)
-    return today if at >= today else today - timedelta(days=1)
+def digest_cutoff(at: datetime, hour: int, zone: tzinfo = UTC) -> datetime:
+    """The latest daily digest moment (hour:00 in `zone`, the reader's) at or before `at`."""
+    local = at.astimezone(zone)
+    today = timezones.localize(local.date(), time(hour), zone)
+    return today if at >= today else timezones.localize(local.date() - timedelta(days=1), time(hour), zone)
 
 
 def send_digests(session: Session, settings: Settings, mailer: Mailer, at: datetime) -> int:
@@ -198,15 +200,19 @@ def send_digests(session: Session, settings: Settings, mailer: Mailer, at: datet
     Items are claimed with a conditional UPDATE: two workers running this at once cannot email an item twice
     (the loser's email row is rolled back with its transaction by the caller).
     """
-    cutoff = digest_cutoff(at, settings.digest_hour)
+    # Each reader's digest goes at the digest hour of their own time zone (kanban.timezones.zone_of).
+    latest = at + timedelta(days=1)  # no zone's cutoff is later than this: fetch what may be due, filter per user
     pending = list(session.scalars(select(DigestItem).where(DigestItem.email_id.is_(None),
-                                                            DigestItem.created_at < cutoff)
+                                                            DigestItem.created_at < latest)
                                    .order_by(DigestItem.user_id, DigestItem.id)))
     written = 0
     for user_id in dict.fromkeys(item.user_id for item in pending):
-        items = [item for item in pending if item.user_id == user_id]
         user = session.get(User, user_id)
         if user is None or not user.active or not user.email:
+            continue
+        cutoff = digest_cutoff(at, settings.digest_hour, timezones.zone_of(user))
+        items = [item for item in pending if item.user_id == user_id and _aware(item.created_at) < cutoff]
+        if not items:
             continue
         lines = [f"- {item.text}\n  {deal_link(settings, item.deal_id)}" for item in items]
         with use_language(language_of(user)):
@@ -224,3 +230,8 @@ def send_digests(session: Session, settings: Settings, mailer: Mailer, at: datet
             raise RuntimeError("digest items were claimed by another worker")
         written += 1
     return written
+
+
+def _aware(value: datetime) -> datetime:
+    """A stored instant as an aware UTC datetime (SQLite returns naive UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -88,6 +88,27 @@ def test_daily_digest_collects_items_until_the_digest_hour_once(runtime, rep, ad
     assert [i.email_id for i in _all(runtime, DigestItem)] == [digest.id, digest.id, None]
 
 
+def test_the_digest_goes_at_the_digest_hour_of_the_readers_time_zone(runtime, rep):
+    """8:00 in Tokyo is 23:00 UTC the day before: a Tokyo reader's digest goes then, a UTC reader's at 8:00 UTC."""
+    from zoneinfo import ZoneInfo
+
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    assert digest_cutoff(day, 8, ZoneInfo("Asia/Tokyo")) == day - timedelta(hours=1)
+    paris = ZoneInfo("Europe/Paris")  # 8:00 on the day clocks go forward (29 March) is 06:00 UTC, 7:00 before
+    assert digest_cutoff(datetime(2026, 3, 29, 6, 30, tzinfo=UTC), 8, paris) == datetime(2026, 3, 29, 6, tzinfo=UTC)
+    with runtime.sessions() as s, s.begin():
+        s.get(type(rep), rep.id).time_zone = "Asia/Tokyo"
+        save_settings(s, rep.id, {"channels": {"default": ["email_digest"]}})
+    _deliver(runtime, rep, text="evening", at=day - timedelta(hours=3))
+    mailer, settings = runtime.extras["services"]["mailer"], runtime.settings
+    with runtime.sessions() as s, s.begin():
+        assert send_digests(s, settings, mailer, day - timedelta(hours=1, minutes=1)) == 0  # 7:59 in Tokyo
+    with runtime.sessions() as s, s.begin():
+        assert send_digests(s, settings, mailer, day - timedelta(minutes=30)) == 1  # 8:30 in Tokyo
+    [digest] = _all(runtime, EmailMessage)
+    assert "evening" in digest.body_text
+
+
 def test_settings_page_saves_the_form_and_explains_a_bad_choice(runtime, client, rep):
     login(client, rep.email)
     page = client.get("/me/notifications")

@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from kanban import clock
 from kanban.errors import ValidationError
+from kanban.i18n import _
 from kanban.import_rows import RowError, _assign, _bad_email, _differs, _link, _People, _too_long
 from kanban.models import Deal, DealTag, Person, Pipeline, StageEntry, TimelineEntry, User
 from kanban.pricing import check_currency, exponent
@@ -179,19 +180,19 @@ class DealWriter(_People):
         """Stage entries, tags and the "imported" timeline row of the batch's new deals (no DealMoved)."""
         self.session.flush()
         entries = [StageEntry(deal_id=d.id, stage_id=d.stage_id, entered_at=d.stage_entered_at, actor_type="system")
-                   for d, _ in created]
+                   for d, _tags in created]
         self.session.add_all(entries)
         names = {s.id: s.name for s in self.stages.values()}
         actor_type = "user" if self.actor_id else "system"
         self.session.add_all([TimelineEntry(deal_id=d.id, kind="created", actor_type=actor_type, actor_id=self.actor_id,
-                                            text=f"Imported into “{names.get(d.stage_id)}”",
-                                            data={"stage_id": d.stage_id, "imported": True}) for d, _ in created])
+                                            text=_("Imported into “%(stage)s”", stage=names.get(d.stage_id)),
+                                            data={"stage_id": d.stage_id, "imported": True}) for d, _tags in created])
         self.session.add_all([DealTag(deal_id=d.id, tag=t) for d, tags in created for t in tags])
         self.session.flush()
         # A plain UPDATE, as create_deal does: linking the first entry is not a new version of the deal.
         table = Deal.__table__
         self.session.execute(update(table).where(table.c.id == bindparam("did"))
                              .values(current_entry_id=bindparam("eid")),
-                             [{"did": d.id, "eid": e.id} for (d, _), e in zip(created, entries, strict=True)])
-        for (deal, _), entry in zip(created, entries, strict=True):
+                             [{"did": d.id, "eid": e.id} for (d, _tags), e in zip(created, entries, strict=True)])
+        for (deal, _tags), entry in zip(created, entries, strict=True):
             set_committed_value(deal, "current_entry_id", entry.id)

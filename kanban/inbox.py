@@ -238,8 +238,8 @@ def receive(session: Session, raw: bytes, *, source: Source | None = None, direc
             timeline(session, deal.id, "email", text, SYSTEM, inbound_email_id=stored.id,
                      from_addr=stored.from_addr, to=recipients)
             continue
-        timeline(session, deal.id, "email", f"Email received: {stored.subject or '(no subject)'}", SYSTEM,
-                 inbound_email_id=stored.id, from_addr=stored.from_addr)
+        text = _("Email received: %(subject)s", subject=stored.subject or _("(no subject)"))
+        timeline(session, deal.id, "email", text, SYSTEM, inbound_email_id=stored.id, from_addr=stored.from_addr)
         record_event(session, "email.received", entity_type="email", entity_id=stored.id, deal_id=deal.id,
                      pipeline_id=deal.pipeline_id, actor=SYSTEM,
                      new={"from": stored.from_addr, "to": recipients, "subject": stored.subject},

@@ -26,8 +26,8 @@ KINDS = {
     "robot": N_("Robot notifications (“Notify”)"),
     "supervisor": N_("Control notifications to a department head"),
     "mention": N_("Someone mentioned me"),
-    "assignment": "A deal was assigned to me",
-    "failure": "A robot failed (admins)",
+    "assignment": N_("A deal was assigned to me"),
+    "failure": N_("A robot failed (admins)"),
 }
 CHANNELS = {"in_app": N_("In the app (bell)"), "email": N_("Email, at once"), "email_digest": N_("Email, daily digest"),
             "push": N_("Browser push")}

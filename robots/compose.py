@@ -90,7 +90,8 @@ def send_deal_email(session: Session, settings: Settings, mailer: Mailer, *, dea
                        created_at=at)
     session.add(row)
     session.flush()
-    timeline(session, deal.id, "email", f"Email “{content.subject}” to {contact.email}", Actor.user(author.id),
+    text = _("Email “%(subject)s” to %(to)s", subject=content.subject, to=contact.email)
+    timeline(session, deal.id, "email", text, Actor.user(author.id),
              message_id=row.id)
     return row
 

@@ -311,9 +311,10 @@ def _finish(session: Session, run: Any, status: str, now: datetime, entry_runs: 
     session.flush()  # pending changes of the run (a failed attempt's count) go first
     _write(session, run, values)
     if status in ("failed", "blocked") and run.deal_id is not None:
-        what = f"failed: {error}" if status == "failed" else "was blocked by the loop guard"
         name = robot.name if robot is not None else run.robot_key
-        timeline(session, run.deal_id, "robot", f"Robot “{name}” {what}", Actor("robot", run.robot_id),
+        text = (_("Robot “%(name)s” failed: %(error)s", name=name, error=error) if status == "failed"
+                else _("Robot “%(name)s” was blocked by the loop guard", name=name))
+        timeline(session, run.deal_id, "robot", text, Actor("robot", run.robot_id),
                  run_id=run.id, robot_key=run.robot_key, status=status)
     following = _following(entry_runs if entry_runs is not None else _entry_runs(session, run), run)
     if status in ("done", "skipped"):

@@ -130,7 +130,8 @@ def schedule(session: Session, automation: Automation, event: DomainEvent, subje
     session.flush()
     if refusal:
         if deal is not None:
-            timeline(session, deal.id, "loop_blocked", f"Automation “{automation.name}” stopped: {refusal}",
+            timeline(session, deal.id, "loop_blocked",
+                     _("Automation “%(name)s” stopped: %(why)s", name=automation.name, why=refusal),
                      Actor("automation", automation.id), automation_id=automation.id, event_id=event.id,
                      cause=list(event.cause or []))
         session.flush()

@@ -205,7 +205,8 @@ def delete_activity(session: Session, activity_id: int, *, actor: Actor,
     """Delete an activity; the deal's timeline says so."""
     activity = get_activity(session, activity_id)
     old = activity_snapshot(activity)
-    _on_deal(session, activity, "activity_deleted", f"Deleted {activity.type} “{activity.subject}”", actor)
+    text = _("Deleted %(type)s “%(subject)s”", type=_kind(activity), subject=activity.subject)
+    _on_deal(session, activity, "activity_deleted", text, actor)
     _event(session, "activity.deleted", activity, actor, cause, old=old)
     session.delete(activity)
     session.flush()

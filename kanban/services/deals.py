@@ -279,7 +279,7 @@ def create_deal(
     session.execute(update(Deal).where(Deal.id == deal.id).values(current_entry_id=entry.id)
                     .execution_options(synchronize_session=False))
     set_committed_value(deal, "current_entry_id", entry.id)
-    timeline(session, deal.id, "created", f"Deal created in “{stage.name}”", actor, stage_id=stage.id)
+    timeline(session, deal.id, "created", _("Deal created in “%(stage)s”", stage=stage.name), actor, stage_id=stage.id)
     session.flush()
     bus.publish(session, DealMoved(deal.id, None, stage.id, entry.id, None, actor, tuple(cause), created=True))
     record_event(session, "deal.created", entity_type="deal", entity_id=deal.id, deal_id=deal.id,
@@ -351,7 +351,8 @@ def move_deal(
     blocked = _loop_check(session, deal, actor, cause)
     source = stages.get(deal.stage_id)
     if blocked:
-        timeline(session, deal.id, "loop_blocked", f"Move to “{target.name}” refused: {blocked}", actor,
+        timeline(session, deal.id, "loop_blocked",
+                 _("Move to “%(stage)s” refused: %(why)s", stage=target.name, why=blocked), actor,
                  to_stage_id=target.id, cause=list(cause))
         session.flush()
         return MoveResult(deal, moved=False, blocked=blocked)
@@ -369,9 +370,10 @@ def move_deal(
             set_committed_value(loaded, "left_at", at)
     entry = _insert_entry(session, deal.id, target.id, from_stage_id, at, actor, cause)
     _write_move(session, deal, target.id, entry.id, at, rank)
-    notes = [n for n in (note, "" if run_robots else f"the robots of “{target.name}” were not run") if n]
+    skipped = "" if run_robots else _("the robots of “%(stage)s” were not run", stage=target.name)
+    notes = [n for n in (note, skipped) if n]
     extra = {} if run_robots else {"run_robots": False}
-    text = (f"Moved from “{source.name if source else '?'}” to “{target.name}”"
+    text = (_("Moved from “%(source)s” to “%(target)s”", source=source.name if source else "?", target=target.name)
             + (f" ({'; '.join(notes)})" if notes else ""))
     # Core INSERT: nothing reads this row back in the move (the ORM's unit of work would cost more than the SQL).
     session.execute(insert(TimelineEntry.__table__).values(
@@ -675,7 +677,7 @@ def update_deal(
     deal.updated_at = clock.now()
     _flush(session, deal)
     shown = ", ".join(sorted(diff))
-    timeline(session, deal.id, "updated", f"Changed {shown}", actor,
+    timeline(session, deal.id, "updated", _("Changed %(fields)s", fields=shown), actor,
              changes={k: [_plain(v[0]), _plain(v[1])] for k, v in diff.items()})
     session.flush()
     bus.publish(session, DealFieldsChanged(deal.id, diff, actor, tuple(cause)))

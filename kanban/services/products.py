@@ -12,7 +12,7 @@ from kanban import policy
 from kanban.commerce import PERCENT_SCALE, QUANTITY_SCALE, LineItem, Product
 from kanban.errors import NotFoundError, ValidationError
 from kanban.events import Actor
-from kanban.i18n import _
+from kanban.i18n import _, ngettext
 from kanban.pricing import check_currency, decimal_of, line_totals
 from kanban.services.deals import get_deal, timeline, update_deal
 
@@ -136,7 +136,8 @@ def set_line_items(session: Session, deal_id: int, items: Any, *, actor: Actor) 
         line.deal_id = deal.id
     session.add_all(lines)
     session.flush()
-    timeline(session, deal.id, "products", f"Products: {len(lines)} line(s)", actor, **totals(lines))
+    text = ngettext("Products: %(num)d line", "Products: %(num)d lines", len(lines))
+    timeline(session, deal.id, "products", text, actor, **totals(lines))
     if lines and deal.amount != totals(lines)["gross"]:
         update_deal(session, deal.id, {"amount": totals(lines)["gross"]}, actor=actor)
     return lines

@@ -112,7 +112,7 @@ class EmailClient(RobotKind):
         ctx.session.flush()
         with core_refusals(with_fields=False):
             attach(ctx.session, row.id, ctx.deal_id, [ctx.render(ref) for ref in settings.attachments])
-        note = f"Email “{subject}” to {contact.email}"
+        note = _("Email “%(subject)s” to %(to)s", subject=subject, to=contact.email)
         if sender.fallback_reason:
             note += " — " + _("from the company address: %(reason)s", reason=sender.fallback_reason)
         ctx.timeline("email", note, message_id=row.id, fallback_reason=sender.fallback_reason)

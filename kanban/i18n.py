@@ -223,6 +223,15 @@ CODE_LABELS = {
     "loop_blocked": N_("Loop stopped"), "payment": N_("Payment"), "products": N_("Products"),
     "requisites": N_("Requisites"), "robot": N_("Robot"), "sms": N_("SMS"), "status_changed": N_("Status changed"),
     "system": N_("System"), "trigger": N_("Trigger"), "updated": N_("Updated"),
+    # Automation events, as the automation list and editor name them
+    "deal.created": N_("Deal created"), "deal.updated": N_("Deal updated"), "deal.deleted": N_("Deal deleted"),
+    "deal.assigned": N_("Deal assigned"), "deal.unassigned": N_("Deal unassigned"),
+    "deal.commented": N_("Deal commented"), "deal.status_changed": N_("Deal won, lost or reopened"),
+    "deal.stage_changed": N_("Deal moved to another stage"), "activity.created": N_("Activity created"),
+    "activity.updated": N_("Activity updated"), "activity.completed": N_("Activity completed"),
+    "person.created": N_("Person created"), "person.updated": N_("Person updated"),
+    "organization.created": N_("Organization created"), "organization.updated": N_("Organization updated"),
+    "email.received": N_("Email received"),
 }
 
 

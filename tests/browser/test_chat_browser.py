@@ -34,7 +34,7 @@ def test_reply_shows_live_and_rings_the_mentioned_bell(browser, live_server, roo
     browser_login(sam, live_server, "sam@example.com")
     browser_login(rex, live_server, "rex@example.com")
     sam.goto(f"{live_server}/chats/{room}")
-    sam.wait_for_function("document.body.dataset.live === 'on'")  # subscribed to the chat's stream
+    sam.wait_for_selector("body[data-live='on']", state="attached")  # subscribed to the chat's stream
     rex.goto(f"{live_server}/chats/{room}")
     rex.fill("textarea[name=text]", "Calling them now, @sam@example.com join?")
     rex.click("button:text-is('Send')")

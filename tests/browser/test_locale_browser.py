@@ -48,12 +48,13 @@ def test_admin_sets_french_paris_euro_and_rates(browser: Any, live_server: str, 
     page.fill("form[action='/admin/settings'] input[name=currency]", "EUR")
     page.uncheck("input[name=business_days][value='5']")
     page.click("text=Save settings")
-    page.wait_for_selector("text=Settings saved.")
+    page.wait_for_selector("text=Settings saved.")  # said in the language of the request that saved it
+    assert page.get_attribute("html", "lang") == "fr"  # the company now speaks French, so does its admin
     assert page.input_value("input[name=time_zone]") == "Europe/Paris"
     assert not page.is_checked("input[name=business_days][value='5']")
     page.fill("form[action='/admin/exchange-rates'] input[name=currency]", "USD")
     page.fill("form[action='/admin/exchange-rates'] input[name=rate]", "0.92")
-    page.click("text=Save rate")
+    page.click("text=Enregistrer le taux")
     page.wait_for_selector("text=1 USD = 0.92 EUR")
     _shot(page, f"settings-{width}")
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll

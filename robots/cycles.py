@@ -6,6 +6,7 @@ from sqlalchemy import Boolean, Integer, column, select, table
 from sqlalchemy.orm import Session
 
 from kanban.models import Stage
+from kanban.stage_graph import Edge, find_path
 from robots.models import Robot
 
 # robots/ must not import triggers/; the trigger table is read through a lightweight table clause.
@@ -15,7 +16,6 @@ _triggers = table(
     column("allow_backward", Boolean), column("active", Boolean),
 )
 
-Edge = tuple[int, int, str]  # from stage, to stage, label
 
 
 def move_edges(session: Session, pipeline_id: int) -> list[Edge]:
@@ -41,24 +41,6 @@ def move_edges(session: Session, pipeline_id: int) -> list[Edge]:
             if source.id != row.stage_id and (row.allow_backward or order[source.id] < order[row.stage_id]):
                 edges.append((source.id, row.stage_id, f"trigger “{row.name}”"))
     return edges
-
-
-def find_path(edges: list[Edge], start: int, goal: int) -> list[Edge] | None:
-    """A path of edges from `start` to `goal` (breadth first, so the shortest), or None."""
-    graph: dict[int, list[Edge]] = {}
-    for edge in edges:
-        graph.setdefault(edge[0], []).append(edge)
-    queue: list[tuple[int, list[Edge]]] = [(start, [])]
-    seen = {start}
-    while queue:
-        node, path = queue.pop(0)
-        if node == goal:
-            return path
-        for edge in graph.get(node, []):
-            if edge[1] not in seen:
-                seen.add(edge[1])
-                queue.append((edge[1], [*path, edge]))
-    return None
 
 
 def cycle_warnings(session: Session, pipeline_id: int, robot: Robot) -> list[str]:

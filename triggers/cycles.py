@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from kanban.db import JSONType
 from kanban.i18n import _
 from kanban.models import Stage
+from kanban.stage_graph import Edge, find_path
 from triggers.models import Trigger
 
 # triggers/ must not import robots/: the robot table is read through a lightweight table clause.
@@ -21,7 +22,6 @@ _robots = table(
     column("active", Boolean),
 )
 
-Edge = tuple[int, int, str]  # from stage, to stage, label
 
 
 def _pulls_from(trigger: Any, source: Stage, order: dict[int, int]) -> bool:
@@ -50,23 +50,6 @@ def _edges(session: Session, stages: list[Stage], order: dict[int, int], skip_id
     return edges
 
 
-def _path(edges: list[Edge], start: int, goal: int) -> list[Edge] | None:
-    graph: dict[int, list[Edge]] = {}
-    for edge in edges:
-        graph.setdefault(edge[0], []).append(edge)
-    queue: list[tuple[int, list[Edge]]] = [(start, [])]
-    seen = {start}
-    while queue:
-        node, path = queue.pop(0)
-        if node == goal:
-            return path
-        for edge in graph.get(node, []):
-            if edge[1] not in seen:
-                seen.add(edge[1])
-                queue.append((edge[1], [*path, edge]))
-    return None
-
-
 def loop_warnings(session: Session, trigger: Trigger) -> list[str]:
     """Warnings when this (active, unconditional) trigger's move is undone by unconditional automatic moves."""
     if not trigger.active or trigger.condition:
@@ -82,7 +65,7 @@ def loop_warnings(session: Session, trigger: Trigger) -> list[str]:
     for source in stages:
         if not _pulls_from(trigger, source, order):
             continue
-        back = _path(edges, trigger.stage_id, source.id)
+        back = find_path(edges, trigger.stage_id, source.id)
         if back is None:
             continue
         steps = [f"{names[a]} → {names[b]} ({label})" for a, b, label in back]
